@@ -1,0 +1,21 @@
+"""mlacc's xDSL dialects, one per file, registered lazily by name."""
+
+from collections.abc import Callable
+
+from xdsl.ir import Dialect
+
+
+def get_all_dialects() -> dict[str, Callable[[], Dialect]]:
+    """Dialect name -> factory, so a tool loads only the dialects its input uses."""
+
+    def get_attn() -> Dialect:
+        from dialects.attn import Attn
+
+        return Attn
+
+    def get_la() -> Dialect:
+        from dialects.la import La
+
+        return La
+
+    return {"attn": get_attn, "la": get_la}

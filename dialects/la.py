@@ -1,0 +1,359 @@
+"""The `la` dialect: stage 2 of mlacc, tensor-level dataflow of an attention layer.
+
+Every value is a whole tensor with a static shape and dtype, so the work and
+the data footprint of each op follow from the IR alone: each op reports its
+multiply-accumulates, its FLOPs and the bytes of its operands and results
+(`LaOp.macs/flops/operand_bytes/result_bytes`). Later passes (absorb, tile,
+place, schedule) and reports read these counts; nothing recounts them.
+
+Contractions are einsums with an explicit index spec (`"bsd,dq->bsq"`), so a
+rewrite such as weight absorption is algebra on index strings. Weights and
+KV-cache entries are named sources (`la.weight`, `la.kv_load`) and sinks
+(`la.kv_store`) rather than function arguments, so a layer's function has the
+same signature whatever execution scheme is chosen.
+
+FLOP conventions (per output element unless stated): einsum 2 per MAC;
+softmax 5 (scale, subtract max, exp, sum, divide); rope 3 (two multiplies and
+an add per rotated element); rmsnorm 4 (square, sum, normalise, scale by
+gamma); add 1; weight, kv_load, kv_store and concat move data only.
+"""
+
+from __future__ import annotations
+
+from math import prod
+from typing import ClassVar
+
+from xdsl.dialects.builtin import (
+    I64,
+    Float64Type,
+    FloatAttr,
+    IntegerAttr,
+    StringAttr,
+    TensorType,
+    UnitAttr,
+    f64,
+    i64,
+)
+from xdsl.ir import Attribute, Dialect, SSAValue
+from xdsl.irdl import (
+    IRDLOperation,
+    VarConstraint,
+    base,
+    irdl_op_definition,
+    operand_def,
+    opt_prop_def,
+    prop_def,
+    result_def,
+    traits_def,
+)
+from xdsl.traits import Pure
+from xdsl.utils.exceptions import VerifyException
+
+
+def tensor_type(value: SSAValue) -> TensorType[Attribute]:
+    assert isinstance(value.type, TensorType)
+    return value.type  # pyright: ignore[reportUnknownVariableType]
+
+
+def element_bytes(element_type: Attribute) -> int:
+    """Bytes of one element of a supported dtype (fp8 and int8: 1, bf16/fp16: 2, fp32: 4)."""
+    width = getattr(element_type, "bitwidth", None)
+    if not isinstance(width, int) or width % 8:
+        raise VerifyException(f"no byte size for element type {element_type}")
+    return width // 8
+
+
+def tensor_bytes(ty: Attribute) -> int:
+    assert isinstance(ty, TensorType)
+    return prod(ty.get_shape()) * element_bytes(ty.element_type)
+
+
+def numel(value: SSAValue) -> int:
+    return prod(tensor_type(value).get_shape())
+
+
+class LaOp(IRDLOperation):
+    """The cost interface every `la` op implements."""
+
+    def macs(self) -> int:
+        """Multiply-accumulates done on a matrix unit (contractions only)."""
+        return 0
+
+    def flops(self) -> int:
+        """Floating-point operations, counting a MAC as two."""
+        return 2 * self.macs()
+
+    def operand_bytes(self) -> int:
+        return sum(tensor_bytes(v.type) for v in self.operands)
+
+    def result_bytes(self) -> int:
+        return sum(tensor_bytes(r.type) for r in self.results)
+
+
+@irdl_op_definition
+class WeightOp(LaOp):
+    """A named parameter tensor of the layer (`W_DQ`, `W_UK`, `kv_norm`, ...)."""
+
+    name = "la.weight"
+    weight = prop_def(StringAttr)
+    result = result_def(TensorType)
+    assembly_format = "$weight attr-dict `:` type($result)"
+    traits = traits_def(Pure())
+
+    def __init__(self, weight: str, ty: TensorType[Attribute]):
+        super().__init__(properties={"weight": StringAttr(weight)}, result_types=[ty])
+
+
+@irdl_op_definition
+class KvLoadOp(LaOp):
+    """Reads the entries of one KV cache for the cached context (batch x context x ...)."""
+
+    name = "la.kv_load"
+    cache = prop_def(StringAttr)
+    result = result_def(TensorType)
+    assembly_format = "$cache attr-dict `:` type($result)"
+
+    def __init__(self, cache: str, ty: TensorType[Attribute]):
+        super().__init__(properties={"cache": StringAttr(cache)}, result_types=[ty])
+
+
+@irdl_op_definition
+class KvStoreOp(LaOp):
+    """Appends the new tokens' entries (batch x new_tokens x ...) to a KV cache."""
+
+    name = "la.kv_store"
+    value = operand_def(TensorType)
+    cache = prop_def(StringAttr)
+    assembly_format = "$value `into` $cache attr-dict `:` type($value)"
+
+    def __init__(self, value: SSAValue, cache: str):
+        super().__init__(operands=[value], properties={"cache": StringAttr(cache)})
+
+
+@irdl_op_definition
+class ConcatOp(LaOp):
+    """Joins two tensors along `dim` (cached context followed by new tokens)."""
+
+    name = "la.concat"
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    dim = prop_def(IntegerAttr[I64])
+    result = result_def(TensorType)
+    assembly_format = "$lhs `,` $rhs `dim` `=` $dim attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)"
+    traits = traits_def(Pure())
+
+    def __init__(self, lhs: SSAValue, rhs: SSAValue, dim: int):
+        shape = list(tensor_type(lhs).get_shape())
+        shape[dim] += tensor_type(rhs).get_shape()[dim]
+        super().__init__(
+            operands=[lhs, rhs],
+            properties={"dim": IntegerAttr(dim, i64)},
+            result_types=[TensorType(tensor_type(lhs).element_type, shape)],
+        )
+
+    def verify_(self) -> None:
+        lhs, rhs, out = tensor_type(self.lhs), tensor_type(self.rhs), tensor_type(self.result)
+        dim = self.dim.value.data
+        if not 0 <= dim < lhs.get_num_dims():
+            raise VerifyException(f"concat dim {dim} out of range for rank {lhs.get_num_dims()}")
+        expected = list(lhs.get_shape())
+        expected[dim] += rhs.get_shape()[dim]
+        others = [i for i in range(lhs.get_num_dims()) if i != dim]
+        if (
+            rhs.get_num_dims() != lhs.get_num_dims()
+            or any(lhs.get_shape()[i] != rhs.get_shape()[i] for i in others)
+            or list(out.get_shape()) != expected
+            or not lhs.element_type == rhs.element_type == out.element_type
+        ):
+            raise VerifyException(f"cannot concatenate {lhs} and {rhs} along dim {dim} into {out}")
+
+
+def parse_einsum_spec(spec: str) -> tuple[list[str], str]:
+    """Split `"ab,bc->ac"` into input index strings and the output index string."""
+    if spec.count("->") != 1:
+        raise VerifyException(f"einsum spec '{spec}' must have exactly one '->'")
+    lhs, out = spec.split("->")
+    inputs = lhs.split(",")
+    for term in (*inputs, out):
+        if not term.isalpha() or not term.islower() or not term.isascii():
+            raise VerifyException(f"einsum spec '{spec}': index terms must be lowercase letters")
+        if len(set(term)) != len(term):
+            raise VerifyException(f"einsum spec '{spec}': index repeated within '{term}'")
+    if not set(out) <= set("".join(inputs)):
+        raise VerifyException(f"einsum spec '{spec}': output index not found in any input")
+    return inputs, out
+
+
+@irdl_op_definition
+class EinsumOp(LaOp):
+    """A binary tensor contraction: every index in both inputs but not the output is summed over."""
+
+    name = "la.einsum"
+    spec = prop_def(StringAttr)
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    result = result_def(TensorType)
+    assembly_format = "$spec $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)"
+    traits = traits_def(Pure())
+
+    def __init__(self, spec: str, lhs: SSAValue, rhs: SSAValue):
+        sizes = _index_sizes(spec, lhs, rhs)
+        _, out = parse_einsum_spec(spec)
+        super().__init__(
+            operands=[lhs, rhs],
+            properties={"spec": StringAttr(spec)},
+            result_types=[TensorType(tensor_type(lhs).element_type, [sizes[i] for i in out])],
+        )
+
+    def index_sizes(self) -> dict[str, int]:
+        """The extent of every index letter of the spec."""
+        return _index_sizes(self.spec.data, self.lhs, self.rhs)
+
+    def macs(self) -> int:
+        return prod(self.index_sizes().values())
+
+    def verify_(self) -> None:
+        sizes = self.index_sizes()
+        _, out = parse_einsum_spec(self.spec.data)
+        result = tensor_type(self.result)
+        if list(result.get_shape()) != [sizes[i] for i in out]:
+            raise VerifyException(
+                f"einsum '{self.spec.data}' yields shape {[sizes[i] for i in out]}, result has {list(result.get_shape())}"
+            )
+        if not tensor_type(self.lhs).element_type == tensor_type(self.rhs).element_type == result.element_type:
+            raise VerifyException(f"einsum '{self.spec.data}' mixes element types")
+
+
+def _index_sizes(spec: str, lhs: SSAValue, rhs: SSAValue) -> dict[str, int]:
+    inputs, _ = parse_einsum_spec(spec)
+    if len(inputs) != 2:
+        raise VerifyException(f"einsum spec '{spec}' must have two inputs, got {len(inputs)}")
+    sizes: dict[str, int] = {}
+    for term, value in zip(inputs, (lhs, rhs), strict=True):
+        shape = tensor_type(value).get_shape()
+        if len(shape) != len(term):
+            raise VerifyException(f"einsum '{spec}': operand of rank {len(shape)} for index term '{term}'")
+        for index, size in zip(term, shape, strict=True):
+            if sizes.setdefault(index, size) != size:
+                raise VerifyException(f"einsum '{spec}': index '{index}' is {sizes[index]} in one operand, {size} in another")
+    return sizes
+
+
+@irdl_op_definition
+class SoftmaxOp(LaOp):
+    """softmax(scale * x) over the last axis.
+
+    With `causal`, the second-to-last axis holds queries that are the last
+    tokens of the key axis: query i (of S) sees keys 0 .. T - S + i.
+    """
+
+    name = "la.softmax"
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    input = operand_def(T)
+    scale = prop_def(FloatAttr[Float64Type])
+    causal = opt_prop_def(UnitAttr)
+    result = result_def(T)
+    assembly_format = "$input `scale` `=` $scale (`causal` $causal^)? attr-dict `:` type($input)"
+    traits = traits_def(Pure())
+
+    def __init__(self, input: SSAValue, scale: float, causal: bool):
+        props: dict[str, Attribute] = {"scale": FloatAttr(scale, f64)}
+        if causal:
+            props["causal"] = UnitAttr()
+        super().__init__(operands=[input], properties=props, result_types=[input.type])
+
+    def flops(self) -> int:
+        return 5 * numel(self.input)
+
+    def verify_(self) -> None:
+        shape = tensor_type(self.input).get_shape()
+        if self.causal is not None and (len(shape) < 2 or shape[-2] > shape[-1]):
+            raise VerifyException(f"causal softmax needs queries <= keys on the last two axes, got {list(shape)}")
+
+
+@irdl_op_definition
+class RopeOp(LaOp):
+    """Rotary position embedding over the last axis (pairs of elements).
+
+    Positions run along `seq_dim` and start at `offset` (the cached context).
+    """
+
+    name = "la.rope"
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    input = operand_def(T)
+    seq_dim = prop_def(IntegerAttr[I64])
+    offset = prop_def(IntegerAttr[I64])
+    result = result_def(T)
+    assembly_format = "$input `seq_dim` `=` $seq_dim `offset` `=` $offset attr-dict `:` type($input)"
+    traits = traits_def(Pure())
+
+    def __init__(self, input: SSAValue, seq_dim: int, offset: int):
+        super().__init__(
+            operands=[input],
+            properties={"seq_dim": IntegerAttr(seq_dim, i64), "offset": IntegerAttr(offset, i64)},
+            result_types=[input.type],
+        )
+
+    def flops(self) -> int:
+        return 3 * numel(self.input)
+
+    def verify_(self) -> None:
+        shape = tensor_type(self.input).get_shape()
+        if shape[-1] % 2:
+            raise VerifyException(f"rope rotates pairs: last axis must be even, got {shape[-1]}")
+        if not 0 <= self.seq_dim.value.data < len(shape) - 1:
+            raise VerifyException(f"rope seq_dim {self.seq_dim.value.data} out of range for rank {len(shape)}")
+        if self.offset.value.data < 0:
+            raise VerifyException("rope offset must not be negative")
+
+
+@irdl_op_definition
+class RmsNormOp(LaOp):
+    """RMSNorm over the last axis, scaled by a learnt `gamma` vector."""
+
+    name = "la.rmsnorm"
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    input = operand_def(T)
+    gamma = operand_def(TensorType)
+    eps = prop_def(FloatAttr[Float64Type])
+    result = result_def(T)
+    assembly_format = "$input `,` $gamma `eps` `=` $eps attr-dict `:` type($input) `,` type($gamma)"
+    traits = traits_def(Pure())
+
+    def __init__(self, input: SSAValue, gamma: SSAValue, eps: float = 1e-6):
+        super().__init__(operands=[input, gamma], properties={"eps": FloatAttr(eps, f64)}, result_types=[input.type])
+
+    def flops(self) -> int:
+        return 4 * numel(self.input)
+
+    def verify_(self) -> None:
+        x, g = tensor_type(self.input), tensor_type(self.gamma)
+        if list(g.get_shape()) != [x.get_shape()[-1]] or g.element_type != x.element_type:
+            raise VerifyException(f"rmsnorm gamma must be tensor<{x.get_shape()[-1]}x{x.element_type}>, got {g}")
+
+
+@irdl_op_definition
+class AddOp(LaOp):
+    """Elementwise sum of two tensors of one type."""
+
+    name = "la.add"
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    lhs = operand_def(T)
+    rhs = operand_def(T)
+    result = result_def(T)
+    assembly_format = "$lhs `,` $rhs attr-dict `:` type($result)"
+    traits = traits_def(Pure())
+
+    def __init__(self, lhs: SSAValue, rhs: SSAValue):
+        super().__init__(operands=[lhs, rhs], result_types=[lhs.type])
+
+    def flops(self) -> int:
+        return numel(self.result)
+
+
+
+La = Dialect(
+    "la",
+    [WeightOp, KvLoadOp, KvStoreOp, ConcatOp, EinsumOp, SoftmaxOp, RopeOp, RmsNormOp, AddOp],
+    [],
+)

@@ -1,0 +1,103 @@
+"""`mlacc`: compile attention-layer DSL files and report what they cost.
+
+Exit codes: 0 success, 1 bad input (the one-line error says where), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from io import StringIO
+
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.printer import Printer
+from xdsl.utils.exceptions import DiagnosticException, ParseError
+
+from dialects.attn import AttentionLayerOp
+from mlacc import __version__
+from mlacc.diagnostics import InputError, UsageError, error_line
+from mlacc.frontend import parse_dsl
+from mlacc.output import write_whole
+from mlacc.pipeline import EMIT_STAGES, compile_to
+from mlacc.report import count_module, format_report
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise InputError(f"cannot read '{path}': {reason}") from None
+
+
+def select_workload(module: ModuleOp, workload: str, path: str) -> None:
+    """Keeps only the functions of `workload`; a name the file lacks is a usage error."""
+    names: list[str] = []
+    for function in list(module.ops):
+        assert isinstance(function, func.FuncOp)
+        layer_op = next(op for op in function.body.walk() if isinstance(op, AttentionLayerOp))
+        name = layer_op.workload.workload_name.data
+        if name not in names:
+            names.append(name)
+        if name != workload:
+            function.detach()
+            function.erase()
+    if workload not in names:
+        raise UsageError(f"no workload '{workload}' in {path} (it has: {', '.join(names)})")
+
+
+def _print_ir(module: ModuleOp) -> str:
+    out = StringIO()
+    Printer(stream=out).print_op(module)
+    return out.getvalue() + "\n"
+
+
+def compile_command(args: argparse.Namespace) -> str:
+    module = parse_dsl(_read(args.file), args.file)
+    if args.workload is not None:
+        select_workload(module, args.workload, args.file)
+    if args.emit is not None:
+        return _print_ir(compile_to(module, args.emit))
+    return format_report(count_module(compile_to(module, "la")))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlacc", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"mlacc {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    compile_parser = commands.add_parser(
+        "compile",
+        help="compile a DSL file: a report per layer x workload, or the IR of one stage",
+        description="Compile a DSL file. Without --emit, print a report of every layer x workload.",
+    )
+    compile_parser.add_argument("file", metavar="FILE", help="a .attn DSL file")
+    compile_parser.add_argument("--emit", choices=EMIT_STAGES, help="print the IR after this stage instead of the report")
+    compile_parser.add_argument("--workload", metavar="NAME", help="compile only this workload of the file")
+    compile_parser.add_argument("-o", "--output", metavar="OUT", help="write to OUT (whole or not at all) instead of stdout")
+    compile_parser.set_defaults(run=compile_command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        text = args.run(args)
+        if args.output:
+            write_whole(args.output, text)
+        else:
+            sys.stdout.write(text)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except (ParseError, DiagnosticException, InputError, OSError, ValueError) as e:
+        print(error_line(e), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""`mlacc-opt`: xDSL's opt driver with mlacc's dialects, passes and DSL frontend.
+
+`.attn` files are parsed by the DSL frontend (or any input with `-f attn`), so
+`mlacc-opt model.attn -p lower-attn` works like `mlacc-opt model.mlir -p lower-attn`.
+Adds `--mlir-print-ir-after-all` (IR after every pass, on stderr, as mlir-opt
+prints it); `-o` writes its file whole or not at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from io import StringIO
+from typing import IO
+
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass, PassPipeline
+from xdsl.printer import Printer
+from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseError
+from xdsl.xdsl_opt_main import xDSLOptMain
+
+from mlacc import __version__
+from mlacc.diagnostics import error_line, verify_module
+from mlacc.output import write_whole
+
+GENERIC_XDSL_PASSES = ("canonicalize", "cse", "dce")
+"""xDSL's own passes that make sense on our IR; the rest would only crowd `--help`."""
+
+
+class MlaccOptMain(xDSLOptMain):
+    version_format = f"mlacc-opt {__version__} on xDSL {{xdsl_version}}"
+
+    def register_all_dialects(self) -> None:
+        from xdsl.dialects import get_all_dialects as xdsl_dialects
+
+        from dialects import get_all_dialects
+
+        for name, factory in {**xdsl_dialects(), **get_all_dialects()}.items():
+            self.ctx.register_dialect(name, factory)
+
+    def register_all_passes(self) -> None:
+        from xdsl.transforms import get_all_passes as xdsl_passes
+
+        from passes import get_all_passes
+
+        generic = {name: f for name, f in xdsl_passes().items() if name in GENERIC_XDSL_PASSES}
+        for name, factory in {**generic, **get_all_passes()}.items():
+            self.register_pass(name, factory)
+
+    def register_all_frontends(self) -> None:
+        super().register_all_frontends()
+
+        def parse_attn(io: IO[bytes]) -> ModuleOp:
+            from mlacc.frontend import parse_dsl
+
+            return parse_dsl(io.read().decode(), self.get_input_name())
+
+        self.available_frontends["attn"] = parse_attn
+
+    def register_all_arguments(self, arg_parser: argparse.ArgumentParser) -> None:
+        super().register_all_arguments(arg_parser)
+        arg_parser.add_argument(
+            "--mlir-print-ir-after-all", action="store_true", help="print the IR after every pass to stderr"
+        )
+
+    def setup_pipeline(self) -> None:
+        super().setup_pipeline()
+        if not self.args.mlir_print_ir_after_all:
+            return
+        inner = self.pipeline.callback
+
+        def dump_after(prev: ModulePass | None, module: ModuleOp, nxt: ModulePass | None) -> None:
+            if inner is not None:
+                inner(prev, module, nxt)
+            if prev is not None:
+                print(f"// -----// IR Dump After {prev.name} //----- //", file=sys.stderr)
+                Printer(stream=sys.stderr).print_op(module)
+                print(file=sys.stderr)
+
+        self.pipeline = PassPipeline(self.pipeline.passes, dump_after)
+
+    def apply_passes(self, prog: ModuleOp) -> None:
+        # Verify the input first so that an invalid op is reported with its place.
+        if not self.args.disable_verify:
+            verify_module(prog)
+        super().apply_passes(prog)
+
+    def prepare_output(self) -> IO[str]:
+        if self.args.output_file is None:
+            return sys.stdout
+        self._buffer = _KeptBuffer()
+        return self._buffer
+
+    def run(self) -> None:
+        super().run()
+        if self.args.output_file is not None:
+            write_whole(self.args.output_file, self._buffer.getvalue())
+
+
+class _KeptBuffer(StringIO):
+    """Collects `-o` output; the base driver closes its stream, which must not discard the text."""
+
+    def close(self) -> None:
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        MlaccOptMain(description=__doc__.splitlines()[0], args=argv).run()
+    except ArgSpecParseError as e:  # a BaseException: bad -p or -t syntax
+        lines = str(e).splitlines()
+        print(f"error: bad pipeline '{lines[2].strip()}': {lines[-1].strip()}", file=sys.stderr)
+        return 2
+    except (ParseError, DiagnosticException, ValueError, OSError) as e:
+        print(error_line(e), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""The compile pipeline, written once: its passes in order and the stage each one produces.
+
+`mlacc compile --emit STAGE` stops after the pass that produces STAGE; `mlacc-opt -p`
+takes the same pass names.
+"""
+
+from __future__ import annotations
+
+from xdsl.context import Context
+from xdsl.dialects import func
+from xdsl.dialects.builtin import Builtin, ModuleOp
+from xdsl.passes import ModulePass, PassPipeline
+
+from dialects import get_all_dialects
+from mlacc.diagnostics import verify_module
+from passes import get_all_passes
+
+STAGES: tuple[tuple[str, str], ...] = (("la", "lower-attn"),)
+"""(stage name, pass that produces it), in pipeline order; the frontend produces stage `attn`."""
+
+EMIT_STAGES: tuple[str, ...] = ("attn", *(stage for stage, _ in STAGES))
+
+
+def pipeline_spec(until: str) -> str:
+    """The pass pipeline that turns `attn` IR into stage `until`."""
+    names = [stage for stage, _ in STAGES]
+    return ",".join(spec for _, spec in STAGES[: names.index(until) + 1]) if until in names else ""
+
+
+def make_context() -> Context:
+    ctx = Context()
+    ctx.load_dialect(Builtin)
+    ctx.load_dialect(func.Func)
+    for name, factory in get_all_dialects().items():
+        ctx.register_dialect(name, factory)
+    return ctx
+
+
+def compile_to(module: ModuleOp, until: str, ctx: Context | None = None) -> ModuleOp:
+    """Runs the pipeline in place on `module` up to stage `until`, verifying after each pass."""
+
+    def check(_prev: ModulePass | None, m: ModuleOp, _next: ModulePass | None) -> None:
+        verify_module(m)
+
+    spec = pipeline_spec(until)
+    if spec:
+        PassPipeline.parse_spec(get_all_passes(), spec, callback=check).apply(ctx or make_context(), module)
+    else:
+        verify_module(module)
+    return module

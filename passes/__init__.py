@@ -1,0 +1,16 @@
+"""mlacc's passes, one per file, registered lazily by their pipeline names."""
+
+from collections.abc import Callable
+
+from xdsl.passes import ModulePass
+
+
+def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
+    """Pass name -> factory returning the pass class, as xDSL's opt main expects."""
+
+    def get_lower_attn() -> type[ModulePass]:
+        from passes.lower_attn import LowerAttnPass
+
+        return LowerAttnPass
+
+    return {"lower-attn": get_lower_attn}
