@@ -278,12 +278,16 @@ class MlaOp(AttentionLayerOp):
 
     def verify_dims(self) -> None:
         if self.dim("qk_rope_dim") % 2:
-            raise ShapeError("qk_rope_dim", f"qk_rope_dim must be even (RoPE rotates pairs), got {self.dim('qk_rope_dim')}")
+            raise ShapeError(
+                "qk_rope_dim", f"qk_rope_dim must be even (RoPE rotates pairs), got {self.dim('qk_rope_dim')}"
+            )
         d_model, kv_rank = self.dim("d_model"), self.dim("kv_rank")
         if kv_rank > d_model:
             raise ShapeError("kv_rank", f"kv_rank ({kv_rank}) must not exceed d_model ({d_model}): it compresses")
         if self.dim("q_rank") > d_model:
-            raise ShapeError("q_rank", f"q_rank ({self.dim('q_rank')}) must not exceed d_model ({d_model}): it compresses")
+            raise ShapeError(
+                "q_rank", f"q_rank ({self.dim('q_rank')}) must not exceed d_model ({d_model}): it compresses"
+            )
 
 
 def _check_even_head_dim(op: AttentionLayerOp) -> None:
@@ -291,7 +295,9 @@ def _check_even_head_dim(op: AttentionLayerOp) -> None:
         raise ShapeError("head_dim", f"head_dim must be even (RoPE rotates pairs), got {op.dim('head_dim')}")
 
 
-LAYER_OPS: dict[str, type[AttentionLayerOp]] = {op.name.removeprefix("attn."): op for op in (MhaOp, GqaOp, MqaOp, MlaOp)}
+LAYER_OPS: dict[str, type[AttentionLayerOp]] = {
+    op.name.removeprefix("attn."): op for op in (MhaOp, GqaOp, MqaOp, MlaOp)
+}
 """Layer kinds by DSL name."""
 
 Attn = Dialect("attn", [MhaOp, GqaOp, MqaOp, MlaOp], [PhaseAttr, WorkloadAttr])

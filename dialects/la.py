@@ -216,9 +216,10 @@ class EinsumOp(LaOp):
         sizes = self.index_sizes()
         _, out = parse_einsum_spec(self.spec.data)
         result = tensor_type(self.result)
-        if list(result.get_shape()) != [sizes[i] for i in out]:
+        expected = [sizes[i] for i in out]
+        if list(result.get_shape()) != expected:
             raise VerifyException(
-                f"einsum '{self.spec.data}' yields shape {[sizes[i] for i in out]}, result has {list(result.get_shape())}"
+                f"einsum '{self.spec.data}' yields shape {expected}, result has {list(result.get_shape())}"
             )
         if not tensor_type(self.lhs).element_type == tensor_type(self.rhs).element_type == result.element_type:
             raise VerifyException(f"einsum '{self.spec.data}' mixes element types")
@@ -235,7 +236,9 @@ def _index_sizes(spec: str, lhs: SSAValue, rhs: SSAValue) -> dict[str, int]:
             raise VerifyException(f"einsum '{spec}': operand of rank {len(shape)} for index term '{term}'")
         for index, size in zip(term, shape, strict=True):
             if sizes.setdefault(index, size) != size:
-                raise VerifyException(f"einsum '{spec}': index '{index}' is {sizes[index]} in one operand, {size} in another")
+                raise VerifyException(
+                    f"einsum '{spec}': index '{index}' is {sizes[index]} in one operand, {size} in another"
+                )
     return sizes
 
 
@@ -349,7 +352,6 @@ class AddOp(LaOp):
 
     def flops(self) -> int:
         return numel(self.result)
-
 
 
 La = Dialect(

@@ -65,7 +65,9 @@ def compile_command(args: argparse.Namespace) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mlacc", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="mlacc", description="Compile attention-layer DSL files and report what they cost."
+    )
     parser.add_argument("--version", action="version", version=f"mlacc {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -75,9 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compile a DSL file. Without --emit, print a report of every layer x workload.",
     )
     compile_parser.add_argument("file", metavar="FILE", help="a .attn DSL file")
-    compile_parser.add_argument("--emit", choices=EMIT_STAGES, help="print the IR after this stage instead of the report")
+    compile_parser.add_argument(
+        "--emit", choices=EMIT_STAGES, help="print the IR after this stage instead of the report"
+    )
     compile_parser.add_argument("--workload", metavar="NAME", help="compile only this workload of the file")
-    compile_parser.add_argument("-o", "--output", metavar="OUT", help="write to OUT (whole or not at all) instead of stdout")
+    compile_parser.add_argument(
+        "-o", "--output", metavar="OUT", help="write to OUT (whole or not at all) instead of stdout"
+    )
     compile_parser.set_defaults(run=compile_command)
     return parser
 

@@ -107,7 +107,7 @@ class _KeptBuffer(StringIO):
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        MlaccOptMain(description=__doc__.splitlines()[0], args=argv).run()
+        MlaccOptMain(description="xDSL opt driver with mlacc's dialects, passes and DSL frontend", args=argv).run()
     except ArgSpecParseError as e:  # a BaseException: bad -p or -t syntax
         lines = str(e).splitlines()
         print(f"error: bad pipeline '{lines[2].strip()}': {lines[-1].strip()}", file=sys.stderr)

@@ -80,9 +80,7 @@ class _DataflowBuilder:
         cached = self._add(la.KvLoadOp(cache, self._type(shape)), f"{cache}_cached")
         return self._add(la.ConcatOp(cached, new_entries, dim=1), f"{cache}_all")
 
-    def attention(
-        self, scores: SSAValue, values: SSAValue, probs_spec: str, qk_dim: int
-    ) -> SSAValue:
+    def attention(self, scores: SSAValue, values: SSAValue, probs_spec: str, qk_dim: int) -> SSAValue:
         probs = self._add(la.SoftmaxOp(scores, 1.0 / sqrt(qk_dim), causal=self.new > 1), "probs")
         return self.einsum(probs_spec, probs, values, "attn_out")
 

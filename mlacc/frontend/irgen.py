@@ -58,7 +58,9 @@ def _choice(values: dict[str, Word | Number], key: str, block: Block, choices: l
     value = values.get(key)
     if value is None:
         if default is None:
-            raise _error(block.name.span, f"'{block.name.text}' is missing field '{key}' (one of: {', '.join(choices)})")
+            raise _error(
+                block.name.span, f"'{block.name.text}' is missing field '{key}' (one of: {', '.join(choices)})"
+            )
         return default
     text = value.text if isinstance(value, Word) else str(value.value)
     if text not in choices:
@@ -117,7 +119,9 @@ def build_module(program: Program) -> ModuleOp:
         assert layer.kind is not None
         op_class = LAYER_OPS.get(layer.kind.text)
         if op_class is None:
-            raise _error(layer.kind.span, f"unknown layer kind '{layer.kind.text}' (expected one of: {', '.join(LAYER_OPS)})")
+            raise _error(
+                layer.kind.span, f"unknown layer kind '{layer.kind.text}' (expected one of: {', '.join(LAYER_OPS)})"
+            )
         values = _fields(layer, (*op_class.DIMS, "dtype"), f"a {layer.kind.text} layer")
         dims = {key: _int(values, key, layer) for key in op_class.DIMS}
         element_type = DTYPES[_choice(values, "dtype", layer, list(DTYPES), "bf16")]

@@ -61,7 +61,7 @@ class _ToAst(Transformer[Token, list[Block]]):
         assert token.start_pos is not None and token.end_pos is not None
         return Word(self._span(token.start_pos, token.end_pos), str(token))
 
-    def INT(self, token: Token) -> Number:  # noqa: N802 (lark names terminal callbacks after terminals)
+    def INT(self, token: Token) -> Number:
         assert token.start_pos is not None and token.end_pos is not None
         return Number(self._span(token.start_pos, token.end_pos), parse_int(str(token)))
 
