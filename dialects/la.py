@@ -15,7 +15,8 @@ same signature whatever execution scheme is chosen.
 FLOP conventions (per output element unless stated): einsum 2 per MAC;
 softmax 5 (scale, subtract max, exp, sum, divide); rope 3 (two multiplies and
 an add per rotated element); rmsnorm 4 (square, sum, normalise, scale by
-gamma); add 1; weight, kv_load, kv_store and concat move data only.
+gamma); add 1; weight, kv_load, kv_store, concat and broadcast move data
+only; precompose runs once, offline, and costs nothing per step.
 """
 
 from __future__ import annotations
@@ -184,11 +185,9 @@ def parse_einsum_spec(spec: str) -> tuple[list[str], str]:
     return inputs, out
 
 
-@irdl_op_definition
-class EinsumOp(LaOp):
-    """A binary tensor contraction: every index in both inputs but not the output is summed over."""
+class ContractionOp(LaOp):
+    """A binary tensor contraction `spec` (`"bsq,qhn->bshn"`): indices in the inputs but not the output are summed."""
 
-    name = "la.einsum"
     spec = prop_def(StringAttr)
     lhs = operand_def(TensorType)
     rhs = operand_def(TensorType)
@@ -209,7 +208,8 @@ class EinsumOp(LaOp):
         """The extent of every index letter of the spec."""
         return _index_sizes(self.spec.data, self.lhs, self.rhs)
 
-    def macs(self) -> int:
+    def contraction_macs(self) -> int:
+        """Multiply-accumulates of the contraction: the product of all index extents."""
         return prod(self.index_sizes().values())
 
     def verify_(self) -> None:
@@ -223,6 +223,33 @@ class EinsumOp(LaOp):
             )
         if not tensor_type(self.lhs).element_type == tensor_type(self.rhs).element_type == result.element_type:
             raise VerifyException(f"einsum '{self.spec.data}' mixes element types")
+
+
+@irdl_op_definition
+class EinsumOp(ContractionOp):
+    """A contraction computed at run time, every step."""
+
+    name = "la.einsum"
+
+    def macs(self) -> int:
+        return self.contraction_macs()
+
+
+@irdl_op_definition
+class PrecomposeOp(ContractionOp):
+    """A product of weights composed once, offline, and stored as a weight (weight absorption's `reuse`).
+
+    Its operands are weights or other precomposed products; it costs nothing per
+    step, and its result, not its operands, is what a step reads.
+    """
+
+    name = "la.precompose"
+
+    def verify_(self) -> None:
+        super().verify_()
+        for operand in (self.lhs, self.rhs):
+            if not isinstance(operand.owner, WeightOp | PrecomposeOp):
+                raise VerifyException("precompose operands must be weights or precomposed weights")
 
 
 def _index_sizes(spec: str, lhs: SSAValue, rhs: SSAValue) -> dict[str, int]:
@@ -336,6 +363,38 @@ class RmsNormOp(LaOp):
 
 
 @irdl_op_definition
+class BroadcastOp(LaOp):
+    """Inserts a new axis `dim` of extent `size`, repeating the input along it (a per-head copy of a shared key)."""
+
+    name = "la.broadcast"
+    input = operand_def(TensorType)
+    dim = prop_def(IntegerAttr[I64])
+    size = prop_def(IntegerAttr[I64])
+    result = result_def(TensorType)
+    assembly_format = "$input `dim` `=` $dim `size` `=` $size attr-dict `:` type($input) `->` type($result)"
+    traits = traits_def(Pure())
+
+    def __init__(self, input: SSAValue, dim: int, size: int):
+        shape = list(tensor_type(input).get_shape())
+        shape.insert(dim, size)
+        super().__init__(
+            operands=[input],
+            properties={"dim": IntegerAttr(dim, i64), "size": IntegerAttr(size, i64)},
+            result_types=[TensorType(tensor_type(input).element_type, shape)],
+        )
+
+    def verify_(self) -> None:
+        x, out = tensor_type(self.input), tensor_type(self.result)
+        dim, size = self.dim.value.data, self.size.value.data
+        expected = list(x.get_shape())
+        if not 0 <= dim <= len(expected) or size <= 0:
+            raise VerifyException(f"cannot broadcast rank {len(expected)} at dim {dim} to size {size}")
+        expected.insert(dim, size)
+        if list(out.get_shape()) != expected or out.element_type != x.element_type:
+            raise VerifyException(f"broadcast of {x} at dim {dim} to size {size} yields {expected}, result is {out}")
+
+
+@irdl_op_definition
 class AddOp(LaOp):
     """Elementwise sum of two tensors of one type."""
 
@@ -356,6 +415,6 @@ class AddOp(LaOp):
 
 La = Dialect(
     "la",
-    [WeightOp, KvLoadOp, KvStoreOp, ConcatOp, EinsumOp, SoftmaxOp, RopeOp, RmsNormOp, AddOp],
+    [WeightOp, KvLoadOp, KvStoreOp, ConcatOp, EinsumOp, PrecomposeOp, SoftmaxOp, RopeOp, RmsNormOp, BroadcastOp, AddOp],
     [],
 )

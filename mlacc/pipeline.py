@@ -15,16 +15,20 @@ from dialects import get_all_dialects
 from mlacc.diagnostics import verify_module
 from passes import get_all_passes
 
-STAGES: tuple[tuple[str, str], ...] = (("la", "lower-attn"),)
-"""(stage name, pass that produces it), in pipeline order; the frontend produces stage `attn`."""
+STAGES: tuple[tuple[str, str], ...] = (("la", "lower-attn"), ("absorbed", "absorb{{scheme={scheme}}}"))
+"""(stage name, pass that produces it, with its options), in pipeline order; the frontend produces stage `attn`."""
 
 EMIT_STAGES: tuple[str, ...] = ("attn", *(stage for stage, _ in STAGES))
 
+DEFAULT_SCHEME = "auto"
 
-def pipeline_spec(until: str) -> str:
-    """The pass pipeline that turns `attn` IR into stage `until`."""
+
+def pipeline_spec(until: str, scheme: str = DEFAULT_SCHEME) -> str:
+    """The pass pipeline that turns `attn` IR into stage `until`, with MLA run as `scheme`."""
     names = [stage for stage, _ in STAGES]
-    return ",".join(spec for _, spec in STAGES[: names.index(until) + 1]) if until in names else ""
+    if until not in names:
+        return ""
+    return ",".join(spec.format(scheme=scheme) for _, spec in STAGES[: names.index(until) + 1])
 
 
 def make_context() -> Context:
@@ -36,13 +40,13 @@ def make_context() -> Context:
     return ctx
 
 
-def compile_to(module: ModuleOp, until: str, ctx: Context | None = None) -> ModuleOp:
+def compile_to(module: ModuleOp, until: str, scheme: str = DEFAULT_SCHEME, ctx: Context | None = None) -> ModuleOp:
     """Runs the pipeline in place on `module` up to stage `until`, verifying after each pass."""
 
     def check(_prev: ModulePass | None, m: ModuleOp, _next: ModulePass | None) -> None:
         verify_module(m)
 
-    spec = pipeline_spec(until)
+    spec = pipeline_spec(until, scheme)
     if spec:
         PassPipeline.parse_spec(get_all_passes(), spec, callback=check).apply(ctx or make_context(), module)
     else:

@@ -1,82 +1,38 @@
-"""Text report of a lowered module: per (layer, workload), the work and data of every `la` op.
+"""Text reports of lowered modules: per (layer, workload), the work and data of a step.
 
-Hardware-independent: FLOPs and bytes come from the `la` ops' own counts
-(dialects/la.py), so the report and the tests read the same numbers.
+Hardware-independent: every number comes from passes/accounting.py, which
+reads the `la` ops' own counts, so reports, passes and tests agree.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 
-from dialects import la
-from dialects.attn import WorkloadAttr, dtype_name
+from mlacc.diagnostics import verify_module
+from mlacc.pipeline import make_context
+from passes.absorb import SCHEMES, AbsorbPass
+from passes.accounting import Accounting, account
 
 
-@dataclass(frozen=True)
-class OpCounts:
-    name: str
-    kind: str
-    flops: int
-    operand_bytes: int
-    result_bytes: int
+def account_module(module: ModuleOp) -> list[Accounting]:
+    return [account(f) for f in module.ops if isinstance(f, func.FuncOp)]
 
 
-@dataclass(frozen=True)
-class FunctionCounts:
-    """What one (layer, workload) costs, independent of hardware."""
-
-    function: str
-    layer: str
-    layer_kind: str
-    workload: WorkloadAttr
-    dtype: str
-    ops: tuple[OpCounts, ...]
-    flops: int
-    weight_bytes: int
-    kv_read_bytes: int
-    kv_write_bytes: int
-
-
-def _describe(op: la.LaOp) -> str:
-    if isinstance(op, la.EinsumOp):
-        return f"einsum {op.spec.data}"
-    if isinstance(op, la.WeightOp):
-        return f"weight {op.weight.data}"
-    if isinstance(op, la.KvLoadOp | la.KvStoreOp):
-        return f"{op.name.removeprefix('la.')} {op.cache.data}"
-    return op.name.removeprefix("la.")
-
-
-def count_function(function: func.FuncOp) -> FunctionCounts:
-    """Counts of a function lowered by `lower-attn` (which records the layer on it)."""
-    layer, kind, workload = (function.attributes.get(f"attn.{k}") for k in ("layer", "kind", "workload"))
-    if not (isinstance(layer, StringAttr) and isinstance(kind, StringAttr) and isinstance(workload, WorkloadAttr)):
-        raise ValueError(f"function @{function.sym_name.data} was not lowered from an attn op")
-    rows: list[OpCounts] = []
-    for op in function.body.walk():
-        if isinstance(op, la.LaOp) and not isinstance(op, la.WeightOp):
-            name = op.results[0].name_hint if op.results and op.results[0].name_hint else ""
-            rows.append(OpCounts(name, _describe(op), op.flops(), op.operand_bytes(), op.result_bytes()))
-    ops = [op for op in function.body.walk() if isinstance(op, la.LaOp)]
-    return FunctionCounts(
-        function=function.sym_name.data,
-        layer=layer.data,
-        layer_kind=kind.data,
-        workload=workload,
-        dtype=dtype_name(function.function_type.inputs.data[0].element_type),  # type: ignore[attr-defined]
-        ops=tuple(rows),
-        flops=sum(op.flops() for op in ops),
-        weight_bytes=sum(op.result_bytes() for op in ops if isinstance(op, la.WeightOp)),
-        kv_read_bytes=sum(op.result_bytes() for op in ops if isinstance(op, la.KvLoadOp)),
-        kv_write_bytes=sum(op.operand_bytes() for op in ops if isinstance(op, la.KvStoreOp)),
-    )
-
-
-def count_module(module: ModuleOp) -> list[FunctionCounts]:
-    return [count_function(f) for f in module.ops if isinstance(f, func.FuncOp)]
+def account_all_schemes(lowered: ModuleOp) -> list[list[Accounting]]:
+    """Per function of a `la` module: its accounting under every MLA scheme (one entry for other kinds)."""
+    results = {f.sym_name.data: [] for f in lowered.ops if isinstance(f, func.FuncOp)}
+    mla = [f for f in lowered.ops if isinstance(f, func.FuncOp) and f.attributes.get("attn.kind") == StringAttr("mla")]
+    for function in lowered.ops:
+        if isinstance(function, func.FuncOp) and function not in mla:
+            results[function.sym_name.data].append(account(function))
+    for scheme in SCHEMES:
+        module = ModuleOp([f.clone() for f in mla])
+        AbsorbPass(scheme=scheme).apply(make_context(), module)
+        verify_module(module)
+        for accounting in account_module(module):
+            results[accounting.function].append(accounting)
+    return list(results.values())
 
 
 def si(value: float, unit: str) -> str:
@@ -87,25 +43,64 @@ def si(value: float, unit: str) -> str:
     return f"{value:.0f} {unit}"
 
 
-def format_report(counts: list[FunctionCounts]) -> str:
+def _heading(a: Accounting) -> str:
+    w = a.workload
+    return (
+        f"== {a.layer} ({a.layer_kind}, {a.dtype}) x {w.workload_name.data}: {w.phase.data.value}, "
+        f"batch {w.batch.data}, context {w.context.data}, new tokens {w.new_tokens.data}"
+    )
+
+
+def format_ops(accountings: list[Accounting]) -> str:
+    """Every op of each function, then its totals."""
     out: list[str] = []
-    for c in counts:
-        w = c.workload
-        out.append(
-            f"== {c.layer} ({c.layer_kind}, {c.dtype}) x {w.workload_name.data}: {w.phase.data.value}, "
-            f"batch {w.batch.data}, context {w.context.data}, new tokens {w.new_tokens.data}"
-        )
-        width = max(len(r.name) for r in c.ops)
-        kind_width = max(len(r.kind) for r in c.ops)
+    for a in accountings:
+        out.append(_heading(a) + (f"; scheme {a.scheme}" if a.layer_kind == "mla" else ""))
+        width = max(len(r.name) for r in a.ops)
+        kind_width = max(len(r.kind) for r in a.ops)
         out.append(f"  {'value':<{width}}  {'op':<{kind_width}}  {'FLOPs':>11}  {'bytes in':>10}  {'bytes out':>10}")
-        for r in c.ops:
+        for r in a.ops:
             out.append(
                 f"  {r.name:<{width}}  {r.kind:<{kind_width}}  {si(r.flops, 'FLOP'):>11}  "
                 f"{si(r.operand_bytes, 'B'):>10}  {si(r.result_bytes, 'B'):>10}"
             )
         out.append(
-            f"  total: {si(c.flops, 'FLOP')}; weights {si(c.weight_bytes, 'B')}; "
-            f"KV cache read {si(c.kv_read_bytes, 'B')}, written {si(c.kv_write_bytes, 'B')}"
+            f"  total: {si(a.flops, 'FLOP')}; weights {si(a.weight_bytes, 'B')}; "
+            f"KV cache read {si(a.kv_read_bytes, 'B')}, written {si(a.kv_write_bytes, 'B')}; "
+            f"minimum traffic {si(a.min_bytes, 'B')}"
         )
         out.append("")
     return "\n".join(out)
+
+
+_SCHEME_COLUMNS = ("scheme", "FLOPs", "weights", "KV/token", "KV cache", "min bytes", "FLOP/B", "offline")
+
+
+def format_schemes(groups: list[list[Accounting]]) -> str:
+    """One table per (layer, workload): a row per execution scheme."""
+    out: list[str] = []
+    for group in groups:
+        out.append(_heading(group[0]))
+        rows = [
+            (
+                a.scheme,
+                si(a.flops, "FLOP"),
+                si(a.weight_bytes, "B"),
+                si(a.kv_bytes_per_token, "B"),
+                si(a.kv_cache_bytes, "B"),
+                si(a.min_bytes, "B"),
+                f"{a.intensity:.3g}",
+                si(a.precompose_flops, "FLOP"),
+            )
+            for a in group
+        ]
+        widths = [max(len(row[i]) for row in [_SCHEME_COLUMNS, *rows]) for i in range(len(_SCHEME_COLUMNS))]
+        for row in [_SCHEME_COLUMNS, *rows]:
+            cells = [f"{row[0]:<{widths[0]}}"] + [f"{cell:>{w}}" for cell, w in zip(row[1:], widths[1:], strict=True)]
+            out.append("  " + "  ".join(cells))
+        out.append("")
+    out.append(
+        "FLOPs, min bytes (weights + KV read + KV written + input/output) and FLOP/B are per step; "
+        "KV cache is its size after the step; offline: FLOPs of composing reuse's weights, once."
+    )
+    return "\n".join(out) + "\n"

@@ -13,4 +13,9 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return LowerAttnPass
 
-    return {"lower-attn": get_lower_attn}
+    def get_absorb() -> type[ModulePass]:
+        from passes.absorb import AbsorbPass
+
+        return AbsorbPass
+
+    return {"lower-attn": get_lower_attn, "absorb": get_absorb}

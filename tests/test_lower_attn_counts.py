@@ -10,7 +10,7 @@ from __future__ import annotations
 from xdsl.dialects.builtin import ModuleOp
 
 from dialects import la
-from mlacc.report import count_function
+from passes.accounting import account as count_function
 from tests.conftest import function, lowered
 
 BF16 = 2

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from xdsl.builder import ImplicitBuilder
 from xdsl.dialects import func
-from xdsl.dialects.builtin import FileLineColLoc, IntAttr, ModuleOp, StringAttr, TensorType
+from xdsl.dialects.builtin import FileLineColLoc, IntAttr, LocationAttr, ModuleOp, StringAttr, TensorType
+from xdsl.ir import Attribute
 from xdsl.utils.exceptions import ParseError, VerifyException
 from xdsl.utils.lexer import Span
 
-from dialects.attn import DTYPES, LAYER_OPS, Phase, ShapeError, WorkloadAttr
+from dialects.attn import DTYPES, LAYER_OPS, AttentionLayerOp, Phase, ShapeError, WorkloadAttr
 from mlacc.frontend.ast import Block, Number, Program, Word
 
 _INT64_MAX = 2**63 - 1
@@ -103,6 +104,27 @@ def _location(span: Span[str]) -> FileLineColLoc:
     return FileLineColLoc(StringAttr(loc.file), IntAttr(loc.line), IntAttr(loc.col))
 
 
+def layer_function(
+    op_class: type[AttentionLayerOp],
+    layer: str,
+    workload: WorkloadAttr,
+    dims: dict[str, int],
+    element_type: Attribute,
+    location: LocationAttr,
+) -> func.FuncOp:
+    """`@LAYER.WORKLOAD(x) -> out`, a function holding the one `attn` op of a (layer, workload); not verified."""
+    hidden = TensorType(element_type, [workload.batch.data, workload.new_tokens.data, dims["d_model"]])
+    function = func.FuncOp(f"{layer}.{workload.workload_name.data}", ((hidden,), (hidden,)))
+    function.location = location
+    with ImplicitBuilder(function.body) as (x,):
+        x.name_hint = "x"
+        op = op_class(x, layer, workload, **dims)
+        op.location = location
+        op.output.name_hint = "out"
+        func.ReturnOp(op.output)
+    return function
+
+
 def build_module(program: Program) -> ModuleOp:
     """Builds the `attn` module; raises ParseError pointing into the DSL on bad input."""
     _check_unique(program.layers, "layer")
@@ -125,17 +147,11 @@ def build_module(program: Program) -> ModuleOp:
         values = _fields(layer, (*op_class.DIMS, "dtype"), f"a {layer.kind.text} layer")
         dims = {key: _int(values, key, layer) for key in op_class.DIMS}
         element_type = DTYPES[_choice(values, "dtype", layer, list(DTYPES), "bf16")]
-        for workload, workload_block in workloads:
-            hidden = TensorType(element_type, [workload.batch.data, workload.new_tokens.data, dims["d_model"]])
-            with ImplicitBuilder(module.body):
-                function = func.FuncOp(f"{layer.name.text}.{workload_block.name.text}", ((hidden,), (hidden,)))
-            function.location = _location(layer.span)
-            with ImplicitBuilder(function.body) as (x,):
-                x.name_hint = "x"
-                op = op_class(x, layer.name.text, workload, **dims)
-                op.location = function.location
-                op.output.name_hint = "out"
-                func.ReturnOp(op.output)
+        for workload, _ in workloads:
+            function = layer_function(op_class, layer.name.text, workload, dims, element_type, _location(layer.span))
+            module.body.block.add_op(function)
+            op = function.body.block.first_op
+            assert isinstance(op, AttentionLayerOp)
             try:
                 op.verify()
             except ShapeError as e:

@@ -1,0 +1,120 @@
+"""What one step of a lowered layer costs, independent of hardware: work, weights, KV cache.
+
+Read from `la` IR alone (each op's own counts, dialects/la.py), so reports,
+`absorb{scheme=auto}` and the cost model see the same numbers. Definitions:
+- `flops`: every op run per step (a `la.precompose` runs once, offline: its
+  FLOPs are `precompose_flops`, not part of the step);
+- `weight_bytes`: constant tensors a step reads: weights, and precomposed
+  products in place of the weights they were composed from;
+- `kv_bytes_per_token`: what one token adds to the layer's KV caches;
+  `kv_cache_bytes`: the caches after the step (batch x (context + new tokens));
+- `min_bytes`: the compulsory traffic of the step: weights and cached entries
+  read once, the new entries and the output written once, the input read
+  once, every intermediate kept on chip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.dialects import func
+from xdsl.dialects.builtin import StringAttr, TensorType
+
+from dialects import la
+from dialects.attn import WorkloadAttr, dtype_name
+
+
+@dataclass(frozen=True)
+class OpCounts:
+    name: str
+    kind: str
+    flops: int
+    operand_bytes: int
+    result_bytes: int
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """One (layer, workload, scheme): the hardware-independent counts of one step."""
+
+    function: str
+    layer: str
+    layer_kind: str
+    scheme: str
+    workload: WorkloadAttr
+    dtype: str
+    ops: tuple[OpCounts, ...]
+    flops: int
+    precompose_flops: int
+    weight_bytes: int
+    kv_read_bytes: int
+    kv_write_bytes: int
+    kv_bytes_per_token: int
+    kv_cache_bytes: int
+    io_bytes: int
+
+    @property
+    def min_bytes(self) -> int:
+        return self.weight_bytes + self.kv_read_bytes + self.kv_write_bytes + self.io_bytes
+
+    @property
+    def intensity(self) -> float:
+        """FLOPs per compulsory byte: above a machine's FLOP/byte ratio the step can be compute-bound."""
+        return self.flops / self.min_bytes
+
+
+def _describe(op: la.LaOp) -> str:
+    if isinstance(op, la.ContractionOp):
+        return f"{op.name.removeprefix('la.')} {op.spec.data}"
+    if isinstance(op, la.KvLoadOp | la.KvStoreOp):
+        return f"{op.name.removeprefix('la.')} {op.cache.data}"
+    return op.name.removeprefix("la.")
+
+
+def _read_per_step(op: la.LaOp) -> bool:
+    """A constant that some per-step op reads (not only a precompose, offline)."""
+    return isinstance(op, la.WeightOp | la.PrecomposeOp) and any(
+        not isinstance(use.operation, la.PrecomposeOp) for use in op.results[0].uses
+    )
+
+
+def account(function: func.FuncOp) -> Accounting:
+    """Counts of a function lowered by `lower-attn` (which records the layer on it) and maybe `absorb`."""
+    attrs = function.attributes
+    layer, kind, workload = (attrs.get(f"attn.{k}") for k in ("layer", "kind", "workload"))
+    if not (isinstance(layer, StringAttr) and isinstance(kind, StringAttr) and isinstance(workload, WorkloadAttr)):
+        raise ValueError(f"function @{function.sym_name.data} was not lowered from an attn op")
+    scheme = attrs.get("attn.scheme")
+    ops = [op for op in function.body.walk() if isinstance(op, la.LaOp)]
+    rows = tuple(
+        OpCounts(
+            op.results[0].name_hint or "" if op.results else "",
+            _describe(op),
+            op.flops(),
+            op.operand_bytes(),
+            op.result_bytes(),
+        )
+        for op in ops
+        if not isinstance(op, la.WeightOp | la.PrecomposeOp)
+    )
+    kv_write = sum(op.operand_bytes() for op in ops if isinstance(op, la.KvStoreOp))
+    batch, new, context = workload.batch.data, workload.new_tokens.data, workload.context.data
+    (hidden,) = function.function_type.inputs.data
+    assert isinstance(hidden, TensorType)
+    return Accounting(
+        function=function.sym_name.data,
+        layer=layer.data,
+        layer_kind=kind.data,
+        scheme=scheme.data if isinstance(scheme, StringAttr) else "unabsorbed" if kind.data == "mla" else "-",
+        workload=workload,
+        dtype=dtype_name(hidden.element_type),
+        ops=rows,
+        flops=sum(op.flops() for op in ops),
+        precompose_flops=sum(op.contraction_macs() * 2 for op in ops if isinstance(op, la.PrecomposeOp)),
+        weight_bytes=sum(op.result_bytes() for op in ops if _read_per_step(op)),
+        kv_read_bytes=sum(op.result_bytes() for op in ops if isinstance(op, la.KvLoadOp)),
+        kv_write_bytes=kv_write,
+        kv_bytes_per_token=kv_write // (batch * new),
+        kv_cache_bytes=kv_write // (batch * new) * batch * (context + new),
+        io_bytes=2 * la.tensor_bytes(hidden),
+    )
