@@ -13,6 +13,7 @@ from dialects import la
 from dialects.attn import Phase, WorkloadAttr
 from mlacc.frontend import parse_dsl
 from mlacc.pipeline import compile_to, make_context
+from passes.absorb import SCHEMES
 from tests.conftest import EXAMPLES
 
 
@@ -24,10 +25,12 @@ def _print(module: ModuleOp, generic: bool = False) -> str:
     return out.getvalue()
 
 
-@pytest.mark.parametrize("stage", ["attn", "la"])
+@pytest.mark.parametrize(
+    "stage, scheme", [("attn", "auto"), ("la", "auto"), *(("absorbed", scheme) for scheme in SCHEMES)]
+)
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
-def test_examples_round_trip_custom_and_generic(example, stage: str):
-    module = compile_to(parse_dsl(example.read_text(), str(example)), stage)
+def test_examples_round_trip_custom_and_generic(example, stage: str, scheme: str):
+    module = compile_to(parse_dsl(example.read_text(), str(example)), stage, scheme)
     text = _print(module)
     for printed in (text, _print(module, generic=True)):
         reparsed = Parser(make_context(), printed).parse_module()
