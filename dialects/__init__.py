@@ -18,4 +18,9 @@ def get_all_dialects() -> dict[str, Callable[[], Dialect]]:
 
         return La
 
-    return {"attn": get_attn, "la": get_la}
+    def get_hw() -> Dialect:
+        from dialects.hw import Hw
+
+        return Hw
+
+    return {"attn": get_attn, "la": get_la, "hw": get_hw}

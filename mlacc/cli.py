@@ -19,6 +19,8 @@ from dialects.attn import AttentionLayerOp
 from mlacc import __version__
 from mlacc.diagnostics import InputError, UsageError, error_line, report_internal_error
 from mlacc.frontend import parse_dsl
+from mlacc.hardware import load_hardware, preset_names
+from mlacc.hardware.describe import format_target_json, format_target_text
 from mlacc.output import write_whole
 from mlacc.pipeline import DEFAULT_SCHEME, EMIT_STAGES, compile_to
 from mlacc.report import account_all_schemes, account_module, format_ops, format_schemes
@@ -72,6 +74,17 @@ def verify_command(args: argparse.Namespace) -> tuple[str, int]:
     cases = layer_cases(_load(args), args.shrink)
     results = verify_cases(cases, scheme_passes(), args.seed, int(args.max_gib * 2**30))
     return format_results(results), 0 if all(r.ok for r in results) else 1
+
+
+def hw_list_command(args: argparse.Namespace) -> tuple[str, int]:
+    rows = [(name, load_hardware(name).description.data) for name in preset_names()]
+    width = max(len(name) for name, _ in rows)
+    return "".join(f"{name:<{width}}  {description}\n" for name, description in rows), 0
+
+
+def hw_show_command(args: argparse.Namespace) -> tuple[str, int]:
+    target = load_hardware(args.hardware)
+    return (format_target_json if args.format == "json" else format_target_text)(target), 0
 
 
 def _load(args: argparse.Namespace) -> ModuleOp:
@@ -137,6 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify_parser.add_argument("-o", "--output", metavar="OUT", help="write the report to OUT instead of stdout")
     verify_parser.set_defaults(run=verify_command)
+
+    hw_parser = commands.add_parser("hw", help="list and show hardware presets and files")
+    hw_commands = hw_parser.add_subparsers(dest="hw_command", required=True, metavar="HW_COMMAND")
+    hw_list = hw_commands.add_parser("list", help="the bundled presets, one per line")
+    hw_list.set_defaults(run=hw_list_command, output=None)
+    hw_show = hw_commands.add_parser("show", help="a preset's or file's fields, peak rates and ridge points")
+    hw_show.add_argument("hardware", metavar="NAME|PATH", help="a preset name (see `mlacc hw list`) or a .toml file")
+    hw_show.add_argument("--format", choices=("text", "json"), default="text")
+    hw_show.set_defaults(run=hw_show_command, output=None)
     return parser
 
 

@@ -60,8 +60,9 @@ def error_line(error: BaseException) -> str:
     if isinstance(error, ParseError):
         loc = error.span.get_location()
         return f"{loc}: error: {_first_line(error.msg)}"
-    if isinstance(error, LocatedVerifyException | PlacedError) and error.place is not None:
-        return f"{error.place}: error: {_first_line(str(error))}"
+    place = getattr(error, "place", None)
+    if isinstance(error, LocatedVerifyException | InputError) and place:
+        return f"{place}: error: {_first_line(str(error))}"
     return f"error: {_first_line(str(error))}"
 
 

@@ -1,0 +1,224 @@
+"""The `hw` dialect: the hardware a module is compiled for, as IR (`hw.target` on the module).
+
+Like MLIR's target descriptions, the target is an attribute, so a pass test
+carries its hardware with it and tile, place and schedule read it from the
+module they are given. mlacc/hardware/ builds it from a TOML file or preset.
+
+Units are in the names: MACs per cycle per unit and dtype, bytes, bytes per
+cycle per instance of a memory level, picojoules per byte or per MAC. Memory
+levels are ordered innermost first; the last is off-chip (DRAM/HBM).
+"""
+
+from __future__ import annotations
+
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DictionaryAttr,
+    Float64Type,
+    FloatAttr,
+    IntAttr,
+    ModuleOp,
+    StringAttr,
+    f64,
+)
+from xdsl.ir import Attribute, Dialect, ParametrizedAttribute
+from xdsl.irdl import irdl_attr_definition
+from xdsl.utils.exceptions import VerifyException
+
+TARGET_KEY = "hw.target"
+"""The module attribute that holds the target."""
+
+
+def _float(value: float) -> FloatAttr[Float64Type]:
+    return FloatAttr(float(value), f64)
+
+
+def _numbers(attr: DictionaryAttr) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key, value in attr.data.items():
+        assert isinstance(value, FloatAttr)
+        out[key] = value.value.data
+    return out
+
+
+@irdl_attr_definition
+class ComputeUnitAttr(ParametrizedAttribute):
+    """`count` identical compute units, each an `array_rows` x `array_cols` MAC array."""
+
+    name = "hw.compute"
+
+    unit_name: StringAttr
+    count: IntAttr
+    array_rows: IntAttr
+    array_cols: IntAttr
+    macs_per_cycle: DictionaryAttr
+
+    def __init__(self, name: str, count: int, array_rows: int, array_cols: int, macs_per_cycle: dict[str, float]):
+        super().__init__(
+            StringAttr(name),
+            IntAttr(count),
+            IntAttr(array_rows),
+            IntAttr(array_cols),
+            DictionaryAttr({k: _float(v) for k, v in macs_per_cycle.items()}),
+        )
+
+    def macs(self) -> dict[str, float]:
+        """MACs per cycle of one unit, per dtype."""
+        return _numbers(self.macs_per_cycle)
+
+    def verify(self) -> None:
+        if min(self.count.data, self.array_rows.data, self.array_cols.data) <= 0:
+            raise VerifyException(f"compute unit '{self.unit_name.data}': count and array sizes must be positive")
+        if not self.macs() or min(self.macs().values()) <= 0:
+            raise VerifyException(f"compute unit '{self.unit_name.data}': MACs per cycle must be positive")
+
+
+@irdl_attr_definition
+class MemoryLevelAttr(ParametrizedAttribute):
+    """`count` instances of one memory level; bandwidths are per instance."""
+
+    name = "hw.memory"
+
+    level_name: StringAttr
+    capacity_bytes: IntAttr
+    count: IntAttr
+    read_bandwidth_bytes_per_cycle: FloatAttr[Float64Type]
+    write_bandwidth_bytes_per_cycle: FloatAttr[Float64Type]
+    read_energy_pj_per_byte: FloatAttr[Float64Type]
+    write_energy_pj_per_byte: FloatAttr[Float64Type]
+
+    def __init__(
+        self,
+        name: str,
+        capacity_bytes: int,
+        count: int,
+        read_bandwidth: float,
+        write_bandwidth: float,
+        read_energy: float,
+        write_energy: float,
+    ):
+        super().__init__(
+            StringAttr(name),
+            IntAttr(capacity_bytes),
+            IntAttr(count),
+            _float(read_bandwidth),
+            _float(write_bandwidth),
+            _float(read_energy),
+            _float(write_energy),
+        )
+
+    @property
+    def read_bandwidth(self) -> float:
+        return self.read_bandwidth_bytes_per_cycle.value.data
+
+    @property
+    def write_bandwidth(self) -> float:
+        return self.write_bandwidth_bytes_per_cycle.value.data
+
+    @property
+    def read_energy(self) -> float:
+        return self.read_energy_pj_per_byte.value.data
+
+    @property
+    def write_energy(self) -> float:
+        return self.write_energy_pj_per_byte.value.data
+
+    def verify(self) -> None:
+        if self.capacity_bytes.data <= 0 or self.count.data <= 0:
+            raise VerifyException(f"memory level '{self.level_name.data}': capacity and count must be positive")
+        if min(self.read_bandwidth, self.write_bandwidth) <= 0:
+            raise VerifyException(f"memory level '{self.level_name.data}': bandwidths must be positive")
+        if min(self.read_energy, self.write_energy) < 0:
+            raise VerifyException(f"memory level '{self.level_name.data}': energies must not be negative")
+
+
+@irdl_attr_definition
+class TargetAttr(ParametrizedAttribute):
+    """A whole chip: clock, compute units, memory levels (innermost first), MAC energies, optional cores."""
+
+    name = "hw.target"
+
+    target_name: StringAttr
+    description: StringAttr
+    frequency_hz: FloatAttr[Float64Type]
+    compute: ArrayAttr[ComputeUnitAttr]
+    memory: ArrayAttr[MemoryLevelAttr]
+    mac_energy_pj: DictionaryAttr
+    cores: DictionaryAttr
+    """Empty for one core; else count, interconnect_bandwidth_bytes_per_cycle, interconnect_energy_pj_per_byte."""
+    efficiency: DictionaryAttr
+    """Measured fractions of peak (compute, memory); empty when none is known."""
+
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        frequency_hz: float,
+        compute: list[ComputeUnitAttr],
+        memory: list[MemoryLevelAttr],
+        mac_energy_pj: dict[str, float],
+        cores: dict[str, float] | None = None,
+        efficiency: dict[str, float] | None = None,
+    ):
+        super().__init__(
+            StringAttr(name),
+            StringAttr(description),
+            _float(frequency_hz),
+            ArrayAttr(compute),
+            ArrayAttr(memory),
+            DictionaryAttr({k: _float(v) for k, v in mac_energy_pj.items()}),
+            DictionaryAttr({k: _float(v) for k, v in (cores or {}).items()}),
+            DictionaryAttr({k: _float(v) for k, v in (efficiency or {}).items()}),
+        )
+
+    @property
+    def frequency(self) -> float:
+        return self.frequency_hz.value.data
+
+    def mac_energy(self) -> dict[str, float]:
+        return _numbers(self.mac_energy_pj)
+
+    def core_count(self) -> int:
+        return int(_numbers(self.cores).get("count", 1))
+
+    def peak_macs_per_cycle(self, dtype: str) -> float:
+        """MACs per cycle of the whole chip for `dtype` (units that lack it contribute nothing)."""
+        return sum(unit.count.data * unit.macs().get(dtype, 0.0) for unit in self.compute)
+
+    def peak_flops_per_second(self, dtype: str) -> float:
+        return 2 * self.peak_macs_per_cycle(dtype) * self.frequency
+
+    @property
+    def dram(self) -> MemoryLevelAttr:
+        """The outermost (off-chip) level."""
+        return self.memory.data[-1]
+
+    def verify(self) -> None:
+        if self.frequency <= 0:
+            raise VerifyException(f"target '{self.target_name.data}': frequency must be positive")
+        if not self.compute.data:
+            raise VerifyException(f"target '{self.target_name.data}': no compute unit")
+        if len(self.memory.data) < 2:
+            raise VerifyException(f"target '{self.target_name.data}': needs an on-chip level and an off-chip level")
+        dtypes = {dtype for unit in self.compute for dtype in unit.macs()}
+        missing = sorted(dtypes - set(self.mac_energy()))
+        if missing:
+            raise VerifyException(f"target '{self.target_name.data}': no MAC energy for {', '.join(missing)}")
+        cores = self.core_count()
+        if cores <= 0 or any(unit.count.data % cores for unit in self.compute):
+            raise VerifyException(
+                f"target '{self.target_name.data}': compute unit counts must be multiples of the {cores} cores"
+            )
+
+
+def module_target(module: ModuleOp) -> TargetAttr | None:
+    """The target a module is compiled for, if it has one."""
+    target = module.attributes.get(TARGET_KEY)
+    return target if isinstance(target, TargetAttr) else None
+
+
+def attach_target(module: ModuleOp, target: Attribute) -> None:
+    module.attributes[TARGET_KEY] = target
+
+
+Hw = Dialect("hw", [], [ComputeUnitAttr, MemoryLevelAttr, TargetAttr])

@@ -1,0 +1,73 @@
+"""`mlacc hw show`: a target's fields and the rates derived from them, as text or in a stable JSON shape."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dialects.hw import TargetAttr
+from mlacc.report import si
+
+
+def target_summary(target: TargetAttr) -> dict[str, Any]:
+    """The JSON shape of `mlacc hw show --format json`; fields are only ever added, never renamed."""
+    f = target.frequency
+    dtypes = list(dict.fromkeys(d for unit in target.compute for d in unit.macs()))
+    return {
+        "name": target.target_name.data,
+        "description": target.description.data,
+        "frequency_hz": f,
+        "peak_flops_per_second": {d: target.peak_flops_per_second(d) for d in dtypes},
+        "compute": [
+            {
+                "name": u.unit_name.data,
+                "count": u.count.data,
+                "array_rows": u.array_rows.data,
+                "array_cols": u.array_cols.data,
+                "macs_per_cycle": u.macs(),
+            }
+            for u in target.compute
+        ],
+        "memory": [
+            {
+                "name": m.level_name.data,
+                "capacity_bytes": m.capacity_bytes.data,
+                "count": m.count.data,
+                "read_bandwidth_bytes_per_cycle": m.read_bandwidth,
+                "write_bandwidth_bytes_per_cycle": m.write_bandwidth,
+                "read_bandwidth_bytes_per_second": m.read_bandwidth * m.count.data * f,
+                "write_bandwidth_bytes_per_second": m.write_bandwidth * m.count.data * f,
+                "read_energy_pj_per_byte": m.read_energy,
+                "write_energy_pj_per_byte": m.write_energy,
+            }
+            for m in target.memory
+        ],
+        "mac_energy_pj": target.mac_energy(),
+        "cores": target.core_count(),
+        "efficiency": {k: v.value.data for k, v in target.efficiency.data.items()},  # type: ignore[attr-defined]
+        "ridge_flop_per_byte": {
+            d: target.peak_flops_per_second(d) / (target.dram.read_bandwidth * target.dram.count.data * f)
+            for d in dtypes
+        },
+    }
+
+
+def format_target_json(target: TargetAttr) -> str:
+    return json.dumps(target_summary(target), indent=2) + "\n"
+
+
+def format_target_text(target: TargetAttr) -> str:
+    s = target_summary(target)
+    lines = [f"{s['name']}: {s['description']}", f"  clock {si(s['frequency_hz'], 'Hz')}, {s['cores']} core(s)"]
+    for dtype, rate in s["peak_flops_per_second"].items():
+        lines.append(f"  peak {dtype:<5} {si(rate, 'FLOP/s'):>14}   ridge {s['ridge_flop_per_byte'][dtype]:.0f} FLOP/B")
+    for u in s["compute"]:
+        lines.append(f"  compute {u['name']}: {u['count']} x {u['array_rows']}x{u['array_cols']} array")
+    for m in s["memory"]:
+        lines.append(
+            f"  memory  {m['name']:<6} {m['count']} x {si(m['capacity_bytes'], 'B'):>9}  "
+            f"read {si(m['read_bandwidth_bytes_per_second'], 'B/s'):>11}  "
+            f"{m['read_energy_pj_per_byte']:g} pJ/B read, {m['write_energy_pj_per_byte']:g} pJ/B write"
+        )
+    lines.append("  MAC energy: " + ", ".join(f"{d} {e:g} pJ" for d, e in s["mac_energy_pj"].items()))
+    return "\n".join(lines) + "\n"

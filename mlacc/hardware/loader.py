@@ -1,0 +1,257 @@
+"""TOML hardware description -> `#hw.target`, with errors that name the file, line and field.
+
+The schema (every key carries its unit; see presets/h100.toml for a commented example):
+
+    name, description, frequency_hz
+    [[compute]]  name, count, array_rows, array_cols, [compute.macs_per_cycle] {dtype = MACs/cycle/unit}
+    [[memory]]   name, capacity_bytes, count, read_/write_bandwidth_bytes_per_cycle,
+                 read_/write_energy_pj_per_byte          (innermost first, off-chip last)
+    [energy.mac_pj] {dtype = pJ per MAC}
+    [cores]      count, interconnect_bandwidth_bytes_per_cycle, interconnect_energy_pj_per_byte  (optional)
+    [efficiency] compute, memory: measured fractions of peak in (0, 1]                           (optional)
+
+`count` fields are totals on the chip. Unknown keys are errors, so a typo never
+silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from xdsl.utils.exceptions import VerifyException
+
+from dialects.attn import DTYPES
+from dialects.hw import ComputeUnitAttr, MemoryLevelAttr, TargetAttr
+from mlacc.diagnostics import InputError
+
+PRESETS = resources.files("mlacc.hardware") / "presets"
+
+
+class HardwareError(InputError):
+    """A bad hardware description; `place` is FILE:LINE:COL where the problem is."""
+
+    def __init__(self, place: str, message: str):
+        self.place = place
+        super().__init__(message)
+
+
+def preset_names() -> list[str]:
+    return sorted(p.name.removesuffix(".toml") for p in PRESETS.iterdir() if p.name.endswith(".toml"))
+
+
+def preset_path(name: str) -> Path:
+    return Path(str(PRESETS / f"{name}.toml"))
+
+
+@dataclass
+class _Source:
+    """The text of a TOML file, to find the line of a table or key for an error."""
+
+    path: str
+    lines: list[str]
+
+    def place(self, table: str | None, index: int | None = None, key: str | None = None) -> str:
+        """FILE:LINE:COL of `key` in the `index`-th `[[table]]` (or `[table]`), else of the table header."""
+        start, end = 0, len(self.lines)
+        if table is not None:
+            header = re.compile(rf"^\s*\[\[?\s*{re.escape(table)}\s*\]\]?")
+            starts = [i for i, line in enumerate(self.lines) if header.match(line)]
+            if index is not None and index < len(starts):
+                start = starts[index]
+            elif starts:
+                start = starts[0]
+            else:
+                return f"{self.path}:1:1"
+            following = [
+                i
+                for i, line in enumerate(self.lines)
+                if i > start and re.match(r"^\s*\[", line) and not re.match(rf"^\s*\[\s*{re.escape(table)}\.", line)
+            ]
+            end = following[0] if following else len(self.lines)
+        if key is not None:
+            pattern = re.compile(rf"^(\s*){re.escape(key)}\s*=")
+            for i in range(start, end):
+                if m := pattern.match(self.lines[i]):
+                    return f"{self.path}:{i + 1}:{len(m.group(1)) + 1}"
+        return f"{self.path}:{start + 1}:1"
+
+
+_TOP = {"name", "description", "frequency_hz", "compute", "memory", "energy", "cores", "efficiency"}
+_COMPUTE = {"name", "count", "array_rows", "array_cols", "macs_per_cycle"}
+_MEMORY = {
+    "name",
+    "capacity_bytes",
+    "count",
+    "read_bandwidth_bytes_per_cycle",
+    "write_bandwidth_bytes_per_cycle",
+    "read_energy_pj_per_byte",
+    "write_energy_pj_per_byte",
+}
+_CORES = {"count", "interconnect_bandwidth_bytes_per_cycle", "interconnect_energy_pj_per_byte"}
+_EFFICIENCY = {"compute", "memory"}
+
+
+class _Reader:
+    def __init__(self, source: _Source):
+        self.source = source
+
+    def fail(self, message: str, table: str | None = None, index: int | None = None, key: str | None = None):
+        raise HardwareError(self.source.place(table, index, key), message)
+
+    def fields(
+        self,
+        data: dict[str, Any],
+        allowed: set[str],
+        required: set[str],
+        where: str,
+        table: str | None,
+        index: int | None,
+    ) -> None:
+        for key in data:
+            if key not in allowed:
+                self.fail(
+                    f"unknown field '{key}' in {where} (expected: {', '.join(sorted(allowed))})", table, index, key
+                )
+        for key in sorted(required - set(data)):
+            self.fail(f"missing field '{key}' in {where}", table, index)
+
+    def number(
+        self,
+        data: dict[str, Any],
+        key: str,
+        where: str,
+        table: str | None,
+        index: int | None,
+        integer: bool = False,
+        positive: bool = True,
+    ) -> Any:
+        value = data[key]
+        ok = isinstance(value, int) if integer else isinstance(value, int | float)
+        if isinstance(value, bool) or not ok:
+            kind = "an integer" if integer else "a number"
+            self.fail(f"'{key}' in {where} must be {kind}, got {value!r}", table, index, key)
+        if (value <= 0) if positive else (value < 0):
+            self.fail(
+                f"'{key}' in {where} must be {'positive' if positive else 'non-negative'}, got {value}",
+                table,
+                index,
+                key,
+            )
+        return value
+
+    def dtype_table(self, data: Any, key: str, where: str, table: str, index: int | None) -> dict[str, float]:
+        if not isinstance(data, dict) or not data:
+            self.fail(f"'{key}' in {where} must be a table of dtype = number", table, index, key)
+        for dtype in data:
+            if dtype not in DTYPES:
+                self.fail(
+                    f"unknown dtype '{dtype}' in {where}.{key} (expected: {', '.join(DTYPES)})",
+                    f"{table}.{key}" if index is None else table,
+                    index,
+                    dtype,
+                )
+            self.number(
+                data,
+                dtype,
+                f"{where}.{key}",
+                f"{table}.{key}" if index is None else table,
+                index,
+                positive=key != "mac_pj",
+            )
+        return {k: float(v) for k, v in data.items()}
+
+    def list_of_tables(self, data: dict[str, Any], key: str, minimum: int) -> list[dict[str, Any]]:
+        tables = data.get(key)
+        if not isinstance(tables, list) or len(tables) < minimum or not all(isinstance(t, dict) for t in tables):
+            self.fail(f"need at least {minimum} [[{key}]] table{'s' if minimum > 1 else ''}", key)
+        return tables  # type: ignore[return-value]
+
+    def target(self, data: dict[str, Any]) -> TargetAttr:
+        self.fields(
+            data, _TOP, {"name", "frequency_hz", "compute", "memory", "energy"}, "the hardware file", None, None
+        )
+        if not isinstance(data["name"], str) or not data["name"]:
+            self.fail("'name' must be a non-empty string", None, None, "name")
+        frequency = self.number(data, "frequency_hz", "the hardware file", None, None)
+        units = []
+        for i, unit in enumerate(self.list_of_tables(data, "compute", 1)):
+            where = f"[[compute]] #{i + 1}"
+            self.fields(unit, _COMPUTE, _COMPUTE, where, "compute", i)
+            count, rows, cols = (
+                self.number(unit, k, where, "compute", i, integer=True) for k in ("count", "array_rows", "array_cols")
+            )
+            macs = self.dtype_table(unit["macs_per_cycle"], "macs_per_cycle", where, "compute", i)
+            units.append(ComputeUnitAttr(str(unit["name"]), count, rows, cols, macs))
+        levels = []
+        for i, level in enumerate(self.list_of_tables(data, "memory", 2)):
+            where = f"[[memory]] '{level.get('name', i + 1)}'"
+            self.fields(level, _MEMORY, _MEMORY, where, "memory", i)
+            capacity, count = (
+                self.number(level, k, where, "memory", i, integer=True) for k in ("capacity_bytes", "count")
+            )
+            bandwidths = [
+                self.number(level, f"{rw}_bandwidth_bytes_per_cycle", where, "memory", i) for rw in ("read", "write")
+            ]
+            energies = [
+                self.number(level, f"{rw}_energy_pj_per_byte", where, "memory", i, positive=False)
+                for rw in ("read", "write")
+            ]
+            levels.append(MemoryLevelAttr(str(level["name"]), capacity, count, *bandwidths, *energies))
+        energy = data["energy"]
+        if not isinstance(energy, dict) or set(energy) != {"mac_pj"}:
+            self.fail("[energy] must hold exactly one table, [energy.mac_pj] (dtype = pJ per MAC)", "energy")
+        mac_energy = self.dtype_table(energy["mac_pj"], "mac_pj", "[energy]", "energy", None)
+        optional: dict[str, dict[str, float]] = {}
+        for key, allowed in (("cores", _CORES), ("efficiency", _EFFICIENCY)):
+            if key in data:
+                table = data[key]
+                if not isinstance(table, dict):
+                    self.fail(f"'{key}' must be a table", key)
+                self.fields(table, allowed, allowed if key == "cores" else set(), f"[{key}]", key, None)
+                optional[key] = {
+                    k: float(self.number(table, k, f"[{key}]", key, None, integer=k == "count")) for k in table
+                }
+                if key == "efficiency" and any(v > 1 for v in optional[key].values()):
+                    self.fail("[efficiency] fractions must be at most 1", key)
+        try:
+            target = TargetAttr(
+                data["name"],
+                str(data.get("description", "")),
+                frequency,
+                units,
+                levels,
+                mac_energy,
+                optional.get("cores"),
+                optional.get("efficiency"),
+            )
+            target.verify()
+        except VerifyException as e:
+            self.fail(str(e), None)
+        return target
+
+
+def load_hardware(spec: str) -> TargetAttr:
+    """A preset name (`h100`) or a path to a TOML file -> a verified `#hw.target`."""
+    if spec in preset_names():
+        path = preset_path(spec)
+    elif spec.endswith(".toml") or "/" in spec or Path(spec).exists():
+        path = Path(spec)
+    else:
+        raise HardwareError("", f"unknown hardware '{spec}' (presets: {', '.join(preset_names())}; or a .toml path)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise HardwareError("", f"cannot read hardware file '{spec}': {e.strerror or e}") from None
+    source = _Source(spec if path == Path(spec) else str(path), text.splitlines())
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        where = f"{source.path}:{m.group(1)}:{m.group(2)}" if m else f"{source.path}:1:1"
+        raise HardwareError(where, re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))) from None
+    return _Reader(source).target(data)
