@@ -1,0 +1,131 @@
+"""Hardware presets and files: every preset loads, cites a source per constant, and matches its datasheet."""
+
+from __future__ import annotations
+
+import json
+import re
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.parser import Parser
+from xdsl.printer import Printer
+
+from dialects.hw import attach_target, module_target
+from mlacc import cli
+from mlacc.hardware import HardwareError, load_hardware, preset_names, preset_path
+from mlacc.pipeline import make_context
+
+REQUIRED_PRESETS = {"h100", "h200", "h20", "a100", "tpu_like", "edge_npu", "multicore"}
+H100 = preset_path("h100").read_text()
+
+
+def test_the_required_presets_ship():
+    assert REQUIRED_PRESETS <= set(preset_names())
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_every_numeric_constant_of_a_preset_cites_its_source(name: str):
+    for number, line in enumerate(preset_path(name).read_text().splitlines(), 1):
+        if re.match(r"^\s*[A-Za-z0-9_]+\s*=\s*[-+0-9.]", line):
+            assert "#" in line.split("=", 1)[1], f"{name}.toml:{number}: no source comment: {line.strip()}"
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_every_preset_loads_and_round_trips_as_ir(name: str):
+    target = load_hardware(name)
+    assert target.target_name.data == name
+    module = ModuleOp([])
+    attach_target(module, target)
+    text = StringIO()
+    Printer(stream=text).print_op(module)
+    reparsed = Parser(make_context(), text.getvalue()).parse_module()
+    assert module_target(reparsed) == target
+
+
+@pytest.mark.parametrize(
+    "name, bf16_tflops, dram_tb_per_s",
+    [("h100", 989.4, 3.35), ("h200", 989.4, 4.8), ("a100", 312, 2.039), ("h20", 148, 4.0), ("tpu_like", 197, 0.819)],
+)
+def test_peak_rates_match_the_datasheets(name: str, bf16_tflops: float, dram_tb_per_s: float):
+    target = load_hardware(name)
+    assert target.peak_flops_per_second("bf16") / 1e12 == pytest.approx(bf16_tflops, rel=0.005)
+    dram = target.dram
+    assert dram.read_bandwidth * dram.count.data * target.frequency / 1e12 == pytest.approx(dram_tb_per_s, rel=0.005)
+
+
+def test_h20_is_bandwidth_rich_and_compute_poor():
+    ridge = {n: json.loads(_show(n))["ridge_flop_per_byte"]["bf16"] for n in ("h100", "h20", "edge_npu")}
+    assert ridge["h20"] < ridge["h100"] / 5  # 37 vs 295 FLOP/B (REFERENCE.md 3.1)
+
+
+def _show(name: str) -> str:
+    out = StringIO()
+    import contextlib
+
+    with contextlib.redirect_stdout(out):
+        assert cli.main(["hw", "show", name, "--format", "json"]) == 0
+    return out.getvalue()
+
+
+def test_hw_show_json_shape_is_stable():
+    shown = json.loads(_show("h100"))
+    assert list(shown) == [
+        "name",
+        "description",
+        "frequency_hz",
+        "peak_flops_per_second",
+        "compute",
+        "memory",
+        "mac_energy_pj",
+        "cores",
+        "efficiency",
+        "ridge_flop_per_byte",
+    ]
+    assert [m["name"] for m in shown["memory"]] == ["smem", "l2", "hbm"]
+    assert shown["memory"][-1]["capacity_bytes"] == 80_000_000_000
+    assert shown["ridge_flop_per_byte"]["bf16"] == pytest.approx(295, rel=0.01)
+
+
+def test_multicore_preset_has_cores():
+    target = load_hardware("multicore")
+    assert target.core_count() > 1
+
+
+BAD_FILES = [
+    # (edit of h100.toml, expected "LINE:COL: error: MESSAGE")
+    (
+        ("frequency_hz = 1.83e9", 'frequency_hz = "fast"'),
+        "9:1: error: 'frequency_hz' in the hardware file must be a number, got 'fast'",
+    ),
+    (("array_cols = 256", "array_colz = 256"), "15:1: error: unknown field 'array_colz' in [[compute]] #1"),
+    (
+        ("count = 132                #", "count = 0                  #"),
+        "13:1: error: 'count' in [[compute]] #1 must be positive, got 0",
+    ),
+    (('name = "l2"', 'name = "l2'), "33:11: error: Illegal character"),
+    (("\nfp32 = 4.6 ", "\nfp64 = 4.6 "), "55:1: error: unknown dtype 'fp64' in [energy].mac_pj"),
+    (
+        ("read_energy_pj_per_byte = 12.5 ", "# "),
+        "32:1: error: missing field 'read_energy_pj_per_byte' in [[memory]] 'l2'",
+    ),
+]
+
+
+@pytest.mark.parametrize("edit, expected", BAD_FILES, ids=[e[1].split("error: ")[1][:30] for e in BAD_FILES])
+def test_bad_hardware_files_get_one_located_line(
+    tmp_path: Path, edit: tuple[str, str], expected: str, capsys: pytest.CaptureFixture[str]
+):
+    old, new = edit
+    assert old in H100
+    path = tmp_path / "chip.toml"
+    path.write_text(H100.replace(old, new, 1))
+    assert cli.main(["hw", "show", str(path)]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"{path}:{expected}")
+
+
+def test_unknown_preset_names_the_presets():
+    with pytest.raises(HardwareError, match=r"unknown hardware 'h900' \(presets: .*h100.*\)"):
+        load_hardware("h900")
