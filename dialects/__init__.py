@@ -23,4 +23,14 @@ def get_all_dialects() -> dict[str, Callable[[], Dialect]]:
 
         return Hw
 
-    return {"attn": get_attn, "la": get_la, "hw": get_hw}
+    def get_mem() -> Dialect:
+        from dialects.mem import Mem
+
+        return Mem
+
+    def get_sched() -> Dialect:
+        from dialects.sched import Sched
+
+        return Sched
+
+    return {"attn": get_attn, "la": get_la, "hw": get_hw, "mem": get_mem, "sched": get_sched}

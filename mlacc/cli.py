@@ -16,13 +16,15 @@ from xdsl.printer import Printer
 from xdsl.utils.exceptions import DiagnosticException, ParseError
 
 from dialects.attn import AttentionLayerOp
+from dialects.hw import attach_target
 from mlacc import __version__
 from mlacc.diagnostics import InputError, UsageError, error_line, report_internal_error
+from mlacc.estimates import DEFAULT_HARDWARE, estimate_module, format_json, format_text
 from mlacc.frontend import parse_dsl
 from mlacc.hardware import load_hardware, preset_names
 from mlacc.hardware.describe import format_target_json, format_target_text
 from mlacc.output import write_whole
-from mlacc.pipeline import DEFAULT_SCHEME, EMIT_STAGES, compile_to
+from mlacc.pipeline import DEFAULT_SCHEME, EMIT_STAGES, HARDWARE_STAGES, compile_to
 from mlacc.report import account_all_schemes, account_module, format_ops, format_schemes
 from mlacc.verify import TOLERANCE, format_results, layer_cases, scheme_passes, verify_cases
 from passes.absorb import SCHEMES
@@ -61,11 +63,25 @@ def _print_ir(module: ModuleOp) -> str:
 
 def compile_command(args: argparse.Namespace) -> tuple[str, int]:
     module = _load(args)
+    scheme = args.scheme or DEFAULT_SCHEME
+    if args.counts:
+        if args.emit is not None or args.hw is not None:
+            raise UsageError("--counts prints hardware-independent counts: it takes no --emit or --hw")
+        lowered = compile_to(module, "la")
+        if args.scheme is not None:
+            return format_ops(account_module(compile_to(lowered, "absorbed", args.scheme))), 0
+        return format_schemes(account_all_schemes(lowered)), 0
+    needs_hardware = args.emit is None or args.emit in HARDWARE_STAGES or (args.emit == "absorbed" and scheme == "auto")
+    target = load_hardware(args.hw or DEFAULT_HARDWARE) if needs_hardware else None
+    if target is not None:
+        attach_target(module, target)
     if args.emit is not None:
-        return _print_ir(compile_to(module, args.emit, args.scheme or DEFAULT_SCHEME)), 0
-    if args.scheme is not None:
-        return format_ops(account_module(compile_to(module, "absorbed", args.scheme))), 0
-    return format_schemes(account_all_schemes(compile_to(module, "la"))), 0
+        return _print_ir(compile_to(module, args.emit, scheme)), 0
+    assert target is not None
+    results = estimate_module(module, args.scheme)
+    if args.format == "json":
+        return format_json(results, target), 0
+    return format_text(results, target, defaulted=args.hw is None), 0
 
 
 def verify_command(args: argparse.Namespace) -> tuple[str, int]:
@@ -117,7 +133,18 @@ def build_parser() -> argparse.ArgumentParser:
     compile_parser.add_argument(
         "--scheme",
         choices=(*SCHEMES, "auto"),
-        help="MLA execution scheme (default: a table of every scheme; with --emit absorbed: auto)",
+        help="MLA execution scheme (default: auto, reported next to every other scheme)",
+    )
+    compile_parser.add_argument(
+        "--hw",
+        metavar="NAME|PATH",
+        help=f"hardware preset (see `mlacc hw list`) or TOML file (default: {DEFAULT_HARDWARE})",
+    )
+    compile_parser.add_argument("--format", choices=("text", "json"), default="text", help="report format")
+    compile_parser.add_argument(
+        "--counts",
+        action="store_true",
+        help="print hardware-independent FLOP and byte counts per scheme (with --scheme: per op) instead",
     )
     compile_parser.set_defaults(run=compile_command)
 

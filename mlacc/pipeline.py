@@ -15,10 +15,19 @@ from dialects import get_all_dialects
 from mlacc.diagnostics import verify_module
 from passes import get_all_passes
 
-STAGES: tuple[tuple[str, str], ...] = (("la", "lower-attn"), ("absorbed", "absorb{{scheme={scheme}}}"))
+STAGES: tuple[tuple[str, str], ...] = (
+    ("la", "lower-attn"),
+    ("absorbed", "absorb{{scheme={scheme}}}"),
+    ("tiled", "tile"),
+    ("placed", "place"),
+    ("sched", "schedule"),
+)
 """(stage name, pass that produces it, with its options), in pipeline order; the frontend produces stage `attn`."""
 
 EMIT_STAGES: tuple[str, ...] = ("attn", *(stage for stage, _ in STAGES))
+
+HARDWARE_STAGES: tuple[str, ...] = ("tiled", "placed", "sched")
+"""Stages that need the module's `hw.target` (as does `absorbed` with scheme auto)."""
 
 DEFAULT_SCHEME = "auto"
 

@@ -18,4 +18,25 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return AbsorbPass
 
-    return {"lower-attn": get_lower_attn, "absorb": get_absorb}
+    def get_tile() -> type[ModulePass]:
+        from passes.tile import TilePass
+
+        return TilePass
+
+    def get_place() -> type[ModulePass]:
+        from passes.place import PlacePass
+
+        return PlacePass
+
+    def get_schedule() -> type[ModulePass]:
+        from passes.schedule import SchedulePass
+
+        return SchedulePass
+
+    return {
+        "lower-attn": get_lower_attn,
+        "absorb": get_absorb,
+        "tile": get_tile,
+        "place": get_place,
+        "schedule": get_schedule,
+    }

@@ -15,8 +15,8 @@ function-preserving rewrites, none of which knows MLA's weight names:
 - `cache-kv`: distribute each up-projection over the cache (`einsum(concat(
   cached, new), W) = concat(einsum(cached, W), einsum(new, W))`) and cache its
   result instead, and cache every key per head, as MHA does.
-- `auto`: the cheapest of these on the module's hardware, once the cost model
-  exists; until then it fails rather than guess.
+- `auto`: the fastest of these on the module's hardware (`hw.target`), by the
+  cost model that tile, place and schedule share (ties: least energy).
 
 Functions of other layer kinds pass through unchanged with a remark on stderr.
 The chosen scheme is recorded on each function as `attn.scheme`.
@@ -32,7 +32,16 @@ from typing import Literal
 
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import FileLineColLoc, ModuleOp, StringAttr, TensorType
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DictionaryAttr,
+    FileLineColLoc,
+    FloatAttr,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+    f64,
+)
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
@@ -43,9 +52,9 @@ from xdsl.pattern_rewriter import (
     op_type_rewrite_pattern,
 )
 from xdsl.rewriter import InsertPoint
-from xdsl.utils.exceptions import PassFailedException
 
 from dialects import la
+from passes.cost import Machine, estimate_function, machine_of_module
 
 Scheme = Literal["recompute", "reuse", "expand", "cache-kv", "auto"]
 SCHEMES: tuple[Scheme, ...] = ("recompute", "reuse", "expand", "cache-kv")
@@ -336,20 +345,40 @@ def _remark(function: func.FuncOp, message: str) -> None:
     print(f"{place}remark: {message}", file=sys.stderr)
 
 
+def rewrite(function: func.FuncOp, scheme: str) -> None:
+    """Rewrites one MLA function into a concrete scheme."""
+    for patterns in (_PATTERNS[scheme], _FOLLOW_UP.get(scheme, [])):
+        if patterns:
+            PatternRewriteWalker(GreedyRewritePatternApplier(patterns)).rewrite_region(function.body)
+    function.attributes["attn.scheme"] = StringAttr(scheme)
+
+
+def choose_scheme(function: func.FuncOp, machine: Machine) -> tuple[str, dict[str, tuple[float, float]]]:
+    """The scheme with the fewest estimated cycles on `machine` (ties: least energy), and every scheme's estimate."""
+    estimates: dict[str, tuple[float, float]] = {}
+    for scheme in SCHEMES:
+        candidate = function.clone()
+        rewrite(candidate, scheme)
+        estimates[scheme] = estimate_function(candidate, machine)
+    return min(estimates, key=lambda s: estimates[s]), estimates
+
+
 @dataclass(frozen=True)
 class AbsorbPass(ModulePass):
-    """Rewrites every MLA function of the module into one execution scheme."""
+    """Rewrites every MLA function of the module into one execution scheme.
+
+    `auto` estimates every scheme on the module's `hw.target` with the cost
+    model that tile, place and schedule use, keeps the fastest, and records
+    every scheme's estimate on the function (`attn.alternatives`: scheme ->
+    [cycles, energy in pJ]).
+    """
 
     name = "absorb"
 
     scheme: Scheme = "auto"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        if self.scheme == "auto":
-            raise PassFailedException(
-                "absorb{scheme=auto} needs the hardware cost model, which is not built yet: "
-                f"choose one of {', '.join(SCHEMES)}"
-            )
+        machine = machine_of_module(op) if self.scheme == "auto" else None
         for function in op.ops:
             if not isinstance(function, func.FuncOp):
                 continue
@@ -358,7 +387,11 @@ class AbsorbPass(ModulePass):
                 what = f"a {kind.data} layer" if isinstance(kind, StringAttr) else "not a lowered attention layer"
                 _remark(function, f"absorb: @{function.sym_name.data} is {what}; MLA schemes do not apply, unchanged")
                 continue
-            for patterns in (_PATTERNS[self.scheme], _FOLLOW_UP.get(self.scheme, [])):
-                if patterns:
-                    PatternRewriteWalker(GreedyRewritePatternApplier(patterns)).rewrite_region(function.body)
-            function.attributes["attn.scheme"] = StringAttr(self.scheme)
+            if machine is None:
+                rewrite(function, self.scheme)
+                continue
+            chosen, estimates = choose_scheme(function, machine)
+            rewrite(function, chosen)
+            function.attributes["attn.alternatives"] = DictionaryAttr(
+                {s: ArrayAttr([FloatAttr(c, f64), FloatAttr(e, f64)]) for s, (c, e) in estimates.items()}
+            )

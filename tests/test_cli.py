@@ -22,11 +22,15 @@ def _write(tmp_path: Path, text: str, name: str = "in.attn") -> str:
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
 def test_every_example_compiles_to_a_report_and_to_la(example: Path, capsys: pytest.CaptureFixture[str]):
-    assert cli.main(["compile", str(example)]) == 0
+    assert cli.main(["compile", str(example), "--counts"]) == 0
     report = capsys.readouterr().out
     assert report.count("== ") == 2 and "FLOP/B" in report
     rows = [line.split()[0] for line in report.splitlines() if line.startswith("  ") and "FLOP/B" not in line]
     assert rows == (["recompute", "reuse", "expand", "cache-kv"] * 2 if "deepseek" in example.name else ["-", "-"])
+    assert cli.main(["compile", str(example)]) == 0
+    report = capsys.readouterr().out
+    assert report.startswith("hardware: h100: NVIDIA H100") and "(the default; choose with --hw NAME|PATH)" in report
+    assert report.count("== ") == 2
     assert cli.main(["compile", str(example), "--emit", "la"]) == 0
     assert "la.einsum" in capsys.readouterr().out
 

@@ -1,11 +1,19 @@
-// absorb{scheme=auto} needs the hardware cost model (issue #4); until then it fails with a clear error.
-// RUN: not mlacc-opt %s -p 'absorb{scheme=auto}' 2>&1 | filecheck %s
+// absorb{scheme=auto} estimates every scheme on the module's hw.target with the shared cost model, keeps the
+// fastest and records every scheme's [cycles, energy pJ]. Without a target it says what is missing.
+// RUN: mlacc compile %S/../cli/Inputs/small.attn --hw %S/../hw/Inputs/tiny.toml --emit absorbed --workload d 2>/dev/null | filecheck %s
+// RUN: not mlacc-opt %s -p 'absorb{scheme=auto}' 2>&1 | filecheck %s --check-prefix=NOTARGET
 // RUN: not mlacc-opt %s -p 'absorb{scheme=fastest}' 2>&1 | filecheck %s --check-prefix=UNKNOWN
 
 builtin.module {
 }
 
-// CHECK:     error: absorb{scheme=auto} needs the hardware cost model, which is not built yet: choose one of recompute, reuse, expand, cache-kv
-// CHECK-NOT: Traceback
-// UNKNOWN:   error: {{.*}}fastest
-// UNKNOWN-NOT: Traceback
+// CHECK:      builtin.module attributes {hw.target = #hw.target<"tiny"
+// CHECK:      func.func @m.d
+// CHECK-SAME: attn.scheme = "recompute"
+// CHECK-SAME: attn.alternatives = {recompute = [3.500000e+03 : f64, {{.*}}], reuse = [4.012000e+03 : f64, {{.*}}], expand = [3.948000e+03 : f64, {{.*}}], "cache-kv" = [3.548000e+03 : f64, {{.*}}]}
+// CHECK:      la.einsum "bshn,chn->bshc"
+
+// NOTARGET:     error: module has no 'hw.target' attribute: compile with `mlacc compile --hw NAME|PATH`, or attach a #hw.target to the module
+// NOTARGET-NOT: Traceback
+// UNKNOWN:      error: {{.*}}fastest
+// UNKNOWN-NOT:  Traceback

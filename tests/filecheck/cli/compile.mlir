@@ -1,8 +1,7 @@
 // mlacc compile: the default hardware-independent report (a row per scheme), --scheme, --emit stages, --workload, -o.
-// RUN: mlacc compile %S/Inputs/small.attn | filecheck %s --check-prefix=SCHEMES
-// RUN: mlacc compile %S/Inputs/small.attn --scheme expand | filecheck %s --check-prefix=REPORT
+// RUN: mlacc compile %S/Inputs/small.attn --counts | filecheck %s --check-prefix=SCHEMES
+// RUN: mlacc compile %S/Inputs/small.attn --counts --scheme expand | filecheck %s --check-prefix=REPORT
 // RUN: mlacc compile %S/Inputs/small.attn --emit absorbed --scheme recompute | filecheck %s --check-prefix=ABSORBED
-// RUN: not mlacc compile %S/Inputs/small.attn --emit absorbed 2>&1 | filecheck %s --check-prefix=AUTO
 // RUN: mlacc compile %S/Inputs/small.attn --emit la --workload d | filecheck %s --check-prefix=LA
 // RUN: mlacc compile %S/Inputs/small.attn --emit attn | mlacc-opt -p lower-attn | filecheck %s --check-prefix=LA
 // RUN: mlacc-opt %S/Inputs/small.attn -p lower-attn | filecheck %s --check-prefix=LA
@@ -30,7 +29,6 @@
 // ABSORBED:      func.func @g.d
 // ABSORBED-NOT:  attn.scheme
 
-// AUTO: error: absorb{scheme=auto} needs the hardware cost model
 
 // LA:      func.func @m.d(%x: tensor<2x1x64xf32>)
 // LA:        la.kv_store %c_kv_normed into "latent" : tensor<2x1x16xf32>

@@ -1,0 +1,50 @@
+"""The `mem` dialect: how an `la` op is tiled and where its tensors live (stages 4 and 5).
+
+`tile` sets `mem.tiling` on every contraction: the tile extents of its GEMM
+view (M: output letters of the left operand only, N: of the right operand
+only, K: summed letters; batch letters, in all three, are never tiled) at the
+innermost memory level, and the loop order over tiles, outermost first.
+`place` sets `mem.place` on every op that computes or stores: the memory level
+each operand is read from and the result is written to.
+"""
+
+from __future__ import annotations
+
+from xdsl.dialects.builtin import ArrayAttr, IntAttr, StringAttr
+from xdsl.ir import Dialect, ParametrizedAttribute
+from xdsl.irdl import irdl_attr_definition
+
+TILING_KEY = "mem.tiling"
+PLACE_KEY = "mem.place"
+
+
+@irdl_attr_definition
+class TilingAttr(ParametrizedAttribute):
+    """`#mem.tiling<"smem", m 64, n 128, k 512, "mnk">`, in generic form."""
+
+    name = "mem.tiling"
+
+    level: StringAttr
+    m: IntAttr
+    n: IntAttr
+    k: IntAttr
+    order: StringAttr
+
+    def __init__(self, level: str, m: int, n: int, k: int, order: str):
+        super().__init__(StringAttr(level), IntAttr(m), IntAttr(n), IntAttr(k), StringAttr(order))
+
+
+@irdl_attr_definition
+class PlaceAttr(ParametrizedAttribute):
+    """The level each operand is read from, and the level the result is written to."""
+
+    name = "mem.place"
+
+    operands: ArrayAttr[StringAttr]
+    result: StringAttr
+
+    def __init__(self, operands: list[str], result: str):
+        super().__init__(ArrayAttr([StringAttr(o) for o in operands]), StringAttr(result))
+
+
+Mem = Dialect("mem", [], [TilingAttr, PlaceAttr])

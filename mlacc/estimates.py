@@ -1,0 +1,238 @@
+"""Per-hardware results: scheduled `sched` IR -> the report's rows, as text or the JSON contract of DESIGN.md.
+
+Every number is read from the `sched.task` ops that `schedule` emitted and
+from the hardware-independent accounting (passes/accounting.py); nothing is
+recomputed here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from xdsl.dialects import func
+from xdsl.dialects.builtin import DictionaryAttr, FloatAttr, ModuleOp
+
+from dialects.hw import TargetAttr, module_target
+from dialects.sched import TaskOp
+from mlacc import __version__
+from mlacc.diagnostics import verify_module
+from mlacc.pipeline import compile_to, make_context
+from mlacc.report import si
+from passes.absorb import SCHEMES, AbsorbPass
+from passes.accounting import account
+from passes.place import PlacePass
+from passes.schedule import SchedulePass
+from passes.tile import TilePass
+
+DEFAULT_HARDWARE = "h100"
+
+
+def _floats(attr: object) -> dict[str, float]:
+    assert isinstance(attr, DictionaryAttr)
+    return {k: v.value.data for k, v in attr.data.items()}  # type: ignore[attr-defined]
+
+
+@dataclass
+class OpResult:
+    name: str
+    kind: str
+    flops: int
+    bytes: dict[str, float]
+    cycles: float
+    seconds: float
+    energy_pj: float
+    bound: str
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "flops": self.flops,
+            "bytes": self.bytes,
+            "cycles": self.cycles,
+            "seconds": self.seconds,
+            "energy_pj": self.energy_pj,
+            "bound": self.bound,
+        }
+
+
+@dataclass
+class LayerResult:
+    """One (layer, workload, scheme) on one hardware target."""
+
+    layer: str
+    kind: str
+    workload: str
+    phase: str
+    batch: int
+    context: int
+    new_tokens: int
+    dtype: str
+    scheme: str
+    hardware: str
+    cycles: float
+    seconds: float
+    energy_breakdown_pj: dict[str, float]
+    flops: int
+    dram_bytes: float
+    kv_cache_bytes: int
+    weight_bytes: int
+    bound: str
+    ops: list[OpResult]
+    alternatives: list[LayerResult] = field(default_factory=lambda: [])
+
+    @property
+    def energy_pj(self) -> float:
+        return sum(self.energy_breakdown_pj.values())
+
+    def json(self) -> dict[str, Any]:
+        out = {
+            "layer": self.layer,
+            "workload": self.workload,
+            "phase": self.phase,
+            "batch": self.batch,
+            "context": self.context,
+            "new_tokens": self.new_tokens,
+            "scheme": self.scheme,
+            "hardware": self.hardware,
+            "cycles": self.cycles,
+            "seconds": self.seconds,
+            "energy_pj": self.energy_pj,
+            "energy_breakdown_pj": self.energy_breakdown_pj,
+            "flops": self.flops,
+            "dram_bytes": self.dram_bytes,
+            "kv_cache_bytes": self.kv_cache_bytes,
+            "weight_bytes": self.weight_bytes,
+            "bound": self.bound,
+            "ops": [op.json() for op in self.ops],
+        }
+        if self.alternatives:
+            out["alternatives"] = [
+                {
+                    k: alt.json()[k]
+                    for k in ("scheme", "cycles", "seconds", "energy_pj", "dram_bytes", "kv_cache_bytes", "bound")
+                }
+                for alt in self.alternatives
+            ]
+        return out
+
+
+def layer_result(function: func.FuncOp, target: TargetAttr) -> LayerResult:
+    """Reads a scheduled function."""
+    counts = account(function)
+    tasks = [op for op in function.body.walk() if isinstance(op, TaskOp)]
+    frequency = target.frequency
+    dram = target.dram.level_name.data
+    ops = [
+        OpResult(
+            t.task.data,
+            t.kind.data,
+            t.flops.data,
+            _floats(t.bytes),
+            t.cycles,
+            t.cycles / frequency,
+            sum(_floats(t.energy_pj).values()),
+            t.bound.data,
+        )
+        for t in tasks
+    ]
+    energy: dict[str, float] = {}
+    by_bound: dict[str, float] = {}
+    for t, row in zip(tasks, ops, strict=True):
+        for component, pj in _floats(t.energy_pj).items():
+            energy[component] = energy.get(component, 0.0) + pj
+        by_bound[row.bound] = by_bound.get(row.bound, 0.0) + row.cycles
+    cycles = function.attributes["sched.cycles"]
+    assert isinstance(cycles, FloatAttr)
+    w = counts.workload
+    return LayerResult(
+        layer=counts.layer,
+        kind=counts.layer_kind,
+        workload=w.workload_name.data,
+        phase=w.phase.data.value,
+        batch=w.batch.data,
+        context=w.context.data,
+        new_tokens=w.new_tokens.data,
+        dtype=counts.dtype,
+        scheme=counts.scheme,
+        hardware=target.target_name.data,
+        cycles=cycles.value.data,
+        seconds=cycles.value.data / frequency,
+        energy_breakdown_pj=energy,
+        flops=counts.flops,
+        dram_bytes=sum(op.bytes.get(dram, 0.0) for op in ops),
+        kv_cache_bytes=counts.kv_cache_bytes,
+        weight_bytes=counts.weight_bytes,
+        bound=max(by_bound, key=lambda b: by_bound[b]),
+        ops=ops,
+    )
+
+
+def _schedule(lowered: ModuleOp, scheme: str) -> ModuleOp:
+    module = lowered.clone()
+    ctx = make_context()
+    for p in (AbsorbPass(scheme=scheme), TilePass(), PlacePass(), SchedulePass()):  # type: ignore[arg-type]
+        p.apply(ctx, module)
+    verify_module(module)
+    return module
+
+
+def estimate_module(module: ModuleOp, scheme: str | None) -> list[LayerResult]:
+    """Every function of an `attn` module with a target, scheduled; MLA under `scheme`, or `auto` with every
+    scheme as an alternative when `scheme` is None."""
+    target = module_target(module)
+    assert target is not None
+    lowered = compile_to(module, "la")
+    chosen = _schedule(lowered, scheme or "auto")
+    results = [layer_result(f, target) for f in chosen.ops if isinstance(f, func.FuncOp)]
+    if scheme is None:
+        per_scheme = {s: _schedule(lowered, s) for s in SCHEMES}
+        for i, result in enumerate(results):
+            if result.kind == "mla":
+                functions = {s: list(m.ops)[i] for s, m in per_scheme.items()}
+                result.alternatives = [layer_result(f, target) for f in functions.values()]  # type: ignore[arg-type]
+    return results
+
+
+def format_json(results: list[LayerResult], target: TargetAttr) -> str:
+    return (
+        json.dumps(
+            {"mlacc_version": __version__, "hardware": target.target_name.data, "results": [r.json() for r in results]},
+            indent=2,
+        )
+        + "\n"
+    )
+
+
+def format_text(results: list[LayerResult], target: TargetAttr, defaulted: bool) -> str:
+    how = " (the default; choose with --hw NAME|PATH)" if defaulted else ""
+    out = [f"hardware: {target.target_name.data}: {target.description.data}{how}", ""]
+    for r in results:
+        out.append(
+            f"== {r.layer} ({r.kind}, {r.dtype}) x {r.workload}: {r.phase}, batch {r.batch}, context {r.context}, "
+            f"new tokens {r.new_tokens}"
+        )
+        rows = r.alternatives or [r]
+        out.append(f"  {'scheme':<11} {'latency':>10} {'energy':>10} {'FLOPs':>11} {'DRAM':>9} {'KV cache':>9}  bound")
+        for alt in rows:
+            mark = "*" if alt.scheme == r.scheme and r.alternatives else " "
+            out.append(
+                f"  {alt.scheme + mark:<11} {si(alt.seconds, 's'):>10} {si(alt.energy_pj * 1e-12, 'J'):>10} "
+                f"{si(alt.flops, 'FLOP'):>11} {si(alt.dram_bytes, 'B'):>9} {si(alt.kv_cache_bytes, 'B'):>9}  "
+                f"{alt.bound}"
+            )
+        if r.alternatives:
+            out.append(f"  * chosen by absorb{{scheme=auto}}: fewest cycles on {r.hardware}")
+        out.append(f"  ops of {r.scheme}:")
+        width = max(len(op.name) for op in r.ops)
+        dram = target.dram.level_name.data
+        for op in r.ops:
+            out.append(
+                f"    {op.name:<{width}}  {op.kind:<8} {si(op.flops, 'FLOP'):>11} {si(op.bytes.get(dram, 0), 'B'):>9} "
+                f"{si(op.seconds, 's'):>10} {si(op.energy_pj * 1e-12, 'J'):>10}  {op.bound}"
+            )
+        out.append("")
+    out.append("latency = cycles / clock; DRAM = bytes moved off chip; * = the scheme auto picks (ties: energy).")
+    return "\n".join(out) + "\n"
