@@ -15,10 +15,12 @@ The model, per op (all counts whole-op; the README's "How the estimates are made
   M; C is written once if K is innermost, else it spills partial sums (TK
   writes, TK - 1 reads). Independent (batch x M x N) tiles spread over the
   compute units; a tile maps M and N onto the array's rows and columns (either
-  way round), so a 1-row GEMV uses 1/rows of a GPU's MMA tile.
+  way round), or K along one of them (spatial reduction), whichever fills it best.
 - compute cycles = MACs / (units used x MACs/cycle/unit x spatial utilisation
   x measured efficiency); other ops run one FLOP per array column per cycle.
-- each level's cycles = its bytes / (bandwidth per instance x instances used);
+- each level's cycles = its bytes / (bandwidth per instance x instances used):
+  on-chip levels read and write through separate ports (the max of the two),
+  the off-chip bus carries reads and writes one after the other (their sum);
   the op takes the max of compute and level cycles (transfers overlap compute,
   as double buffering allows), and that term is its bound.
 - energy = MACs x pJ/MAC + sum over levels of bytes read and written x pJ/B.
@@ -287,10 +289,11 @@ def _contraction_terms(
         return extent / (ceil(extent / width) * width)
 
     rows, cols = machine.rows, machine.cols
-    if fit(m, rows) * fit(n, cols) >= fit(m, cols) * fit(n, rows):
-        utilisation, blocks = fit(m, rows) * fit(n, cols), ceil(m / rows) * ceil(n / cols)
-    else:
-        utilisation, blocks = fit(m, cols) * fit(n, rows), ceil(m / cols) * ceil(n / rows)
+    # Any two of M, N, K can be unrolled over the array's rows and columns (K through an adder tree),
+    # so a GEMV (M = 1) can still fill the array; the best such mapping is taken.
+    extents = {"m": m, "n": n, "k": k}
+    utilisation = max(fit(extents[x], rows) * fit(extents[y], cols) for x in "mnk" for y in "mnk" if x != y)
+    blocks = max(ceil(m / rows) * ceil(n / cols), ceil(m / cols) * ceil(n / rows))
     # Array-sized output blocks run in parallel; with K not innermost, partial sums go up a level, so the
     # K tiles can run in parallel too (split-K).
     units = np.minimum(machine.units, g * blocks * np.where(inner == 2, 1, tiles_k))
@@ -317,11 +320,18 @@ def _linear_traffic(machine: Machine, placement: Placement) -> tuple[np.ndarray,
 
 
 def _level_cycles(machine: Machine, reads: np.ndarray, writes: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """On-chip levels read and write through separate ports; the off-chip bus is shared by reads and writes."""
     cycles = []
+    last = len(machine.levels) - 1
     for i, level in enumerate(machine.levels):
         instances = np.minimum(level.count, units) if i == 0 else level.count
-        bandwidth = (level.read_bandwidth + level.write_bandwidth) / 2 * instances * machine.memory_efficiency
-        cycles.append((reads[i] + writes[i]) / bandwidth)
+        scale = instances * machine.memory_efficiency
+        if i == last:
+            cycles.append(reads[i] / (level.read_bandwidth * scale) + writes[i] / (level.write_bandwidth * scale))
+        else:
+            cycles.append(
+                np.maximum(reads[i] / (level.read_bandwidth * scale), writes[i] / (level.write_bandwidth * scale))
+            )
     return np.array(cycles)
 
 

@@ -1,0 +1,82 @@
+"""The cost model on cases worked out by hand (tests/filecheck/hw/Inputs/tiny.toml and the H100 preset).
+
+tiny: 1 GHz, one 4x4 array (16 fp32 MACs/cycle, 4 pJ/MAC), 1 KiB SRAM (64 B/cycle, 1 pJ/B),
+DRAM 8 B/cycle at 100 pJ/B.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from mlacc.hardware import load_hardware
+from passes.cost import Gemm, Machine, OpSpec, Placement, Tiling, best_tiling, estimate_contraction
+from tests.conftest import ROOT
+
+TINY = Machine.of(load_hardware(str(ROOT / "tests" / "filecheck" / "hw" / "Inputs" / "tiny.toml")))
+H100 = Machine.of(load_hardware("h100"))
+
+
+def gemm_op(spec: str, sizes: dict[str, int], element_bytes: int, dtype: str) -> OpSpec:
+    gemm = Gemm.of(spec, sizes)
+    lhs, rhs = spec.split("->")[0].split(",")
+    out = spec.split("->")[1]
+
+    def size(term: str) -> int:
+        total = element_bytes
+        for letter in term:
+            total *= sizes[letter]
+        return total
+
+    return OpSpec("op", "einsum", dtype, element_bytes, 2 * gemm.macs, (size(lhs), size(rhs)), size(out), gemm)
+
+
+def test_gemm_view_classes_letters():
+    gemm = Gemm.of("bshc,btc->bhst", {"b": 2, "s": 1, "h": 8, "c": 16, "t": 100})
+    assert gemm.letters == {"g": "b", "m": "hs", "n": "t", "k": "c"}
+    assert gemm.extents == {"g": 2, "m": 8, "n": 100, "k": 16}
+
+
+def test_a_gemm_that_fits_on_chip():
+    # 4x4x4 fp32, everything in SRAM: 64 MACs at 16/cycle = 4 cycles of compute; SRAM reads the operands
+    # (64 + 64 B) and feeds the array (64 MACs x 4 B x (1/4 + 1/4) = 128 B): 256 B at 64 B/cycle = 4 cycles,
+    # and writes the result (64 B, 1 cycle) through its own port. Compute and SRAM balance; a tie names compute.
+    op = gemm_op("mk,kn->mn", {"m": 4, "k": 4, "n": 4}, 4, "fp32")
+    est = estimate_contraction(TINY, op, Placement(("sram", "sram"), "sram"), Tiling(4, 4, 4, "mnk"))
+    assert est.compute_cycles == 4
+    assert est.bytes() == {"sram": 320, "dram": 0}
+    assert est.level_cycles == {"sram": 4, "dram": 0}
+    assert (est.cycles, est.bound) == (4, "compute")
+    assert est.energy_pj == {"mac": 64 * 4, "sram": 320 * 1, "dram": 0}
+
+
+def test_a_gemm_that_streams_from_dram():
+    # 16x16 output, K = 4, fp32: A and B are 256 B each, C 1 KiB; the whole problem does not fit 1 KiB,
+    # but tiles of 16 x 8 x 4 (896 B) read A and B once and write C once: 1536 B at 8 B/cycle = 192 cycles,
+    # against 1024 MACs / 16 = 64 cycles of compute.
+    op = gemm_op("mk,kn->mn", {"m": 16, "k": 4, "n": 16}, 4, "fp32")
+    tiling, est = best_tiling(TINY, op, Placement(("dram", "dram"), "dram"))
+    assert 4 * (tiling.m * tiling.k + tiling.k * tiling.n + tiling.m * tiling.n) <= 1024
+    assert est.bytes()["dram"] == 1536
+    assert (est.cycles, est.bound) == (192, "dram")
+    assert est.compute_cycles == 64
+
+
+def test_reloading_operands_costs_dram_traffic():
+    # The same GEMM with 4x4x4 tiles and K innermost re-reads A once per N tile and B once per M tile.
+    op = gemm_op("mk,kn->mn", {"m": 16, "k": 4, "n": 16}, 4, "fp32")
+    est = estimate_contraction(TINY, op, Placement(("dram", "dram"), "dram"), Tiling(4, 4, 4, "mnk"))
+    assert est.bytes()["dram"] == 256 * 4 + 256 * 4 + 1024
+
+
+def test_decode_attention_over_a_long_cache_is_bandwidth_bound_on_h100():
+    # DeepSeek-V3 absorbed scores at context 32k: 128 heads x 512-wide latent queries against 32769 cached
+    # latents (bf16) read from HBM: 33.6 MB at 1830.6 B/cycle = 18.3 k cycles, while the 2.15 G MACs take
+    # 2.15e9 / (132 x 2048) = 7.9 k cycles.
+    sizes = {"b": 1, "s": 1, "h": 128, "c": 512, "t": 32769}
+    op = gemm_op("bshc,btc->bhst", sizes, 2, "bf16")
+    _, est = best_tiling(H100, op, Placement(("l2", "hbm"), "smem"))
+    latent = 32769 * 512 * 2
+    assert est.bytes()["hbm"] == latent
+    assert est.bound == "hbm"
+    assert est.cycles == pytest.approx(latent / 1830.6)
+    assert est.compute_cycles == pytest.approx(128 * 512 * 32769 / (132 * 2048))

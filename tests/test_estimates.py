@@ -1,0 +1,91 @@
+"""Per-hardware estimates: the JSON contract, roofline floors, energy sums, and what the model predicts."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+from pathlib import Path
+
+import pytest
+
+from dialects.hw import attach_target
+from mlacc import cli
+from mlacc.estimates import LayerResult, estimate_module
+from mlacc.frontend import parse_dsl
+from mlacc.hardware import load_hardware, preset_names
+from tests.conftest import EXAMPLES
+
+RESULT_FIELDS = {
+    "layer", "workload", "phase", "batch", "context", "scheme", "hardware", "cycles", "seconds", "energy_pj",
+    "energy_breakdown_pj", "flops", "dram_bytes", "kv_cache_bytes", "weight_bytes", "bound", "ops",
+}  # fmt: skip
+OP_FIELDS = {"name", "kind", "flops", "bytes", "cycles", "seconds", "energy_pj", "bound"}
+
+
+def _json(args: list[str]) -> dict:
+    import contextlib
+
+    out = StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.main(args) == 0
+    return json.loads(out.getvalue())
+
+
+@pytest.mark.parametrize("hardware", preset_names())
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_json_contract_roofline_floor_and_energy_sum(example: Path, hardware: str):
+    report = _json(["compile", str(example), "--hw", hardware, "--format", "json"])
+    assert report["hardware"] == hardware and report["mlacc_version"]
+    target = load_hardware(hardware)
+    dram = target.dram
+    dram_bandwidth = max(dram.read_bandwidth, dram.write_bandwidth) * dram.count.data * target.frequency
+    for result in report["results"]:
+        assert RESULT_FIELDS <= set(result)
+        assert result["seconds"] == pytest.approx(result["cycles"] / target.frequency)
+        assert sum(result["energy_breakdown_pj"].values()) == pytest.approx(result["energy_pj"])
+        assert sum(op["energy_pj"] for op in result["ops"]) == pytest.approx(result["energy_pj"])
+        assert sum(op["flops"] for op in result["ops"]) == result["flops"]
+        peak = target.peak_flops_per_second("bf16")
+        for op in result["ops"]:
+            assert OP_FIELDS <= set(op)
+            floor = max(op["flops"] / peak, op["bytes"].get(dram.level_name.data, 0) / dram_bandwidth)
+            assert op["seconds"] >= floor * (1 - 1e-9), (op["name"], op["seconds"], floor)
+        assert result["seconds"] >= sum(op["seconds"] for op in result["ops"]) * (1 - 1e-9)
+
+
+def _results(text: str, hardware: str) -> list[LayerResult]:
+    module = parse_dsl(text, "what-if.attn")
+    attach_target(module, load_hardware(hardware))
+    return estimate_module(module, None)
+
+
+V3 = (
+    "layer v3 : mla { d_model = 7168 heads = 128 q_rank = 1536 kv_rank = 512 "
+    "qk_nope_dim = 128 qk_rope_dim = 64 v_dim = 128 }\n"
+)
+MHA = "layer mha : mha { d_model = 7168 heads = 128 head_dim = 128 }\n"
+
+
+def test_h100_decode_at_32k_orders_the_schemes():
+    mla, mha = _results(V3 + MHA + "workload d { phase = decode context = 32k }\n", "h100")
+    seconds = {alt.scheme: alt.seconds for alt in mla.alternatives}
+    assert seconds["recompute"] < seconds["reuse"] < mha.seconds < seconds["expand"]
+    assert mla.scheme == "recompute"
+
+
+def test_auto_picks_unabsorbed_attention_for_a_long_prefill_on_h100():
+    (prefill,) = _results(V3 + "workload p { phase = prefill new_tokens = 4k }\n", "h100")
+    assert prefill.scheme in ("expand", "cache-kv")
+    assert prefill.seconds == min(alt.seconds for alt in prefill.alternatives)
+
+
+def test_edge_npu_crossover_to_compute_bound_as_context_grows():
+    """The contexts (powers of two) at which each scheme turns compute-bound on the edge NPU (README)."""
+    first_compute_bound: dict[str, int] = {}
+    for context in [2**i for i in range(10, 19)]:
+        (result,) = _results(V3 + f"workload d {{ phase = decode context = {context} }}\n", "edge_npu")
+        for alt in result.alternatives:
+            if alt.bound == "compute":
+                first_compute_bound.setdefault(alt.scheme, context)
+    # cache-kv reads 80 kB of cache per token for ~1 FLOP/B: it stays bound by DRAM at any context.
+    assert first_compute_bound == {"expand": 1024, "recompute": 32768, "reuse": 131072}
