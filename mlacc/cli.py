@@ -71,7 +71,12 @@ def compile_command(args: argparse.Namespace) -> tuple[str, int]:
         if args.scheme is not None:
             return format_ops(account_module(compile_to(lowered, "absorbed", args.scheme))), 0
         return format_schemes(account_all_schemes(lowered)), 0
-    needs_hardware = args.emit is None or args.emit in HARDWARE_STAGES or (args.emit == "absorbed" and scheme == "auto")
+    needs_hardware = (
+        args.hw is not None
+        or args.emit is None
+        or args.emit in HARDWARE_STAGES
+        or (args.emit == "absorbed" and scheme == "auto")
+    )
     target = load_hardware(args.hw or DEFAULT_HARDWARE) if needs_hardware else None
     if target is not None:
         attach_target(module, target)

@@ -61,6 +61,7 @@ class Machine:
 
     name: str
     frequency: float
+    unit_name: str
     units: int
     rows: int
     cols: int
@@ -78,6 +79,7 @@ class Machine:
         return Machine(
             name=target.target_name.data,
             frequency=target.frequency,
+            unit_name=unit.unit_name.data,
             units=unit.count.data,
             rows=unit.array_rows.data,
             cols=unit.array_cols.data,

@@ -90,7 +90,7 @@ def schedule_function(function: func.FuncOp, machine: Machine) -> None:
         task = TaskOp(
             spec.name,
             spec.kind,
-            "compute" if est.bound == "compute" else est.bound,
+            machine.unit_name,
             est.units,
             start,
             finish[op],
