@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 bad input (the one-line error says where), 2 bad usage.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from io import StringIO
@@ -19,8 +20,16 @@ from dialects.attn import AttentionLayerOp
 from dialects.hw import attach_target
 from mlacc import __version__
 from mlacc.diagnostics import InputError, UsageError, error_line, report_internal_error
-from mlacc.estimates import DEFAULT_HARDWARE, estimate_module, format_json, format_text
+from mlacc.estimates import (
+    DEFAULT_HARDWARE,
+    estimate_module,
+    format_compare,
+    format_compare_json,
+    format_json,
+    format_text,
+)
 from mlacc.frontend import parse_dsl
+from mlacc.frontend.irgen import override_workloads
 from mlacc.hardware import load_hardware, preset_names
 from mlacc.hardware.describe import format_target_json, format_target_text
 from mlacc.output import write_whole
@@ -112,7 +121,41 @@ def _load(args: argparse.Namespace) -> ModuleOp:
     module = parse_dsl(_read(args.file), args.file)
     if args.workload is not None:
         select_workload(module, args.workload, args.file)
+    overrides = {k: getattr(args, k, None) for k in ("phase", "batch", "context", "new_tokens")}
+    if any(v is not None for v in overrides.values()):
+        override_workloads(module, **overrides)
     return module
+
+
+def _tokens(text: str) -> int:
+    """A token count as the DSL writes it: 4096, 4k (x 1024) or 128K."""
+    match = re.fullmatch(r"(\d+)([kKmM]?)", text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"expected a count such as 4096, 4k or 1M, got '{text}'")
+    return int(match.group(1)) * {"": 1, "k": 1024, "m": 1024**2}[match.group(2).lower()]
+
+
+def _add_what_ifs(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("what-ifs (override every workload of the file)")
+    group.add_argument("--phase", choices=("decode", "prefill"))
+    group.add_argument("--batch", type=_tokens, metavar="N")
+    group.add_argument("--context", type=_tokens, metavar="TOKENS", help="tokens already cached, e.g. 32k")
+    group.add_argument("--new-tokens", type=_tokens, metavar="TOKENS", help="tokens computed by the step")
+
+
+def compare_command(args: argparse.Namespace) -> tuple[str, int]:
+    names = [n for n in args.hw.split(",") if n]
+    if not names:
+        raise UsageError("--hw needs at least one hardware name or path")
+    per_hardware = {}
+    for name in names:
+        module = _load(args)
+        target = load_hardware(name)
+        attach_target(module, target)
+        per_hardware[target.target_name.data] = estimate_module(module, None)
+    if args.format == "json":
+        return format_compare_json(per_hardware), 0
+    return format_compare(per_hardware), 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -151,7 +194,22 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print hardware-independent FLOP and byte counts per scheme (with --scheme: per op) instead",
     )
+    _add_what_ifs(compile_parser)
     compile_parser.set_defaults(run=compile_command)
+
+    compare_parser = commands.add_parser(
+        "compare",
+        help="every scheme (and other layers of the file) side by side on several hardware targets",
+        description="For each workload, every layer of the file under every MLA scheme, on each hardware target: "
+        "latency, energy, KV-cache bytes and bound.",
+    )
+    compare_parser.add_argument("file", metavar="FILE", help="a .attn DSL file")
+    compare_parser.add_argument("--hw", required=True, metavar="A,B,...", help="presets or TOML files")
+    compare_parser.add_argument("--workload", metavar="NAME", help="compare only this workload of the file")
+    compare_parser.add_argument("--format", choices=("text", "json"), default="text")
+    compare_parser.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
+    _add_what_ifs(compare_parser)
+    compare_parser.set_defaults(run=compare_command)
 
     verify_parser = commands.add_parser(
         "verify",

@@ -236,3 +236,52 @@ def format_text(results: list[LayerResult], target: TargetAttr, defaulted: bool)
         out.append("")
     out.append("latency = cycles / clock; DRAM = bytes moved off chip; * = the scheme auto picks (ties: energy).")
     return "\n".join(out) + "\n"
+
+
+def _rows(results: list[LayerResult]) -> dict[tuple[str, str], list[tuple[str, LayerResult]]]:
+    """(workload, header) -> [(row label, result)]: every MLA scheme, and one row per other layer."""
+    groups: dict[tuple[str, str], list[tuple[str, LayerResult]]] = {}
+    for r in results:
+        key = (r.workload, f"{r.phase}, batch {r.batch}, context {r.context}, new tokens {r.new_tokens}")
+        rows = groups.setdefault(key, [])
+        if r.alternatives:
+            rows += [(f"{r.layer} {alt.scheme}{'*' if alt.scheme == r.scheme else ''}", alt) for alt in r.alternatives]
+        else:
+            rows.append((f"{r.layer} ({r.kind})", r))
+    return groups
+
+
+def format_compare(per_hardware: dict[str, list[LayerResult]]) -> str:
+    hardware = list(per_hardware)
+    tables = {hw: _rows(results) for hw, results in per_hardware.items()}
+    out: list[str] = []
+    for key, rows in tables[hardware[0]].items():
+        out.append(f"== {key[0]}: {key[1]}")
+        width = max(len(label) for label, _ in rows)
+        head = f"  {'layer / scheme':<{width}} {'KV cache':>9}"
+        for hw in hardware:
+            head += f" | {hw + ' latency':>18} {'energy':>9} {'bound':>7}"
+        out.append(head)
+        for i, (label, first) in enumerate(rows):
+            line = f"  {label:<{width}} {si(first.kv_cache_bytes, 'B'):>9}"
+            for hw in hardware:
+                r = tables[hw][key][i][1]
+                line += f" | {si(r.seconds, 's'):>18} {si(r.energy_pj * 1e-12, 'J'):>9} {r.bound:>7}"
+            out.append(line)
+        out.append("")
+    out.append("* = the scheme absorb{scheme=auto} picks on the first hardware; bound = the term most cycles wait on.")
+    return "\n".join(out) + "\n"
+
+
+def format_compare_json(per_hardware: dict[str, list[LayerResult]]) -> str:
+    return (
+        json.dumps(
+            {
+                "mlacc_version": __version__,
+                "hardware": list(per_hardware),
+                "results": [r.json() for results in per_hardware.values() for r in results],
+            },
+            indent=2,
+        )
+        + "\n"
+    )

@@ -89,3 +89,32 @@ def test_edge_npu_crossover_to_compute_bound_as_context_grows():
                 first_compute_bound.setdefault(alt.scheme, context)
     # cache-kv reads 80 kB of cache per token for ~1 FLOP/B: it stays bound by DRAM at any context.
     assert first_compute_bound == {"expand": 1024, "recompute": 32768, "reuse": 131072}
+
+
+def test_what_if_overrides_rebuild_every_workload():
+    v3 = str(EXAMPLES[1])
+    assert v3.endswith("deepseek_v3.attn")
+    report = _json(["compile", v3, "--workload", "decode", "--context", "32k", "--batch", "4", "--format", "json"])
+    (result,) = report["results"]
+    assert (result["context"], result["batch"], result["new_tokens"]) == (32768, 4, 1)
+    report = _json(["compile", v3, "--workload", "decode", "--phase", "prefill", "--format", "json"])
+    (result,) = report["results"]
+    assert (result["phase"], result["context"], result["new_tokens"]) == ("prefill", 0, 4096)
+
+
+def test_compare_puts_schemes_and_baselines_side_by_side(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    path = tmp_path / "both.attn"
+    path.write_text(V3 + MHA + "workload d { phase = decode context = 32k }\n")
+    assert cli.main(["compare", str(path), "--hw", "h100,edge_npu"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "== d: decode, batch 1, context 32768, new tokens 1"
+    assert "h100 latency" in lines[1] and "edge_npu latency" in lines[1]
+    labels = [line.split()[0] + " " + line.split()[1] for line in lines[2:7]]
+    assert labels == ["v3 recompute*", "v3 reuse", "v3 expand", "v3 cache-kv", "mha (mha)"]
+    report = _json(["compare", str(path), "--hw", "h100,h20", "--format", "json"])
+    assert report["hardware"] == ["h100", "h20"] and len(report["results"]) == 4
+
+
+def test_compare_needs_known_hardware(capsys: pytest.CaptureFixture[str]):
+    assert cli.main(["compare", str(EXAMPLES[0]), "--hw", "h100,h9000"]) == 1
+    assert "error: unknown hardware 'h9000'" in capsys.readouterr().err

@@ -159,3 +159,38 @@ def build_module(program: Program) -> ModuleOp:
             except VerifyException as e:
                 raise _error(layer.name.span, str(e)) from None
     return module
+
+
+def override_workloads(
+    module: ModuleOp,
+    phase: str | None = None,
+    batch: int | None = None,
+    context: int | None = None,
+    new_tokens: int | None = None,
+) -> None:
+    """Rebuilds every function with its workload's fields replaced (what-ifs from the command line).
+
+    Switching a decode workload to prefill makes its context the prompt (new tokens, nothing cached)
+    unless `new_tokens` or `context` say otherwise; switching to decode makes one new token.
+    """
+    for function in list(module.ops):
+        assert isinstance(function, func.FuncOp)
+        op = function.body.block.first_op
+        assert isinstance(op, AttentionLayerOp)
+        w = op.workload
+        new_phase = Phase(phase) if phase is not None else w.phase.data
+        old_context, old_new = w.context.data, w.new_tokens.data
+        if new_phase != w.phase.data:
+            old_context, old_new = (0, old_context or old_new) if new_phase == Phase.PREFILL else (old_context, 1)
+        workload = WorkloadAttr(
+            w.workload_name.data,
+            new_phase,
+            batch if batch is not None else w.batch.data,
+            context if context is not None else old_context,
+            new_tokens if new_tokens is not None else old_new,
+        )
+        dims = {d: op.dim(d) for d in op.DIMS}
+        rebuilt = layer_function(type(op), op.layer.data, workload, dims, op.element_type, op.location)
+        module.body.block.insert_op_before(rebuilt, function)
+        function.detach()
+        function.erase()
