@@ -11,7 +11,9 @@ from xdsl.utils.exceptions import VerifyException
 
 from dialects import la
 from dialects.attn import Phase, WorkloadAttr
+from dialects.hw import attach_target
 from mlacc.frontend import parse_dsl
+from mlacc.hardware import load_hardware
 from mlacc.pipeline import compile_to, make_context
 from passes.absorb import SCHEMES
 from tests.conftest import EXAMPLES
@@ -88,3 +90,15 @@ def test_elementwise_counts():
     assert la.AddOp(x, x).flops() == 48
     assert la.ConcatOp(x, x, dim=1).flops() == 0
     assert la.KvStoreOp(x, "key").operand_bytes() == 48 * 4
+
+
+@pytest.mark.parametrize("stage", ["tiled", "placed", "sched"])
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_hardware_stages_round_trip(example, stage: str):
+    module = parse_dsl(example.read_text(), str(example))
+    attach_target(module, load_hardware("h100"))
+    module = compile_to(module, stage, "recompute")
+    text = _print(module)
+    reparsed = Parser(make_context(), text).parse_module()
+    reparsed.verify()
+    assert _print(reparsed) == text
