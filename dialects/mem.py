@@ -5,14 +5,16 @@ view (M: output letters of the left operand only, N: of the right operand
 only, K: summed letters; batch letters, in all three, are never tiled) at the
 innermost memory level, and the loop order over tiles, outermost first.
 `place` sets `mem.place` on every op that computes or stores: the memory level
-each operand is read from and the result is written to.
+each operand is read from and the result is written to; and makes every
+transfer between levels explicit as a `mem.transfer` next to the op that needs
+it, with the bytes the op's tiling moves (re-reads included).
 """
 
 from __future__ import annotations
 
-from xdsl.dialects.builtin import ArrayAttr, IntAttr, StringAttr
-from xdsl.ir import Dialect, ParametrizedAttribute
-from xdsl.irdl import irdl_attr_definition
+from xdsl.dialects.builtin import I64, ArrayAttr, IntAttr, IntegerAttr, StringAttr, TensorType, i64
+from xdsl.ir import Dialect, ParametrizedAttribute, SSAValue
+from xdsl.irdl import IRDLOperation, irdl_attr_definition, irdl_op_definition, operand_def, prop_def
 
 TILING_KEY = "mem.tiling"
 PLACE_KEY = "mem.place"
@@ -47,4 +49,24 @@ class PlaceAttr(ParametrizedAttribute):
         super().__init__(ArrayAttr([StringAttr(o) for o in operands]), StringAttr(result))
 
 
-Mem = Dialect("mem", [], [TilingAttr, PlaceAttr])
+@irdl_op_definition
+class TransferOp(IRDLOperation):
+    """`bytes` of `value` move from level `source` to level `dest` for the adjacent op (before it: operands
+    coming down; after it: results going up). It marks traffic; the value itself is unchanged."""
+
+    name = "mem.transfer"
+
+    value = operand_def(TensorType)
+    source = prop_def(StringAttr)
+    dest = prop_def(StringAttr)
+    bytes = prop_def(IntegerAttr[I64])
+    assembly_format = "$value $source `->` $dest `bytes` `=` $bytes attr-dict `:` type($value)"
+
+    def __init__(self, value: SSAValue, source: str, dest: str, moved: int):
+        super().__init__(
+            operands=[value],
+            properties={"source": StringAttr(source), "dest": StringAttr(dest), "bytes": IntegerAttr(moved, i64)},
+        )
+
+
+Mem = Dialect("mem", [TransferOp], [TilingAttr, PlaceAttr])

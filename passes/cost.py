@@ -249,6 +249,32 @@ def _traffic(
     return reads, writes
 
 
+def _streams(op: OpSpec, tm: np.ndarray, tn: np.ndarray, tk: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """Bytes of A loaded, B loaded, C written and C read back, per candidate tiling."""
+    assert op.gemm is not None
+    m, n, k = (op.gemm.extents[c] for c in "mnk")
+    tiles_m, tiles_n, tiles_k = np.ceil(m / tm), np.ceil(n / tn), np.ceil(k / tk)
+    a_bytes, b_bytes = op.operand_bytes
+    return np.stack(
+        [
+            a_bytes * np.where(inner == 1, 1, tiles_n),  # A: once if N is innermost, else once per N tile
+            b_bytes * np.where(inner == 0, 1, tiles_m),  # B: once if M is innermost, else once per M tile
+            op.result_bytes * np.where(inner == 2, 1, tiles_k),  # C: partial sums when K is not innermost
+            op.result_bytes * np.where(inner == 2, 0, tiles_k - 1),  # C read back
+        ]
+    )
+
+
+def moved_bytes(op: OpSpec, tiling: Tiling | None) -> tuple[list[float], float]:
+    """Bytes each operand moves from where it lives, and bytes the result moves to where it lives."""
+    if op.gemm is None or tiling is None:
+        return [float(b) for b in op.operand_bytes], float(op.result_bytes)
+    one = np.array([1.0])
+    inner = one * _INNER[tiling.order[-1]]
+    a, b, c_writes, c_reads = _streams(op, one * tiling.m, one * tiling.n, one * tiling.k, inner)
+    return [float(a[0]), float(b[0])], float(c_writes[0] + c_reads[0])
+
+
 def _contraction_terms(
     machine: Machine,
     op: OpSpec,
@@ -265,16 +291,9 @@ def _contraction_terms(
     """
     assert op.gemm is not None
     g, m, n, k = (op.gemm.extents[c] for c in "gmnk")
-    tiles_m, tiles_n, tiles_k = np.ceil(m / tm), np.ceil(n / tn), np.ceil(k / tk)
+    tiles_k = np.ceil(k / tk)
     a_bytes, b_bytes = op.operand_bytes
-    streams = np.stack(
-        [
-            a_bytes * np.where(inner == 1, 1, tiles_n),  # A loads
-            b_bytes * np.where(inner == 0, 1, tiles_m),  # B loads
-            op.result_bytes * np.where(inner == 2, 1, tiles_k),  # C writes (partial sums when K is not innermost)
-            op.result_bytes * np.where(inner == 2, 0, tiles_k - 1),  # C re-reads
-        ]
-    )
+    streams = _streams(op, tm, tn, tk, inner)
     read_coeff, write_coeff = _linear_traffic(machine, placement)
     reads, writes = read_coeff @ streams, write_coeff @ streams
     if len(machine.levels) > 2:

@@ -40,15 +40,26 @@ builtin.module attributes {hw.target = #hw.target<"tiny", "test accelerator: one
   }
 }
 
-// 64 x 8 fp32 (2 KiB) does not fit 1 KiB: c_q goes to DRAM and is read back from there.
-// CHECK:      %c_q = la.einsum {{.*}}mem.place = #mem.place<["dram", "dram"], "dram">
+// 64 x 8 fp32 (2 KiB) does not fit 1 KiB: c_q goes to DRAM and is read back from there. Every move between
+// levels is an explicit mem.transfer with the bytes the op's tiling moves.
+// CHECK:      mem.transfer %x "dram" -> "sram" bytes = 4096 : tensor<1x64x16xf32>
+// CHECK-NEXT: mem.transfer %W_DQ "dram" -> "sram" bytes = 512 : tensor<16x8xf32>
+// CHECK-NEXT: %c_q = la.einsum {{.*}}mem.place = #mem.place<["dram", "dram"], "dram">
+// CHECK-NEXT: mem.transfer %c_q "sram" -> "dram" bytes = 2048 : tensor<1x64x8xf32>
 // CHECK:      %c_q_normed = la.rmsnorm {{.*}}mem.place = #mem.place<["dram"], "dram">
-// 64 x 2 x 2 fp32 (1 KiB) fits: q_pe stays in SRAM.
+// 64 x 2 x 2 fp32 (1 KiB) fits: q_pe stays in SRAM, no transfer after it.
 // CHECK:      %q_pe = la.einsum {{.*}}mem.place = #mem.place<["dram", "dram"], "sram">
+// CHECK-NEXT: %q_pe_rot = la.rope
 // CHECK:      la.kv_store %c_kv_normed into "latent" {mem.place = #mem.place<["dram"], "dram">}
+// CHECK-NEXT: mem.transfer %c_kv_normed "sram" -> "dram" bytes = 2048 : tensor<1x64x8xf32>
+// Scores and probabilities (32 KiB each) are fused flash-style: no transfer in or out.
 // CHECK:      %scores_nope = la.einsum {{.*}}mem.place = #mem.place<["dram", "dram"], "sram">
 // CHECK:      %scores = la.add %scores_nope, %scores_pe {mem.place = #mem.place<["sram", "sram"], "sram">}
 // CHECK-NEXT: %probs = la.softmax {{.*}}mem.place = #mem.place<["sram"], "sram">
+// With 32-row tiles of the 64 queries, the 2 KiB of values are read twice.
+// CHECK-NEXT: mem.transfer %value "dram" -> "sram" bytes = 4096 : tensor<1x64x2x4xf32>
 // CHECK-NEXT: %attn_out = la.einsum {{.*}}mem.place = #mem.place<["sram", "dram"], "dram">
-// CHECK-NEXT: %W_O = la.weight
-// CHECK-NEXT: %output = la.einsum {{.*}}mem.place = #mem.place<["dram", "dram"], "dram">
+// CHECK-NEXT: mem.transfer %attn_out "sram" -> "dram" bytes = 2048
+// CHECK:      %output = la.einsum {{.*}}mem.place = #mem.place<["dram", "dram"], "dram">
+// CHECK-NEXT: mem.transfer %output "sram" -> "dram" bytes = 4096 : tensor<1x64x16xf32>
+// CHECK-NEXT: func.return %output

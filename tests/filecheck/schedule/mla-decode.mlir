@@ -10,42 +10,58 @@
 builtin.module attributes {hw.target = #hw.target<"tiny", "test accelerator: one 4x4 MAC array, 1 KiB scratchpad, 1 MiB DRAM", 1.000000e+09 : f64, [#hw.compute<"array", #builtin.int<1>, #builtin.int<4>, #builtin.int<4>, {fp32 = 1.600000e+01 : f64, bf16 = 1.600000e+01 : f64}>], [#hw.memory<"sram", #builtin.int<1024>, #builtin.int<1>, 6.400000e+01 : f64, 6.400000e+01 : f64, 1.000000e+00 : f64, 1.000000e+00 : f64>, #hw.memory<"dram", #builtin.int<1048576>, #builtin.int<1>, 8.000000e+00 : f64, 8.000000e+00 : f64, 1.000000e+02 : f64, 1.000000e+02 : f64>], {fp32 = 4.000000e+00 : f64, bf16 = 1.000000e+00 : f64}, {}, {}>} {
   func.func @t.d(%x: tensor<1x1x16xf32>) -> tensor<1x1x16xf32> attributes {attn.layer = "t", attn.kind = "mla", attn.workload = #attn.workload<"d", decode, batch = 1, context = 3, new_tokens = 1>, attn.scheme = "recompute"} {
     %W_DQ = la.weight "W_DQ" : tensor<16x8xf32>
+    mem.transfer %x "dram" -> "sram" bytes = 64 : tensor<1x1x16xf32>
+    mem.transfer %W_DQ "dram" -> "sram" bytes = 512 : tensor<16x8xf32>
     %c_q = la.einsum "bsd,dq->bsq" %x, %W_DQ {mem.tiling = #mem.tiling<"sram", #builtin.int<1>, #builtin.int<1>, #builtin.int<16>, "mkn">, mem.place = #mem.place<["dram", "dram"], "sram">} : tensor<1x1x16xf32>, tensor<16x8xf32> -> tensor<1x1x8xf32>
     %q_norm = la.weight "q_norm" : tensor<8xf32>
     %c_q_normed = la.rmsnorm %c_q, %q_norm eps = 1.000000e-06 {mem.place = #mem.place<["sram"], "sram">} : tensor<1x1x8xf32>, tensor<8xf32>
     %W_UQ = la.weight "W_UQ" : tensor<8x2x4xf32>
+    mem.transfer %W_UQ "dram" -> "sram" bytes = 256 : tensor<8x2x4xf32>
     %q_nope = la.einsum "bsq,qhn->bshn" %c_q_normed, %W_UQ {mem.tiling = #mem.tiling<"sram", #builtin.int<1>, #builtin.int<1>, #builtin.int<8>, "mkn">, mem.place = #mem.place<["sram", "dram"], "sram">} : tensor<1x1x8xf32>, tensor<8x2x4xf32> -> tensor<1x1x2x4xf32>
     %W_QR = la.weight "W_QR" : tensor<8x2x2xf32>
+    mem.transfer %W_QR "dram" -> "sram" bytes = 128 : tensor<8x2x2xf32>
     %q_pe = la.einsum "bsq,qhp->bshp" %c_q_normed, %W_QR {mem.tiling = #mem.tiling<"sram", #builtin.int<1>, #builtin.int<1>, #builtin.int<8>, "mkn">, mem.place = #mem.place<["sram", "dram"], "sram">} : tensor<1x1x8xf32>, tensor<8x2x2xf32> -> tensor<1x1x2x2xf32>
     %q_pe_rot = la.rope %q_pe seq_dim = 1 offset = 3 {mem.place = #mem.place<["sram"], "sram">} : tensor<1x1x2x2xf32>
     %W_DKV = la.weight "W_DKV" : tensor<16x8xf32>
+    mem.transfer %x "dram" -> "sram" bytes = 64 : tensor<1x1x16xf32>
+    mem.transfer %W_DKV "dram" -> "sram" bytes = 512 : tensor<16x8xf32>
     %c_kv = la.einsum "bsd,dc->bsc" %x, %W_DKV {mem.tiling = #mem.tiling<"sram", #builtin.int<1>, #builtin.int<1>, #builtin.int<16>, "mkn">, mem.place = #mem.place<["dram", "dram"], "sram">} : tensor<1x1x16xf32>, tensor<16x8xf32> -> tensor<1x1x8xf32>
     %kv_norm = la.weight "kv_norm" : tensor<8xf32>
     %c_kv_normed = la.rmsnorm %c_kv, %kv_norm eps = 1.000000e-06 {mem.place = #mem.place<["sram"], "sram">} : tensor<1x1x8xf32>, tensor<8xf32>
     %W_KR = la.weight "W_KR" : tensor<16x2xf32>
+    mem.transfer %x "dram" -> "sram" bytes = 64 : tensor<1x1x16xf32>
+    mem.transfer %W_KR "dram" -> "sram" bytes = 128 : tensor<16x2xf32>
     %k_pe = la.einsum "bsd,dp->bsp" %x, %W_KR {mem.tiling = #mem.tiling<"sram", #builtin.int<1>, #builtin.int<1>, #builtin.int<16>, "mkn">, mem.place = #mem.place<["dram", "dram"], "sram">} : tensor<1x1x16xf32>, tensor<16x2xf32> -> tensor<1x1x2xf32>
     %k_pe_rot = la.rope %k_pe seq_dim = 1 offset = 3 {mem.place = #mem.place<["sram"], "sram">} : tensor<1x1x2xf32>
     la.kv_store %c_kv_normed into "latent" {mem.place = #mem.place<["sram"], "dram">} : tensor<1x1x8xf32>
+    mem.transfer %c_kv_normed "sram" -> "dram" bytes = 32 : tensor<1x1x8xf32>
     %latent_cached = la.kv_load "latent" : tensor<1x3x8xf32>
     %latent_all = la.concat %latent_cached, %c_kv_normed dim = 1 : tensor<1x3x8xf32>, tensor<1x1x8xf32> -> tensor<1x4x8xf32>
     la.kv_store %k_pe_rot into "rope_key" {mem.place = #mem.place<["sram"], "dram">} : tensor<1x1x2xf32>
+    mem.transfer %k_pe_rot "sram" -> "dram" bytes = 8 : tensor<1x1x2xf32>
     %rope_key_cached = la.kv_load "rope_key" : tensor<1x3x2xf32>
     %rope_key_all = la.concat %rope_key_cached, %k_pe_rot dim = 1 : tensor<1x3x2xf32>, tensor<1x1x2xf32> -> tensor<1x4x2xf32>
     %W_UK = la.weight "W_UK" : tensor<8x2x4xf32>
     %W_UV = la.weight "W_UV" : tensor<8x2x4xf32>
+    mem.transfer %W_UK "dram" -> "sram" bytes = 256 : tensor<8x2x4xf32>
     %q_nope_absorbed = la.einsum "bshn,chn->bshc" %q_nope, %W_UK {mem.tiling = #mem.tiling<"sram", #builtin.int<1>, #builtin.int<1>, #builtin.int<4>, "mkn">, mem.place = #mem.place<["sram", "dram"], "sram">} : tensor<1x1x2x4xf32>, tensor<8x2x4xf32> -> tensor<1x1x2x8xf32>
+    mem.transfer %latent_all "dram" -> "sram" bytes = 128 : tensor<1x4x8xf32>
     %scores_nope = la.einsum "bshc,btc->bhst" %q_nope_absorbed, %latent_all {mem.tiling = #mem.tiling<"sram", #builtin.int<1>, #builtin.int<4>, #builtin.int<8>, "nkm">, mem.place = #mem.place<["sram", "dram"], "sram">} : tensor<1x1x2x8xf32>, tensor<1x4x8xf32> -> tensor<1x2x1x4xf32>
+    mem.transfer %rope_key_all "dram" -> "sram" bytes = 32 : tensor<1x4x2xf32>
     %scores_pe = la.einsum "bshp,btp->bhst" %q_pe_rot, %rope_key_all {mem.tiling = #mem.tiling<"sram", #builtin.int<1>, #builtin.int<4>, #builtin.int<2>, "nkm">, mem.place = #mem.place<["sram", "dram"], "sram">} : tensor<1x1x2x2xf32>, tensor<1x4x2xf32> -> tensor<1x2x1x4xf32>
     %scores = la.add %scores_nope, %scores_pe {mem.place = #mem.place<["sram", "sram"], "sram">} : tensor<1x2x1x4xf32>
     %probs = la.softmax %scores scale = 0.40824829046386307 {mem.place = #mem.place<["sram"], "sram">} : tensor<1x2x1x4xf32>
+    mem.transfer %latent_all "dram" -> "sram" bytes = 128 : tensor<1x4x8xf32>
     %attn_out_latent = la.einsum "bhst,btc->bhsc" %probs, %latent_all {mem.tiling = #mem.tiling<"sram", #builtin.int<1>, #builtin.int<8>, #builtin.int<4>, "nkm">, mem.place = #mem.place<["sram", "dram"], "sram">} : tensor<1x2x1x4xf32>, tensor<1x4x8xf32> -> tensor<1x2x1x8xf32>
+    mem.transfer %W_UV "dram" -> "sram" bytes = 256 : tensor<8x2x4xf32>
     %attn_out = la.einsum "bhsc,chv->bshv" %attn_out_latent, %W_UV {mem.tiling = #mem.tiling<"sram", #builtin.int<1>, #builtin.int<1>, #builtin.int<8>, "mkn">, mem.place = #mem.place<["sram", "dram"], "sram">} : tensor<1x2x1x8xf32>, tensor<8x2x4xf32> -> tensor<1x1x2x4xf32>
     %W_O = la.weight "W_O" : tensor<2x4x16xf32>
+    mem.transfer %W_O "dram" -> "sram" bytes = 512 : tensor<2x4x16xf32>
     %output = la.einsum "bshv,hvd->bsd" %attn_out, %W_O {mem.tiling = #mem.tiling<"sram", #builtin.int<1>, #builtin.int<1>, #builtin.int<8>, "mkn">, mem.place = #mem.place<["sram", "dram"], "dram">} : tensor<1x1x2x4xf32>, tensor<2x4x16xf32> -> tensor<1x1x16xf32>
+    mem.transfer %output "sram" -> "dram" bytes = 64 : tensor<1x1x16xf32>
     func.return %output : tensor<1x1x16xf32>
   }
 }
-
 
 // CHECK:      func.func @t.d{{.*}}sched.cycles = 4.255000e+02 : f64, sched.energy_pj = 3.232720e+05 : f64
 // c_q: W_DQ (512 B) and x (64 B) from DRAM at 8 B/cycle = 72 cycles, DRAM-bound; 256 FLOPs, 128 MACs x 4 pJ.
