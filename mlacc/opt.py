@@ -21,7 +21,7 @@ from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseE
 from xdsl.xdsl_opt_main import xDSLOptMain
 
 from mlacc import __version__
-from mlacc.diagnostics import error_line, verify_module
+from mlacc.diagnostics import InputError, error_line, report_internal_error, verify_module
 from mlacc.output import write_whole
 
 GENERIC_XDSL_PASSES = ("canonicalize", "cse", "dce")
@@ -63,6 +63,11 @@ class MlaccOptMain(xDSLOptMain):
         arg_parser.add_argument(
             "--mlir-print-ir-after-all", action="store_true", help="print the IR after every pass to stderr"
         )
+        arg_parser.add_argument(
+            "--hw",
+            metavar="NAME|PATH",
+            help="attach this hardware preset or TOML file as the module's hw.target before the passes run",
+        )
 
     def setup_pipeline(self) -> None:
         super().setup_pipeline()
@@ -81,6 +86,11 @@ class MlaccOptMain(xDSLOptMain):
         self.pipeline = PassPipeline(self.pipeline.passes, dump_after)
 
     def apply_passes(self, prog: ModuleOp) -> None:
+        if self.args.hw is not None:
+            from dialects.hw import attach_target
+            from mlacc.hardware import load_hardware
+
+            attach_target(prog, load_hardware(self.args.hw))
         # Verify the input first so that an invalid op is reported with its place.
         if not self.args.disable_verify:
             verify_module(prog)
@@ -112,9 +122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         lines = str(e).splitlines()
         print(f"error: bad pipeline '{lines[2].strip()}': {lines[-1].strip()}", file=sys.stderr)
         return 2
-    except (ParseError, DiagnosticException, ValueError, OSError) as e:
+    except (ParseError, DiagnosticException, InputError, ValueError, OSError) as e:
         print(error_line(e), file=sys.stderr)
         return 1
+    except Exception as e:  # a bug in mlacc, not in the input: say so in one line
+        return report_internal_error(e)
     return 0
 
 

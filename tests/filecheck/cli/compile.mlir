@@ -33,3 +33,12 @@
 // LA:      func.func @m.d(%x: tensor<2x1x64xf32>)
 // LA:        la.kv_store %c_kv_normed into "latent" : tensor<2x1x16xf32>
 // LA:      func.func @g.d(%x: tensor<2x1x64xf32>)
+
+// mlacc-opt --hw attaches a target, so the whole pipeline runs there too:
+// RUN: mlacc-opt %S/Inputs/small.attn --hw %S/../hw/Inputs/tiny.toml -p 'lower-attn,absorb,tile,place,schedule' | filecheck %s --check-prefix=OPT
+// RUN: not mlacc-opt %S/Inputs/small.attn --hw no-such-chip -p lower-attn 2>&1 | filecheck %s --check-prefix=OPTBAD
+// OPT:      builtin.module attributes {hw.target = #hw.target<"tiny"
+// OPT:      func.func @m.d{{.*}}attn.scheme = "recompute"{{.*}}sched.cycles
+// OPT:      "sched.task"() <{task = "c_q", kind = "einsum", unit = "array"
+// OPT:      func.func @g.d{{.*}}sched.cycles
+// OPTBAD:   error: unknown hardware 'no-such-chip'
