@@ -51,7 +51,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     stages = ("parse", "lower-attn", "absorb", "tile", "place", "schedule")
-    print(f"{'example':<24} {'la ops':>6}  " + "  ".join(f"{s:>10}" for s in stages) + f"   (ms, best of {args.repeat})")
+    header = "  ".join(f"{s:>10}" for s in stages)
+    print(f"{'example':<24} {'la ops':>6}  {header}   (ms, best of {args.repeat})")
     for path in EXAMPLES:
         best: dict[str, float] = {}
         ops = 0
