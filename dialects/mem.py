@@ -12,9 +12,14 @@ it, with the bytes the op's tiling moves (re-reads included).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from xdsl.dialects.builtin import I64, ArrayAttr, IntAttr, IntegerAttr, StringAttr, TensorType, i64
-from xdsl.ir import Dialect, ParametrizedAttribute, SSAValue
+from xdsl.ir import Attribute, Dialect, ParametrizedAttribute, SSAValue
 from xdsl.irdl import IRDLOperation, irdl_attr_definition, irdl_op_definition, operand_def, prop_def
+from xdsl.parser import AttrParser
+from xdsl.printer import Printer
+from xdsl.utils.exceptions import VerifyException
 
 TILING_KEY = "mem.tiling"
 PLACE_KEY = "mem.place"
@@ -22,7 +27,7 @@ PLACE_KEY = "mem.place"
 
 @irdl_attr_definition
 class TilingAttr(ParametrizedAttribute):
-    """`#mem.tiling<"smem", m 64, n 128, k 512, "mnk">`, in generic form."""
+    """`#mem.tiling<"l2", m = 64, n = 128, k = 512, order = "mkn">`: tile extents and loop order (innermost last)."""
 
     name = "mem.tiling"
 
@@ -34,6 +39,34 @@ class TilingAttr(ParametrizedAttribute):
 
     def __init__(self, level: str, m: int, n: int, k: int, order: str):
         super().__init__(StringAttr(level), IntAttr(m), IntAttr(n), IntAttr(k), StringAttr(order))
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
+        with parser.in_angle_brackets():
+            level = StringAttr(parser.parse_str_literal())
+            sizes: list[Attribute] = []
+            for key in "mnk":
+                parser.parse_punctuation(",")
+                parser.parse_keyword(key)
+                parser.parse_punctuation("=")
+                sizes.append(IntAttr(parser.parse_integer(allow_boolean=False, allow_negative=False)))
+            parser.parse_punctuation(",")
+            parser.parse_keyword("order")
+            parser.parse_punctuation("=")
+            order = StringAttr(parser.parse_str_literal())
+        return (level, *sizes, order)
+
+    def print_parameters(self, printer: Printer) -> None:
+        with printer.in_angle_brackets():
+            printer.print_string_literal(self.level.data)
+            printer.print_string(f", m = {self.m.data}, n = {self.n.data}, k = {self.k.data}, order = ")
+            printer.print_string_literal(self.order.data)
+
+    def verify(self) -> None:
+        if min(self.m.data, self.n.data, self.k.data) <= 0:
+            raise VerifyException("tile extents must be positive")
+        if sorted(self.order.data) != ["k", "m", "n"]:
+            raise VerifyException(f"loop order must be a permutation of 'mnk', got '{self.order.data}'")
 
 
 @irdl_attr_definition

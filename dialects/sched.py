@@ -9,7 +9,7 @@ memory level). The function carries the totals (`sched.cycles`,
 
 from __future__ import annotations
 
-from xdsl.dialects.builtin import DictionaryAttr, Float64Type, FloatAttr, IntAttr, StringAttr, f64
+from xdsl.dialects.builtin import I64, DictionaryAttr, Float64Type, FloatAttr, IntegerAttr, StringAttr, f64, i64
 from xdsl.ir import Dialect
 from xdsl.irdl import IRDLOperation, irdl_op_definition, prop_def
 
@@ -27,10 +27,10 @@ class TaskOp(IRDLOperation):
     task = prop_def(StringAttr)
     kind = prop_def(StringAttr)
     unit = prop_def(StringAttr)
-    units_used = prop_def(IntAttr)
+    units_used = prop_def(IntegerAttr[I64])
     start = prop_def(FloatAttr[Float64Type])
     end = prop_def(FloatAttr[Float64Type])
-    flops = prop_def(IntAttr)
+    flops = prop_def(IntegerAttr[I64])
     bound = prop_def(StringAttr)
     bytes = prop_def(DictionaryAttr)
     energy_pj = prop_def(DictionaryAttr)
@@ -53,10 +53,10 @@ class TaskOp(IRDLOperation):
                 "task": StringAttr(task),
                 "kind": StringAttr(kind),
                 "unit": StringAttr(unit),
-                "units_used": IntAttr(units_used),
+                "units_used": IntegerAttr(units_used, i64),
                 "start": FloatAttr(float(start), f64),
                 "end": FloatAttr(float(end), f64),
-                "flops": IntAttr(flops),
+                "flops": IntegerAttr(flops, i64),
                 "bound": StringAttr(bound),
                 "bytes": _floats(bytes_per_level),
                 "energy_pj": _floats(energy_pj),

@@ -129,7 +129,7 @@ def layer_result(function: func.FuncOp, target: TargetAttr) -> LayerResult:
         OpResult(
             t.task.data,
             t.kind.data,
-            t.flops.data,
+            t.flops.value.data,
             _floats(t.bytes),
             t.cycles,
             t.cycles / frequency,

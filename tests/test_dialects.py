@@ -12,6 +12,7 @@ from xdsl.utils.exceptions import VerifyException
 from dialects import la
 from dialects.attn import Phase, WorkloadAttr
 from dialects.hw import attach_target
+from dialects.mem import TilingAttr
 from mlacc.frontend import parse_dsl
 from mlacc.hardware import load_hardware
 from mlacc.pipeline import compile_to, make_context
@@ -102,3 +103,10 @@ def test_hardware_stages_round_trip(example, stage: str):
     reparsed = Parser(make_context(), text).parse_module()
     reparsed.verify()
     assert _print(reparsed) == text
+
+
+def test_tiling_attribute_rejects_bad_tiles_and_orders():
+    with pytest.raises(VerifyException, match="permutation of 'mnk'"):
+        TilingAttr("l2", 1, 1, 1, "mmk")
+    with pytest.raises(VerifyException, match="tile extents must be positive"):
+        TilingAttr("l2", 0, 1, 1, "mnk")

@@ -45,9 +45,9 @@ builtin.module attributes {hw.target = #hw.target<"tiny", "test accelerator: one
 }
 
 // A GEMV (M = 1) reading W_DQ (16 x 8) once: K whole, N innermost, so the input row is read once.
-// CHECK:      %c_q = la.einsum "bsd,dq->bsq" %x, %W_DQ {mem.tiling = #mem.tiling<"sram", #builtin.int<1>, #builtin.int<1>, #builtin.int<16>, "mkn">}
+// CHECK:      %c_q = la.einsum "bsd,dq->bsq" %x, %W_DQ {mem.tiling = #mem.tiling<"sram", m = 1, n = 1, k = 16, order = "mkn">}
 // Scores over the 4 cached latents: the 8-wide latent (K) and the 4 tokens (N) in one tile.
-// CHECK:      %scores_nope = la.einsum "bshc,btc->bhst" %q_nope_absorbed, %latent_all {mem.tiling = #mem.tiling<"sram", #builtin.int<1>, #builtin.int<4>, #builtin.int<8>, "nkm">}
+// CHECK:      %scores_nope = la.einsum "bshc,btc->bhst" %q_nope_absorbed, %latent_all {mem.tiling = #mem.tiling<"sram", m = 1, n = 4, k = 8, order = "nkm">}
 // Non-contractions are not tiled.
 // CHECK:      %probs = la.softmax %scores scale = {{.*}} : tensor<1x2x1x4xf32>
 // CHECK:      %output = la.einsum "bshv,hvd->bsd" %attn_out, %W_O {mem.tiling = #mem.tiling<"sram"
