@@ -30,9 +30,10 @@ launch latency, clock throttling, vector-unit throughput separate from the array
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from math import ceil, prod
 
+import networkx as nx
 import numpy as np
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
@@ -70,12 +71,16 @@ class Machine:
     mac_energy: dict[str, float]
     compute_efficiency: float = 1.0
     memory_efficiency: float = 1.0
+    cores: int = 1
+    interconnect_bandwidth: float = 0.0
+    interconnect_energy: float = 0.0
 
     @staticmethod
     def of(target: TargetAttr) -> Machine:
         """One kind of compute unit is modelled: the first (presets have one)."""
         unit = target.compute.data[0]
         efficiency = {k: v.value.data for k, v in target.efficiency.data.items()}  # type: ignore[attr-defined]
+        cores = {k: v.value.data for k, v in target.cores.data.items()}  # type: ignore[attr-defined]
         return Machine(
             name=target.target_name.data,
             frequency=target.frequency,
@@ -99,7 +104,24 @@ class Machine:
             mac_energy=target.mac_energy(),
             compute_efficiency=efficiency.get("compute", 1.0),
             memory_efficiency=efficiency.get("memory", 1.0),
+            cores=target.core_count(),
+            interconnect_bandwidth=cores.get("interconnect_bandwidth_bytes_per_cycle", 0.0),
+            interconnect_energy=cores.get("interconnect_energy_pj_per_byte", 0.0),
         )
+
+    def per_core(self) -> Machine:
+        """One core of a multi-core chip: its share of the units and of each on-chip level's instances,
+        and an even share of the off-chip bandwidth (cores running at once share the bus)."""
+        last = len(self.levels) - 1
+        levels = tuple(
+            replace(lv, count=max(1, lv.count // self.cores))
+            if i < last
+            else replace(
+                lv, read_bandwidth=lv.read_bandwidth / self.cores, write_bandwidth=lv.write_bandwidth / self.cores
+            )
+            for i, lv in enumerate(self.levels)
+        )
+        return replace(self, units=self.units // self.cores, levels=levels, cores=1)
 
     @property
     def tile_level(self) -> Level:
@@ -568,18 +590,143 @@ def machine_of_module(module: ModuleOp) -> Machine:
     return Machine.of(target)
 
 
-def estimate_function(function: func.FuncOp, machine: Machine) -> tuple[float, float]:
-    """Cycles and energy (pJ) of a layer function with every op at its best tiling, run one after another
-    (as `schedule` runs them)."""
-    homes = assign_homes(function, machine)
-    cycles = energy = 0.0
+def _task_sources(value: SSAValue) -> set[Operation]:
+    """The tasks whose results `value` is made of (through views such as concat and broadcast)."""
+    owner = value.owner
+    if not isinstance(owner, Operation):
+        return set()
+    if is_task(owner):
+        return {owner}
+    return set().union(*(_task_sources(v) for v in owner.operands)) if owner.operands else set()
+
+
+def dataflow_graph(function: func.FuncOp) -> nx.DiGraph:
+    """Tasks and the data dependencies between them (through views)."""
+    graph = nx.DiGraph()
     for op in function.body.walk():
         if is_task(op):
-            spec, placement = op_spec(op), placement_of(op, homes, machine)  # type: ignore[arg-type]
-            if spec.gemm is not None:
-                est = best_tiling(machine, spec, placement)[1]
-            else:
-                est = estimate_elementwise(machine, spec, placement)
-            cycles += est.cycles
-            energy += est.total_energy_pj
+            graph.add_node(op)
+            for operand in op.operands:
+                for source in _task_sources(operand):
+                    graph.add_edge(source, op)
+    return graph
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where and when one task runs: the cores it occupies, its cycles, and the bytes it received from other cores."""
+
+    cores: tuple[int, ...]
+    start: float
+    end: float
+    estimate: Estimate
+    interconnect_bytes: float
+
+    @property
+    def energy_pj(self) -> dict[str, float]:
+        return self.estimate.energy_pj
+
+
+def plan(
+    function: func.FuncOp,
+    machine: Machine,
+    placements: dict[Operation, Placement],
+    tilings: dict[Operation, Tiling | None],
+) -> dict[Operation, Slot]:
+    """Critical-path list scheduling of a layer's tasks onto the chip's cores.
+
+    Ready tasks go in order of their longest path to the end of the layer. On a
+    multi-core chip each task runs either on every core (split, as on a
+    one-core chip) or on one core with that core's share of the units, on-chip
+    memory and off-chip bandwidth, whichever finishes first. A result kept on
+    chip and consumed on other cores crosses the interconnect (all of it between
+    two single cores, (cores - 1) / cores of it between one core and all; none
+    between two split tasks, which split alike); flash-fused attention stays
+    where it was produced.
+    """
+    graph = dataflow_graph(function)
+    fused = fused_values(function)
+    count = machine.cores
+    core = machine.per_core() if count > 1 else None
+    full = {op: estimate(machine, op_spec(op), placements[op], tilings[op]) for op in graph}  # type: ignore[arg-type]
+    single = (
+        {op: estimate(core, op_spec(op), placements[op], tilings[op]) for op in graph}  # type: ignore[arg-type]
+        if core
+        else {}
+    )
+    priority = {op: full[op].cycles for op in graph}
+    for op in reversed(list(nx.topological_sort(graph))):
+        priority[op] += max((priority[s] for s in graph.successors(op)), default=0.0)
+    everyone = tuple(range(count))
+    options = [everyone, *((c,) for c in range(count))] if count > 1 else [everyone]
+    free = [0.0] * count
+    slots: dict[Operation, Slot] = {}
+    waiting = {op: graph.in_degree(op) for op in graph}
+    ready = [op for op in graph if waiting[op] == 0]
+    while ready:
+        ready.sort(key=lambda o: -priority[o])
+        op = ready.pop(0)
+        best: Slot | None = None
+        for cores in options:
+            preds = [(p, slots[p]) for p in graph.predecessors(op)]
+            if any(set(p.results) & fused and slot.cores != cores for p, slot in preds):
+                continue  # a fused pipeline stays on its cores
+            arrive, received = 0.0, 0.0
+            for p, slot in preds:
+                moved = crossing_bytes(p, slot.cores, cores, count, placements[p], machine)
+                received += moved
+                link = machine.interconnect_bandwidth * len(cores)
+                arrive = max(arrive, slot.end + (moved / link if moved else 0.0))
+            est = full[op] if cores == everyone else single[op]
+            start = max(arrive, *(free[c] for c in cores))
+            if best is None or start + est.cycles < best.end - 1e-9:
+                best = Slot(cores, start, start + est.cycles, est, received)
+        assert best is not None
+        slots[op] = best
+        for c in best.cores:
+            free[c] = best.end
+        for succ in graph.successors(op):
+            waiting[succ] -= 1
+            if waiting[succ] == 0:
+                ready.append(succ)
+    return slots
+
+
+def crossing_bytes(
+    producer: Operation,
+    source: tuple[int, ...],
+    dest: tuple[int, ...],
+    count: int,
+    placement: Placement,
+    machine: Machine,
+) -> float:
+    """Bytes of `producer`'s result that move between cores to reach a task on `dest`."""
+    if not producer.results or placement.result == machine.dram.name or source == dest:
+        return 0.0
+    size = float(la.tensor_bytes(producer.results[0].type))
+    if len(source) == len(dest) == count:
+        return 0.0
+    if len(source) == len(dest) == 1:
+        return size
+    return size * (count - 1) / count
+
+
+def layer_cycles_and_energy(slots: dict[Operation, Slot], machine: Machine) -> tuple[float, float]:
+    cycles = max((slot.end for slot in slots.values()), default=0.0)
+    energy = sum(
+        slot.estimate.total_energy_pj + slot.interconnect_bytes * machine.interconnect_energy for slot in slots.values()
+    )
     return cycles, energy
+
+
+def estimate_function(function: func.FuncOp, machine: Machine) -> tuple[float, float]:
+    """Cycles and energy (pJ) of a layer function with every op at its best tiling, scheduled as `schedule`
+    schedules it."""
+    homes = assign_homes(function, machine)
+    placements: dict[Operation, Placement] = {}
+    tilings: dict[Operation, Tiling | None] = {}
+    for op in function.body.walk():
+        if is_task(op):
+            spec, placements[op] = op_spec(op), placement_of(op, homes, machine)  # type: ignore[arg-type]
+            tilings[op] = best_tiling(machine, spec, placements[op])[0] if spec.gemm is not None else None
+    return layer_cycles_and_energy(plan(function, machine, placements, tilings), machine)

@@ -7,9 +7,11 @@ DRAM 8 B/cycle at 100 pJ/B.
 from __future__ import annotations
 
 import pytest
+from xdsl.dialects.builtin import TensorType, f32
 
+from dialects import la
 from mlacc.hardware import load_hardware
-from passes.cost import Gemm, Machine, OpSpec, Placement, Tiling, best_tiling, estimate_contraction
+from passes.cost import Gemm, Machine, OpSpec, Placement, Tiling, best_tiling, crossing_bytes, estimate_contraction
 from tests.conftest import ROOT
 
 TINY = Machine.of(load_hardware(str(ROOT / "tests" / "filecheck" / "hw" / "Inputs" / "tiny.toml")))
@@ -80,3 +82,25 @@ def test_decode_attention_over_a_long_cache_is_bandwidth_bound_on_h100():
     assert est.bound == "hbm"
     assert est.cycles == pytest.approx(latent / 1830.6)
     assert est.compute_cycles == pytest.approx(128 * 512 * 32769 / (132 * 2048))
+
+
+MULTICORE = Machine.of(load_hardware("multicore"))
+
+
+def test_one_core_of_a_multicore_chip_gets_its_share():
+    core = MULTICORE.per_core()
+    assert (MULTICORE.cores, core.cores) == (4, 1)
+    assert core.units == MULTICORE.units // 4
+    assert core.levels[0].count == MULTICORE.levels[0].count // 4  # its own SRAM
+    assert core.dram.read_bandwidth == MULTICORE.dram.read_bandwidth / 4  # a fair share of the shared bus
+    assert core.levels[0].capacity == MULTICORE.levels[0].capacity
+
+
+def test_results_crossing_cores_pay_the_interconnect():
+    producer = la.WeightOp("W", TensorType(f32, [256]))  # any op with a 1 KiB result
+    on_chip, off_chip = Placement((), "sram"), Placement((), "dram")
+    assert crossing_bytes(producer, (0,), (1,), 4, on_chip, MULTICORE) == 1024  # core to core: all of it
+    assert crossing_bytes(producer, (0, 1, 2, 3), (2,), 4, on_chip, MULTICORE) == 768  # gather: 3/4 from others
+    assert crossing_bytes(producer, (1,), (0, 1, 2, 3), 4, on_chip, MULTICORE) == 768  # scatter
+    assert crossing_bytes(producer, (0, 1, 2, 3), (0, 1, 2, 3), 4, on_chip, MULTICORE) == 0  # split alike
+    assert crossing_bytes(producer, (0,), (1,), 4, off_chip, MULTICORE) == 0  # through DRAM, costed there
