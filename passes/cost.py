@@ -18,6 +18,8 @@ The model, per op (all counts whole-op; the README's "How the estimates are made
   way round), or K along one of them (spatial reduction), whichever fills it best.
 - compute cycles = MACs / (units used x MACs/cycle/unit x spatial utilisation
   x measured efficiency); other ops run one FLOP per array column per cycle.
+- measured efficiency factors, where a preset has them, scale the peak compute
+  rate and bandwidths, and add a fixed latency per op;
 - each level's cycles = its bytes / (bandwidth per instance x instances used):
   on-chip levels read and write through separate ports (the max of the two),
   the off-chip bus carries reads and writes one after the other (their sum);
@@ -71,6 +73,7 @@ class Machine:
     mac_energy: dict[str, float]
     compute_efficiency: float = 1.0
     memory_efficiency: float = 1.0
+    op_latency: float = 0.0
     cores: int = 1
     interconnect_bandwidth: float = 0.0
     interconnect_energy: float = 0.0
@@ -104,6 +107,7 @@ class Machine:
             mac_energy=target.mac_energy(),
             compute_efficiency=efficiency.get("compute", 1.0),
             memory_efficiency=efficiency.get("memory", 1.0),
+            op_latency=efficiency.get("op_latency_cycles", 0.0),
             cores=target.core_count(),
             interconnect_bandwidth=cores.get("interconnect_bandwidth_bytes_per_cycle", 0.0),
             interconnect_energy=cores.get("interconnect_energy_pj_per_byte", 0.0),
@@ -420,7 +424,7 @@ def _estimate(
     terms = {"compute": compute, **{name: float(c) for name, c in zip(names, level_cycles, strict=True)}}
     bound = max(terms, key=lambda t: terms[t])
     return Estimate(
-        cycles=terms[bound],
+        cycles=terms[bound] + machine.op_latency,
         bound=bound,
         compute_cycles=compute,
         level_cycles={name: terms[name] for name in names},

@@ -8,7 +8,8 @@ The schema (every key carries its unit; see presets/h100.toml for a commented ex
                  read_/write_energy_pj_per_byte          (innermost first, off-chip last)
     [energy.mac_pj] {dtype = pJ per MAC}
     [cores]      count, interconnect_bandwidth_bytes_per_cycle, interconnect_energy_pj_per_byte  (optional)
-    [efficiency] compute, memory: measured fractions of peak in (0, 1]                           (optional)
+    [efficiency] compute, memory: measured fractions of peak in (0, 1];
+                 op_latency_cycles: measured fixed time of one op (launch, sync)                     (optional)
 
 `count` fields are totals on the chip. Unknown keys are errors, so a typo never
 silently falls back to a default.
@@ -93,7 +94,7 @@ _MEMORY = {
     "write_energy_pj_per_byte",
 }
 _CORES = {"count", "interconnect_bandwidth_bytes_per_cycle", "interconnect_energy_pj_per_byte"}
-_EFFICIENCY = {"compute", "memory"}
+_EFFICIENCY = {"compute", "memory", "op_latency_cycles"}
 
 
 class _Reader:
@@ -216,8 +217,8 @@ class _Reader:
                 optional[key] = {
                     k: float(self.number(table, k, f"[{key}]", key, None, integer=k == "count")) for k in table
                 }
-                if key == "efficiency" and any(v > 1 for v in optional[key].values()):
-                    self.fail("[efficiency] fractions must be at most 1", key)
+                if key == "efficiency" and any(v > 1 for k, v in optional[key].items() if k != "op_latency_cycles"):
+                    self.fail("[efficiency] compute and memory are fractions of peak: at most 1", key)
         try:
             target = TargetAttr(
                 data["name"],
