@@ -45,6 +45,7 @@ from xdsl.utils.exceptions import PassFailedException
 from dialects import la
 from dialects.attn import dtype_name
 from dialects.hw import TARGET_KEY, TargetAttr, module_target
+from dialects.mem import TILING_KEY, TilingAttr
 
 
 @dataclass(frozen=True)
@@ -569,6 +570,12 @@ def assign_homes(function: func.FuncOp, machine: Machine) -> dict[SSAValue, str]
             else:
                 homes[result] = dram
     return homes
+
+
+def tiling_of(op: Operation) -> Tiling | None:
+    """The tiling `tile` recorded on an op, if any."""
+    attr = op.attributes.get(TILING_KEY)
+    return Tiling(attr.m.data, attr.n.data, attr.k.data, attr.order.data) if isinstance(attr, TilingAttr) else None
 
 
 def placement_of(op: Operation, homes: dict[SSAValue, str], machine: Machine) -> Placement:

@@ -21,11 +21,10 @@ from xdsl.ir import Operation
 from xdsl.passes import ModulePass
 
 from dialects import la
-from dialects.mem import PLACE_KEY, TILING_KEY, PlaceAttr, TilingAttr, TransferOp
+from dialects.mem import PLACE_KEY, PlaceAttr, TransferOp
 from passes.cost import (
     Machine,
     Placement,
-    Tiling,
     assign_homes,
     is_task,
     machine_of_module,
@@ -33,6 +32,7 @@ from passes.cost import (
     op_spec,
     placement_of,
     task_operands,
+    tiling_of,
 )
 
 
@@ -53,15 +53,10 @@ class PlacePass(ModulePass):
                     _insert_transfers(task, placement, machine)
 
 
-def _tiling(op: Operation) -> Tiling | None:
-    attr = op.attributes.get(TILING_KEY)
-    return Tiling(attr.m.data, attr.n.data, attr.k.data, attr.order.data) if isinstance(attr, TilingAttr) else None
-
-
 def _insert_transfers(task: Operation, placement: Placement, machine: Machine) -> None:
     """A `mem.transfer` for every operand that comes down to the arrays and every result that goes up."""
     inner = machine.array_level.name
-    loads, stored = moved_bytes(op_spec(task), _tiling(task))  # type: ignore[arg-type]
+    loads, stored = moved_bytes(op_spec(task), tiling_of(task))  # type: ignore[arg-type]
     block = task.parent_block()
     assert block is not None
     for value, home, moved in zip(task_operands(task), placement.operands, loads, strict=True):

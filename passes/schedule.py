@@ -22,17 +22,19 @@ from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
 from dialects import la
-from dialects.mem import PLACE_KEY, TILING_KEY, PlaceAttr, TilingAttr
+from dialects.mem import PLACE_KEY, TILING_KEY, PlaceAttr
 from dialects.sched import TaskOp
-from passes.cost import Machine, Placement, Tiling, is_task, layer_cycles_and_energy, machine_of_module, op_spec, plan
-
-
-def _tiling(op: Operation) -> Tiling | None:
-    attr = op.attributes.get(TILING_KEY)
-    if attr is None:
-        return None
-    assert isinstance(attr, TilingAttr)
-    return Tiling(attr.m.data, attr.n.data, attr.k.data, attr.order.data)
+from passes.cost import (
+    Machine,
+    Placement,
+    Tiling,
+    is_task,
+    layer_cycles_and_energy,
+    machine_of_module,
+    op_spec,
+    plan,
+    tiling_of,
+)
 
 
 def _placement(op: Operation) -> Placement:
@@ -47,7 +49,7 @@ def schedule_function(function: func.FuncOp, machine: Machine) -> None:
     tilings: dict[Operation, Tiling | None] = {}
     for op in function.body.walk():
         if is_task(op):
-            tilings[op] = _tiling(op)
+            tilings[op] = tiling_of(op)
             if isinstance(op, la.EinsumOp) and tilings[op] is None:
                 name = op.result.name_hint or "?"
                 raise PassFailedException(f"schedule needs 'tile' first: einsum '{name}' has no {TILING_KEY}")
