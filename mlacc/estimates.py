@@ -8,7 +8,7 @@ recomputed here.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from xdsl.dialects import func
@@ -46,16 +46,7 @@ class OpResult:
     bound: str
 
     def json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "flops": self.flops,
-            "bytes": self.bytes,
-            "cycles": self.cycles,
-            "seconds": self.seconds,
-            "energy_pj": self.energy_pj,
-            "bound": self.bound,
-        }
+        return asdict(self)
 
 
 @dataclass

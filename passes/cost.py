@@ -32,6 +32,7 @@ launch latency, clock throttling, vector-unit throughput separate from the array
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from math import ceil, prod
 
@@ -437,10 +438,6 @@ def _estimate(
     )
 
 
-def working_set(op: OpSpec, tiling: Tiling) -> int:
-    return op.element_bytes * (tiling.m * tiling.k + tiling.k * tiling.n + tiling.m * tiling.n)
-
-
 def best_tiling(machine: Machine, op: OpSpec, placement: Placement) -> tuple[Tiling, Estimate]:
     """The capacity-feasible tiling with the fewest cycles (ties: least energy), searched exhaustively."""
     assert op.gemm is not None
@@ -590,6 +587,10 @@ def estimate(machine: Machine, spec: OpSpec, placement: Placement, tiling: Tilin
     return estimate_elementwise(machine, spec, placement)
 
 
+def layer_functions(module: ModuleOp) -> Iterator[func.FuncOp]:
+    return (op for op in module.ops if isinstance(op, func.FuncOp))
+
+
 def machine_of_module(module: ModuleOp) -> Machine:
     """The hardware a pass works for: the module's `hw.target` attribute."""
     target = module_target(module)
@@ -632,10 +633,6 @@ class Slot:
     end: float
     estimate: Estimate
     interconnect_bytes: float
-
-    @property
-    def energy_pj(self) -> dict[str, float]:
-        return self.estimate.energy_pj
 
 
 def plan(

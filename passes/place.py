@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
 from xdsl.passes import ModulePass
@@ -27,6 +26,7 @@ from passes.cost import (
     Placement,
     assign_homes,
     is_task,
+    layer_functions,
     machine_of_module,
     moved_bytes,
     op_spec,
@@ -42,9 +42,7 @@ class PlacePass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         machine = machine_of_module(op)
-        for function in op.ops:
-            if not isinstance(function, func.FuncOp):
-                continue
+        for function in layer_functions(op):
             homes = assign_homes(function, machine)
             for task in list(function.body.walk()):
                 if is_task(task):

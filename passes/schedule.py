@@ -30,6 +30,7 @@ from passes.cost import (
     Tiling,
     is_task,
     layer_cycles_and_energy,
+    layer_functions,
     machine_of_module,
     op_spec,
     plan,
@@ -78,6 +79,5 @@ class SchedulePass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         machine = machine_of_module(op)
-        for function in op.ops:
-            if isinstance(function, func.FuncOp):
-                schedule_function(function, machine)
+        for function in layer_functions(op):
+            schedule_function(function, machine)

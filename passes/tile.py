@@ -12,13 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
 from dialects import la
 from dialects.mem import TILING_KEY, TilingAttr
-from passes.cost import assign_homes, best_tiling, machine_of_module, op_spec, placement_of
+from passes.cost import assign_homes, best_tiling, layer_functions, machine_of_module, op_spec, placement_of
 
 
 @dataclass(frozen=True)
@@ -27,9 +26,7 @@ class TilePass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         machine = machine_of_module(op)
-        for function in op.ops:
-            if not isinstance(function, func.FuncOp):
-                continue
+        for function in layer_functions(op):
             homes = assign_homes(function, machine)
             for einsum in function.body.walk():
                 if isinstance(einsum, la.EinsumOp):
