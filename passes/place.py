@@ -1,6 +1,6 @@
 """`place`: stage 5, every tensor a step touches gets a memory level, recorded on the ops that move it.
 
-Rules (passes/cost.py `assign_homes`): inputs, outputs, weights and KV caches
+Rules (passes/cost/homes.py `assign_homes`): inputs, outputs, weights and KV caches
 live off chip; attention scores and probabilities are fused flash-style and
 stay at the tile level whatever their size; other intermediates stay in the
 outermost on-chip level while the live ones fit its capacity, and spill off

@@ -2,7 +2,7 @@
 
 Builds the dataflow graph of the ops that compute or store (networkx; edges
 follow SSA uses through ops that only view data), estimates every op with the
-tiling and placement in the IR, and list-schedules them (passes/cost.py
+tiling and placement in the IR, and list-schedules them (passes/cost/plan.py
 `plan`): ready ops by longest path to the end; on a one-core chip each op uses
 all the units it can fill, so ops run one after another; on a multi-core chip
 an op runs on every core or on one, whichever finishes first, and results

@@ -4,7 +4,7 @@ Reads `#hw.target` from the module; writes `mem.tiling` on every `la.einsum`
 (dialects/mem.py says how to read it). The search is exhaustive over
 power-of-two tile extents (and each full extent) of the GEMM view's M, N and K
 that fit one instance of the innermost memory level, times the choice of
-innermost loop (passes/cost.py).
+innermost loop (passes/cost/gemm.py).
 """
 
 from __future__ import annotations

@@ -1,0 +1,84 @@
+"""The cost model that tile, place, schedule (and sweeps) share: one op, one tiling, one machine.
+
+Hardware: `Machine` is a plain view of a `#hw.target` (read once; sweeps reuse it).
+Ops: `OpSpec` is the compact form of an `la` op that the model needs: for a
+contraction its GEMM view (batch x M x N x K, which index letters form each),
+for other ops their FLOPs; its operand and result bytes; and where each tensor
+lives (`Placement`). An `Estimate` has cycles, bytes and energy per memory
+level, and names its bound.
+
+The model, per op (all counts whole-op; the README's "How the estimates are made"):
+- A contraction is tiled at the innermost memory level: tiles (m, n, k) of the
+  M, N, K extents must fit one instance of that level (A, B and C tiles), and
+  a loop order over tiles decides the re-reads from the outer levels: A is
+  read once if the N loop is innermost, else once per N tile; B likewise with
+  M; C is written once if K is innermost, else it spills partial sums (TK
+  writes, TK - 1 reads). Independent (batch x M x N) tiles spread over the
+  compute units; a tile maps M and N onto the array's rows and columns (either
+  way round), or K along one of them (spatial reduction), whichever fills it best.
+- compute cycles = MACs / (units used x MACs/cycle/unit x spatial utilisation
+  x measured efficiency); other ops run one FLOP per array column per cycle.
+- measured efficiency factors, where a preset has them, scale the peak compute
+  rate and bandwidths, and add a fixed latency per op;
+- each level's cycles = its bytes / (bandwidth per instance x instances used):
+  on-chip levels read and write through separate ports (the max of the two),
+  the off-chip bus carries reads and writes one after the other (their sum);
+  the op takes the max of compute and level cycles (transfers overlap compute,
+  as double buffering allows), and that term is its bound.
+- energy = MACs x pJ/MAC + sum over levels of bytes read and written x pJ/B.
+Not modelled: caches' hit rates beyond the tiling's reuse, bank conflicts,
+launch latency, clock throttling, vector-unit throughput separate from the array.
+
+The package, one concept per file: machine (the `#hw.target` as numbers), gemm (one op: tiling,
+traffic, cycles, energy), ops (`la` IR -> op table), homes (where tensors live), plan (list scheduling).
+"""
+
+from passes.cost.gemm import (
+    ORDER_FOR_INNER,
+    Estimate,
+    Gemm,
+    OpSpec,
+    Placement,
+    Tiling,
+    best_tiling,
+    estimate,
+    estimate_contraction,
+    estimate_elementwise,
+    moved_bytes,
+)
+from passes.cost.homes import assign_homes, fused_values, placement_of
+from passes.cost.machine import Level, Machine, machine_of_module
+from passes.cost.ops import VIEW_OPS, is_task, layer_functions, op_spec, task_operands, tiling_of
+from passes.cost.plan import Slot, crossing_bytes, dataflow_graph, estimate_function, layer_cycles_and_energy, plan
+
+__all__ = [
+    "ORDER_FOR_INNER",
+    "VIEW_OPS",
+    "Estimate",
+    "Gemm",
+    "Level",
+    "Machine",
+    "OpSpec",
+    "Placement",
+    "Slot",
+    "Tiling",
+    "assign_homes",
+    "best_tiling",
+    "crossing_bytes",
+    "dataflow_graph",
+    "estimate",
+    "estimate_contraction",
+    "estimate_elementwise",
+    "estimate_function",
+    "fused_values",
+    "is_task",
+    "layer_cycles_and_energy",
+    "layer_functions",
+    "machine_of_module",
+    "moved_bytes",
+    "op_spec",
+    "placement_of",
+    "plan",
+    "task_operands",
+    "tiling_of",
+]

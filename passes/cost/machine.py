@@ -1,0 +1,126 @@
+"""The machine view of a `#hw.target`: plain numbers the estimates read, so they never touch IR."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.utils.exceptions import PassFailedException
+
+from dialects.hw import TARGET_KEY, TargetAttr, module_target
+
+
+@dataclass(frozen=True)
+class Level:
+    name: str
+    capacity: int
+    count: int
+    read_bandwidth: float
+    write_bandwidth: float
+    read_energy: float
+    write_energy: float
+
+
+@dataclass(frozen=True)
+class Machine:
+    """A `#hw.target` as plain numbers, so estimates do not touch IR."""
+
+    name: str
+    frequency: float
+    unit_name: str
+    units: int
+    rows: int
+    cols: int
+    macs_per_cycle: dict[str, float]
+    levels: tuple[Level, ...]
+    mac_energy: dict[str, float]
+    compute_efficiency: float = 1.0
+    memory_efficiency: float = 1.0
+    op_latency: float = 0.0
+    cores: int = 1
+    interconnect_bandwidth: float = 0.0
+    interconnect_energy: float = 0.0
+
+    @staticmethod
+    def of(target: TargetAttr) -> Machine:
+        """One kind of compute unit is modelled: the first (presets have one)."""
+        unit = target.compute.data[0]
+        efficiency = {k: v.value.data for k, v in target.efficiency.data.items()}  # type: ignore[attr-defined]
+        cores = {k: v.value.data for k, v in target.cores.data.items()}  # type: ignore[attr-defined]
+        return Machine(
+            name=target.target_name.data,
+            frequency=target.frequency,
+            unit_name=unit.unit_name.data,
+            units=unit.count.data,
+            rows=unit.array_rows.data,
+            cols=unit.array_cols.data,
+            macs_per_cycle=unit.macs(),
+            levels=tuple(
+                Level(
+                    m.level_name.data,
+                    m.capacity_bytes.data,
+                    m.count.data,
+                    m.read_bandwidth,
+                    m.write_bandwidth,
+                    m.read_energy,
+                    m.write_energy,
+                )
+                for m in target.memory
+            ),
+            mac_energy=target.mac_energy(),
+            compute_efficiency=efficiency.get("compute", 1.0),
+            memory_efficiency=efficiency.get("memory", 1.0),
+            op_latency=efficiency.get("op_latency_cycles", 0.0),
+            cores=target.core_count(),
+            interconnect_bandwidth=cores.get("interconnect_bandwidth_bytes_per_cycle", 0.0),
+            interconnect_energy=cores.get("interconnect_energy_pj_per_byte", 0.0),
+        )
+
+    def per_core(self) -> Machine:
+        """One core of a multi-core chip: its share of the units and of each on-chip level's instances,
+        and an even share of the off-chip bandwidth (cores running at once share the bus)."""
+        last = len(self.levels) - 1
+        levels = tuple(
+            replace(lv, count=max(1, lv.count // self.cores))
+            if i < last
+            else replace(
+                lv, read_bandwidth=lv.read_bandwidth / self.cores, write_bandwidth=lv.write_bandwidth / self.cores
+            )
+            for i, lv in enumerate(self.levels)
+        )
+        return replace(self, units=self.units // self.cores, levels=levels, cores=1)
+
+    @property
+    def tile_level(self) -> Level:
+        """Where the tiles that decide off-chip traffic live: the outermost on-chip level."""
+        return self.levels[-2]
+
+    @property
+    def array_level(self) -> Level:
+        """The innermost level: it feeds the arrays and holds fused intermediates."""
+        return self.levels[0]
+
+    @property
+    def dram(self) -> Level:
+        return self.levels[-1]
+
+    @property
+    def on_chip_capacity(self) -> int:
+        """Bytes that can stay on chip between ops: the largest on-chip level, all instances."""
+        return max(level.capacity * level.count for level in self.levels[:-1])
+
+    def peak_macs(self, dtype: str) -> float:
+        if dtype not in self.macs_per_cycle:
+            raise ValueError(f"hardware '{self.name}' has no {dtype} MAC rate")
+        return self.macs_per_cycle[dtype]
+
+
+def machine_of_module(module: ModuleOp) -> Machine:
+    """The hardware a pass works for: the module's `hw.target` attribute."""
+    target = module_target(module)
+    if target is None:
+        raise PassFailedException(
+            f"module has no '{TARGET_KEY}' attribute: compile with `mlacc compile --hw NAME|PATH`, or attach a "
+            "#hw.target to the module"
+        )
+    return Machine.of(target)

@@ -1,0 +1,153 @@
+"""The list-scheduling plan: tasks of a layer onto the cores of a chip, along the dataflow graph."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+from xdsl.dialects import func
+from xdsl.ir import Operation, SSAValue
+
+from dialects import la
+from passes.cost.gemm import Estimate, Placement, Tiling, best_tiling, estimate
+from passes.cost.homes import assign_homes, fused_values, placement_of
+from passes.cost.machine import Machine
+from passes.cost.ops import is_task, op_spec
+
+
+def _task_sources(value: SSAValue) -> set[Operation]:
+    """The tasks whose results `value` is made of (through views such as concat and broadcast)."""
+    owner = value.owner
+    if not isinstance(owner, Operation):
+        return set()
+    if is_task(owner):
+        return {owner}
+    return set().union(*(_task_sources(v) for v in owner.operands)) if owner.operands else set()
+
+
+def dataflow_graph(function: func.FuncOp) -> nx.DiGraph:
+    """Tasks and the data dependencies between them (through views)."""
+    graph = nx.DiGraph()
+    for op in function.body.walk():
+        if is_task(op):
+            graph.add_node(op)
+            for operand in op.operands:
+                for source in _task_sources(operand):
+                    graph.add_edge(source, op)
+    return graph
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where and when one task runs: the cores it occupies, its cycles, and the bytes it received from other cores."""
+
+    cores: tuple[int, ...]
+    start: float
+    end: float
+    estimate: Estimate
+    interconnect_bytes: float
+
+
+def plan(
+    function: func.FuncOp,
+    machine: Machine,
+    placements: dict[Operation, Placement],
+    tilings: dict[Operation, Tiling | None],
+) -> dict[Operation, Slot]:
+    """Critical-path list scheduling of a layer's tasks onto the chip's cores.
+
+    Ready tasks go in order of their longest path to the end of the layer. On a
+    multi-core chip each task runs either on every core (split, as on a
+    one-core chip) or on one core with that core's share of the units, on-chip
+    memory and off-chip bandwidth, whichever finishes first. A result kept on
+    chip and consumed on other cores crosses the interconnect (all of it between
+    two single cores, (cores - 1) / cores of it between one core and all; none
+    between two split tasks, which split alike); flash-fused attention stays
+    where it was produced.
+    """
+    graph = dataflow_graph(function)
+    fused = fused_values(function)
+    count = machine.cores
+    core = machine.per_core() if count > 1 else None
+    full = {op: estimate(machine, op_spec(op), placements[op], tilings[op]) for op in graph}  # type: ignore[arg-type]
+    single = (
+        {op: estimate(core, op_spec(op), placements[op], tilings[op]) for op in graph}  # type: ignore[arg-type]
+        if core
+        else {}
+    )
+    priority = {op: full[op].cycles for op in graph}
+    for op in reversed(list(nx.topological_sort(graph))):
+        priority[op] += max((priority[s] for s in graph.successors(op)), default=0.0)
+    everyone = tuple(range(count))
+    options = [everyone, *((c,) for c in range(count))] if count > 1 else [everyone]
+    free = [0.0] * count
+    slots: dict[Operation, Slot] = {}
+    waiting = {op: graph.in_degree(op) for op in graph}
+    ready = [op for op in graph if waiting[op] == 0]
+    while ready:
+        ready.sort(key=lambda o: -priority[o])
+        op = ready.pop(0)
+        best: Slot | None = None
+        for cores in options:
+            preds = [(p, slots[p]) for p in graph.predecessors(op)]
+            if any(set(p.results) & fused and slot.cores != cores for p, slot in preds):
+                continue  # a fused pipeline stays on its cores
+            arrive, received = 0.0, 0.0
+            for p, slot in preds:
+                moved = crossing_bytes(p, slot.cores, cores, count, placements[p], machine)
+                received += moved
+                link = machine.interconnect_bandwidth * len(cores)
+                arrive = max(arrive, slot.end + (moved / link if moved else 0.0))
+            est = full[op] if cores == everyone else single[op]
+            start = max(arrive, *(free[c] for c in cores))
+            if best is None or start + est.cycles < best.end - 1e-9:
+                best = Slot(cores, start, start + est.cycles, est, received)
+        assert best is not None
+        slots[op] = best
+        for c in best.cores:
+            free[c] = best.end
+        for succ in graph.successors(op):
+            waiting[succ] -= 1
+            if waiting[succ] == 0:
+                ready.append(succ)
+    return slots
+
+
+def crossing_bytes(
+    producer: Operation,
+    source: tuple[int, ...],
+    dest: tuple[int, ...],
+    count: int,
+    placement: Placement,
+    machine: Machine,
+) -> float:
+    """Bytes of `producer`'s result that move between cores to reach a task on `dest`."""
+    if not producer.results or placement.result == machine.dram.name or source == dest:
+        return 0.0
+    size = float(la.tensor_bytes(producer.results[0].type))
+    if len(source) == len(dest) == count:
+        return 0.0
+    if len(source) == len(dest) == 1:
+        return size
+    return size * (count - 1) / count
+
+
+def layer_cycles_and_energy(slots: dict[Operation, Slot], machine: Machine) -> tuple[float, float]:
+    cycles = max((slot.end for slot in slots.values()), default=0.0)
+    energy = sum(
+        slot.estimate.total_energy_pj + slot.interconnect_bytes * machine.interconnect_energy for slot in slots.values()
+    )
+    return cycles, energy
+
+
+def estimate_function(function: func.FuncOp, machine: Machine) -> tuple[float, float]:
+    """Cycles and energy (pJ) of a layer function with every op at its best tiling, scheduled as `schedule`
+    schedules it."""
+    homes = assign_homes(function, machine)
+    placements: dict[Operation, Placement] = {}
+    tilings: dict[Operation, Tiling | None] = {}
+    for op in function.body.walk():
+        if is_task(op):
+            spec, placements[op] = op_spec(op), placement_of(op, homes, machine)  # type: ignore[arg-type]
+            tilings[op] = best_tiling(machine, spec, placements[op])[0] if spec.gemm is not None else None
+    return layer_cycles_and_energy(plan(function, machine, placements, tilings), machine)
