@@ -147,7 +147,11 @@ class TargetAttr(ParametrizedAttribute):
     cores: DictionaryAttr
     """Empty for one core; else count, interconnect_bandwidth_bytes_per_cycle, interconnect_energy_pj_per_byte."""
     efficiency: DictionaryAttr
-    """Measured fractions of peak (compute, memory); empty when none is known."""
+    """Measured fractions of peak (compute, memory) and fixed per-op latency; empty when none is known."""
+    static_power_watts: FloatAttr[Float64Type]
+    """Power drawn whatever the chip computes (idle and leakage), charged for the time a step takes; 0 if unknown."""
+    calibrated: IntAttr
+    """1 when the target's efficiency and energy constants were measured on the real chip, 0 for literature values."""
 
     def __init__(
         self,
@@ -159,6 +163,8 @@ class TargetAttr(ParametrizedAttribute):
         mac_energy_pj: dict[str, float],
         cores: dict[str, float] | None = None,
         efficiency: dict[str, float] | None = None,
+        static_power_watts: float = 0.0,
+        calibrated: bool = False,
     ):
         super().__init__(
             StringAttr(name),
@@ -169,11 +175,21 @@ class TargetAttr(ParametrizedAttribute):
             DictionaryAttr({k: _float(v) for k, v in mac_energy_pj.items()}),
             DictionaryAttr({k: _float(v) for k, v in (cores or {}).items()}),
             DictionaryAttr({k: _float(v) for k, v in (efficiency or {}).items()}),
+            _float(static_power_watts),
+            IntAttr(int(calibrated)),
         )
 
     @property
     def frequency(self) -> float:
         return self.frequency_hz.value.data
+
+    @property
+    def static_power(self) -> float:
+        return self.static_power_watts.value.data
+
+    @property
+    def is_calibrated(self) -> bool:
+        return bool(self.calibrated.data)
 
     def mac_energy(self) -> dict[str, float]:
         return _numbers(self.mac_energy_pj)
@@ -196,6 +212,8 @@ class TargetAttr(ParametrizedAttribute):
     def verify(self) -> None:
         if self.frequency <= 0:
             raise VerifyException(f"target '{self.target_name.data}': frequency must be positive")
+        if self.static_power < 0:
+            raise VerifyException(f"target '{self.target_name.data}': static power must not be negative")
         if not self.compute.data:
             raise VerifyException(f"target '{self.target_name.data}': no compute unit")
         if len(self.memory.data) < 2:

@@ -82,6 +82,8 @@ def test_hw_show_json_shape_is_stable():
         "cores",
         "efficiency",
         "ridge_flop_per_byte",
+        "calibrated",
+        "static_power_watts",
     ]
     assert [m["name"] for m in shown["memory"]] == ["smem", "l2", "hbm"]
     assert shown["memory"][-1]["capacity_bytes"] == 80_000_000_000

@@ -49,7 +49,19 @@ def target_summary(target: TargetAttr) -> dict[str, Any]:
             d: target.peak_flops_per_second(d) / (target.dram.read_bandwidth * target.dram.count.data * f)
             for d in dtypes
         },
+        "calibrated": target.is_calibrated,
+        "static_power_watts": target.static_power,
     }
+
+
+def provenance(target: TargetAttr) -> str:
+    """One line saying whether a target's constants were measured on the chip or taken from the literature."""
+    if target.is_calibrated:
+        return (
+            "calibrated: efficiency, static power and energy constants measured on the chip "
+            "(benchmarks/gpu/measure.py; each constant's source is in its preset file)"
+        )
+    return "not calibrated: datasheet and literature constants (45 nm energies), not measured on the chip"
 
 
 def format_target_json(target: TargetAttr) -> str:
@@ -70,4 +82,8 @@ def format_target_text(target: TargetAttr) -> str:
             f"{m['read_energy_pj_per_byte']:g} pJ/B read, {m['write_energy_pj_per_byte']:g} pJ/B write"
         )
     lines.append("  MAC energy: " + ", ".join(f"{d} {e:g} pJ" for d, e in s["mac_energy_pj"].items()))
+    lines.append(f"  static power: {s['static_power_watts']:g} W")
+    if s["efficiency"]:
+        lines.append("  efficiency: " + ", ".join(f"{k} {v:g}" for k, v in s["efficiency"].items()))
+    lines.append(f"  {provenance(target)}")
     return "\n".join(lines) + "\n"

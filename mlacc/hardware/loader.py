@@ -6,6 +6,8 @@ The schema (every key carries its unit; see presets/h100.toml for a commented ex
     [[compute]]  name, count, array_rows, array_cols, [compute.macs_per_cycle] {dtype = MACs/cycle/unit}
     [[memory]]   name, capacity_bytes, count, read_/write_bandwidth_bytes_per_cycle,
                  read_/write_energy_pj_per_byte          (innermost first, off-chip last)
+    calibrated   true when the efficiency and energy constants were measured on the chip (default false)
+    [energy]     static_power_watts: power drawn whatever the chip computes (optional, default 0)
     [energy.mac_pj] {dtype = pJ per MAC}
     [cores]      count, interconnect_bandwidth_bytes_per_cycle, interconnect_energy_pj_per_byte  (optional)
     [efficiency] compute, memory: measured fractions of peak in (0, 1];
@@ -82,7 +84,7 @@ class _Source:
         return f"{self.path}:{start + 1}:1"
 
 
-_TOP = {"name", "description", "frequency_hz", "compute", "memory", "energy", "cores", "efficiency"}
+_TOP = {"name", "description", "frequency_hz", "calibrated", "compute", "memory", "energy", "cores", "efficiency"}
 _COMPUTE = {"name", "count", "array_rows", "array_cols", "macs_per_cycle"}
 _MEMORY = {
     "name",
@@ -204,9 +206,19 @@ class _Reader:
             ]
             levels.append(MemoryLevelAttr(str(level["name"]), capacity, count, *bandwidths, *energies))
         energy = data["energy"]
-        if not isinstance(energy, dict) or set(energy) != {"mac_pj"}:
-            self.fail("[energy] must hold exactly one table, [energy.mac_pj] (dtype = pJ per MAC)", "energy")
+        if not isinstance(energy, dict) or "mac_pj" not in energy or not set(energy) <= {"mac_pj", "static_power_watts"}:
+            self.fail(
+                "[energy] holds [energy.mac_pj] (dtype = pJ per MAC) and optionally static_power_watts", "energy"
+            )
         mac_energy = self.dtype_table(energy["mac_pj"], "mac_pj", "[energy]", "energy", None)
+        static_power = (
+            float(self.number(energy, "static_power_watts", "[energy]", "energy", None, positive=False))
+            if "static_power_watts" in energy
+            else 0.0
+        )
+        calibrated = data.get("calibrated", False)
+        if not isinstance(calibrated, bool):
+            self.fail(f"'calibrated' must be true or false, got {calibrated!r}", None, None, "calibrated")
         optional: dict[str, dict[str, float]] = {}
         for key, allowed in (("cores", _CORES), ("efficiency", _EFFICIENCY)):
             if key in data:
@@ -229,6 +241,8 @@ class _Reader:
                 mac_energy,
                 optional.get("cores"),
                 optional.get("efficiency"),
+                static_power,
+                calibrated,
             )
             target.verify()
         except VerifyException as e:
