@@ -18,6 +18,7 @@ from dialects.hw import TargetAttr, module_target
 from dialects.sched import TaskOp
 from mlacc import __version__
 from mlacc.diagnostics import verify_module
+from mlacc.hardware.describe import provenance
 from mlacc.pipeline import compile_to, make_context
 from mlacc.report import si
 from passes.absorb import SCHEMES, AbsorbPass
@@ -72,7 +73,15 @@ class LayerResult:
     weight_bytes: int
     bound: str
     ops: list[OpResult]
+    calibrated: bool = False
+    resident_bytes: int = 0
+    capacity_bytes: int = 0
     alternatives: list[LayerResult] = field(default_factory=lambda: [])
+
+    @property
+    def fits(self) -> bool:
+        """Whether weights, the KV cache after the step and the live activations fit the outermost memory."""
+        return self.resident_bytes <= self.capacity_bytes
 
     @property
     def energy_pj(self) -> float:
@@ -98,12 +107,25 @@ class LayerResult:
             "weight_bytes": self.weight_bytes,
             "bound": self.bound,
             "ops": [op.json() for op in self.ops],
+            "calibrated": self.calibrated,
+            "resident_bytes": self.resident_bytes,
+            "fits": self.fits,
         }
         if self.alternatives:
             out["alternatives"] = [
                 {
                     k: alt.json()[k]
-                    for k in ("scheme", "cycles", "seconds", "energy_pj", "dram_bytes", "kv_cache_bytes", "bound")
+                    for k in (
+                        "scheme",
+                        "cycles",
+                        "seconds",
+                        "energy_pj",
+                        "dram_bytes",
+                        "kv_cache_bytes",
+                        "bound",
+                        "resident_bytes",
+                        "fits",
+                    )
                 }
                 for alt in self.alternatives
             ]
@@ -152,12 +174,15 @@ def layer_result(function: func.FuncOp, target: TargetAttr) -> LayerResult:
         cycles=cycles.value.data,
         seconds=cycles.value.data / frequency,
         energy_breakdown_pj=energy,
-        flops=counts.flops,
+        flops=sum(op.flops for op in ops),
         dram_bytes=sum(op.bytes.get(dram, 0.0) for op in ops),
         kv_cache_bytes=counts.kv_cache_bytes,
         weight_bytes=counts.weight_bytes,
         bound=max(by_bound, key=lambda b: by_bound[b]),
         ops=ops,
+        calibrated=target.is_calibrated,
+        resident_bytes=counts.resident_bytes,
+        capacity_bytes=target.dram.capacity_bytes.data * target.dram.count.data,
     )
 
 
@@ -190,7 +215,12 @@ def estimate_module(module: ModuleOp, scheme: str | None) -> list[LayerResult]:
 def format_json(results: list[LayerResult], target: TargetAttr) -> str:
     return (
         json.dumps(
-            {"mlacc_version": __version__, "hardware": target.target_name.data, "results": [r.json() for r in results]},
+            {
+                "mlacc_version": __version__,
+                "hardware": target.target_name.data,
+                "calibrated": target.is_calibrated,
+                "results": [r.json() for r in results],
+            },
             indent=2,
         )
         + "\n"
@@ -199,23 +229,35 @@ def format_json(results: list[LayerResult], target: TargetAttr) -> str:
 
 def format_text(results: list[LayerResult], target: TargetAttr, defaulted: bool) -> str:
     how = " (the default; choose with --hw NAME|PATH)" if defaulted else ""
-    out = [f"hardware: {target.target_name.data}: {target.description.data}{how}", ""]
+    out = [f"hardware: {target.target_name.data}: {target.description.data}{how}", f"  {provenance(target)}", ""]
     for r in results:
         out.append(
             f"== {r.layer} ({r.kind}, {r.dtype}) x {r.workload}: {r.phase}, batch {r.batch}, context {r.context}, "
             f"new tokens {r.new_tokens}"
         )
         rows = r.alternatives or [r]
-        out.append(f"  {'scheme':<11} {'latency':>10} {'energy':>10} {'FLOPs':>11} {'DRAM':>9} {'KV cache':>9}  bound")
+        out.append(
+            f"  {'scheme':<11} {'latency':>10} {'energy':>10} {'FLOPs':>11} {'DRAM':>9} {'KV cache':>9} "
+            f"{'resident':>9}  bound"
+        )
         for alt in rows:
             mark = "*" if alt.scheme == r.scheme and r.alternatives else " "
             out.append(
                 f"  {alt.scheme + mark:<11} {si(alt.seconds, 's'):>10} {si(alt.energy_pj * 1e-12, 'J'):>10} "
-                f"{si(alt.flops, 'FLOP'):>11} {si(alt.dram_bytes, 'B'):>9} {si(alt.kv_cache_bytes, 'B'):>9}  "
-                f"{alt.bound}"
+                f"{si(alt.flops, 'FLOP'):>11} {si(alt.dram_bytes, 'B'):>9} {si(alt.kv_cache_bytes, 'B'):>9} "
+                f"{si(alt.resident_bytes, 'B'):>9}  {alt.bound}{'' if alt.fits else '  (does not fit)'}"
             )
         if r.alternatives:
-            out.append(f"  * chosen by absorb{{scheme=auto}}: fewest cycles on {r.hardware}")
+            if any(alt.fits for alt in r.alternatives):
+                out.append(
+                    f"  * chosen by absorb{{scheme=auto}}: fewest cycles on {r.hardware} among the schemes that fit"
+                )
+            else:
+                out.append(f"  * chosen by absorb{{scheme=auto}}: no scheme fits {r.hardware}; the fastest is shown")
+        elif not r.fits:
+            out.append(
+                f"  does not fit: needs {si(r.resident_bytes, 'B')}, {r.hardware} has {si(r.capacity_bytes, 'B')}"
+            )
         out.append(f"  ops of {r.scheme}:")
         width = max(len(op.name) for op in r.ops)
         dram = target.dram.level_name.data
@@ -225,7 +267,10 @@ def format_text(results: list[LayerResult], target: TargetAttr, defaulted: bool)
                 f"{si(op.seconds, 's'):>10} {si(op.energy_pj * 1e-12, 'J'):>10}  {op.bound}"
             )
         out.append("")
-    out.append("latency = cycles / clock; DRAM = bytes moved off chip; * = the scheme auto picks (ties: energy).")
+    out.append(
+        "latency = cycles / clock; DRAM = bytes moved off chip; resident = weights + KV cache + live activations "
+        "in the outermost memory; * = the scheme auto picks (ties: energy)."
+    )
     return "\n".join(out) + "\n"
 
 

@@ -54,6 +54,7 @@ from xdsl.pattern_rewriter import (
 from xdsl.rewriter import InsertPoint
 
 from dialects import la
+from passes.accounting import account
 from passes.cost import Machine, estimate_function, machine_of_module
 
 Scheme = Literal["recompute", "reuse", "expand", "cache-kv", "auto"]
@@ -354,13 +355,20 @@ def rewrite(function: func.FuncOp, scheme: str) -> None:
 
 
 def choose_scheme(function: func.FuncOp, machine: Machine) -> tuple[str, dict[str, tuple[float, float]]]:
-    """The scheme with the fewest estimated cycles on `machine` (ties: least energy), and every scheme's estimate."""
+    """Among the schemes whose resident bytes fit the outermost memory, the one with the fewest estimated cycles
+    on `machine` (ties: least energy); the fastest of all when none fits (with a remark). Also every estimate."""
     estimates: dict[str, tuple[float, float]] = {}
+    fitting: list[str] = []
+    capacity = machine.dram.capacity * machine.dram.count
     for scheme in SCHEMES:
         candidate = function.clone()
         rewrite(candidate, scheme)
         estimates[scheme] = estimate_function(candidate, machine)
-    return min(estimates, key=lambda s: estimates[s]), estimates
+        if account(candidate).resident_bytes <= capacity:
+            fitting.append(scheme)
+    if not fitting:
+        _remark(function, f"absorb: no scheme of @{function.sym_name.data} fits {machine.name}; picking the fastest")
+    return min(fitting or estimates, key=lambda s: estimates[s]), estimates
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,12 @@ Read from `la` IR alone (each op's own counts, dialects/la.py), so reports,
   `kv_cache_bytes`: the caches after the step (batch x (context + new tokens));
 - `min_bytes`: the compulsory traffic of the step: weights and cached entries
   read once, the new entries and the output written once, the input read
-  once, every intermediate kept on chip.
+  once, every intermediate kept on chip;
+- `activation_bytes`: the most bytes of step tensors alive at once (input,
+  intermediates, output), in program order; flash-fused attention scores and
+  probabilities never exist whole and do not count;
+- `resident_bytes`: what must fit in the outermost memory for the step to
+  run: weights, the KV caches after the step, and `activation_bytes`.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ from dataclasses import dataclass
 
 from xdsl.dialects import func
 from xdsl.dialects.builtin import StringAttr, TensorType
+from xdsl.ir import SSAValue
 
 from dialects import la
 from dialects.attn import WorkloadAttr, dtype_name
+from passes.cost import fused_values
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,11 @@ class Accounting:
     kv_bytes_per_token: int
     kv_cache_bytes: int
     io_bytes: int
+    activation_bytes: int
+
+    @property
+    def resident_bytes(self) -> int:
+        return self.weight_bytes + self.kv_cache_bytes + self.activation_bytes
 
     @property
     def min_bytes(self) -> int:
@@ -76,6 +88,26 @@ def _read_per_step(op: la.LaOp) -> bool:
     return isinstance(op, la.WeightOp | la.PrecomposeOp) and any(
         not isinstance(use.operation, la.PrecomposeOp) for use in op.results[0].uses
     )
+
+
+_VIEWS = (la.WeightOp, la.PrecomposeOp, la.KvLoadOp, la.ConcatOp, la.BroadcastOp)
+"""Ops whose results are views of weights or caches (counted there), not new step tensors."""
+
+
+def peak_activation_bytes(function: func.FuncOp, fused: set[SSAValue]) -> int:
+    """The most bytes of step tensors alive at once: each lives from its definition to its last use."""
+    ops = list(function.body.walk())
+    position = {op: i for i, op in enumerate(ops)}
+    spans = [
+        (0, max((position[u.operation] for u in v.uses), default=0), la.tensor_bytes(v.type)) for v in function.args
+    ]
+    for i, op in enumerate(ops):
+        if isinstance(op, _VIEWS):
+            continue
+        for v in op.results:
+            if v not in fused:
+                spans.append((i, max((position[u.operation] for u in v.uses), default=i), la.tensor_bytes(v.type)))
+    return max((sum(b for s, e, b in spans if s <= i <= e) for i in range(len(ops))), default=0)
 
 
 def account(function: func.FuncOp) -> Accounting:
@@ -117,4 +149,5 @@ def account(function: func.FuncOp) -> Accounting:
         kv_bytes_per_token=kv_write // (batch * new),
         kv_cache_bytes=kv_write // (batch * new) * batch * (context + new),
         io_bytes=2 * la.tensor_bytes(hidden),
+        activation_bytes=peak_activation_bytes(function, fused_values(function)),
     )

@@ -34,6 +34,7 @@ from passes.cost import (
     machine_of_module,
     op_spec,
     plan,
+    static_energy_pj,
     tiling_of,
 )
 
@@ -63,6 +64,8 @@ def schedule_function(function: func.FuncOp, machine: Machine) -> None:
         else:
             unit = "all cores" if len(slot.cores) == machine.cores else f"core {slot.cores[0]}"
         moved, energy = est.bytes(), dict(est.energy_pj)
+        if machine.static_power:
+            energy["static"] = static_energy_pj(slot, machine)
         if machine.cores > 1:
             moved["interconnect"] = slot.interconnect_bytes
             energy["interconnect"] = slot.interconnect_bytes * machine.interconnect_energy

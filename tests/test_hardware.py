@@ -99,18 +99,18 @@ BAD_FILES = [
     # (edit of h100.toml, expected "LINE:COL: error: MESSAGE")
     (
         ("frequency_hz = 1.83e9", 'frequency_hz = "fast"'),
-        "9:1: error: 'frequency_hz' in the hardware file must be a number, got 'fast'",
+        "11:1: error: 'frequency_hz' in the hardware file must be a number, got 'fast'",
     ),
-    (("array_cols = 256", "array_colz = 256"), "15:1: error: unknown field 'array_colz' in [[compute]] #1"),
+    (("array_cols = 256", "array_colz = 256"), "17:1: error: unknown field 'array_colz' in [[compute]] #1"),
     (
         ("count = 132                #", "count = 0                  #"),
-        "13:1: error: 'count' in [[compute]] #1 must be positive, got 0",
+        "15:1: error: 'count' in [[compute]] #1 must be positive, got 0",
     ),
-    (('name = "l2"', 'name = "l2'), "33:11: error: Illegal character"),
-    (("\nfp32 = 4.6 ", "\nfp64 = 4.6 "), "55:1: error: unknown dtype 'fp64' in [energy].mac_pj"),
+    (('name = "l2"', 'name = "l2'), "35:11: error: Illegal character"),
+    (("\nfp32 = 4.6 ", "\nfp64 = 4.6 "), "60:1: error: unknown dtype 'fp64' in [energy].mac_pj"),
     (
-        ("read_energy_pj_per_byte = 12.5 ", "# "),
-        "32:1: error: missing field 'read_energy_pj_per_byte' in [[memory]] 'l2'",
+        ("read_energy_pj_per_byte = 29.14 ", "# "),
+        "34:1: error: missing field 'read_energy_pj_per_byte' in [[memory]] 'l2'",
     ),
 ]
 

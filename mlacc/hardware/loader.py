@@ -11,7 +11,8 @@ The schema (every key carries its unit; see presets/h100.toml for a commented ex
     [energy.mac_pj] {dtype = pJ per MAC}
     [cores]      count, interconnect_bandwidth_bytes_per_cycle, interconnect_energy_pj_per_byte  (optional)
     [efficiency] compute, memory: measured fractions of peak in (0, 1];
-                 op_latency_cycles: measured fixed time of one op (launch, sync)                     (optional)
+                 op_latency_cycles: measured fixed time of one op (launch, sync);
+                 attention_compute, attention_memory: the same fractions for a fused attention kernel (optional)
 
 `count` fields are totals on the chip. Unknown keys are errors, so a typo never
 silently falls back to a default.
@@ -96,7 +97,7 @@ _MEMORY = {
     "write_energy_pj_per_byte",
 }
 _CORES = {"count", "interconnect_bandwidth_bytes_per_cycle", "interconnect_energy_pj_per_byte"}
-_EFFICIENCY = {"compute", "memory", "op_latency_cycles"}
+_EFFICIENCY = {"compute", "memory", "op_latency_cycles", "attention_compute", "attention_memory"}
 
 
 class _Reader:
@@ -206,10 +207,12 @@ class _Reader:
             ]
             levels.append(MemoryLevelAttr(str(level["name"]), capacity, count, *bandwidths, *energies))
         energy = data["energy"]
-        if not isinstance(energy, dict) or "mac_pj" not in energy or not set(energy) <= {"mac_pj", "static_power_watts"}:
-            self.fail(
-                "[energy] holds [energy.mac_pj] (dtype = pJ per MAC) and optionally static_power_watts", "energy"
-            )
+        if (
+            not isinstance(energy, dict)
+            or "mac_pj" not in energy
+            or not set(energy) <= {"mac_pj", "static_power_watts"}
+        ):
+            self.fail("[energy] holds [energy.mac_pj] (dtype = pJ per MAC) and optionally static_power_watts", "energy")
         mac_energy = self.dtype_table(energy["mac_pj"], "mac_pj", "[energy]", "energy", None)
         static_power = (
             float(self.number(energy, "static_power_watts", "[energy]", "energy", None, positive=False))

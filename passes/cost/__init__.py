@@ -49,7 +49,15 @@ from passes.cost.gemm import (
 from passes.cost.homes import assign_homes, fused_values, placement_of
 from passes.cost.machine import Level, Machine, machine_of_module
 from passes.cost.ops import VIEW_OPS, is_task, layer_functions, op_spec, task_operands, tiling_of
-from passes.cost.plan import Slot, crossing_bytes, dataflow_graph, estimate_function, layer_cycles_and_energy, plan
+from passes.cost.plan import (
+    Slot,
+    crossing_bytes,
+    dataflow_graph,
+    estimate_function,
+    layer_cycles_and_energy,
+    plan,
+    static_energy_pj,
+)
 
 __all__ = [
     "ORDER_FOR_INNER",
@@ -79,6 +87,7 @@ __all__ = [
     "op_spec",
     "placement_of",
     "plan",
+    "static_energy_pj",
     "task_operands",
     "tiling_of",
 ]

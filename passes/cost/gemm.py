@@ -67,10 +67,16 @@ class OpSpec:
     operand_bytes: tuple[int, ...]
     result_bytes: int
     gemm: Gemm | None = None
+    flash: bool = False
+    """Part of a flash-fused attention (scores, their sum, softmax, weighted values): one kernel."""
+    density: float = 1.0
+    """The fraction of the op a causal mask leaves to compute: masked blocks are skipped, as flash kernels do."""
+    launch: bool = True
+    """Whether the op starts a kernel of its own (pays the fixed per-op latency): one per flash group."""
 
     @property
-    def macs(self) -> int:
-        return self.gemm.macs if self.gemm else 0
+    def macs(self) -> float:
+        return self.gemm.macs * self.density if self.gemm else 0
 
 
 @dataclass
@@ -143,7 +149,8 @@ def _streams(op: OpSpec, tm: np.ndarray, tn: np.ndarray, tk: np.ndarray, inner: 
     return np.stack(
         [
             a_bytes * np.where(inner == 1, 1, tiles_n),  # A: once if N is innermost, else once per N tile
-            b_bytes * np.where(inner == 0, 1, tiles_m),  # B: once if M is innermost, else once per M tile
+            # B: once if M is innermost, else once per M tile; a causal mask skips the blocks it hides
+            b_bytes * np.where(inner == 0, 1, tiles_m) * op.density,
             op.result_bytes * np.where(inner == 2, 1, tiles_k),  # C: partial sums when K is not innermost
             op.result_bytes * np.where(inner == 2, 0, tiles_k - 1),  # C read back
         ]
@@ -182,10 +189,12 @@ def _contraction_terms(
     read_coeff, write_coeff = _linear_traffic(machine, placement)
     reads, writes = read_coeff @ streams, write_coeff @ streams
     if len(machine.levels) > 2:
-        # Below the tile level, each unit re-reads its share through square tiles that fit the innermost level.
-        side = _square_tile(machine.levels[0].capacity, op.element_bytes)
-        inner_loads = a_bytes * np.ceil(n / side) + b_bytes * np.ceil(m / side)
-        extra = np.maximum(0.0, inner_loads - streams[0] - streams[1])
+        # Below the tile level, each unit re-reads its share through its output tile (see `unit_tile`).
+        tall, wide = unit_tile(machine, op.element_bytes)
+        inner_loads = min(
+            a_bytes * ceil(n / wide) + b_bytes * ceil(m / tall), a_bytes * ceil(n / tall) + b_bytes * ceil(m / wide)
+        ) * np.ones_like(tm)
+        extra = np.maximum(0.0, inner_loads * op.density - streams[0] - streams[1])
         reads[len(machine.levels) - 2] += extra
         writes[0] += extra
     # The array reads each A element once per pass of its columns, each B element once per pass of its rows.
@@ -204,16 +213,22 @@ def _contraction_terms(
     # K tiles can run in parallel too (split-K).
     units = np.minimum(machine.units, g * blocks * np.where(inner == 2, 1, tiles_k))
     utilisation = np.full_like(tm, utilisation)
-    compute = op.macs / (units * machine.peak_macs(op.dtype) * utilisation * machine.compute_efficiency)
+    efficiency = machine.attention_compute_efficiency if op.flash else machine.compute_efficiency
+    compute = op.macs / (units * machine.peak_macs(op.dtype) * utilisation * efficiency)
     return compute, reads, writes, units, utilisation
 
 
-def _square_tile(capacity: int, element_bytes: int) -> int:
-    """The largest power-of-two side t with A, B and C tiles of t x t in `capacity`."""
-    side = 1
-    while 3 * (2 * side) ** 2 * element_bytes <= capacity:
-        side *= 2
-    return side
+SLICE_DEPTH = 64
+"""K extent of the operand slices a unit streams through the innermost level (a GPU SM's TMA/wgmma k-slice)."""
+
+
+def unit_tile(machine: Machine, element_bytes: int) -> tuple[int, int]:
+    """The output tile one unit keeps while K streams past: two array passes tall and one wide (two warpgroups
+    of an SM, accumulators in registers), halved until its double-buffered k-slices fit the innermost level."""
+    tall, wide = 2 * machine.rows, machine.cols
+    while tall > 1 and 2 * (tall + wide) * SLICE_DEPTH * element_bytes > machine.levels[0].capacity:
+        tall, wide = max(1, tall // 2), max(1, wide // 2)
+    return tall, wide
 
 
 def _linear_traffic(machine: Machine, placement: Placement) -> tuple[np.ndarray, np.ndarray]:
@@ -225,13 +240,17 @@ def _linear_traffic(machine: Machine, placement: Placement) -> tuple[np.ndarray,
     return np.array([c[0] for c in columns]).T, np.array([c[1] for c in columns]).T
 
 
-def _level_cycles(machine: Machine, reads: np.ndarray, writes: np.ndarray, units: np.ndarray) -> np.ndarray:
-    """On-chip levels read and write through separate ports; the off-chip bus is shared by reads and writes."""
+def _level_cycles(
+    machine: Machine, reads: np.ndarray, writes: np.ndarray, units: np.ndarray, flash: bool = False
+) -> np.ndarray:
+    """On-chip levels read and write through separate ports; the off-chip bus is shared by reads and writes
+    and reaches the measured fraction of its peak (of a fused attention kernel's, for a flash group)."""
     cycles = []
     last = len(machine.levels) - 1
+    off_chip = machine.attention_memory_efficiency if flash else machine.memory_efficiency
     for i, level in enumerate(machine.levels):
         instances = np.minimum(level.count, units) if i == 0 else level.count
-        scale = instances * machine.memory_efficiency
+        scale = instances * (off_chip if i == last else 1.0)
         if i == last:
             cycles.append(reads[i] / (level.read_bandwidth * scale) + writes[i] / (level.write_bandwidth * scale))
         else:
@@ -255,10 +274,11 @@ def estimate_contraction(machine: Machine, op: OpSpec, placement: Placement, til
     compute, reads, writes, units, utilisation = _contraction_terms(
         machine, op, placement, one * tiling.m, one * tiling.n, one * tiling.k, one * _INNER[tiling.order[-1]]
     )
-    level_cycles = _level_cycles(machine, reads, writes, units)
+    level_cycles = _level_cycles(machine, reads, writes, units, op.flash)
     energy = _energy(machine, op, reads, writes)
     return _estimate(
         machine,
+        op,
         float(compute[0]),
         reads[:, 0],
         writes[:, 0],
@@ -271,6 +291,7 @@ def estimate_contraction(machine: Machine, op: OpSpec, placement: Placement, til
 
 def _estimate(
     machine: Machine,
+    op: OpSpec,
     compute: float,
     reads: np.ndarray,
     writes: np.ndarray,
@@ -283,7 +304,7 @@ def _estimate(
     terms = {"compute": compute, **{name: float(c) for name, c in zip(names, level_cycles, strict=True)}}
     bound = max(terms, key=lambda t: terms[t])
     return Estimate(
-        cycles=terms[bound] + machine.op_latency,
+        cycles=terms[bound] + (machine.op_latency if op.launch else 0.0),
         bound=bound,
         compute_cycles=compute,
         level_cycles={name: terms[name] for name in names},
@@ -314,7 +335,7 @@ def best_tiling(machine: Machine, op: OpSpec, placement: Placement) -> tuple[Til
         raise ValueError(f"no tile of op '{op.name}' fits {machine.tile_level.name} ({machine.tile_level.capacity} B)")
     tm, tn, tk, inner = tm[feasible], tn[feasible], tk[feasible], inner[feasible]
     compute, reads, writes, units, _ = _contraction_terms(machine, op, placement, tm, tn, tk, inner)
-    cycles = np.maximum(compute, _level_cycles(machine, reads, writes, units).max(axis=0))
+    cycles = np.maximum(compute, _level_cycles(machine, reads, writes, units, op.flash).max(axis=0))
     energy = _energy(machine, op, reads, writes).sum(axis=0)
     best = int(np.lexsort((energy, cycles))[0])
     tiling = Tiling(int(tm[best]), int(tn[best]), int(tk[best]), ORDER_FOR_INNER[int(inner[best])])
@@ -327,10 +348,13 @@ def estimate_elementwise(machine: Machine, op: OpSpec, placement: Placement) -> 
     reads = np.array([[reads_by[lv.name]] for lv in machine.levels])
     writes = np.array([[writes_by[lv.name]] for lv in machine.levels])
     units = np.array([machine.units])
-    compute = op.flops / (machine.units * machine.cols * machine.compute_efficiency)
-    level_cycles = _level_cycles(machine, reads, writes, units)
+    efficiency = machine.attention_compute_efficiency if op.flash else machine.compute_efficiency
+    compute = op.flops / (machine.units * machine.cols * efficiency)
+    level_cycles = _level_cycles(machine, reads, writes, units, op.flash)
     energy = _energy(machine, op, reads, writes)
-    return _estimate(machine, compute, reads[:, 0], writes[:, 0], level_cycles[:, 0], energy[:, 0], 1.0, machine.units)
+    return _estimate(
+        machine, op, compute, reads[:, 0], writes[:, 0], level_cycles[:, 0], energy[:, 0], 1.0, machine.units
+    )
 
 
 def estimate(machine: Machine, spec: OpSpec, placement: Placement, tiling: Tiling | None) -> Estimate:

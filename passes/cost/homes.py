@@ -8,7 +8,7 @@ from xdsl.ir import Operation, SSAValue
 from dialects import la
 from passes.cost.gemm import Placement
 from passes.cost.machine import Machine
-from passes.cost.ops import task_operands
+from passes.cost.ops import flash_group, task_operands
 
 
 def fused_values(function: func.FuncOp) -> set[SSAValue]:
@@ -65,5 +65,10 @@ def assign_homes(function: func.FuncOp, machine: Machine) -> dict[SSAValue, str]
 
 
 def placement_of(op: Operation, homes: dict[SSAValue, str], machine: Machine) -> Placement:
+    """Where `op` reads each operand from and writes its result to. Inside a flash group an operand that an
+    earlier member already loads (MLA's latent, key and value at once) comes from the tile that load filled."""
     result = machine.dram.name if isinstance(op, la.KvStoreOp) else homes[op.results[0]]
-    return Placement(tuple(homes[v] for v in task_operands(op)), result)
+    group = flash_group(op)
+    loaded = {v for member in group[: group.index(op)] for v in member.operands} if group else set()
+    operands = tuple(machine.array_level.name if v in loaded else homes[v] for v in task_operands(op))
+    return Placement(operands, result)

@@ -37,6 +37,10 @@ class Machine:
     compute_efficiency: float = 1.0
     memory_efficiency: float = 1.0
     op_latency: float = 0.0
+    attention_compute_efficiency: float = 1.0
+    attention_memory_efficiency: float = 1.0
+    static_power: float = 0.0
+    """Watts drawn whatever the chip computes, charged for the time a step takes."""
     cores: int = 1
     interconnect_bandwidth: float = 0.0
     interconnect_energy: float = 0.0
@@ -71,6 +75,9 @@ class Machine:
             compute_efficiency=efficiency.get("compute", 1.0),
             memory_efficiency=efficiency.get("memory", 1.0),
             op_latency=efficiency.get("op_latency_cycles", 0.0),
+            attention_compute_efficiency=efficiency.get("attention_compute", efficiency.get("compute", 1.0)),
+            attention_memory_efficiency=efficiency.get("attention_memory", efficiency.get("memory", 1.0)),
+            static_power=target.static_power,
             cores=target.core_count(),
             interconnect_bandwidth=cores.get("interconnect_bandwidth_bytes_per_cycle", 0.0),
             interconnect_energy=cores.get("interconnect_energy_pj_per_byte", 0.0),

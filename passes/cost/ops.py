@@ -22,6 +22,38 @@ def is_task(op: Operation) -> bool:
     return isinstance(op, la.LaOp) and not isinstance(op, VIEW_OPS)
 
 
+def flash_group(op: Operation) -> list[Operation]:
+    """The ops fused with `op` into one flash-attention kernel, in program order (empty if none): the
+    score contractions, their sum, the softmax and the contractions that weight values by its result."""
+    softmax = op if isinstance(op, la.SoftmaxOp) else None
+    candidates = [u.operation for r in op.results for u in r.uses]
+    candidates += [u.operation for r in op.results for u in r.uses for r2 in u.operation.results for u in r2.uses]
+    candidates += [v.owner for v in op.operands if isinstance(v.owner, Operation)]
+    for other in candidates:
+        if softmax is None and isinstance(other, la.SoftmaxOp):
+            softmax = other
+    if softmax is None:
+        return []
+    scores = softmax.input.owner
+    producers = [scores] if not isinstance(scores, la.AddOp) else [v.owner for v in scores.operands] + [scores]
+    members = {o for o in producers if isinstance(o, Operation)} | {softmax}
+    members |= {u.operation for u in softmax.result.uses}
+    if op not in members:
+        return []
+    block = softmax.parent_block()
+    assert block is not None
+    return [o for o in block.ops if o in members]
+
+
+def causal_density(softmax: la.SoftmaxOp) -> float:
+    """The fraction of (query, key) pairs a causal mask leaves: query i of S sees T - S + i + 1 keys."""
+    if softmax.causal is None:
+        return 1.0
+    shape = la.tensor_type(softmax.input).get_shape()
+    s, t = shape[-2], shape[-1]
+    return (s * t - s * (s - 1) / 2) / (s * t)
+
+
 def op_spec(op: la.LaOp) -> OpSpec:
     dtype_of = op.operands[0] if op.operands else op.results[0]
     element_type = la.tensor_type(dtype_of).element_type
@@ -30,15 +62,21 @@ def op_spec(op: la.LaOp) -> OpSpec:
         name = f"store {op.cache.data}"
     gemm = Gemm.of(op.spec.data, op.index_sizes()) if isinstance(op, la.EinsumOp) else None
     result_bytes = op.operand_bytes() if isinstance(op, la.KvStoreOp) else op.result_bytes()
+    group = flash_group(op)
+    softmax = next((o for o in group if isinstance(o, la.SoftmaxOp)), None)
+    density = causal_density(softmax) if softmax is not None else 1.0
     return OpSpec(
         name=name,
         kind=op.name.removeprefix("la."),
         dtype=dtype_name(element_type),
         element_bytes=la.element_bytes(element_type),
-        flops=op.flops(),
+        flops=round(op.flops() * density),
         operand_bytes=tuple(la.tensor_bytes(v.type) for v in op.operands if not is_gamma(op, v)),
         result_bytes=result_bytes,
         gemm=gemm,
+        flash=bool(group),
+        density=density,
+        launch=not group or op is softmax,
     )
 
 

@@ -132,10 +132,18 @@ def crossing_bytes(
     return size * (count - 1) / count
 
 
+def static_energy_pj(slot: Slot, machine: Machine) -> float:
+    """The chip's static power over the slot's time, in the share of the chip's cores the slot occupies."""
+    return machine.static_power * (slot.end - slot.start) / machine.frequency * 1e12 * len(slot.cores) / machine.cores
+
+
 def layer_cycles_and_energy(slots: dict[Operation, Slot], machine: Machine) -> tuple[float, float]:
     cycles = max((slot.end for slot in slots.values()), default=0.0)
     energy = sum(
-        slot.estimate.total_energy_pj + slot.interconnect_bytes * machine.interconnect_energy for slot in slots.values()
+        slot.estimate.total_energy_pj
+        + slot.interconnect_bytes * machine.interconnect_energy
+        + static_energy_pj(slot, machine)
+        for slot in slots.values()
     )
     return cycles, energy
 
