@@ -158,6 +158,19 @@ def compare_command(args: argparse.Namespace) -> tuple[str, int]:
     return format_compare(per_hardware), 0
 
 
+def validate_command(args: argparse.Namespace) -> tuple[str, int]:
+    from mlacc.validate import check_limits, format_validation, plot_validation, validate
+
+    validations = validate(args.csv, args.hw, args.grid)
+    if not validations:
+        raise InputError(f"{args.csv}: no measured steps in grid '{args.grid}'")
+    if args.plot:
+        plot_validation(validations, args.plot)
+    failures = check_limits(validations, args.max_median_error, args.max_error, args.max_energy_error)
+    text = format_validation(validations) + "".join(f"limit exceeded: {f}\n" for f in failures)
+    return text, 1 if failures else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mlacc", description="Compile attention-layer DSL files and report what they cost."
@@ -241,6 +254,27 @@ def build_parser() -> argparse.ArgumentParser:
     verify_parser.add_argument("-o", "--output", metavar="OUT", help="write the report to OUT instead of stdout")
     verify_parser.set_defaults(run=verify_command)
 
+    validate_parser = commands.add_parser(
+        "validate",
+        help="estimates against measurements of real hardware (a CSV from benchmarks/gpu/measure.py)",
+        description="Estimate every measured step of the CSV with its device's preset and print estimate vs "
+        "measurement per point and scheme, the median and largest errors, and whether the schemes rank alike. "
+        "Exit 1 when an error limit given is exceeded.",
+    )
+    validate_parser.add_argument("csv", metavar="CSV", help="measurements written by benchmarks/gpu/measure.py")
+    validate_parser.add_argument("--hw", metavar="NAME|PATH", help="preset or file to judge (default: by device)")
+    validate_parser.add_argument(
+        "--grid", default="validation", help="which rows: validation (default), calibration or all"
+    )
+    validate_parser.add_argument("--plot", metavar="OUT.png|OUT.svg", help="write a log-log scatter of the steps")
+    for flag, what in (
+        ("--max-median-error", "median |error| of step time of any (phase, scheme)"),
+        ("--max-error", "largest |error| of step time"),
+        ("--max-energy-error", "median |error| of step energy"),
+    ):
+        validate_parser.add_argument(flag, type=float, metavar="FRACTION", help=f"limit on the {what}")
+    validate_parser.add_argument("-o", "--output", metavar="OUT", help="write the report to OUT instead of stdout")
+    validate_parser.set_defaults(run=validate_command)
     hw_parser = commands.add_parser("hw", help="list and show hardware presets and files")
     hw_commands = hw_parser.add_subparsers(dest="hw_command", required=True, metavar="HW_COMMAND")
     hw_list = hw_commands.add_parser("list", help="the bundled presets, one per line")

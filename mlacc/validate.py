@@ -1,0 +1,276 @@
+"""`mlacc validate`: estimates against measurements taken on real hardware (benchmarks/gpu/measure.py).
+
+Each `step` row of a measurement CSV names a layer (a bundled example), a scheme and a
+workload; the estimate of the same point comes from the same pipeline `mlacc compile`
+runs, so what is judged is the tool as users run it. Reported per row: measured and
+estimated seconds and joules and their relative error; per (phase, scheme): the median
+and largest absolute error; per point: whether the estimates rank the schemes as the
+measurements do.
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dialects.hw import attach_target
+from mlacc.diagnostics import InputError
+from mlacc.estimates import LayerResult, estimate_module
+from mlacc.frontend import parse_dsl
+from mlacc.frontend.irgen import override_workloads
+from mlacc.hardware import load_hardware
+from mlacc.report import si
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+"""Where the layers named in measurement rows are defined (examples/MODEL.attn)."""
+
+DEVICE_PRESETS = {"H100": "h100", "H200": "h200", "A100": "a100", "H20": "h20"}
+"""Substrings of NVML's device name -> the preset that models that device."""
+
+
+@dataclass(frozen=True)
+class Point:
+    model: str
+    phase: str
+    batch: int
+    context: int
+    new_tokens: int
+
+    def label(self) -> str:
+        return f"{self.model} {self.phase} b{self.batch} ctx {self.context} new {self.new_tokens}"
+
+
+@dataclass
+class Comparison:
+    point: Point
+    scheme: str
+    measured_seconds: float
+    estimated_seconds: float
+    measured_joules: float
+    estimated_joules: float
+    fits: bool = True
+
+    @property
+    def time_error(self) -> float:
+        return self.estimated_seconds / self.measured_seconds - 1
+
+    @property
+    def energy_error(self) -> float:
+        return self.estimated_joules / self.measured_joules - 1
+
+
+@dataclass
+class Validation:
+    device: str
+    hardware: str
+    rows: list[Comparison] = field(default_factory=lambda: [])
+    skipped: list[str] = field(default_factory=lambda: [])
+
+    def groups(self) -> dict[tuple[str, str], list[Comparison]]:
+        out: dict[tuple[str, str], list[Comparison]] = defaultdict(list)
+        for row in self.rows:
+            out[(row.point.phase, row.scheme)].append(row)
+        return dict(sorted(out.items()))
+
+    def rankings(self) -> list[tuple[Point, list[str], list[str]]]:
+        """Per point with several schemes of one layer: the schemes fastest first, measured and estimated."""
+        by_point: dict[Point, list[Comparison]] = defaultdict(list)
+        for row in self.rows:
+            by_point[row.point].append(row)
+        out = []
+        for point, rows in by_point.items():
+            if len(rows) > 1:
+                measured = [r.scheme for r in sorted(rows, key=lambda r: r.measured_seconds)]
+                estimated = [r.scheme for r in sorted(rows, key=lambda r: r.estimated_seconds)]
+                out.append((point, measured, estimated))
+        return out
+
+    def summary(self) -> dict[str, float]:
+        time_errors = [abs(r.time_error) for r in self.rows]
+        energy_errors = [abs(r.energy_error) for r in self.rows]
+        ranks = self.rankings()
+        return {
+            "points": len(self.rows),
+            "median_time_error": statistics.median(time_errors) if time_errors else 0.0,
+            "max_time_error": max(time_errors, default=0.0),
+            "worst_group_median_time_error": max(
+                (statistics.median(abs(r.time_error) for r in rows) for rows in self.groups().values()), default=0.0
+            ),
+            "median_energy_error": statistics.median(energy_errors) if energy_errors else 0.0,
+            "max_energy_error": max(energy_errors, default=0.0),
+            "rankings_agreeing": sum(m == e for _, m, e in ranks),
+            "rankings": len(ranks),
+        }
+
+
+def preset_for(device: str) -> str:
+    for key, preset in DEVICE_PRESETS.items():
+        if key in device:
+            return preset
+    raise InputError(f"no preset models device '{device}': name one with --hw")
+
+
+def read_measurements(path: str, grid: str) -> dict[str, list[dict[str, str]]]:
+    """The CSV's ok `step` rows of `grid` ('all' for every grid), by device."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as e:
+        raise InputError(f"cannot read '{path}': {e.strerror}") from None
+    need = {"device", "grid", "kind", "model", "scheme", "phase", "batch", "context", "new_tokens", "seconds"}
+    if rows and not need <= set(rows[0]):
+        raise InputError(f"{path}: not a measurement CSV (columns missing: {', '.join(sorted(need - set(rows[0])))})")
+    by_device: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for row in rows:
+        if row["kind"] == "step" and row.get("status", "ok") == "ok" and grid in ("all", row["grid"]):
+            by_device[row["device"]].append(row)
+    return dict(by_device)
+
+
+def estimate_point(point: Point, hardware: str) -> dict[str, LayerResult]:
+    """Every scheme's estimate of one point (one entry, keyed by the layer kind, for a non-MLA layer)."""
+    path = EXAMPLES / f"{point.model}.attn"
+    if not path.is_file():
+        raise InputError(f"measurement names layer '{point.model}', but {path} does not exist")
+    module = parse_dsl(path.read_text(encoding="utf-8"), str(path))
+    override_workloads(module, phase=point.phase, batch=point.batch, context=point.context, new_tokens=point.new_tokens)
+    for function in list(module.ops)[1:]:  # every workload is now the same point: keep one
+        function.detach()
+        function.erase()
+    attach_target(module, load_hardware(hardware))
+    (result,) = estimate_module(module, None)
+    if result.alternatives:
+        return {alt.scheme: alt for alt in result.alternatives}
+    return {result.kind: result}
+
+
+def validate(path: str, hardware: str | None = None, grid: str = "validation") -> list[Validation]:
+    out = []
+    for device, rows in read_measurements(path, grid).items():
+        preset = hardware or preset_for(device)
+        validation = Validation(device, preset)
+        estimates: dict[Point, dict[str, LayerResult]] = {}
+        for row in rows:
+            point = Point(row["model"], row["phase"], int(row["batch"]), int(row["context"]), int(row["new_tokens"]))
+            if point not in estimates:
+                estimates[point] = estimate_point(point, preset)
+            estimate = estimates[point].get(row["scheme"])
+            if estimate is None:
+                validation.skipped.append(f"{point.label()} {row['scheme']}: no estimate of that scheme")
+                continue
+            validation.rows.append(
+                Comparison(
+                    point,
+                    row["scheme"],
+                    float(row["seconds"]),
+                    estimate.seconds,
+                    float(row["joules"]) if row.get("joules") else float("nan"),
+                    estimate.energy_pj * 1e-12,
+                    getattr(estimate, "fits", True),
+                )
+            )
+        out.append(validation)
+    return out
+
+
+def check_limits(
+    validations: list[Validation],
+    max_median: float | None,
+    max_error: float | None,
+    max_energy: float | None,
+) -> list[str]:
+    """The limits the validations exceed, one line each."""
+    failures = []
+    for v in validations:
+        s = v.summary()
+        for value, limit, what in (
+            (s["worst_group_median_time_error"], max_median, "median time error of a (phase, scheme)"),
+            (s["max_time_error"], max_error, "largest time error"),
+            (s["median_energy_error"], max_energy, "median energy error"),
+        ):
+            if limit is not None and value > limit:
+                failures.append(f"{v.device}: {what} {value:.1%} > {limit:.1%}")
+    return failures
+
+
+def format_validation(validations: list[Validation]) -> str:
+    out: list[str] = []
+    for v in validations:
+        out.append(f"== {v.device} vs mlacc preset '{v.hardware}': {len(v.rows)} measured steps")
+        out.append(
+            f"  {'point':<44} {'scheme':<10} {'measured':>9} {'estimate':>9} {'error':>7}  "
+            f"{'measured':>8} {'estimate':>8} {'error':>7}"
+        )
+        for r in sorted(v.rows, key=lambda r: (r.point.model, r.point.phase, r.point.batch, r.point.context)):
+            out.append(
+                f"  {r.point.label():<44} {r.scheme:<10} {si(r.measured_seconds, 's'):>9} "
+                f"{si(r.estimated_seconds, 's'):>9} {r.time_error:>+7.1%}  {si(r.measured_joules, 'J'):>8} "
+                f"{si(r.estimated_joules, 'J'):>8} {r.energy_error:>+7.1%}"
+            )
+        out.append("")
+        out.append(f"  {'phase':<8} {'scheme':<10} {'points':>6}  {'time |error|':>22}  {'energy |error|':>22}")
+        out.append(f"  {'':<8} {'':<10} {'':>6}  {'median':>10} {'max':>11}  {'median':>10} {'max':>11}")
+        for (phase, scheme), rows in v.groups().items():
+            t = [abs(r.time_error) for r in rows]
+            e = [abs(r.energy_error) for r in rows]
+            out.append(
+                f"  {phase:<8} {scheme:<10} {len(rows):>6}  {statistics.median(t):>10.1%} {max(t):>11.1%}  "
+                f"{statistics.median(e):>10.1%} {max(e):>11.1%}"
+            )
+        s = v.summary()
+        out.append("")
+        out.append(
+            f"  all: time median {s['median_time_error']:.1%}, max {s['max_time_error']:.1%}; energy median "
+            f"{s['median_energy_error']:.1%}, max {s['max_energy_error']:.1%}; scheme ranking agrees at "
+            f"{s['rankings_agreeing']} of {s['rankings']} points"
+        )
+        for point, measured, estimated in v.rankings():
+            if measured != estimated:
+                out.append(
+                    f"  ranking differs at {point.label()}: measured {' < '.join(measured)}, "
+                    f"estimated {' < '.join(estimated)}"
+                )
+        out.extend(f"  skipped: {line}" for line in v.skipped)
+        out.append("")
+    out.append("error = estimate / measurement - 1; energy is the board's (NVML) against dynamic + static estimates.")
+    return "\n".join(out) + "\n"
+
+
+def plot_validation(validations: list[Validation], path: str) -> None:
+    """A log-log scatter of estimated against measured seconds, one panel per device."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(validations), figsize=(6 * len(validations), 5.5), squeeze=False)
+    for ax, v in zip(axes[0], validations, strict=True):
+        schemes = sorted({r.scheme for r in v.rows})
+        for scheme in schemes:
+            for phase, marker in (("decode", "o"), ("prefill", "^")):
+                rows = [r for r in v.rows if r.scheme == scheme and r.point.phase == phase]
+                if rows:
+                    ax.scatter(
+                        [r.measured_seconds for r in rows],
+                        [r.estimated_seconds for r in rows],
+                        marker=marker,
+                        label=f"{scheme} ({phase})",
+                        alpha=0.8,
+                    )
+        values = [x for r in v.rows for x in (r.measured_seconds, r.estimated_seconds)]
+        lo, hi = min(values) / 1.5, max(values) * 1.5
+        ax.plot([lo, hi], [lo, hi], "k-", linewidth=0.8, label="estimate = measurement")
+        ax.fill_between([lo, hi], [lo * 0.75, hi * 0.75], [lo * 1.25, hi * 1.25], color="grey", alpha=0.15,
+                        label="±25%")  # fmt: skip
+        ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi))
+        ax.set_xlabel("measured step time (s)")
+        ax.set_ylabel(f"mlacc estimate, preset {v.hardware} (s)")
+        ax.set_title(v.device)
+        ax.legend(fontsize=7, loc="upper left")
+        ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
