@@ -1,10 +1,10 @@
 """Fits a GPU preset's measured constants from the calibration rows of a benchmarks/gpu/measure.py CSV.
 
-    python benchmarks/gpu/fit.py benchmarks/results/h100_2026-11-24.csv --peak-tflops 989.4 --hbm-tbs 3.35
+    python benchmarks/gpu/fit.py benchmarks/results/h100_2026-11-24.csv --peak-tflops 989.4 --hbm-tbs 3.35 --preset h100
 
 Prints the [efficiency] and energy lines for the preset, each with the rows it came from. Only
 calibration rows are read (never the validation grid), so `mlacc validate` judges the fit on shapes
-it did not see. Runs anywhere (numpy only).
+it did not see. Runs anywhere (numpy and mlacc).
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ import statistics
 
 import numpy as np
 
+from mlacc.hardware import load_hardware
+from passes.cost import Gemm, Machine, OpSpec, Placement, best_tiling, estimate_elementwise
+
 CLOCK = 1.83e9  # the presets' derived boost clock (h100.toml)
-UNIT_TILE = (128, 256)  # an SM's output tile in the cost model (passes/cost/gemm.py unit_tile)
 
 
 def main() -> None:
@@ -24,6 +26,7 @@ def main() -> None:
     parser.add_argument("csv")
     parser.add_argument("--peak-tflops", type=float, required=True, help="datasheet dense bf16")
     parser.add_argument("--hbm-tbs", type=float, required=True, help="datasheet HBM bandwidth")
+    parser.add_argument("--preset", required=True, help="the preset whose traffic model the energies are fit to")
     args = parser.parse_args()
     rows = [r for r in csv.DictReader(open(args.csv)) if r["grid"] == "calibration" and r["status"] == "ok"]
     peak, hbm = args.peak_tflops * 1e12, args.hbm_tbs * 1e12
@@ -36,39 +39,70 @@ def main() -> None:
 
     gemms = kind("gemm")
     gemv = [r for r in gemms if f(r, "m") <= 16 and f(r, "n") * f(r, "k") >= 16384 * 7168]
-    memory = statistics.median(f(r, "bytes") / f(r, "seconds") / hbm for r in gemv)
     big = [r for r in gemms if f(r, "m") >= 4096]
     compute = statistics.median(f(r, "flops") / f(r, "seconds") / peak for r in big)
     tiny = kind("tiny")[0]
     attention = kind("attention")
     mha_decode = [r for r in attention if r["model"] == "mha" and r["phase"] == "decode" and f(r, "batch") >= 16]
-    heavy = [r for r in attention if r["model"] != "mha" and f(r, "batch") * f(r, "context") >= 64 * 8191]
-    heavy += [r for r in attention if r["phase"] == "prefill"]
+    prefill = [r for r in attention if r["phase"] == "prefill"]
     l2 = kind("l2read")[0]
+    # Skinny GEMMs (M <= 16) and per-head batched ones are weight streams: seconds = latency + bytes / rate.
+    skinny = [r for r in gemms + kind("bmm") if f(r, "m") <= 16]
+    slope, intercept = np.polyfit([f(r, "bytes") for r in skinny], [f(r, "seconds") for r in skinny], 1)
+    print(
+        f"memory = {1 / slope / hbm:.3f}   # weight-stream rate of {len(skinny)} GEMMs with M <= 16 (fit) / datasheet"
+    )
+    print(
+        f"contraction_latency_cycles = {intercept * CLOCK:.0f}   # {intercept * 1e6:.2f} us, the same fit's intercept"
+    )
     print(f"compute = {compute:.3f}     # median of {len(big)} bf16 GEMMs with M >= 4096 / peak")
-    print(f"memory = {memory:.3f}      # median of {len(gemv)} GEMVs (M <= 16) over >= 235 MB of weights / datasheet")
     print(f"op_latency_cycles = {f(tiny, 'seconds') * CLOCK:.0f}   # {f(tiny, 'seconds') * 1e6:.2f} us per tiny op")
     print(f"attention_memory = {statistics.median(f(r, 'bytes') / f(r, 'seconds') / hbm for r in mha_decode):.3f}")
-    print(f"attention_compute = {statistics.median(f(r, 'flops') / f(r, 'seconds') / peak for r in heavy):.3f}")
+    print(f"attention_compute = {statistics.median(f(r, 'flops') / f(r, 'seconds') / peak for r in prefill):.3f}")
     print(f"l2 read_bandwidth_bytes_per_cycle = {f(l2, 'bytes') / f(l2, 'seconds') / CLOCK:.0f}")
 
-    # Energy: board joules = static W x seconds + pJ/B x HBM bytes (+ pJ/MAC x MACs), least squares on
-    # rows that barely compute (idle, tiny ops, copies, GEMVs, norms), relative to each row's energy.
-    light = kind("idle") + kind("tiny") + kind("copy") + kind("rmsnorm") + kind("rope") + gemv
-    a = np.array([[f(r, "seconds") / f(r, "joules"), f(r, "bytes") / f(r, "joules")] for r in light])
-    (static, per_byte), *_ = np.linalg.lstsq(a, np.ones(len(light)), rcond=None)
-    l2_pj = (f(l2, "joules") - static * f(l2, "seconds")) / f(l2, "bytes") * 1e12
-    macs = []
-    for r in big:
-        m, n, k = f(r, "m"), f(r, "n"), f(r, "k")
-        l2_bytes = 2 * (m * k * np.ceil(n / UNIT_TILE[1]) + k * n * np.ceil(m / UNIT_TILE[0]))
-        dynamic = f(r, "joules") - static * f(r, "seconds") - per_byte * f(r, "bytes") - l2_pj * 1e-12 * l2_bytes
-        macs.append(dynamic / (f(r, "flops") / 2) * 1e12)
+    # Energy: board joules = static W x seconds + pJ/B x bytes per memory level + pJ/MAC x MACs, with the
+    # bytes per level the cost model's own for each calibration kernel (so no byte is charged twice), fit in
+    # order: static power on kernels that move nothing, L2 on the L2 sweep, HBM on copies, norms and GEMVs,
+    # then MACs on large GEMMs; each a median over its rows.
+    machine = Machine.of(load_hardware(args.preset))
+    quiet = kind("idle") + kind("tiny")
+    static = statistics.median(f(r, "joules") / f(r, "seconds") for r in quiet)
+    l2_pj = (f(l2, "joules") - static * f(l2, "seconds")) / f(l2, "bytes")
+    l2_name, hbm_name = machine.levels[-2].name, machine.dram.name
+
+    def rest(r: dict[str, str], *known: float) -> tuple[float, dict[str, float], float]:
+        moved, macs = model_traffic(machine, r)
+        spent = f(r, "joules") - static * f(r, "seconds") - l2_pj * moved.get(l2_name, 0.0)
+        return spent - sum(known) * macs, moved, macs
+
+    streams = kind("copy") + kind("rmsnorm") + kind("rope") + gemv
+    hbm_pj = statistics.median(rest(r)[0] / rest(r)[1][hbm_name] for r in streams if f(r, "bytes") > 1 << 24)
+    mac_pj = statistics.median((rest(r)[0] - hbm_pj * rest(r)[1][hbm_name]) / rest(r)[2] for r in big if rest(r)[2] > 0)
     idle = f(kind("idle")[0], "joules") / 3
-    print(f"static_power_watts = {static:.1f}   # fit over {len(light)} light rows (idle {idle:.0f} W)")
-    print(f"hbm read/write energy = {per_byte * 1e12:.1f} pJ per byte moved (fit)")
-    print(f"l2 energy = {l2_pj:.2f} pJ/B   # L2-resident sweep")
-    print(f"bf16 mac = {statistics.median(macs):.3f} pJ   # median of {len(big)} GEMMs, after static, HBM and L2")
+    print(f"static_power_watts = {static:.1f}   # median power of {len(quiet)} idle / tiny-op rows (idle {idle:.0f} W)")
+    print(f"{l2_name} energy = {l2_pj * 1e12:.2f} pJ/B   # L2 sweep less static power")
+    print(f"{hbm_name} energy = {hbm_pj * 1e12:.2f} pJ/B   # median of {len(streams)} copies, norms and GEMVs")
+    print(f"bf16 mac = {mac_pj * 1e12:.3f} pJ   # median of {len(big)} GEMMs with M >= 4096, after the above")
+
+
+def model_traffic(machine: Machine, row: dict[str, str]) -> tuple[dict[str, float], float]:
+    """Bytes the cost model moves through each level, and the MACs, for one calibration kernel."""
+    kind, m, n, k = row["kind"], *(int(row[x] or 0) for x in "mnk")
+    if kind in ("gemm", "bmm"):
+        heads = int(row["heads"] or 1)
+        sizes = {"g": heads, "m": m, "n": n, "k": k}
+        op = OpSpec(kind, "einsum", "bf16", 2, 2 * heads * m * n * k, (2 * heads * m * k, 2 * heads * k * n),
+                    2 * heads * m * n, Gemm.of("gmk,gkn->gmn", sizes))  # fmt: skip
+        dram = machine.dram.name
+        _, est = best_tiling(machine, op, Placement((dram, dram), dram))
+        return est.bytes(), op.macs
+    if kind in ("copy", "rmsnorm", "rope"):
+        moved = float(row["bytes"] or 0) / 2
+        op = OpSpec(kind, kind, "bf16", 2, 0, (int(moved),), int(moved))
+        est = estimate_elementwise(machine, op, Placement((machine.dram.name,), machine.dram.name))
+        return est.bytes(), 0.0
+    return {}, 0.0
 
 
 if __name__ == "__main__":

@@ -101,20 +101,21 @@ def _attention_kernel(
 @triton.jit
 def _combine_kernel(
     part_acc_ptr, part_ml_ptr, out_ptr, sob, soh, sos, kv_heads, group, rows, splits,
-    DV: tl.constexpr, BLOCK_M: tl.constexpr,
+    DV: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_DV: tl.constexpr,
 ):  # fmt: skip
-    pid_m, pid_bh = tl.program_id(0), tl.program_id(1).to(tl.int64)
+    """Merges the splits' partial results; programs over (row block, batch x kv head, value columns)."""
+    pid_m, pid_bh, pid_d = tl.program_id(0), tl.program_id(1).to(tl.int64), tl.program_id(2)
     b, kv_head = pid_bh // kv_heads, pid_bh % kv_heads
     r = pid_m * BLOCK_M + tl.arange(0, BLOCK_M).to(tl.int64)
     row_ok = r < rows
-    dv = tl.arange(0, DV)
+    dv = pid_d * BLOCK_DV + tl.arange(0, BLOCK_DV)
     m = tl.full((BLOCK_M,), float("-inf"), dtype=tl.float32)
     for i in range(splits):
         part = (pid_bh * splits + i) * rows + r
         m = tl.maximum(m, tl.load(part_ml_ptr + 2 * part, mask=row_ok, other=float("-inf")))
     m = tl.where(m == float("-inf"), 0.0, m)
     total = tl.zeros((BLOCK_M,), dtype=tl.float32)
-    acc = tl.zeros((BLOCK_M, DV), dtype=tl.float32)
+    acc = tl.zeros((BLOCK_M, BLOCK_DV), dtype=tl.float32)
     for i in range(splits):
         part = (pid_bh * splits + i) * rows + r
         weight = tl.exp2(tl.load(part_ml_ptr + 2 * part, mask=row_ok, other=float("-inf")) - m)
@@ -192,9 +193,10 @@ def attention(
         num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
     if splits > 1:
-        _combine_kernel[(triton.cdiv(rows, 16), b * hkv)](
+        block_dv = min(dv, 64)
+        _combine_kernel[(triton.cdiv(rows, 16), b * hkv, dv // block_dv)](
             part_acc, part_ml, out, out.stride(0), out.stride(1), out.stride(2), hkv, group, rows, splits,
-            DV=dv, BLOCK_M=16, num_warps=4,
+            DV=dv, BLOCK_M=16, BLOCK_DV=block_dv, num_warps=4,
         )  # fmt: skip
     return out
 

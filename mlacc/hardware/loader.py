@@ -12,6 +12,7 @@ The schema (every key carries its unit; see presets/h100.toml for a commented ex
     [cores]      count, interconnect_bandwidth_bytes_per_cycle, interconnect_energy_pj_per_byte  (optional)
     [efficiency] compute, memory: measured fractions of peak in (0, 1];
                  op_latency_cycles: measured fixed time of one op (launch, sync);
+                 contraction_latency_cycles: the same for a contraction or fused attention (default: op's);
                  attention_compute, attention_memory: the same fractions for a fused attention kernel (optional)
 
 `count` fields are totals on the chip. Unknown keys are errors, so a typo never
@@ -97,7 +98,14 @@ _MEMORY = {
     "write_energy_pj_per_byte",
 }
 _CORES = {"count", "interconnect_bandwidth_bytes_per_cycle", "interconnect_energy_pj_per_byte"}
-_EFFICIENCY = {"compute", "memory", "op_latency_cycles", "attention_compute", "attention_memory"}
+_EFFICIENCY = {
+    "compute",
+    "memory",
+    "op_latency_cycles",
+    "contraction_latency_cycles",
+    "attention_compute",
+    "attention_memory",
+}
 
 
 class _Reader:
@@ -232,7 +240,7 @@ class _Reader:
                 optional[key] = {
                     k: float(self.number(table, k, f"[{key}]", key, None, integer=k == "count")) for k in table
                 }
-                if key == "efficiency" and any(v > 1 for k, v in optional[key].items() if k != "op_latency_cycles"):
+                if key == "efficiency" and any(v > 1 for k, v in optional[key].items() if not k.endswith("_cycles")):
                     self.fail("[efficiency] compute and memory are fractions of peak: at most 1", key)
         try:
             target = TargetAttr(

@@ -73,6 +73,8 @@ class OpSpec:
     """The fraction of the op a causal mask leaves to compute: masked blocks are skipped, as flash kernels do."""
     launch: bool = True
     """Whether the op starts a kernel of its own (pays the fixed per-op latency): one per flash group."""
+    keys: int = 0
+    """For a flash-group op, the keys each query attends over (the softmax's last axis)."""
 
     @property
     def macs(self) -> float:
@@ -212,11 +214,23 @@ def _contraction_terms(
     # Array-sized output blocks run in parallel; with K not innermost, partial sums go up a level, so the
     # K tiles can run in parallel too (split-K).
     units = np.minimum(machine.units, g * blocks * np.where(inner == 2, 1, tiles_k))
+    if op.flash:
+        # A flash kernel gives each unit a block of query rows (one array pass tall) and a chunk of at least
+        # FLASH_CHUNK_KEYS keys (flash-decoding), whichever product this is.
+        units = np.minimum(units, g * ceil(m / rows) * ceil(op.keys / FLASH_CHUNK_KEYS))
     utilisation = np.full_like(tm, utilisation)
-    efficiency = machine.attention_compute_efficiency if op.flash else machine.compute_efficiency
-    compute = op.macs / (units * machine.peak_macs(op.dtype) * utilisation * efficiency)
+    compute = op.macs / (units * machine.peak_macs(op.dtype) * utilisation * compute_efficiency(machine, op))
     return compute, reads, writes, units, utilisation
 
+
+def compute_efficiency(machine: Machine, op: OpSpec) -> float:
+    """The measured fraction of peak the op's kind of kernel reaches: a GEMM or a fused attention."""
+    return machine.attention_compute_efficiency if op.flash else machine.compute_efficiency
+
+
+FLASH_CHUNK_KEYS = 512
+"""Fewest keys a flash-decoding split gives one unit, so partial results cost less than the keys they cover
+(benchmarks/gpu/flash_attention.py `default_splits`, as measured)."""
 
 SLICE_DEPTH = 64
 """K extent of the operand slices a unit streams through the innermost level (a GPU SM's TMA/wgmma k-slice)."""
@@ -303,8 +317,9 @@ def _estimate(
     names = [lv.name for lv in machine.levels]
     terms = {"compute": compute, **{name: float(c) for name, c in zip(names, level_cycles, strict=True)}}
     bound = max(terms, key=lambda t: terms[t])
+    latency = machine.contraction_latency if op.gemm is not None or op.flash else machine.op_latency
     return Estimate(
-        cycles=terms[bound] + (machine.op_latency if op.launch else 0.0),
+        cycles=terms[bound] + (latency if op.launch else 0.0),
         bound=bound,
         compute_cycles=compute,
         level_cycles={name: terms[name] for name in names},
@@ -348,8 +363,9 @@ def estimate_elementwise(machine: Machine, op: OpSpec, placement: Placement) -> 
     reads = np.array([[reads_by[lv.name]] for lv in machine.levels])
     writes = np.array([[writes_by[lv.name]] for lv in machine.levels])
     units = np.array([machine.units])
-    efficiency = machine.attention_compute_efficiency if op.flash else machine.compute_efficiency
-    compute = op.flops / (machine.units * machine.cols * efficiency)
+    compute = op.flops / (machine.units * machine.cols * compute_efficiency(machine, op))
+    if op.flash and machine.attention_measured:
+        compute = 0.0  # inside the fused kernel: its measured contraction rate already includes this work
     level_cycles = _level_cycles(machine, reads, writes, units, op.flash)
     energy = _energy(machine, op, reads, writes)
     return _estimate(

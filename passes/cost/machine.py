@@ -37,8 +37,13 @@ class Machine:
     compute_efficiency: float = 1.0
     memory_efficiency: float = 1.0
     op_latency: float = 0.0
+    contraction_latency: float = 0.0
+    """Fixed cycles of a contraction or fused-attention kernel (a GEMM's prologue and epilogue)."""
     attention_compute_efficiency: float = 1.0
     attention_memory_efficiency: float = 1.0
+    attention_measured: bool = False
+    """Whether `attention_compute` was measured on whole fused kernels: their contractions' rate then already
+    pays for the softmax and sums inside them."""
     static_power: float = 0.0
     """Watts drawn whatever the chip computes, charged for the time a step takes."""
     cores: int = 1
@@ -75,8 +80,10 @@ class Machine:
             compute_efficiency=efficiency.get("compute", 1.0),
             memory_efficiency=efficiency.get("memory", 1.0),
             op_latency=efficiency.get("op_latency_cycles", 0.0),
+            contraction_latency=efficiency.get("contraction_latency_cycles", efficiency.get("op_latency_cycles", 0.0)),
             attention_compute_efficiency=efficiency.get("attention_compute", efficiency.get("compute", 1.0)),
             attention_memory_efficiency=efficiency.get("attention_memory", efficiency.get("memory", 1.0)),
+            attention_measured="attention_compute" in efficiency,
             static_power=target.static_power,
             cores=target.core_count(),
             interconnect_bandwidth=cores.get("interconnect_bandwidth_bytes_per_cycle", 0.0),

@@ -77,6 +77,7 @@ def op_spec(op: la.LaOp) -> OpSpec:
         flash=bool(group),
         density=density,
         launch=not group or op is softmax,
+        keys=la.tensor_type(softmax.input).get_shape()[-1] if softmax is not None else 0,
     )
 
 
