@@ -1,6 +1,11 @@
 """`mlacc`: compile attention-layer DSL files and report what they cost.
 
 Exit codes: 0 success, 1 bad input (the one-line error says where), 2 bad usage.
+
+Start-up is part of the interface: `mlacc --help`, `mlacc hw list` and a DSL
+syntax error must answer in a blink, so this module imports only argparse and
+the light tables it builds options from; each command imports what it runs
+(xDSL, the passes, numpy) when it runs.
 """
 
 from __future__ import annotations
@@ -8,35 +13,20 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Sequence
-from io import StringIO
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from xdsl.dialects import func
-from xdsl.dialects.builtin import ModuleOp
-from xdsl.printer import Printer
 from xdsl.utils.exceptions import DiagnosticException, ParseError
 
-from dialects.attn import AttentionLayerOp
-from dialects.hw import attach_target
 from mlacc import __version__
 from mlacc.diagnostics import InputError, UsageError, error_line, report_internal_error
-from mlacc.estimates import (
-    DEFAULT_HARDWARE,
-    estimate_module,
-    format_compare,
-    format_compare_json,
-    format_json,
-    format_text,
-)
-from mlacc.frontend import parse_dsl
-from mlacc.frontend.irgen import override_workloads
-from mlacc.hardware import load_hardware, preset_names
-from mlacc.hardware.describe import format_target_json, format_target_text
+from mlacc.hardware import DEFAULT_HARDWARE, load_hardware, preset_description, preset_names
 from mlacc.output import write_whole
-from mlacc.pipeline import DEFAULT_SCHEME, EMIT_STAGES, HARDWARE_STAGES, compile_to
-from mlacc.report import account_all_schemes, account_module, format_ops, format_schemes
-from mlacc.verify import TOLERANCE, format_results, layer_cases, scheme_passes, verify_cases
-from passes.absorb import SCHEMES
+from mlacc.pipeline import DEFAULT_SCHEME, EMIT_STAGES, HARDWARE_STAGES
+from passes import SCHEMES
+
+if TYPE_CHECKING:
+    from xdsl.dialects.builtin import ModuleOp
 
 
 def _read(path: str) -> str:
@@ -50,6 +40,10 @@ def _read(path: str) -> str:
 
 def select_workload(module: ModuleOp, workload: str, path: str) -> None:
     """Keeps only the functions of `workload`; a name the file lacks is a usage error."""
+    from xdsl.dialects import func
+
+    from dialects.attn import AttentionLayerOp
+
     names: list[str] = []
     for function in list(module.ops):
         assert isinstance(function, func.FuncOp)
@@ -65,6 +59,10 @@ def select_workload(module: ModuleOp, workload: str, path: str) -> None:
 
 
 def _print_ir(module: ModuleOp) -> str:
+    from io import StringIO
+
+    from xdsl.printer import Printer
+
     out = StringIO()
     Printer(stream=out).print_op(module)
     return out.getvalue() + "\n"
@@ -73,7 +71,12 @@ def _print_ir(module: ModuleOp) -> str:
 def compile_command(args: argparse.Namespace) -> tuple[str, int]:
     module = _load(args)
     scheme = args.scheme or DEFAULT_SCHEME
+    from dialects.hw import attach_target
+    from mlacc.pipeline import compile_to
+
     if args.counts:
+        from mlacc.report import account_all_schemes, account_module, format_ops, format_schemes
+
         if args.emit is not None or args.hw is not None:
             raise UsageError("--counts prints hardware-independent counts: it takes no --emit or --hw")
         lowered = compile_to(module, "la")
@@ -92,6 +95,8 @@ def compile_command(args: argparse.Namespace) -> tuple[str, int]:
     if args.emit is not None:
         return _print_ir(compile_to(module, args.emit, scheme)), 0
     assert target is not None
+    from mlacc.estimates import estimate_module, format_json, format_text
+
     results = estimate_module(module, args.scheme)
     if args.format == "json":
         return format_json(results, target), 0
@@ -101,24 +106,34 @@ def compile_command(args: argparse.Namespace) -> tuple[str, int]:
 def verify_command(args: argparse.Namespace) -> tuple[str, int]:
     if args.shrink < 1:
         raise UsageError(f"--shrink must be a positive integer, got {args.shrink}")
+    from mlacc.verify import format_results, layer_cases, scheme_passes, verify_cases
+
     cases = layer_cases(_load(args), args.shrink)
     results = verify_cases(cases, scheme_passes(), args.seed, int(args.max_gib * 2**30))
     return format_results(results), 0 if all(r.ok for r in results) else 1
 
 
 def hw_list_command(args: argparse.Namespace) -> tuple[str, int]:
-    rows = [(name, load_hardware(name).description.data) for name in preset_names()]
+    rows = [(name, preset_description(name)) for name in preset_names()]
     width = max(len(name) for name, _ in rows)
     return "".join(f"{name:<{width}}  {description}\n" for name, description in rows), 0
 
 
 def hw_show_command(args: argparse.Namespace) -> tuple[str, int]:
+    from mlacc.hardware.describe import format_target_json, format_target_text
+
     target = load_hardware(args.hardware)
     return (format_target_json if args.format == "json" else format_target_text)(target), 0
 
 
 def _load(args: argparse.Namespace) -> ModuleOp:
-    module = parse_dsl(_read(args.file), args.file)
+    # Syntax first: a typo is reported before the IR classes are imported.
+    from mlacc.frontend.parser import parse_program
+
+    program = parse_program(_read(args.file), args.file)
+    from mlacc.frontend.irgen import build_module, override_workloads
+
+    module = build_module(program)
     if args.workload is not None:
         select_workload(module, args.workload, args.file)
     overrides = {k: getattr(args, k, None) for k in ("phase", "batch", "context", "new_tokens")}
@@ -147,6 +162,9 @@ def compare_command(args: argparse.Namespace) -> tuple[str, int]:
     names = [n for n in args.hw.split(",") if n]
     if not names:
         raise UsageError("--hw needs at least one hardware name or path")
+    from dialects.hw import attach_target
+    from mlacc.estimates import estimate_module, format_compare, format_compare_json
+
     per_hardware = {}
     for name in names:
         module = _load(args)
@@ -171,10 +189,39 @@ def validate_command(args: argparse.Namespace) -> tuple[str, int]:
     return text, 1 if failures else 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="mlacc", description="Compile attention-layer DSL files and report what they cost."
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose description may need a heavy import: `describe` runs only when help is printed."""
+
+    describe: Callable[[], str] | None = None
+
+    def format_help(self) -> str:
+        if self.describe is not None:
+            self.description = self.describe()
+        return super().format_help()
+
+
+def _verify_description() -> str:
+    from mlacc.verify import TOLERANCE
+
+    return (
+        "Run each layer x workload in float64 with the numpy interpreter: the unabsorbed IR against the "
+        f"paper's formulas, and every scheme against the unabsorbed IR. Exit 1 if any max relative "
+        f"difference exceeds {TOLERANCE:g}."
     )
+
+
+def _common_options() -> _Parser:
+    """-q and --verbose, taken by every command that runs passes."""
+    common = _Parser(add_help=False)
+    group = common.add_argument_group("diagnostics")
+    group.add_argument("-q", "--quiet", action="store_true", help="print no remarks (errors and warnings still)")
+    group.add_argument("--verbose", action="store_true", help="print the wall time of every pass on stderr")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mlacc", description="Compile attention-layer DSL files and report what they cost.")
+    common = _common_options()
     parser.add_argument("--version", action="version", version=f"mlacc {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -182,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         "compile",
         help="compile a DSL file: a report per layer x workload, or the IR of one stage",
         description="Compile a DSL file. Without --emit, print a report of every layer x workload.",
+        parents=[common],
     )
     compile_parser.add_argument("file", metavar="FILE", help="a .attn DSL file")
     compile_parser.add_argument(
@@ -215,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="every scheme (and other layers of the file) side by side on several hardware targets",
         description="For each workload, every layer of the file under every MLA scheme, on each hardware target: "
         "latency, energy, KV-cache bytes and bound.",
+        parents=[common],
     )
     compare_parser.add_argument("file", metavar="FILE", help="a .attn DSL file")
     compare_parser.add_argument("--hw", required=True, metavar="A,B,...", help="presets or TOML files")
@@ -227,12 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify_parser = commands.add_parser(
         "verify",
         help="check on random inputs that every MLA scheme computes what the unabsorbed layer computes",
-        description=(
-            "Run each layer x workload in float64 with the numpy interpreter: the unabsorbed IR against the "
-            f"paper's formulas, and every scheme against the unabsorbed IR. Exit 1 if any max relative "
-            f"difference exceeds {TOLERANCE:g}."
-        ),
+        parents=[common],
     )
+    assert isinstance(verify_parser, _Parser)
+    verify_parser.describe = _verify_description
     verify_parser.add_argument("file", metavar="FILE", help="a .attn DSL file")
     verify_parser.add_argument("--workload", metavar="NAME", help="verify only this workload of the file")
     verify_parser.add_argument(
@@ -286,10 +333,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run(args: argparse.Namespace) -> tuple[str, int]:
+    """The command, inside a remark session (printed once each; none with -q) and, with --verbose, a pass timer."""
+    if not hasattr(args, "quiet"):  # hw commands run no pass
+        return args.run(args)
+    from mlacc.timing import pass_timer
+    from passes.remarks import session
+
+    with session(quiet=args.quiet), pass_timer(args.verbose):
+        return args.run(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        text, code = args.run(args)
+        text, code = _run(args)
         if args.output:
             write_whole(args.output, text)
         else:

@@ -1,13 +1,24 @@
-"""One-line errors for every mlacc tool: `FILE:LINE:COL: error: MESSAGE`, or `error: MESSAGE`."""
+"""One-line errors for every mlacc tool: `FILE:LINE:COL: error: MESSAGE`, or `error: MESSAGE`.
+
+Imported by every command before it knows what it will do, so it imports only
+xDSL's light exception module at start-up; the IR classes it names are for the
+type checker, or imported where a location is read.
+"""
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import sys
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from xdsl.dialects.builtin import FileLineColLoc, ModuleOp
-from xdsl.ir import Attribute, Operation
 from xdsl.utils.exceptions import ParseError, VerifyException
+
+if TYPE_CHECKING:
+    from xdsl.dialects.builtin import ModuleOp
+    from xdsl.ir import Attribute, Operation
 
 
 class InputError(Exception):
@@ -41,9 +52,17 @@ def _place(op: Operation) -> str | None:
 
 
 def _location_place(loc: Attribute) -> str | None:
+    from xdsl.dialects.builtin import FileLineColLoc
+
     if isinstance(loc, FileLineColLoc):
         return f"{loc.filename.data}:{loc.line.data}:{loc.column.data}"
     return None
+
+
+def did_you_mean(given: str, choices: Iterable[str]) -> str:
+    """`; did you mean 'h100'?` for the closest of `choices` to a mistyped `given`, else ''."""
+    close = difflib.get_close_matches(given, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def verify_module(module: ModuleOp) -> None:
@@ -63,7 +82,17 @@ def error_line(error: BaseException) -> str:
     place = getattr(error, "place", None)
     if isinstance(error, LocatedVerifyException | InputError) and place:
         return f"{place}: error: {_first_line(str(error))}"
-    return f"error: {_first_line(str(error))}"
+    message = _first_line(str(error))
+    if m := _I64_OVERFLOW.match(message):
+        message = (
+            f"a count of {m.group(1)} exceeds the 64-bit integers of mlacc's IR: "
+            "the layer or workload is too large to estimate"
+        )
+    return f"error: {message}"
+
+
+_I64_OVERFLOW = re.compile(r"Integer value (-?\d+) is out of range for type i64")
+"""xDSL's words when a FLOP or byte count does not fit an `i64` attribute."""
 
 
 def _first_line(text: str) -> str:

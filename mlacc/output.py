@@ -6,13 +6,20 @@ import os
 import tempfile
 from pathlib import Path
 
+from mlacc.diagnostics import InputError
+
 
 def write_whole(path: str, text: str) -> None:
     """Writes `text` to `path` through a temporary file renamed into place, so a failure leaves no partial file."""
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(
-        dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.", suffix=".tmp"
-    )
+    folder = target.parent
+    if not folder.is_dir():
+        # Said here, before the temporary file, whose hidden name would only puzzle.
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise InputError(f"cannot write '{path}': folder '{folder}' {what}")
+    if target.is_dir():
+        raise InputError(f"cannot write '{path}': it is a folder")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text)

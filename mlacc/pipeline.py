@@ -2,18 +2,19 @@
 
 `mlacc compile --emit STAGE` stops after the pass that produces STAGE; `mlacc-opt -p`
 takes the same pass names.
+
+The stage tables are plain data that a command line reads to build its options
+before it knows whether it will compile anything; xDSL and the passes are
+imported by the functions that run them.
 """
 
 from __future__ import annotations
 
-from xdsl.context import Context
-from xdsl.dialects import func
-from xdsl.dialects.builtin import Builtin, ModuleOp
-from xdsl.passes import ModulePass, PassPipeline
+from typing import TYPE_CHECKING
 
-from dialects import get_all_dialects
-from mlacc.diagnostics import verify_module
-from passes import get_all_passes
+if TYPE_CHECKING:
+    from xdsl.context import Context
+    from xdsl.dialects.builtin import ModuleOp
 
 STAGES: tuple[tuple[str, str], ...] = (
     ("la", "lower-attn"),
@@ -41,6 +42,12 @@ def pipeline_spec(until: str, scheme: str = DEFAULT_SCHEME) -> str:
 
 
 def make_context() -> Context:
+    from xdsl.context import Context
+    from xdsl.dialects import func
+    from xdsl.dialects.builtin import Builtin
+
+    from dialects import get_all_dialects
+
     ctx = Context()
     ctx.load_dialect(Builtin)
     ctx.load_dialect(func.Func)
@@ -51,6 +58,10 @@ def make_context() -> Context:
 
 def compile_to(module: ModuleOp, until: str, scheme: str = DEFAULT_SCHEME, ctx: Context | None = None) -> ModuleOp:
     """Runs the pipeline in place on `module` up to stage `until`, verifying after each pass."""
+    from xdsl.passes import ModulePass, PassPipeline
+
+    from mlacc.diagnostics import verify_module
+    from passes import get_all_passes
 
     def check(_prev: ModulePass | None, m: ModuleOp, _next: ModulePass | None) -> None:
         verify_module(m)

@@ -1,8 +1,22 @@
-"""mlacc's passes, one per file, registered lazily by their pipeline names."""
+"""mlacc's passes, one per file, registered lazily by their pipeline names.
+
+Light on purpose: a command line imports this table (and the names of the MLA
+schemes) to build its options, and only the passes it runs are imported.
+"""
+
+from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal
 
-from xdsl.passes import ModulePass
+if TYPE_CHECKING:
+    from xdsl.passes import ModulePass
+
+Scheme = Literal["recompute", "reuse", "expand", "cache-kv", "auto"]
+"""The values of `absorb{scheme=...}`."""
+
+SCHEMES: tuple[Scheme, ...] = ("recompute", "reuse", "expand", "cache-kv")
+"""The concrete MLA execution schemes, in report order (`auto` picks one of them)."""
 
 
 def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:

@@ -24,18 +24,15 @@ The chosen scheme is recorded on each function as `attn.scheme`.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from math import prod
 from string import ascii_lowercase
-from typing import Literal
 
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
     ArrayAttr,
     DictionaryAttr,
-    FileLineColLoc,
     FloatAttr,
     ModuleOp,
     StringAttr,
@@ -54,12 +51,10 @@ from xdsl.pattern_rewriter import (
 from xdsl.rewriter import InsertPoint
 
 from dialects import la
+from passes import SCHEMES, Scheme
 from passes.accounting import account
 from passes.cost import Machine, estimate_function, machine_of_module
-
-Scheme = Literal["recompute", "reuse", "expand", "cache-kv", "auto"]
-SCHEMES: tuple[Scheme, ...] = ("recompute", "reuse", "expand", "cache-kv")
-"""The concrete schemes, in the order reports list them."""
+from passes.remarks import remark, warning
 
 
 def is_constant(value: SSAValue) -> bool:
@@ -340,12 +335,6 @@ _PATTERNS: dict[str, list[RewritePattern]] = {
 _FOLLOW_UP: dict[str, list[RewritePattern]] = {"reuse": [PrecomposeWeights()], "cache-kv": [CachePerHead()]}
 
 
-def _remark(function: func.FuncOp, message: str) -> None:
-    loc = function.location
-    place = f"{loc.filename.data}:{loc.line.data}:{loc.column.data}: " if isinstance(loc, FileLineColLoc) else ""
-    print(f"{place}remark: {message}", file=sys.stderr)
-
-
 def rewrite(function: func.FuncOp, scheme: str) -> None:
     """Rewrites one MLA function into a concrete scheme."""
     for patterns in (_PATTERNS[scheme], _FOLLOW_UP.get(scheme, [])):
@@ -367,7 +356,8 @@ def choose_scheme(function: func.FuncOp, machine: Machine) -> tuple[str, dict[st
         if account(candidate).resident_bytes <= capacity:
             fitting.append(scheme)
     if not fitting:
-        _remark(function, f"absorb: no scheme of @{function.sym_name.data} fits {machine.name}; picking the fastest")
+        message = f"absorb: no scheme of @{function.sym_name.data} fits {machine.name}; picking the fastest"
+        warning(function.location, message)
     return min(fitting or estimates, key=lambda s: estimates[s]), estimates
 
 
@@ -393,7 +383,8 @@ class AbsorbPass(ModulePass):
             kind = function.attributes.get("attn.kind")
             if kind != StringAttr("mla"):
                 what = f"a {kind.data} layer" if isinstance(kind, StringAttr) else "not a lowered attention layer"
-                _remark(function, f"absorb: @{function.sym_name.data} is {what}; MLA schemes do not apply, unchanged")
+                message = f"absorb: @{function.sym_name.data} is {what}; MLA schemes do not apply, unchanged"
+                remark(function.location, message)
                 continue
             if machine is None:
                 rewrite(function, self.scheme)

@@ -90,7 +90,7 @@ def test_opt_locates_invalid_ops_of_dsl_origin(tmp_path: Path, capsys: pytest.Ca
     ("argv", "code", "message"),
     [
         (["-p", "lower-attn{"], 2, "error: bad pipeline"),
-        (["-p", "no-such-pass"], 1, "error: Unrecognized passes: ['no-such-pass']"),
+        (["-p", "no-such-pass"], 2, "error: unknown pass 'no-such-pass' (passes: absorb, canonicalize,"),
     ],
 )
 def test_opt_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], code: int, message: str):

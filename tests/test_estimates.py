@@ -116,5 +116,5 @@ def test_compare_puts_schemes_and_baselines_side_by_side(tmp_path: Path, capsys:
 
 
 def test_compare_needs_known_hardware(capsys: pytest.CaptureFixture[str]):
-    assert cli.main(["compare", str(EXAMPLES[0]), "--hw", "h100,h9000"]) == 1
+    assert cli.main(["compare", str(EXAMPLES[0]), "--hw", "h100,h9000"]) == 2
     assert "error: unknown hardware 'h9000'" in capsys.readouterr().err

@@ -14,8 +14,9 @@ from xdsl.printer import Printer
 
 from dialects.hw import attach_target, module_target
 from mlacc import cli
-from mlacc.hardware import HardwareError, load_hardware, preset_names, preset_path
+from mlacc.hardware import UnknownHardware, load_hardware, preset_names, preset_path
 from mlacc.pipeline import make_context
+from tests.conftest import ROOT
 
 REQUIRED_PRESETS = {"h100", "h200", "h20", "a100", "tpu_like", "edge_npu", "multicore"}
 H100 = preset_path("h100").read_text()
@@ -128,6 +129,41 @@ def test_bad_hardware_files_get_one_located_line(
     assert line.startswith(f"{path}:{expected}")
 
 
-def test_unknown_preset_names_the_presets():
-    with pytest.raises(HardwareError, match=r"unknown hardware 'h900' \(presets: .*h100.*\)"):
+def test_unknown_preset_names_the_presets_and_the_closest():
+    with pytest.raises(UnknownHardware, match=r"unknown hardware 'h900' \(presets: .*h100.*\); did you mean 'h200'\?"):
         load_hardware("h900")
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        # Found by tests/test_fuzz.py: these loaded, and NaN or inf then ran through every estimate.
+        (
+            ("read_bandwidth_bytes_per_cycle = 8 ", "read_bandwidth_bytes_per_cycle = nan "),
+            "'read_bandwidth_bytes_per_cycle' in [[memory]] 'dram' must be a finite number, got nan",
+        ),
+        (("frequency_hz = 1e9", "frequency_hz = inf"), "'frequency_hz' in the hardware file must be a finite number"),
+        (("count = 1 ", "count = 1180591620717411303424 "), "'count' in [[compute]] #1 is too large"),
+        (('name = "dram"', 'name = "sram"'), "two [[memory]] tables are named 'sram': names must differ"),
+    ],
+)
+def test_non_finite_huge_and_duplicate_fields_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], edit: tuple[str, str], message: str
+):
+    tiny = (ROOT / "tests" / "filecheck" / "hw" / "Inputs" / "tiny.toml").read_text()
+    old, new = edit
+    assert old in tiny
+    path = tmp_path / "chip.toml"
+    path.write_text(tiny.replace(old, new, 1))
+    assert cli.main(["hw", "show", str(path)]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert message in line
+
+
+def test_duplicate_unit_names_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    tiny = (ROOT / "tests" / "filecheck" / "hw" / "Inputs" / "tiny.toml").read_text()
+    unit = tiny[tiny.index("[[compute]]") : tiny.index("[[memory]]")]
+    path = tmp_path / "chip.toml"
+    path.write_text(tiny.replace(unit, unit + unit, 1))
+    assert cli.main(["hw", "show", str(path)]) == 1
+    assert "two [[compute]] tables are named 'array'" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.passes import ModulePass
 
+import mlacc.verify
 from dialects import la
 from mlacc import cli
 from mlacc.frontend import parse_dsl
@@ -102,7 +103,8 @@ def test_a_transposed_w_uk_fails_verification(tmp_path: Path, monkeypatch: pytes
     # The command line says so and exits 1.
     path = tmp_path / "sq.attn"
     path.write_text(SQUARE)
-    monkeypatch.setattr(cli, "scheme_passes", lambda: {"recompute": TransposedUpProjection()})
+    # The command imports mlacc.verify when it runs, so the patch goes there.
+    monkeypatch.setattr(mlacc.verify, "scheme_passes", lambda: {"recompute": TransposedUpProjection()})
     assert cli.main(["verify", str(path)]) == 1
     out = capsys.readouterr().out
     assert "recompute vs unabsorbed IR" in out and "FAILED (> 1e-09)" in out

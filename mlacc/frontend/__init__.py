@@ -1,11 +1,21 @@
-"""Stage 1: the DSL frontend (text -> syntax tree -> `attn` IR)."""
+"""Stage 1: the DSL frontend (text -> syntax tree -> `attn` IR).
 
-from xdsl.dialects.builtin import ModuleOp
+`parser` needs only lark, so a syntax error is reported before xDSL's IR
+classes are imported; `irgen` (which needs them) is imported when a module is
+built.
+"""
 
-from mlacc.frontend.irgen import build_module
-from mlacc.frontend.parser import parse_program
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from xdsl.dialects.builtin import ModuleOp
 
 
 def parse_dsl(text: str, filename: str) -> ModuleOp:
     """DSL text -> verified `attn` module; raises xDSL ParseError with a place in `filename`."""
+    from mlacc.frontend.irgen import build_module
+    from mlacc.frontend.parser import parse_program
+
     return build_module(parse_program(text, filename))

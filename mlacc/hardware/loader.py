@@ -21,20 +21,26 @@ silently falls back to a default.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xdsl.utils.exceptions import VerifyException
 
-from dialects.attn import DTYPES
-from dialects.hw import ComputeUnitAttr, MemoryLevelAttr, TargetAttr
-from mlacc.diagnostics import InputError
+from mlacc.diagnostics import InputError, UsageError, did_you_mean
+
+if TYPE_CHECKING:
+    from dialects.hw import TargetAttr
 
 PRESETS = resources.files("mlacc.hardware") / "presets"
+
+DEFAULT_HARDWARE = "h100"
+"""The preset a compile uses without `--hw` (mlacc.estimates reports it as the default)."""
 
 
 class HardwareError(InputError):
@@ -45,8 +51,18 @@ class HardwareError(InputError):
         super().__init__(message)
 
 
+class UnknownHardware(UsageError):
+    """A `--hw` name that is neither a preset nor a path (exit code 2, as any bad option)."""
+
+
+@cache
 def preset_names() -> list[str]:
     return sorted(p.name.removesuffix(".toml") for p in PRESETS.iterdir() if p.name.endswith(".toml"))
+
+
+def preset_description(name: str) -> str:
+    """A preset's one-line description, read without building its target (for `mlacc hw list`)."""
+    return str(tomllib.loads(preset_path(name).read_text(encoding="utf-8")).get("description", ""))
 
 
 def preset_path(name: str) -> Path:
@@ -85,6 +101,9 @@ class _Source:
                     return f"{self.path}:{i + 1}:{len(m.group(1)) + 1}"
         return f"{self.path}:{start + 1}:1"
 
+
+_INT64_MAX = 2**63 - 1
+"""Counts end up in the IR's 64-bit integers."""
 
 _TOP = {"name", "description", "frequency_hz", "calibrated", "compute", "memory", "energy", "cores", "efficiency"}
 _COMPUTE = {"name", "count", "array_rows", "array_cols", "macs_per_cycle"}
@@ -147,6 +166,10 @@ class _Reader:
         if isinstance(value, bool) or not ok:
             kind = "an integer" if integer else "a number"
             self.fail(f"'{key}' in {where} must be {kind}, got {value!r}", table, index, key)
+        if not math.isfinite(value):
+            self.fail(f"'{key}' in {where} must be a finite number, got {value}", table, index, key)
+        if integer and value > _INT64_MAX:
+            self.fail(f"'{key}' in {where} is too large ({value}; at most {_INT64_MAX})", table, index, key)
         if (value <= 0) if positive else (value < 0):
             self.fail(
                 f"'{key}' in {where} must be {'positive' if positive else 'non-negative'}, got {value}",
@@ -157,6 +180,8 @@ class _Reader:
         return value
 
     def dtype_table(self, data: Any, key: str, where: str, table: str, index: int | None) -> dict[str, float]:
+        from dialects.attn import DTYPES
+
         if not isinstance(data, dict) or not data:
             self.fail(f"'{key}' in {where} must be a table of dtype = number", table, index, key)
         for dtype in data:
@@ -181,9 +206,20 @@ class _Reader:
         tables = data.get(key)
         if not isinstance(tables, list) or len(tables) < minimum or not all(isinstance(t, dict) for t in tables):
             self.fail(f"need at least {minimum} [[{key}]] table{'s' if minimum > 1 else ''}", key)
+        seen: set[object] = set()
+        for i, table in enumerate(tables):  # type: ignore[union-attr]
+            name = table.get("name")
+            if not isinstance(name, str) or not name:
+                self.fail(f"'name' in [[{key}]] #{i + 1} must be a non-empty string", key, i, "name")
+            if name in seen:
+                self.fail(f"two [[{key}]] tables are named '{name}': names must differ", key, i, "name")
+            seen.add(name)
         return tables  # type: ignore[return-value]
 
     def target(self, data: dict[str, Any]) -> TargetAttr:
+        # The IR classes are imported here, not at the top, so that `mlacc hw list` never loads them.
+        from dialects.hw import ComputeUnitAttr, MemoryLevelAttr, TargetAttr
+
         self.fields(
             data, _TOP, {"name", "frequency_hz", "compute", "memory", "energy"}, "the hardware file", None, None
         )
@@ -268,7 +304,10 @@ def load_hardware(spec: str) -> TargetAttr:
     elif spec.endswith(".toml") or "/" in spec or Path(spec).exists():
         path = Path(spec)
     else:
-        raise HardwareError("", f"unknown hardware '{spec}' (presets: {', '.join(preset_names())}; or a .toml path)")
+        raise UnknownHardware(
+            f"unknown hardware '{spec}' (presets: {', '.join(preset_names())}; or a .toml path)"
+            f"{did_you_mean(spec, preset_names())}"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:

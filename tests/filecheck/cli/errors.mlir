@@ -11,6 +11,6 @@
 // WORKLOAD-NOT: Traceback
 // MISSING: error: cannot read '{{.*}}missing.attn': No such file or directory
 // EMIT: error: argument --emit: invalid choice: 'bogus'
-// PASS: error: Unrecognized passes: ['no-such-pass']
+// PASS: error: unknown pass 'no-such-pass' (passes: absorb, {{.*}}, tile)
 // BADINPUT: unclosed.attn:3:1: error: expected
 // BADINPUT-NOT: Traceback
