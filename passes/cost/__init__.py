@@ -30,9 +30,11 @@ Not modelled: caches' hit rates beyond the tiling's reuse, bank conflicts,
 launch latency, clock throttling, vector-unit throughput separate from the array.
 
 The package, one concept per file: machine (the `#hw.target` as numbers), gemm (one op: tiling,
-traffic, cycles, energy), ops (`la` IR -> op table), homes (where tensors live), plan (list scheduling).
+traffic, cycles), energy (one op's pJ from its MACs and traffic), ops (`la` IR -> op table), homes
+(where tensors live), plan (list scheduling, with the static and interconnect energy it implies).
 """
 
+from passes.cost.energy import dynamic_energy_pj
 from passes.cost.gemm import (
     ORDER_FOR_INNER,
     Estimate,
@@ -74,6 +76,7 @@ __all__ = [
     "best_tiling",
     "crossing_bytes",
     "dataflow_graph",
+    "dynamic_energy_pj",
     "estimate",
     "estimate_contraction",
     "estimate_elementwise",

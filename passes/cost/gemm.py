@@ -1,5 +1,5 @@
 """One op on one machine: the GEMM view of a contraction, its tiling search, the bytes each memory level
-moves, and the cycles and energy that follow (see the package docstring for the model)."""
+moves, and the cycles that follow, priced in energy by energy.py (see the package docstring for the model)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from math import ceil, prod
 
 import numpy as np
 
+from passes.cost.energy import dynamic_energy_pj
 from passes.cost.machine import Machine
 
 
@@ -274,11 +275,6 @@ def _level_cycles(
     return np.array(cycles)
 
 
-def _energy(machine: Machine, op: OpSpec, reads: np.ndarray, writes: np.ndarray) -> np.ndarray:
-    per_level = [reads[i] * lv.read_energy + writes[i] * lv.write_energy for i, lv in enumerate(machine.levels)]
-    return np.array([np.full_like(reads[0], op.macs * machine.mac_energy.get(op.dtype, 0.0)), *per_level])
-
-
 _INNER = {"m": 0, "n": 1, "k": 2}
 ORDER_FOR_INNER = ("nkm", "mkn", "mnk")
 
@@ -289,7 +285,7 @@ def estimate_contraction(machine: Machine, op: OpSpec, placement: Placement, til
         machine, op, placement, one * tiling.m, one * tiling.n, one * tiling.k, one * _INNER[tiling.order[-1]]
     )
     level_cycles = _level_cycles(machine, reads, writes, units, op.flash)
-    energy = _energy(machine, op, reads, writes)
+    energy = dynamic_energy_pj(machine, op.macs, op.dtype, reads, writes)
     return _estimate(
         machine,
         op,
@@ -351,7 +347,7 @@ def best_tiling(machine: Machine, op: OpSpec, placement: Placement) -> tuple[Til
     tm, tn, tk, inner = tm[feasible], tn[feasible], tk[feasible], inner[feasible]
     compute, reads, writes, units, _ = _contraction_terms(machine, op, placement, tm, tn, tk, inner)
     cycles = np.maximum(compute, _level_cycles(machine, reads, writes, units, op.flash).max(axis=0))
-    energy = _energy(machine, op, reads, writes).sum(axis=0)
+    energy = dynamic_energy_pj(machine, op.macs, op.dtype, reads, writes).sum(axis=0)
     best = int(np.lexsort((energy, cycles))[0])
     tiling = Tiling(int(tm[best]), int(tn[best]), int(tk[best]), ORDER_FOR_INNER[int(inner[best])])
     return tiling, estimate_contraction(machine, op, placement, tiling)
@@ -367,7 +363,7 @@ def estimate_elementwise(machine: Machine, op: OpSpec, placement: Placement) -> 
     if op.flash and machine.attention_measured:
         compute = 0.0  # inside the fused kernel: its measured contraction rate already includes this work
     level_cycles = _level_cycles(machine, reads, writes, units, op.flash)
-    energy = _energy(machine, op, reads, writes)
+    energy = dynamic_energy_pj(machine, op.macs, op.dtype, reads, writes)
     return _estimate(
         machine, op, compute, reads[:, 0], writes[:, 0], level_cycles[:, 0], energy[:, 0], 1.0, machine.units
     )
