@@ -149,3 +149,21 @@ def test_causal_density_counts_the_visible_pairs(s: int, t: int, expected: float
     op.input = create_ssa_value(TensorType(f32, [1, s, t]))  # type: ignore[assignment]
     assert causal_density(op) == pytest.approx(expected)  # type: ignore[arg-type]
     assert la is not None
+
+
+def test_validate_says_which_device_it_cannot_model_and_which_grid_is_empty(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    rows = list(csv.DictReader(open(RESULTS / "h100_2026-11-24.csv")))
+    steps = [r for r in rows if r["kind"] == "step" and r["status"] == "ok"][:1]
+    path = tmp_path / "m.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, list(rows[0]))
+        writer.writeheader()
+        writer.writerows([{**r, "device": "NVIDIA B200"} for r in steps])
+    assert cli.main(["validate", str(path)]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == "error: no preset models device 'NVIDIA B200': name one with --hw"
+    assert cli.main(["validate", str(path), "--grid", "calibration"]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == f"error: {path}: no measured steps in grid 'calibration'"

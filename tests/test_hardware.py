@@ -113,6 +113,11 @@ BAD_FILES = [
         ("read_energy_pj_per_byte = 24.37 ", "# "),
         "34:1: error: missing field 'read_energy_pj_per_byte' in [[memory]] 'l2'",
     ),
+    (("calibrated = true ", 'calibrated = "yes" '), "6:1: error: 'calibrated' must be true or false, got 'yes'"),
+    (
+        ("static_power_watts = 116.4", "static_power_watts = -3"),
+        "53:1: error: 'static_power_watts' in [energy] must be non-negative, got -3",
+    ),
 ]
 
 

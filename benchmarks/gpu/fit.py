@@ -71,14 +71,15 @@ def main() -> None:
     l2_pj = (f(l2, "joules") - static * f(l2, "seconds")) / f(l2, "bytes")
     l2_name, hbm_name = machine.levels[-2].name, machine.dram.name
 
-    def rest(r: dict[str, str], *known: float) -> tuple[float, dict[str, float], float]:
+    def left(r: dict[str, str]) -> tuple[float, float, float]:
+        """Joules left after static power and the model's L2 traffic; the model's HBM bytes; the MACs."""
         moved, macs = model_traffic(machine, r)
         spent = f(r, "joules") - static * f(r, "seconds") - l2_pj * moved.get(l2_name, 0.0)
-        return spent - sum(known) * macs, moved, macs
+        return spent, moved.get(hbm_name, 0.0), macs
 
     streams = kind("copy") + kind("rmsnorm") + kind("rope") + gemv
-    hbm_pj = statistics.median(rest(r)[0] / rest(r)[1][hbm_name] for r in streams if f(r, "bytes") > 1 << 24)
-    mac_pj = statistics.median((rest(r)[0] - hbm_pj * rest(r)[1][hbm_name]) / rest(r)[2] for r in big if rest(r)[2] > 0)
+    hbm_pj = statistics.median(j / b for j, b, _ in map(left, streams) if b > 1 << 24)
+    mac_pj = statistics.median((j - hbm_pj * b) / m for j, b, m in map(left, big) if m > 0)
     idle = f(kind("idle")[0], "joules") / 3
     print(f"static_power_watts = {static:.1f}   # median power of {len(quiet)} idle / tiny-op rows (idle {idle:.0f} W)")
     print(f"{l2_name} energy = {l2_pj * 1e12:.2f} pJ/B   # L2 sweep less static power")
