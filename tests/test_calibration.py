@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from mlacc import cli
 from mlacc.hardware import load_hardware
 from mlacc.validate import check_limits, validate
-from passes.cost import Machine
+from passes.cost import Gemm, Machine, OpSpec, Placement, Tiling, estimate_contraction, estimate_elementwise
 from passes.cost.ops import causal_density
 
 RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
@@ -21,8 +22,8 @@ RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 # that makes any of them worse fails here. Time: median |error| of the worst (phase, scheme) and the largest;
 # energy: median |error| over all steps.
 LIMITS = {
-    "h100_2026-11-24.csv": {"median": 0.06, "max_median": 0.17, "max_error": 0.36, "max_energy": 0.10},
-    "h200_2026-11-24.csv": {"median": 0.10, "max_median": 0.17, "max_error": 0.34, "max_energy": 0.13},
+    "h100_2026-11-24.csv": {"median": 0.06, "max_median": 0.17, "max_error": 0.25, "max_energy": 0.06},
+    "h200_2026-11-24.csv": {"median": 0.10, "max_median": 0.17, "max_error": 0.33, "max_energy": 0.08},
 }
 
 
@@ -167,3 +168,33 @@ def test_validate_says_which_device_it_cannot_model_and_which_grid_is_empty(
     assert cli.main(["validate", str(path), "--grid", "calibration"]) == 1
     (line,) = capsys.readouterr().err.splitlines()
     assert line == f"error: {path}: no measured steps in grid 'calibration'"
+
+
+def test_fused_attention_macs_cost_the_measured_ratio_of_a_gemms():
+    """Board energy of the Triton attention kernel is about four times a cuBLAS GEMM's per MAC (fit.py):
+    the same contraction costs that ratio more inside a flash group, and nothing more outside it."""
+    h100 = Machine.of(load_hardware("h100"))
+    assert h100.attention_mac_energy_ratio > 3
+    gemm = Gemm.of("gmk,gkn->gmn", {"g": 128, "m": 64, "n": 4096, "k": 192})
+    plain = OpSpec("s", "einsum", "bf16", 2, 2 * gemm.macs, (2 * 128 * 64 * 192, 2 * 128 * 4096 * 192),
+                   2 * 128 * 64 * 4096, gemm)  # fmt: skip
+    fused = replace(plain, flash=True, keys=4096)
+    hbm = h100.dram.name
+    placement = Placement((hbm, hbm), h100.levels[0].name)
+    tiling = Tiling(64, 256, 64, "mnk")
+    ratio = (
+        estimate_contraction(h100, fused, placement, tiling).energy_pj["mac"]
+        / (estimate_contraction(h100, plain, placement, tiling).energy_pj["mac"])
+    )
+    assert ratio == pytest.approx(h100.attention_mac_energy_ratio)
+
+
+def test_elementwise_work_inside_a_measured_fused_kernel_costs_no_on_chip_time():
+    """A flash group's softmax and score sum live in the kernel's registers; its measured rate pays for them,
+    so on a calibrated machine only off-chip bytes (none here) could add time."""
+    h100 = Machine.of(load_hardware("h100"))
+    on_chip = h100.levels[0].name
+    softmax = OpSpec("p", "softmax", "bf16", 2, 5 * 2**30, (2**31,), 2**31, flash=True, launch=False)
+    est = estimate_elementwise(h100, softmax, Placement((on_chip,), on_chip))
+    assert est.cycles == 0.0
+    assert est.read_bytes[on_chip] > 0  # the traffic is still counted (and priced in energy)

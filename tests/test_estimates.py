@@ -46,10 +46,20 @@ def test_json_contract_roofline_floor_and_energy_sum(example: Path, hardware: st
         assert sum(op["energy_pj"] for op in result["ops"]) == pytest.approx(result["energy_pj"])
         assert sum(op["flops"] for op in result["ops"]) == result["flops"]
         peak = target.peak_flops_per_second("bf16")
+
+        def floor(ops: list[dict], peak: float = peak) -> float:
+            dram_bytes = sum(op["bytes"].get(dram.level_name.data, 0) for op in ops)
+            return max(sum(op["flops"] for op in ops) / peak, dram_bytes / dram_bandwidth)
+
         for op in result["ops"]:
             assert OP_FIELDS <= set(op)
-            floor = max(op["flops"] / peak, op["bytes"].get(dram.level_name.data, 0) / dram_bandwidth)
-            assert op["seconds"] >= floor * (1 - 1e-9), (op["name"], op["seconds"], floor)
+            # Softmax and score sums inside a measured fused-attention kernel take no compute time of their own
+            # (the kernel's measured contraction rate pays for them): the whole step's floor covers them.
+            fused = op["kind"] in ("add", "softmax") and op["bytes"].get(dram.level_name.data, 0) == 0
+            if fused and target.is_calibrated:
+                continue
+            assert op["seconds"] >= floor([op]) * (1 - 1e-9), (op["name"], op["seconds"], floor([op]))
+        assert sum(op["seconds"] for op in result["ops"]) >= floor(result["ops"]) * (1 - 1e-9)
         assert result["seconds"] >= sum(op["seconds"] for op in result["ops"]) * (1 - 1e-9)
 
 

@@ -16,6 +16,7 @@ from dialects.hw import attach_target, module_target
 from mlacc import cli
 from mlacc.hardware import UnknownHardware, load_hardware, preset_names, preset_path
 from mlacc.pipeline import make_context
+from passes.cost import Machine
 from tests.conftest import ROOT
 
 REQUIRED_PRESETS = {"h100", "h200", "h20", "a100", "tpu_like", "edge_npu", "multicore"}
@@ -118,6 +119,10 @@ BAD_FILES = [
         ("static_power_watts = 116.4", "static_power_watts = -3"),
         "53:1: error: 'static_power_watts' in [energy] must be non-negative, got -3",
     ),
+    (
+        ("attention_compute = 0.268", "attention_compute = 1.5"),
+        "62:1: error: [efficiency] compute and memory are fractions of peak: at most 1",
+    ),
 ]
 
 
@@ -172,3 +177,9 @@ def test_duplicate_unit_names_are_refused(tmp_path: Path, capsys: pytest.Capture
     path.write_text(tiny.replace(unit, unit + unit, 1))
     assert cli.main(["hw", "show", str(path)]) == 1
     assert "two [[compute]] tables are named 'array'" in capsys.readouterr().err
+
+
+def test_the_attention_energy_ratio_is_not_a_fraction_of_peak():
+    """`attention_mac_energy_ratio` is pJ over pJ (measured about 4 on H100), so the at-most-1 rule of the
+    efficiency fractions must not refuse it."""
+    assert Machine.of(load_hardware("h100")).attention_mac_energy_ratio == pytest.approx(4.05)

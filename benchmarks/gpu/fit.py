@@ -80,11 +80,19 @@ def main() -> None:
     streams = kind("copy") + kind("rmsnorm") + kind("rope") + gemv
     hbm_pj = statistics.median(j / b for j, b, _ in map(left, streams) if b > 1 << 24)
     mac_pj = statistics.median((j - hbm_pj * b) / m for j, b, m in map(left, big) if m > 0)
+    # The fused attention kernel's MACs, on its compute-heavy rows (latent decode, prefill), after static
+    # power and its HBM bytes (L2 traffic and softmax fold into the ratio).
+    heavy = [r for r in attention if f(r, "flops") >= 1e10 and f(r, "flops") / f(r, "bytes") >= 256]
+    attention_ratio = statistics.median(
+        (f(r, "joules") - static * f(r, "seconds") - hbm_pj * f(r, "bytes")) / (f(r, "flops") / 2) / mac_pj
+        for r in heavy
+    )
     idle = f(kind("idle")[0], "joules") / 3
     print(f"static_power_watts = {static:.1f}   # median power of {len(quiet)} idle / tiny-op rows (idle {idle:.0f} W)")
     print(f"{l2_name} energy = {l2_pj * 1e12:.2f} pJ/B   # L2 sweep less static power")
     print(f"{hbm_name} energy = {hbm_pj * 1e12:.2f} pJ/B   # median of {len(streams)} copies, norms and GEMVs")
     print(f"bf16 mac = {mac_pj * 1e12:.3f} pJ   # median of {len(big)} GEMMs with M >= 4096, after the above")
+    print(f"attention_mac_energy_ratio = {attention_ratio:.2f}   # median of {len(heavy)} compute-heavy attention rows")
 
 
 def model_traffic(machine: Machine, row: dict[str, str]) -> tuple[dict[str, float], float]:

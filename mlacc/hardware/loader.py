@@ -13,7 +13,8 @@ The schema (every key carries its unit; see presets/h100.toml for a commented ex
     [efficiency] compute, memory: measured fractions of peak in (0, 1];
                  op_latency_cycles: measured fixed time of one op (launch, sync);
                  contraction_latency_cycles: the same for a contraction or fused attention (default: op's);
-                 attention_compute, attention_memory: the same fractions for a fused attention kernel (optional)
+                 attention_compute, attention_memory: the same fractions for a fused attention kernel (optional);
+                 attention_mac_energy_ratio: pJ per MAC of that kernel over a GEMM's (optional, default 1)
 
 `count` fields are totals on the chip. Unknown keys are errors, so a typo never
 silently falls back to a default.
@@ -124,7 +125,9 @@ _EFFICIENCY = {
     "contraction_latency_cycles",
     "attention_compute",
     "attention_memory",
+    "attention_mac_energy_ratio",
 }
+_FRACTIONS = {"compute", "memory", "attention_compute", "attention_memory"}
 
 
 class _Reader:
@@ -276,7 +279,7 @@ class _Reader:
                 optional[key] = {
                     k: float(self.number(table, k, f"[{key}]", key, None, integer=k == "count")) for k in table
                 }
-                if key == "efficiency" and any(v > 1 for k, v in optional[key].items() if not k.endswith("_cycles")):
+                if key == "efficiency" and any(v > 1 for k, v in optional[key].items() if k in _FRACTIONS):
                     self.fail("[efficiency] compute and memory are fractions of peak: at most 1", key)
         try:
             target = TargetAttr(

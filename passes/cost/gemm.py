@@ -285,7 +285,7 @@ def estimate_contraction(machine: Machine, op: OpSpec, placement: Placement, til
         machine, op, placement, one * tiling.m, one * tiling.n, one * tiling.k, one * _INNER[tiling.order[-1]]
     )
     level_cycles = _level_cycles(machine, reads, writes, units, op.flash)
-    energy = dynamic_energy_pj(machine, op.macs, op.dtype, reads, writes)
+    energy = dynamic_energy_pj(machine, op.macs, op.dtype, reads, writes, op.flash)
     return _estimate(
         machine,
         op,
@@ -347,7 +347,7 @@ def best_tiling(machine: Machine, op: OpSpec, placement: Placement) -> tuple[Til
     tm, tn, tk, inner = tm[feasible], tn[feasible], tk[feasible], inner[feasible]
     compute, reads, writes, units, _ = _contraction_terms(machine, op, placement, tm, tn, tk, inner)
     cycles = np.maximum(compute, _level_cycles(machine, reads, writes, units, op.flash).max(axis=0))
-    energy = dynamic_energy_pj(machine, op.macs, op.dtype, reads, writes).sum(axis=0)
+    energy = dynamic_energy_pj(machine, op.macs, op.dtype, reads, writes, op.flash).sum(axis=0)
     best = int(np.lexsort((energy, cycles))[0])
     tiling = Tiling(int(tm[best]), int(tn[best]), int(tk[best]), ORDER_FOR_INNER[int(inner[best])])
     return tiling, estimate_contraction(machine, op, placement, tiling)
@@ -360,10 +360,13 @@ def estimate_elementwise(machine: Machine, op: OpSpec, placement: Placement) -> 
     writes = np.array([[writes_by[lv.name]] for lv in machine.levels])
     units = np.array([machine.units])
     compute = op.flops / (machine.units * machine.cols * compute_efficiency(machine, op))
-    if op.flash and machine.attention_measured:
-        compute = 0.0  # inside the fused kernel: its measured contraction rate already includes this work
     level_cycles = _level_cycles(machine, reads, writes, units, op.flash)
-    energy = dynamic_energy_pj(machine, op.macs, op.dtype, reads, writes)
+    if op.flash and machine.attention_measured:
+        # Inside the fused kernel, on data its contractions hold on chip: the kernel's measured contraction
+        # rate already includes this work and its on-chip traffic; only off-chip bytes can add time.
+        compute = 0.0
+        level_cycles[:-1] = 0.0
+    energy = dynamic_energy_pj(machine, op.macs, op.dtype, reads, writes, op.flash)
     return _estimate(
         machine, op, compute, reads[:, 0], writes[:, 0], level_cycles[:, 0], energy[:, 0], 1.0, machine.units
     )

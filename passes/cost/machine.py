@@ -41,6 +41,9 @@ class Machine:
     """Fixed cycles of a contraction or fused-attention kernel (a GEMM's prologue and epilogue)."""
     attention_compute_efficiency: float = 1.0
     attention_memory_efficiency: float = 1.0
+    attention_mac_energy_ratio: float = 1.0
+    """pJ per MAC of a fused attention kernel over a GEMM's: measured, its MACs cost more (register-fed
+    products, softmax in between) than a large GEMM's."""
     attention_measured: bool = False
     """Whether `attention_compute` was measured on whole fused kernels: their contractions' rate then already
     pays for the softmax and sums inside them."""
@@ -83,6 +86,7 @@ class Machine:
             contraction_latency=efficiency.get("contraction_latency_cycles", efficiency.get("op_latency_cycles", 0.0)),
             attention_compute_efficiency=efficiency.get("attention_compute", efficiency.get("compute", 1.0)),
             attention_memory_efficiency=efficiency.get("attention_memory", efficiency.get("memory", 1.0)),
+            attention_mac_energy_ratio=efficiency.get("attention_mac_energy_ratio", 1.0),
             attention_measured="attention_compute" in efficiency,
             static_power=target.static_power,
             cores=target.core_count(),
