@@ -7,9 +7,16 @@ module they are given. mlacc/hardware/ builds it from a TOML file or preset.
 Units are in the names: MACs per cycle per unit and dtype, bytes, bytes per
 cycle per instance of a memory level, picojoules per byte or per MAC. Memory
 levels are ordered innermost first; the last is off-chip (DRAM/HBM).
+
+The attributes print as keyword fields named like the TOML's (dialects/keywords.py), e.g.
+`#hw.memory<"sram", capacity_bytes = 1024, count = 1, read_bytes_per_cycle = 64.0, ...>`;
+a target leaves out the fields that hold their defaults (no cores, efficiency, static power).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
 
 from xdsl.dialects.builtin import (
     ArrayAttr,
@@ -23,7 +30,24 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import Attribute, Dialect, ParametrizedAttribute
 from xdsl.irdl import irdl_attr_definition
+from xdsl.parser import AttrParser
+from xdsl.printer import Printer
 from xdsl.utils.exceptions import VerifyException
+
+from dialects.keywords import (
+    float_field,
+    format_float,
+    int_field,
+    list_field,
+    numbers_field,
+    parse_fields,
+    parse_name,
+    print_list,
+    print_numbers,
+    shape_field,
+    str_field,
+    verified,
+)
 
 TARGET_KEY = "hw.target"
 """The module attribute that holds the target."""
@@ -66,6 +90,25 @@ class ComputeUnitAttr(ParametrizedAttribute):
         """MACs per cycle of one unit, per dtype."""
         return _numbers(self.macs_per_cycle)
 
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
+        with parser.in_angle_brackets():
+            name, what, start = parse_name(parser, cls.name)
+            fields = {"count": int_field, "array": shape_field, "macs_per_cycle": numbers_field}
+            values = parse_fields(parser, what, start, fields, {})
+        array = values["array"]  # one field, two parameters: rows and cols
+        assert isinstance(array, ArrayAttr)
+        return verified(parser, cls, (name, values["count"], *array.data, values["macs_per_cycle"]), start)
+
+    def print_parameters(self, printer: Printer) -> None:
+        """`<"sm", count = 132, array = 64x256, macs_per_cycle = {bf16 = 2048.0}>`."""
+        with printer.in_angle_brackets():
+            printer.print_string_literal(self.unit_name.data)
+            printer.print_string(
+                f", count = {self.count.data}, array = {self.array_rows.data}x{self.array_cols.data}, macs_per_cycle = "
+            )
+            print_numbers(printer, self.macs_per_cycle)
+
     def verify(self) -> None:
         if min(self.count.data, self.array_rows.data, self.array_cols.data) <= 0:
             raise VerifyException(f"compute unit '{self.unit_name.data}': count and array sizes must be positive")
@@ -106,6 +149,33 @@ class MemoryLevelAttr(ParametrizedAttribute):
             _float(read_energy),
             _float(write_energy),
         )
+
+    _FIELDS: ClassVar[tuple[str, ...]] = (
+        "capacity_bytes",
+        "count",
+        "read_bytes_per_cycle",
+        "write_bytes_per_cycle",
+        "read_pj_per_byte",
+        "write_pj_per_byte",
+    )
+    """The keyword of each parameter after the name, in order: bandwidths per cycle, energies per byte."""
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
+        with parser.in_angle_brackets():
+            name, what, start = parse_name(parser, cls.name)
+            fields = {key: int_field if i < 2 else float_field for i, key in enumerate(cls._FIELDS)}
+            values = parse_fields(parser, what, start, fields, {})
+        return verified(parser, cls, (name, *values.values()), start)
+
+    def print_parameters(self, printer: Printer) -> None:
+        """`<"smem", capacity_bytes = 233472, count = 132, read_bytes_per_cycle = 128.0, ...>`."""
+        with printer.in_angle_brackets():
+            printer.print_string_literal(self.level_name.data)
+            printer.print_string(f", capacity_bytes = {self.capacity_bytes.data}, count = {self.count.data}")
+            numbers = (self.read_bandwidth, self.write_bandwidth, self.read_energy, self.write_energy)
+            for key, value in zip(self._FIELDS[2:], numbers, strict=True):
+                printer.print_string(f", {key} = {format_float(value)}")
 
     @property
     def read_bandwidth(self) -> float:
@@ -182,6 +252,59 @@ class TargetAttr(ParametrizedAttribute):
     @property
     def frequency(self) -> float:
         return self.frequency_hz.value.data
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
+        with parser.in_angle_brackets():
+            name, what, start = parse_name(parser, cls.name)
+            fields = {
+                "description": str_field,
+                "frequency_hz": float_field,
+                "compute": list_field(ComputeUnitAttr),
+                "memory": list_field(MemoryLevelAttr),
+                "mac_pj": numbers_field,
+                "cores": numbers_field,
+                "efficiency": numbers_field,
+                "static_power_watts": float_field,
+                "calibrated": int_field,
+            }
+            defaults = {
+                "description": StringAttr(""),
+                "cores": DictionaryAttr({}),
+                "efficiency": DictionaryAttr({}),
+                "static_power_watts": _float(0.0),
+                "calibrated": IntAttr(0),
+            }
+            values = parse_fields(parser, what, start, fields, defaults, flags={"calibrated": IntAttr(1)})
+        return verified(parser, cls, (name, *values.values()), start)
+
+    def print_parameters(self, printer: Printer) -> None:
+        """Keyword fields in the order of the parameters; those that hold their default are left out.
+
+        `<"tiny", description = "...", frequency_hz = 1.0e9, compute = [...], memory = [...],
+        mac_pj = {fp32 = 4.0}, cores = {...}, efficiency = {...}, static_power_watts = 80.0, calibrated>`
+        """
+        with printer.in_angle_brackets():
+            printer.print_string_literal(self.target_name.data)
+            if self.description.data:
+                printer.print_string(", description = ")
+                printer.print_string_literal(self.description.data)
+            printer.print_string(f", frequency_hz = {format_float(self.frequency)}, compute = ")
+            print_list(printer, self.compute)
+            printer.print_string(", memory = ")
+            print_list(printer, self.memory)
+            printer.print_string(", mac_pj = ")
+            print_numbers(printer, self.mac_energy_pj)
+            for key, numbers in (("cores", self.cores), ("efficiency", self.efficiency)):
+                if numbers.data:
+                    printer.print_string(f", {key} = ")
+                    print_numbers(printer, numbers)
+            if format_float(self.static_power) != "0.0":  # -0.0 is printed, so it parses back as itself
+                printer.print_string(f", static_power_watts = {format_float(self.static_power)}")
+            if self.calibrated.data == 1:
+                printer.print_string(", calibrated")
+            elif self.calibrated.data:
+                printer.print_string(f", calibrated = {self.calibrated.data}")
 
     @property
     def static_power(self) -> float:

@@ -44,6 +44,12 @@ def test_every_preset_loads_and_round_trips_as_ir(name: str):
     Printer(stream=text).print_op(module)
     reparsed = Parser(make_context(), text.getvalue()).parse_module()
     assert module_target(reparsed) == target
+    # The readable keyword form, not xDSL's positional dump, and printing the parsed module again is a fixed point.
+    assert f'#hw.target<"{name}", description = ' in text.getvalue()
+    assert "#builtin.int" not in text.getvalue() and ": f64" not in text.getvalue()
+    again = StringIO()
+    Printer(stream=again).print_op(reparsed)
+    assert again.getvalue() == text.getvalue()
 
 
 @pytest.mark.parametrize(

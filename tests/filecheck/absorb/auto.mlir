@@ -9,7 +9,7 @@
 builtin.module {
 }
 
-// CHECK:      builtin.module attributes {hw.target = #hw.target<"tiny"
+// CHECK:      builtin.module attributes {hw.target = #hw.target<"tiny", description = "test accelerator: {{.*}}", frequency_hz = 1.0e9, compute = [#hw.compute<"array", count = 1, array = 4x4, {{.*}}], mac_pj = {fp32 = 4.0, bf16 = 1.0}>} {
 // CHECK:      func.func @m.d
 // CHECK-SAME: attn.scheme = "recompute"
 // CHECK-SAME: attn.alternatives = {recompute = [3.420000e+03 : f64, {{.*}}], reuse = [3.932000e+03 : f64, {{.*}}], expand = [3.948000e+03 : f64, {{.*}}], "cache-kv" = [3.548000e+03 : f64, {{.*}}]}

@@ -7,7 +7,13 @@
 // RUN: mlacc compile %S/../cli/Inputs/small.attn --hw %S/../hw/Inputs/tiny.toml --emit absorbed --workload d > %t.mlir
 // RUN: not mlacc-opt %t.mlir -p schedule 2>&1 | filecheck %s --check-prefix=NOTILE
 
-builtin.module attributes {hw.target = #hw.target<"tiny", "test accelerator: one 4x4 MAC array, 1 KiB scratchpad, 1 MiB DRAM", 1.000000e+09 : f64, [#hw.compute<"array", #builtin.int<1>, #builtin.int<4>, #builtin.int<4>, {fp32 = 1.600000e+01 : f64, bf16 = 1.600000e+01 : f64}>], [#hw.memory<"sram", #builtin.int<1024>, #builtin.int<1>, 6.400000e+01 : f64, 6.400000e+01 : f64, 1.000000e+00 : f64, 1.000000e+00 : f64>, #hw.memory<"dram", #builtin.int<1048576>, #builtin.int<1>, 8.000000e+00 : f64, 8.000000e+00 : f64, 1.000000e+02 : f64, 1.000000e+02 : f64>], {fp32 = 4.000000e+00 : f64, bf16 = 1.000000e+00 : f64}, {}, {}, 0.000000e+00 : f64, #builtin.int<0>>} {
+builtin.module attributes {hw.target = #hw.target<"tiny",
+    description = "test accelerator: one 4x4 MAC array, 1 KiB scratchpad, 1 MiB DRAM", frequency_hz = 1.0e9,
+    compute = [#hw.compute<"array", count = 1, array = 4x4, macs_per_cycle = {fp32 = 16.0, bf16 = 16.0}>],
+    memory = [
+      #hw.memory<"sram", capacity_bytes = 1024, count = 1, read_bytes_per_cycle = 64.0, write_bytes_per_cycle = 64.0, read_pj_per_byte = 1.0, write_pj_per_byte = 1.0>,
+      #hw.memory<"dram", capacity_bytes = 1048576, count = 1, read_bytes_per_cycle = 8.0, write_bytes_per_cycle = 8.0, read_pj_per_byte = 100.0, write_pj_per_byte = 100.0>],
+    mac_pj = {fp32 = 4.0, bf16 = 1.0}>} {
   func.func @t.d(%x: tensor<1x1x16xf32>) -> tensor<1x1x16xf32> attributes {attn.layer = "t", attn.kind = "mla", attn.workload = #attn.workload<"d", decode, batch = 1, context = 3, new_tokens = 1>, attn.scheme = "recompute"} {
     %W_DQ = la.weight "W_DQ" : tensor<16x8xf32>
     mem.transfer %x "dram" -> "sram" bytes = 64 : tensor<1x1x16xf32>
@@ -63,6 +69,8 @@ builtin.module attributes {hw.target = #hw.target<"tiny", "test accelerator: one
   }
 }
 
+// The target prints in the hw dialect's keyword syntax, one line.
+// CHECK:      builtin.module attributes {hw.target = #hw.target<"tiny", description = "test accelerator: {{.*}}", frequency_hz = 1.0e9, compute = [#hw.compute<"array", count = 1, array = 4x4, macs_per_cycle = {fp32 = 16.0, bf16 = 16.0}>], memory = [#hw.memory<"sram", {{.*}}>, #hw.memory<"dram", {{.*}}>], mac_pj = {fp32 = 4.0, bf16 = 1.0}>} {
 // CHECK:      func.func @t.d{{.*}}sched.cycles = 4.255000e+02 : f64, sched.energy_pj = 3.232720e+05 : f64
 // c_q: W_DQ (512 B) and x (64 B) from DRAM at 8 B/cycle = 72 cycles, DRAM-bound; 256 FLOPs, 128 MACs x 4 pJ.
 // CHECK:      %c_q = la.einsum

@@ -5,7 +5,13 @@
 // RUN: mlacc-opt %s -p tile | mlacc-opt | filecheck %s
 // RUN: mlacc-opt %s -p tile --print-op-generic | mlacc-opt | filecheck %s
 
-builtin.module attributes {hw.target = #hw.target<"tiny", "test accelerator: one 4x4 MAC array, 1 KiB scratchpad, 1 MiB DRAM", 1.000000e+09 : f64, [#hw.compute<"array", #builtin.int<1>, #builtin.int<4>, #builtin.int<4>, {fp32 = 1.600000e+01 : f64, bf16 = 1.600000e+01 : f64}>], [#hw.memory<"sram", #builtin.int<1024>, #builtin.int<1>, 6.400000e+01 : f64, 6.400000e+01 : f64, 1.000000e+00 : f64, 1.000000e+00 : f64>, #hw.memory<"dram", #builtin.int<1048576>, #builtin.int<1>, 8.000000e+00 : f64, 8.000000e+00 : f64, 1.000000e+02 : f64, 1.000000e+02 : f64>], {fp32 = 4.000000e+00 : f64, bf16 = 1.000000e+00 : f64}, {}, {}, 0.000000e+00 : f64, #builtin.int<0>>} {
+builtin.module attributes {hw.target = #hw.target<"tiny",
+    description = "test accelerator: one 4x4 MAC array, 1 KiB scratchpad, 1 MiB DRAM", frequency_hz = 1.0e9,
+    compute = [#hw.compute<"array", count = 1, array = 4x4, macs_per_cycle = {fp32 = 16.0, bf16 = 16.0}>],
+    memory = [
+      #hw.memory<"sram", capacity_bytes = 1024, count = 1, read_bytes_per_cycle = 64.0, write_bytes_per_cycle = 64.0, read_pj_per_byte = 1.0, write_pj_per_byte = 1.0>,
+      #hw.memory<"dram", capacity_bytes = 1048576, count = 1, read_bytes_per_cycle = 8.0, write_bytes_per_cycle = 8.0, read_pj_per_byte = 100.0, write_pj_per_byte = 100.0>],
+    mac_pj = {fp32 = 4.0, bf16 = 1.0}>} {
   func.func @t.d(%x: tensor<1x1x16xf32>) -> tensor<1x1x16xf32> attributes {attn.layer = "t", attn.kind = "mla", attn.workload = #attn.workload<"d", decode, batch = 1, context = 3, new_tokens = 1>, attn.scheme = "recompute"} {
     %W_DQ = la.weight "W_DQ" : tensor<16x8xf32>
     %c_q = la.einsum "bsd,dq->bsq" %x, %W_DQ : tensor<1x1x16xf32>, tensor<16x8xf32> -> tensor<1x1x8xf32>
@@ -43,6 +49,9 @@ builtin.module attributes {hw.target = #hw.target<"tiny", "test accelerator: one
     func.return %output : tensor<1x1x16xf32>
   }
 }
+
+// The target prints in the hw dialect's keyword syntax, one line.
+// CHECK:      builtin.module attributes {hw.target = #hw.target<"tiny", description = "test accelerator: {{.*}}", frequency_hz = 1.0e9, compute = [#hw.compute<"array", count = 1, array = 4x4, macs_per_cycle = {fp32 = 16.0, bf16 = 16.0}>], memory = [#hw.memory<"sram", {{.*}}>, #hw.memory<"dram", {{.*}}>], mac_pj = {fp32 = 4.0, bf16 = 1.0}>} {
 
 // A GEMV (M = 1) reading W_DQ (16 x 8) once: K whole, N innermost, so the input row is read once.
 // CHECK:      %c_q = la.einsum "bsd,dq->bsq" %x, %W_DQ {mem.tiling = #mem.tiling<"sram", m = 1, n = 1, k = 16, order = "mkn">}

@@ -1,0 +1,82 @@
+// A malformed #hw.target is a parse error on one located line: the attribute and field it concerns, no traceback.
+// RUN: not mlacc-opt %s 2>&1 | filecheck %s --check-prefix=LINE
+// RUN: mlacc-opt %s --split-input-file --parsing-diagnostics | filecheck %s
+
+// LINE:      target-invalid.mlir:[[# @LINE + 6]]:26: error: #hw.memory "dram": missing field 'write_pj_per_byte'
+// LINE-NOT:  Traceback
+// CHECK:     #hw.memory "dram": missing field 'write_pj_per_byte'
+builtin.module attributes {hw.target = #hw.target<"t", frequency_hz = 1.0e9, mac_pj = {fp32 = 1.0},
+    compute = [#hw.compute<"array", count = 1, array = 4x4, macs_per_cycle = {fp32 = 16.0}>],
+    memory = [#hw.memory<"sram", capacity_bytes = 1024, count = 1, read_bytes_per_cycle = 64.0, write_bytes_per_cycle = 64.0, read_pj_per_byte = 1.0, write_pj_per_byte = 1.0>,
+              #hw.memory<"dram", capacity_bytes = 1048576, count = 1, read_bytes_per_cycle = 8.0, write_bytes_per_cycle = 8.0, read_pj_per_byte = 100.0>]>} {
+}
+
+// -----
+
+// CHECK:     #hw.target "t": missing fields 'frequency_hz', 'mac_pj'
+builtin.module attributes {hw.target = #hw.target<"t", compute = [], memory = []>} {
+}
+
+// -----
+
+// CHECK:     #hw.compute "array": unknown field 'cont' (did you mean 'count'?)
+builtin.module attributes {hw.target = #hw.compute<"array", cont = 1, array = 4x4, macs_per_cycle = {fp32 = 16.0}>} {
+}
+
+// -----
+
+// CHECK:     #hw.target "t": unknown field 'speed' (fields: description, frequency_hz, compute, memory, mac_pj, cores, efficiency, static_power_watts, calibrated)
+builtin.module attributes {hw.target = #hw.target<"t", speed = 1.0>} {
+}
+
+// -----
+
+// CHECK:     #hw.compute "array": field 'count' given twice
+builtin.module attributes {hw.target = #hw.compute<"array", count = 1, count = 2, array = 4x4, macs_per_cycle = {fp32 = 16.0}>} {
+}
+
+// -----
+
+// CHECK:     key 'fp32' given twice
+builtin.module attributes {hw.target = #hw.compute<"array", count = 1, array = 4x4, macs_per_cycle = {fp32 = 16.0, fp32 = 8.0}>} {
+}
+
+// -----
+
+// CHECK:     expected a #hw.compute attribute
+builtin.module attributes {hw.target = #hw.target<"t", frequency_hz = 1.0e9, mac_pj = {},
+    compute = [#hw.memory<"sram", capacity_bytes = 1024, count = 1, read_bytes_per_cycle = 64.0, write_bytes_per_cycle = 64.0, read_pj_per_byte = 1.0, write_pj_per_byte = 1.0>],
+    memory = []>} {
+}
+
+// -----
+
+// CHECK:     Expected 'x' in shape delimiter
+builtin.module attributes {hw.target = #hw.compute<"array", count = 1, array = 16, macs_per_cycle = {fp32 = 16.0}>} {
+}
+
+// -----
+
+// CHECK:     #hw.compute "array": expected '=' after 'count'
+builtin.module attributes {hw.target = #hw.compute<"array", count 1, array = 4x4, macs_per_cycle = {fp32 = 16.0}>} {
+}
+
+// -----
+
+// CHECK:     expected a number
+builtin.module attributes {hw.target = #hw.compute<"array", count = 1, array = 4x4, macs_per_cycle = {fp32 = "fast"}>} {
+}
+
+// -----
+
+// The verifiers are those of the attributes, unchanged; a failure is reported where the attribute is written.
+// CHECK:     target 't': needs an on-chip level and an off-chip level
+builtin.module attributes {hw.target = #hw.target<"t", frequency_hz = 1.0e9, mac_pj = {fp32 = 1.0},
+    compute = [#hw.compute<"array", count = 1, array = 4x4, macs_per_cycle = {fp32 = 16.0}>], memory = []>} {
+}
+
+// -----
+
+// CHECK:     compute unit 'array': count and array sizes must be positive
+builtin.module attributes {hw.target = #hw.compute<"array", count = 1, array = 0x4, macs_per_cycle = {fp32 = 16.0}>} {
+}
