@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import statistics
 
 import numpy as np
@@ -40,7 +41,12 @@ def main() -> None:
     gemms = kind("gemm")
     gemv = [r for r in gemms if f(r, "m") <= 16 and f(r, "n") * f(r, "k") >= 16384 * 7168]
     big = [r for r in gemms if f(r, "m") >= 4096]
-    compute = statistics.median(f(r, "flops") / f(r, "seconds") / peak for r in big)
+    # Big GEMMs: seconds x peak / FLOPs = (1 + epilogue / slices) / compute, with slices = K / 64 per output
+    # tile (passes/cost/gemm.py compute_efficiency): a line in 1 / slices.
+    per_slice, mainloop = np.polyfit(
+        [1 / math.ceil(f(r, "k") / 64) for r in big], [f(r, "seconds") * peak / f(r, "flops") for r in big], 1
+    )
+    compute, epilogue = 1 / mainloop, per_slice / mainloop
     tiny = kind("tiny")[0]
     attention = kind("attention")
     mha_decode = [r for r in attention if r["model"] == "mha" and r["phase"] == "decode" and f(r, "batch") >= 16]
@@ -55,7 +61,8 @@ def main() -> None:
     print(
         f"contraction_latency_cycles = {intercept * CLOCK:.0f}   # {intercept * 1e6:.2f} us, the same fit's intercept"
     )
-    print(f"compute = {compute:.3f}     # median of {len(big)} bf16 GEMMs with M >= 4096 / peak")
+    print(f"compute = {compute:.3f}     # mainloop rate of {len(big)} bf16 GEMMs with M >= 4096 / peak (fit)")
+    print(f"epilogue_slices = {epilogue:.2f}   # the same fit: a tile's write-out in K slices of 64")
     print(f"op_latency_cycles = {f(tiny, 'seconds') * CLOCK:.0f}   # {f(tiny, 'seconds') * 1e6:.2f} us per tiny op")
     print(f"attention_memory = {statistics.median(f(r, 'bytes') / f(r, 'seconds') / hbm for r in mha_decode):.3f}")
     print(f"attention_compute = {statistics.median(f(r, 'flops') / f(r, 'seconds') / peak for r in prefill):.3f}")

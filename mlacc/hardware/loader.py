@@ -10,7 +10,8 @@ The schema (every key carries its unit; see presets/h100.toml for a commented ex
     [energy]     static_power_watts: power drawn whatever the chip computes (optional, default 0)
     [energy.mac_pj] {dtype = pJ per MAC}
     [cores]      count, interconnect_bandwidth_bytes_per_cycle, interconnect_energy_pj_per_byte  (optional)
-    [efficiency] compute, memory: measured fractions of peak in (0, 1];
+    [efficiency] compute, memory: measured fractions of peak in (0, 1] (compute: a GEMM's mainloop);
+                 epilogue_slices: a GEMM tile's write-out time in K slices of 64 (optional, default 0);
                  op_latency_cycles: measured fixed time of one op (launch, sync);
                  contraction_latency_cycles: the same for a contraction or fused attention (default: op's);
                  attention_compute, attention_memory: the same fractions for a fused attention kernel (optional);
@@ -126,6 +127,7 @@ _EFFICIENCY = {
     "attention_compute",
     "attention_memory",
     "attention_mac_energy_ratio",
+    "epilogue_slices",
 }
 _FRACTIONS = {"compute", "memory", "attention_compute", "attention_memory"}
 

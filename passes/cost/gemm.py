@@ -225,8 +225,15 @@ def _contraction_terms(
 
 
 def compute_efficiency(machine: Machine, op: OpSpec) -> float:
-    """The measured fraction of peak the op's kind of kernel reaches: a GEMM or a fused attention."""
-    return machine.attention_compute_efficiency if op.flash else machine.compute_efficiency
+    """The measured fraction of peak the op's kind of kernel reaches: a fused attention's, or a GEMM's, whose
+    output tiles each stream K in slices and then spend `epilogue_slices` slices' time writing the tile out,
+    so a shallow K (512, an MLA up-projection) reaches less of its mainloop rate than a deep one."""
+    if op.flash:
+        return machine.attention_compute_efficiency
+    if op.gemm is None or not machine.epilogue_slices:
+        return machine.compute_efficiency
+    slices = ceil(op.gemm.extents["k"] / SLICE_DEPTH)
+    return machine.compute_efficiency * slices / (slices + machine.epilogue_slices)
 
 
 FLASH_CHUNK_KEYS = 512

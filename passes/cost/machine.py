@@ -35,6 +35,8 @@ class Machine:
     levels: tuple[Level, ...]
     mac_energy: dict[str, float]
     compute_efficiency: float = 1.0
+    epilogue_slices: float = 0.0
+    """Time a GEMM's output tile takes to write out, in K slices of its mainloop (0: hidden)."""
     memory_efficiency: float = 1.0
     op_latency: float = 0.0
     contraction_latency: float = 0.0
@@ -81,6 +83,7 @@ class Machine:
             ),
             mac_energy=target.mac_energy(),
             compute_efficiency=efficiency.get("compute", 1.0),
+            epilogue_slices=efficiency.get("epilogue_slices", 0.0),
             memory_efficiency=efficiency.get("memory", 1.0),
             op_latency=efficiency.get("op_latency_cycles", 0.0),
             contraction_latency=efficiency.get("contraction_latency_cycles", efficiency.get("op_latency_cycles", 0.0)),
