@@ -9,6 +9,8 @@ never exit 70 (an internal error), never a traceback, never more than 10 s or 2 
   valid layers (consistent shapes, from tiny to absurd sizes) and near-valid ones: any
   field with any value (zero, huge, suffixed `4k`, `_`-separated, negative, a name),
   duplicated, missing and unknown fields, unknown kinds, and single-character damage.
+- Hugging Face config.json files start from tests/fixtures/hf/: attention fields dropped, set
+  to small integers (which reach the layer verifiers) or to any JSON value, and damaged text.
 - Hardware TOML starts from the bundled presets: valid variants (rescaled rates, fewer
   levels, optional tables dropped) and broken ones (missing levels, duplicate level or
   unit names, zero/negative/NaN/inf/huge numbers, wrong types, unknown keys, damaged text).
@@ -45,6 +47,27 @@ dialects/attn.py, so a new kind or field fails loudly there rather than going un
 WORKLOAD_FIELDS = ("phase", "batch", "context", "new_tokens")
 DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8")
 SUFFIXES = {"k": 1024, "K": 1024, "m": 1024**2, "M": 1024**2}
+
+HF_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "hf"
+HF_ATTENTION_KEYS = (
+    "model_type",
+    "architectures",
+    "_name_or_path",
+    "hidden_size",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "head_dim",
+    "q_lora_rank",
+    "kv_lora_rank",
+    "qk_nope_head_dim",
+    "qk_rope_head_dim",
+    "v_head_dim",
+    "num_hidden_layers",
+    "torch_dtype",
+    "dtype",
+    "quantization_config",
+    "sliding_window",
+)
 
 # -- DSL -------------------------------------------------------------------------------------------------------------
 
@@ -190,6 +213,33 @@ def dsl_files(draw: st.DrawFn) -> str:
     blocks += draw(st.lists(workload_block(valid), min_size=0 if not valid else 1, max_size=3))
     text = "".join(draw(st.permutations(blocks)))
     if not valid and draw(st.integers(0, 3)) == 0:
+        text = draw(damage(text))
+    return text
+
+
+# -- Hugging Face config.json --------------------------------------------------------------------------------------
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=4,
+)
+
+
+@st.composite
+def config_files(draw: st.DrawFn) -> str:
+    """A config.json: a fixture with attention fields dropped or changed, sometimes damaged by a typo."""
+    fixture = draw(st.sampled_from(sorted(HF_FIXTURES.glob("*.json"))))
+    config = json.loads(fixture.read_text())
+    for _ in range(draw(st.integers(0, 3))):
+        key = draw(st.sampled_from(HF_ATTENTION_KEYS))
+        how = draw(st.sampled_from(["drop", "small", "any"]))
+        if how == "drop":
+            config.pop(key, None)
+        else:
+            config[key] = draw(st.integers(-2, 130) if how == "small" else _json_values)
+    text = json.dumps(config, indent=draw(st.sampled_from([None, 2])))
+    if draw(st.integers(0, 4)) == 0:
         text = draw(damage(text))
     return text
 
@@ -452,6 +502,12 @@ def check_dsl(main: Callable[[Sequence[str]], int], folder: Path, text: str, com
     path = folder / "fuzz.attn"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
     return run_in_process(main, ["compile", str(path), *command, "-q"])
+
+
+def check_config(main: Callable[[Sequence[str]], int], folder: Path, text: str) -> Outcome:
+    path = folder / "config.json"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    return run_in_process(main, ["import", str(path)])
 
 
 def check_hardware(main: Callable[[Sequence[str]], int], folder: Path, text: str) -> list[Outcome]:
