@@ -382,7 +382,8 @@ def _vary(draw: st.DrawFn, data: dict[str, Any]) -> None:
             scaled = container[key] * factor
             if container is data.get("efficiency") and not key.endswith("_cycles"):
                 scaled = min(scaled, 1.0)  # a fraction of peak stays one
-            container[key] = max(int(scaled), 1) if isinstance(container[key], int) else scaled
+            # Rescaled twice by 1e6, an integer can pass the 64 bits the loader takes: a valid case stays within.
+            container[key] = min(max(int(scaled), 1), 2**63 - 1) if isinstance(container[key], int) else scaled
     elif how == "drop-level" and len(data["memory"]) > 2:
         data["memory"].pop(draw(st.integers(0, len(data["memory"]) - 2)))
     elif how == "drop-optional":
