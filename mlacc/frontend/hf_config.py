@@ -3,9 +3,9 @@
 Why: users start from a model's published config, not from a hand-written
 layer, and translating one by hand is where a null `q_lora_rank`, a missing
 `head_dim` or a key/value head count goes wrong. The importer writes the DSL a
-user would write (one layer with the model's dimensions and dtype, decode and
-prefill workloads to edit), so `mlacc import CONFIG.json` and compiling the
-config directly are one and the same compile. Every error points into the
+user would write (one layer with the model's dimensions, dtype and number of
+layers, decode and prefill workloads to edit), so `mlacc import CONFIG.json`
+and compiling the config directly are one and the same compile. Every error points into the
 JSON: the place of the field at fault, the `{` of the config when a field is
 missing, or json's own place for malformed JSON.
 
@@ -234,11 +234,12 @@ class _Writer:
         else:
             kind, fields = self.gqa_fields(family)
             what = {"mha": "multi-head attention", "mqa": "multi-query attention"}.get(kind, "grouped-query attention")
-        self.line(f"// {name}: {what}, one layer of {layers} (num_hidden_layers).")
+        self.line(f"// {name}: {what}, {layers} layers (num_hidden_layers): reports give one layer and the model.")
         self.line(f"// Imported by `mlacc import` from {source} (model_type {family}); edit the workloads to taste.")
         for note in self.notes():
             self.line(f"// {note}")
         self.line(f"layer {name} : {kind} {{")
+        fields.append(_Field("layers", layers, "num_hidden_layers", "num_hidden_layers"))
         width = max(len(f.dsl_key) for f in fields)
         for f in fields:
             self.line(f"  {f.dsl_key:<{width}} = {f.value:<6} // {f.comment}", f.origin)

@@ -7,7 +7,7 @@
 // RUN: mlacc compile %S/../../fixtures/hf/llama3_70b.json --emit attn --workload decode | filecheck %s --check-prefix=ATTN
 // RUN: mlacc-opt %S/../../fixtures/hf/deepseek_v2_lite.json -p lower-attn | filecheck %s --check-prefix=OPT
 
-// MLA:      // deepseek_v2_lite: multi-head latent attention, one layer of 27 (num_hidden_layers).
+// MLA:      // deepseek_v2_lite: multi-head latent attention, 27 layers (num_hidden_layers): reports give one layer and the model.
 // MLA-NEXT: // Imported by `mlacc import` from deepseek_v2_lite.json (model_type deepseek_v2); edit the workloads to taste.
 // MLA-NEXT: layer deepseek_v2_lite : mla {
 // MLA-NEXT:   d_model     = 2048   // hidden_size
@@ -17,6 +17,7 @@
 // MLA-NEXT:   qk_nope_dim = 128    // qk_nope_head_dim
 // MLA-NEXT:   qk_rope_dim = 64     // qk_rope_head_dim
 // MLA-NEXT:   v_dim       = 128    // v_head_dim
+// MLA-NEXT:   layers      = 27     // num_hidden_layers
 // MLA-NEXT:   dtype       = bf16   // torch_dtype bfloat16
 // MLA-NEXT: }
 // MLA-EMPTY:
@@ -34,23 +35,24 @@
 // MLA-NEXT:   new_tokens = 4k
 // MLA-NEXT: }
 
-// GQA:      // llama3_70b: grouped-query attention, one layer of 80 (num_hidden_layers).
+// GQA:      // llama3_70b: grouped-query attention, 80 layers (num_hidden_layers): reports give one layer and the model.
 // GQA-NEXT: // Imported by `mlacc import` from llama3_70b.json (model_type llama); edit the workloads to taste.
 // GQA-NEXT: layer llama3_70b : gqa {
 // GQA-NEXT:   d_model  = 8192   // hidden_size
 // GQA-NEXT:   heads    = 64     // num_attention_heads
 // GQA-NEXT:   kv_heads = 8      // num_key_value_heads
 // GQA-NEXT:   head_dim = 128    // hidden_size / num_attention_heads
+// GQA-NEXT:   layers   = 80     // num_hidden_layers
 // GQA-NEXT:   dtype    = bf16   // torch_dtype bfloat16
 // GQA-NEXT: }
 // GQA:      workload decode {
 // GQA:      workload prefill {
 
 // ATTN:      func.func @llama3_70b.decode(%x: tensor<1x1x8192xbf16>) -> tensor<1x1x8192xbf16> {
-// ATTN-NEXT:   %out = attn.gqa %x layer "llama3_70b" workload <"decode", decode, batch = 1, context = 4096, new_tokens = 1> d_model = 8192 heads = 64 kv_heads = 8 head_dim = 128
+// ATTN-NEXT:   %out = attn.gqa %x layer "llama3_70b" layers = 80 workload <"decode", decode, batch = 1, context = 4096, new_tokens = 1> d_model = 8192 heads = 64 kv_heads = 8 head_dim = 128
 // ATTN-NOT:  func.func
 
-// OPT:      func.func @deepseek_v2_lite.decode(%x: tensor<1x1x2048xbf16>)
+// OPT:      func.func @deepseek_v2_lite.decode(%x: tensor<1x1x2048xbf16>) {{.*}} attn.layers = 27 : i64
 // OPT-NOT:  W_DQ
 // OPT:        la.kv_store {{.*}} into "latent"
 
