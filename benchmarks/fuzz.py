@@ -1,6 +1,6 @@
 """Fuzz mlacc's inputs at scale (run on demand: python benchmarks/fuzz.py [-n 20000]).
 
-Draws DSL files and hardware TOML files from the hypothesis strategies of
+Draws DSL files, Hugging Face config.json files and hardware TOML files from the hypothesis strategies of
 tests/fuzz_strategies.py and runs `mlacc` on each in process (captured output,
 SystemExit caught, address space capped at +2 GB), checking the property: each input
 compiles, or gets exactly one `error:` line and exit 1; never exit 70, never a
@@ -28,8 +28,10 @@ from tests.fuzz_strategies import (
     DSL_COMMANDS,
     HardwareCase,
     Outcome,
+    check_config,
     check_dsl,
     check_hardware,
+    config_files,
     dsl_files,
     hardware_files,
     memory_limit,
@@ -38,7 +40,9 @@ from tests.fuzz_strategies import (
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, default=20000, help="inputs in all, half DSL and half hardware (default 20000)")
+    parser.add_argument(
+        "-n", type=int, default=20000, help="inputs in all, a third each DSL, config.json and hardware (default 20000)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # numpy overflow warnings on absurd hardware numbers: the outcome is what counts
@@ -54,7 +58,7 @@ def main() -> None:
             findings.append((outcome, f"{problem}\n--- input ---\n{text}"))
 
     fuzz = settings(
-        max_examples=args.n // 2,
+        max_examples=args.n // 3,
         deadline=None,
         database=None,
         suppress_health_check=list(HealthCheck),
@@ -67,6 +71,11 @@ def main() -> None:
         record(check_dsl(cli.main, folder, text, command), text, "dsl")
 
     @fuzz
+    @given(config_files())
+    def config(text: str) -> None:
+        record(check_config(cli.main, folder, text), text, "config")
+
+    @fuzz
     @given(hardware_files())
     def hardware(case: HardwareCase) -> None:
         outcomes = check_hardware(cli.main, folder, case.text)
@@ -76,13 +85,13 @@ def main() -> None:
             findings.append((outcomes[0], f"a broken file loaded\n--- input ---\n{case.text}"))
 
     with memory_limit():
-        for name, test in (("dsl", dsl), ("hardware", hardware)):
+        for name, test in (("dsl", dsl), ("config", config), ("hardware", hardware)):
             start = time.perf_counter()
             before = sum(codes.values())
             test()
             seconds = time.perf_counter() - start
             runs = sum(codes.values()) - before
-            print(f"{name}: {args.n // 2} inputs, {runs} runs in {seconds:.1f} s = {runs / seconds:.0f} runs/s")
+            print(f"{name}: {args.n // 3} inputs, {runs} runs in {seconds:.1f} s = {runs / seconds:.0f} runs/s")
     for outcome_kind, count in sorted(codes.items()):
         print(f"  {outcome_kind:<24} {count}")
     print("slowest runs:")

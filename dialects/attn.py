@@ -34,7 +34,15 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.dialects.utils import EnumAttribute
 from xdsl.ir import Attribute, Dialect, ParametrizedAttribute, SpacedOpaqueSyntaxAttribute, SSAValue
-from xdsl.irdl import IRDLOperation, irdl_attr_definition, irdl_op_definition, operand_def, prop_def, result_def
+from xdsl.irdl import (
+    IRDLOperation,
+    irdl_attr_definition,
+    irdl_op_definition,
+    operand_def,
+    opt_prop_def,
+    prop_def,
+    result_def,
+)
 from xdsl.parser import AttrParser
 from xdsl.printer import Printer
 from xdsl.utils.exceptions import VerifyException
@@ -146,7 +154,9 @@ class AttentionLayerOp(IRDLOperation):
     """Common shape of every `attn` op: hidden states in, hidden states out.
 
     Subclasses list their dimensions in `DIMS`; each is an i64 property, so the
-    op's IR carries the whole layer description.
+    op's IR carries the whole layer description. `layers` (optional, printed
+    only when given) says how many such layers the model stacks, for the
+    model's totals; every figure of the op itself is one layer's.
     """
 
     DIMS: ClassVar[tuple[str, ...]]
@@ -157,12 +167,15 @@ class AttentionLayerOp(IRDLOperation):
     input = operand_def(TensorType)
     output = result_def(TensorType)
     layer = prop_def(StringAttr)
+    layers = opt_prop_def(IntegerAttr[I64])
     workload = prop_def(WorkloadAttr)
     d_model = prop_def(IntegerAttr[I64])
     heads = prop_def(IntegerAttr[I64])
 
-    def __init__(self, input: SSAValue, layer: str, workload: WorkloadAttr, **dims: int):
+    def __init__(self, input: SSAValue, layer: str, workload: WorkloadAttr, layers: int | None = None, **dims: int):
         props: dict[str, Attribute] = {"layer": StringAttr(layer), "workload": workload}
+        if layers is not None:
+            props["layers"] = IntegerAttr(layers, i64)
         props.update({k: IntegerAttr(v, i64) for k, v in dims.items()})
         super().__init__(operands=[input], result_types=[input.type], properties=props)
 
@@ -181,11 +194,18 @@ class AttentionLayerOp(IRDLOperation):
     def kind(self) -> str:
         return self.name.removeprefix("attn.")
 
+    @property
+    def layer_count(self) -> int | None:
+        """How many such layers the model has, if the layer says (`layers = N`)."""
+        return self.layers.value.data if self.layers is not None else None
+
     def verify_(self) -> None:
         for field in self.DIMS:
             if self.dim(field) < 0 or (self.dim(field) == 0 and field not in self.ZERO_ALLOWED):
                 zero = " (or 0 for none)" if field in self.ZERO_ALLOWED else ""
                 raise ShapeError(field, f"{field} must be positive{zero}, got {self.dim(field)}")
+        if self.layer_count is not None and self.layer_count < 1:
+            raise ShapeError("layers", f"layers must be positive, got {self.layer_count}")
         if not isinstance(self.element_type, _SUPPORTED_ELEMENT_TYPES) or (
             isinstance(self.element_type, IntegerType) and self.element_type != i8
         ):
@@ -205,7 +225,9 @@ class AttentionLayerOp(IRDLOperation):
         """Kind-specific relations between dimensions (all are already positive)."""
 
 
-_COMMON_FORMAT = "$input `layer` $layer `workload` $workload `d_model` `=` $d_model `heads` `=` $heads"
+_COMMON_FORMAT = (
+    "$input `layer` $layer (`layers` `=` $layers^)? `workload` $workload `d_model` `=` $d_model `heads` `=` $heads"
+)
 _TYPES_FORMAT = " attr-dict `:` type($input) `->` type($output)"
 
 

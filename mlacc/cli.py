@@ -113,6 +113,14 @@ def verify_command(args: argparse.Namespace) -> tuple[str, int]:
     return format_results(results), 0 if all(r.ok for r in results) else 1
 
 
+def import_command(args: argparse.Namespace) -> tuple[str, int]:
+    from mlacc.frontend.hf_config import import_config
+
+    imported = import_config(_read(args.config), args.config)
+    imported.build()  # what the DSL would be refused for is said now, at its place in the config
+    return imported.dsl, 0
+
+
 def hw_list_command(args: argparse.Namespace) -> tuple[str, int]:
     rows = [(name, preset_description(name)) for name in preset_names()]
     width = max(len(name) for name, _ in rows)
@@ -127,13 +135,23 @@ def hw_show_command(args: argparse.Namespace) -> tuple[str, int]:
 
 
 def _load(args: argparse.Namespace) -> ModuleOp:
-    # Syntax first: a typo is reported before the IR classes are imported.
-    from mlacc.frontend.parser import parse_program
+    from mlacc.frontend import is_config_path
 
-    program = parse_program(_read(args.file), args.file)
-    from mlacc.frontend.irgen import build_module, override_workloads
+    text = _read(args.file)
+    if is_config_path(args.file):
+        from mlacc.frontend.hf_config import import_config
 
-    module = build_module(program)
+        module = import_config(text, args.file).build()
+    else:
+        # Syntax first: a typo is reported before the IR classes are imported.
+        from mlacc.frontend.parser import parse_program
+
+        program = parse_program(text, args.file)
+        from mlacc.frontend.irgen import build_module
+
+        module = build_module(program)
+    from mlacc.frontend.irgen import override_workloads
+
     if args.workload is not None:
         select_workload(module, args.workload, args.file)
     overrides = {k: getattr(args, k, None) for k in ("phase", "batch", "context", "new_tokens")}
@@ -231,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compile a DSL file. Without --emit, print a report of every layer x workload.",
         parents=[common],
     )
-    compile_parser.add_argument("file", metavar="FILE", help="a .attn DSL file")
+    compile_parser.add_argument("file", metavar="FILE", help="a .attn DSL file, or a Hugging Face config.json")
     compile_parser.add_argument(
         "--emit", choices=EMIT_STAGES, help="print the IR after this stage instead of the report"
     )
@@ -265,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
         "latency, energy, KV-cache bytes and bound.",
         parents=[common],
     )
-    compare_parser.add_argument("file", metavar="FILE", help="a .attn DSL file")
+    compare_parser.add_argument("file", metavar="FILE", help="a .attn DSL file, or a Hugging Face config.json")
     compare_parser.add_argument("--hw", required=True, metavar="A,B,...", help="presets or TOML files")
     compare_parser.add_argument("--workload", metavar="NAME", help="compare only this workload of the file")
     compare_parser.add_argument("--format", choices=("text", "json"), default="text")
@@ -280,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     assert isinstance(verify_parser, _Parser)
     verify_parser.describe = _verify_description
-    verify_parser.add_argument("file", metavar="FILE", help="a .attn DSL file")
+    verify_parser.add_argument("file", metavar="FILE", help="a .attn DSL file, or a Hugging Face config.json")
     verify_parser.add_argument("--workload", metavar="NAME", help="verify only this workload of the file")
     verify_parser.add_argument(
         "--shrink",
@@ -322,6 +340,16 @@ def build_parser() -> argparse.ArgumentParser:
         validate_parser.add_argument(flag, type=float, metavar="FRACTION", help=f"limit on the {what}")
     validate_parser.add_argument("-o", "--output", metavar="OUT", help="write the report to OUT instead of stdout")
     validate_parser.set_defaults(run=validate_command)
+    import_parser = commands.add_parser(
+        "import",
+        help="a Hugging Face config.json as DSL: the model's layer and workloads to edit",
+        description="Write the DSL of a Hugging Face config.json (DeepSeek-V2/V3, Kimi-K2: MLA; Llama, Mistral, "
+        "Mixtral, Qwen2: MHA/GQA/MQA): one layer with the model's dimensions and dtype, and decode and prefill "
+        "workloads. Every command that reads a DSL file also reads a .json config directly, as this DSL.",
+    )
+    import_parser.add_argument("config", metavar="CONFIG.json", help="a Hugging Face config.json")
+    import_parser.add_argument("-o", "--output", metavar="MODEL.attn", help="write to MODEL.attn (whole or not at all)")
+    import_parser.set_defaults(run=import_command)
     hw_parser = commands.add_parser("hw", help="list and show hardware presets and files")
     hw_commands = hw_parser.add_subparsers(dest="hw_command", required=True, metavar="HW_COMMAND")
     hw_list = hw_commands.add_parser("list", help="the bundled presets, one per line")

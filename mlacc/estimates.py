@@ -21,6 +21,7 @@ from mlacc.diagnostics import verify_module
 from mlacc.hardware.describe import provenance
 from mlacc.pipeline import compile_to, make_context
 from mlacc.report import si
+from mlacc.whole_model import SCOPE, ModelTotals, model_totals
 from passes.absorb import SCHEMES, AbsorbPass
 from passes.accounting import account
 from passes.place import PlacePass
@@ -77,6 +78,27 @@ class LayerResult:
     resident_bytes: int = 0
     capacity_bytes: int = 0
     alternatives: list[LayerResult] = field(default_factory=lambda: [])
+    layers: int | None = None
+    kv_bytes_per_token: int = 0
+    activation_bytes: int = 0
+
+    @property
+    def model(self) -> ModelTotals:
+        """The whole model's figures (`layers` of this layer; one layer when the layer does not say)."""
+        return model_totals(
+            self.layers or 1,
+            batch=self.batch,
+            cycles=self.cycles,
+            seconds=self.seconds,
+            energy_pj=self.energy_pj,
+            flops=self.flops,
+            dram_bytes=self.dram_bytes,
+            weight_bytes=self.weight_bytes,
+            kv_bytes_per_token=self.kv_bytes_per_token,
+            kv_cache_bytes=self.kv_cache_bytes,
+            activation_bytes=self.activation_bytes,
+            capacity_bytes=self.capacity_bytes,
+        )
 
     @property
     def fits(self) -> bool:
@@ -110,7 +132,11 @@ class LayerResult:
             "calibrated": self.calibrated,
             "resident_bytes": self.resident_bytes,
             "fits": self.fits,
+            "max_batch": self.model.max_batch,
         }
+        if self.layers is not None:
+            out["layers"] = self.layers
+            out["model"] = self.model.json()
         if self.alternatives:
             out["alternatives"] = [
                 {
@@ -125,6 +151,8 @@ class LayerResult:
                         "bound",
                         "resident_bytes",
                         "fits",
+                        "max_batch",
+                        *(("model",) if self.layers is not None else ()),
                     )
                 }
                 for alt in self.alternatives
@@ -183,6 +211,9 @@ def layer_result(function: func.FuncOp, target: TargetAttr) -> LayerResult:
         calibrated=target.is_calibrated,
         resident_bytes=counts.resident_bytes,
         capacity_bytes=target.dram.capacity_bytes.data * target.dram.count.data,
+        layers=counts.layers,
+        kv_bytes_per_token=counts.kv_bytes_per_token,
+        activation_bytes=counts.activation_bytes,
     )
 
 
@@ -258,6 +289,8 @@ def format_text(results: list[LayerResult], target: TargetAttr, defaulted: bool)
             out.append(
                 f"  does not fit: needs {si(r.resident_bytes, 'B')}, {r.hardware} has {si(r.capacity_bytes, 'B')}"
             )
+        if r.layers is not None:
+            out += _model_lines(r, rows)
         out.append(f"  ops of {r.scheme}:")
         width = max(len(op.name) for op in r.ops)
         dram = target.dram.level_name.data
@@ -272,6 +305,27 @@ def format_text(results: list[LayerResult], target: TargetAttr, defaulted: bool)
         "in the outermost memory; * = the scheme auto picks (ties: energy)."
     )
     return "\n".join(out) + "\n"
+
+
+def _model_lines(r: LayerResult, rows: list[LayerResult]) -> list[str]:
+    """The whole model's step, KV cache and largest batch, a line per scheme."""
+    out = [
+        f"  whole model, {r.layers} layers ({SCOPE}), per step:",
+        f"    {'scheme':<11} {'latency':>10} {'energy':>10} {'KV/token':>9} {'KV/seq':>9} {'KV cache':>9} "
+        f"{'resident':>9} {'max batch':>10}",
+    ]
+    for alt in rows:
+        m = alt.model
+        fits = "" if m.fits else f"  (does not fit {si(m.capacity_bytes, 'B')})"
+        out.append(
+            f"    {alt.scheme:<11} {si(m.seconds, 's'):>10} {si(m.energy_pj * 1e-12, 'J'):>10} "
+            f"{si(m.kv_bytes_per_token, 'B'):>9} {si(m.kv_cache_bytes_per_sequence, 'B'):>9} "
+            f"{si(m.kv_cache_bytes, 'B'):>9} {si(m.resident_bytes, 'B'):>9} {m.max_batch:>10}{fits}"
+        )
+    out.append(
+        f"    max batch: the most sequences of context {r.context + r.new_tokens} whose caches fit beside the weights"
+    )
+    return out
 
 
 def _rows(results: list[LayerResult]) -> dict[tuple[str, str], list[tuple[str, LayerResult]]]:
@@ -304,6 +358,20 @@ def format_compare(per_hardware: dict[str, list[LayerResult]]) -> str:
                 r = tables[hw][key][i][1]
                 line += f" | {si(r.seconds, 's'):>18} {si(r.energy_pj * 1e-12, 'J'):>9} {r.bound:>7}"
             out.append(line)
+        if any(r.layers is not None for _, r in rows):
+            out.append(f"  whole model ({SCOPE}):")
+            labels = [f"{label} x{r.model.layers}" for label, r in rows]
+            model_width = max(len(label) for label in labels)
+            head = f"  {'layer / scheme':<{model_width}} {'KV/seq':>9}"
+            for hw in hardware:
+                head += f" | {hw + ' latency':>18} {'max batch':>9} {'':>7}"
+            out.append(head.rstrip())
+            for i, (label, first) in enumerate(zip(labels, (r for _, r in rows), strict=True)):
+                line = f"  {label:<{model_width}} {si(first.model.kv_cache_bytes_per_sequence, 'B'):>9}"
+                for hw in hardware:
+                    m = tables[hw][key][i][1].model
+                    line += f" | {si(m.seconds, 's'):>18} {m.max_batch:>9} {'' if m.fits else 'no fit':>7}"
+                out.append(line.rstrip())
         out.append("")
     out.append("* = the scheme absorb{scheme=auto} picks on the first hardware; bound = the term most cycles wait on.")
     return "\n".join(out) + "\n"

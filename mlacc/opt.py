@@ -1,7 +1,8 @@
 """`mlacc-opt`: xDSL's opt driver with mlacc's dialects, passes and DSL frontend.
 
 `.attn` files are parsed by the DSL frontend (or any input with `-f attn`), so
-`mlacc-opt model.attn -p lower-attn` works like `mlacc-opt model.mlir -p lower-attn`.
+`mlacc-opt model.attn -p lower-attn` works like `mlacc-opt model.mlir -p lower-attn`;
+a Hugging Face `config.json` (`.json`, or `-f json`) is imported as its DSL first.
 Adds `--mlir-print-ir-after-all` (IR after every pass, on stderr, as mlir-opt
 prints it); `-o` writes its file whole or not at all; `-q` silences remarks and
 `--verbose` prints every pass's wall time on stderr. A pass option xDSL would
@@ -103,7 +104,13 @@ class MlaccOptMain(xDSLOptMain):
 
             return parse_dsl(io.read().decode(), self.get_input_name())
 
+        def parse_hf_config(io: IO[bytes]) -> ModuleOp:
+            from mlacc.frontend.hf_config import import_config
+
+            return import_config(io.read().decode(), self.get_input_name()).build()
+
         self.available_frontends["attn"] = parse_attn
+        self.available_frontends["json"] = parse_hf_config
 
     def register_all_arguments(self, arg_parser: argparse.ArgumentParser) -> None:
         super().register_all_arguments(arg_parser)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.dialects import func
-from xdsl.dialects.builtin import StringAttr, TensorType
+from xdsl.dialects.builtin import IntegerAttr, StringAttr, TensorType
 from xdsl.ir import SSAValue
 
 from dialects import la
@@ -60,6 +60,8 @@ class Accounting:
     kv_cache_bytes: int
     io_bytes: int
     activation_bytes: int
+    layers: int | None = None
+    """How many such layers the model has, where the layer says (`attn.layers`); every count above is one layer's."""
 
     @property
     def resident_bytes(self) -> int:
@@ -150,4 +152,5 @@ def account(function: func.FuncOp) -> Accounting:
         kv_cache_bytes=kv_write // (batch * new) * batch * (context + new),
         io_bytes=2 * la.tensor_bytes(hidden),
         activation_bytes=peak_activation_bytes(function, fused_values(function)),
+        layers=layers.value.data if isinstance(layers := attrs.get("attn.layers"), IntegerAttr) else None,
     )

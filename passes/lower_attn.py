@@ -161,6 +161,8 @@ class LowerAttentionLayer(RewritePattern):
             function.attributes.update(
                 {"attn.layer": op.layer, "attn.kind": StringAttr(op.kind), "attn.workload": op.workload}
             )
+            if op.layers is not None:
+                function.attributes["attn.layers"] = op.layers
         rewriter.replace(op, built.ops, [built.ops[-1].results[0]])
 
 

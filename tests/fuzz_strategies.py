@@ -9,6 +9,8 @@ never exit 70 (an internal error), never a traceback, never more than 10 s or 2 
   valid layers (consistent shapes, from tiny to absurd sizes) and near-valid ones: any
   field with any value (zero, huge, suffixed `4k`, `_`-separated, negative, a name),
   duplicated, missing and unknown fields, unknown kinds, and single-character damage.
+- Hugging Face config.json files start from tests/fixtures/hf/: attention fields dropped, set
+  to small integers (which reach the layer verifiers) or to any JSON value, and damaged text.
 - Hardware TOML starts from the bundled presets: valid variants (rescaled rates, fewer
   levels, optional tables dropped) and broken ones (missing levels, duplicate level or
   unit names, zero/negative/NaN/inf/huge numbers, wrong types, unknown keys, damaged text).
@@ -45,6 +47,27 @@ dialects/attn.py, so a new kind or field fails loudly there rather than going un
 WORKLOAD_FIELDS = ("phase", "batch", "context", "new_tokens")
 DTYPES = ("fp32", "bf16", "fp16", "fp8", "int8")
 SUFFIXES = {"k": 1024, "K": 1024, "m": 1024**2, "M": 1024**2}
+
+HF_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "hf"
+HF_ATTENTION_KEYS = (
+    "model_type",
+    "architectures",
+    "_name_or_path",
+    "hidden_size",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "head_dim",
+    "q_lora_rank",
+    "kv_lora_rank",
+    "qk_nope_head_dim",
+    "qk_rope_head_dim",
+    "v_head_dim",
+    "num_hidden_layers",
+    "torch_dtype",
+    "dtype",
+    "quantization_config",
+    "sliding_window",
+)
 
 # -- DSL -------------------------------------------------------------------------------------------------------------
 
@@ -194,6 +217,33 @@ def dsl_files(draw: st.DrawFn) -> str:
     return text
 
 
+# -- Hugging Face config.json --------------------------------------------------------------------------------------
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=4,
+)
+
+
+@st.composite
+def config_files(draw: st.DrawFn) -> str:
+    """A config.json: a fixture with attention fields dropped or changed, sometimes damaged by a typo."""
+    fixture = draw(st.sampled_from(sorted(HF_FIXTURES.glob("*.json"))))
+    config = json.loads(fixture.read_text())
+    for _ in range(draw(st.integers(0, 3))):
+        key = draw(st.sampled_from(HF_ATTENTION_KEYS))
+        how = draw(st.sampled_from(["drop", "small", "any"]))
+        if how == "drop":
+            config.pop(key, None)
+        else:
+            config[key] = draw(st.integers(-2, 130) if how == "small" else _json_values)
+    text = json.dumps(config, indent=draw(st.sampled_from([None, 2])))
+    if draw(st.integers(0, 4)) == 0:
+        text = draw(damage(text))
+    return text
+
+
 # -- Hardware TOML ---------------------------------------------------------------------------------------------------
 
 
@@ -332,7 +382,8 @@ def _vary(draw: st.DrawFn, data: dict[str, Any]) -> None:
             scaled = container[key] * factor
             if container is data.get("efficiency") and not key.endswith("_cycles"):
                 scaled = min(scaled, 1.0)  # a fraction of peak stays one
-            container[key] = max(int(scaled), 1) if isinstance(container[key], int) else scaled
+            # Rescaled twice by 1e6, an integer can pass the 64 bits the loader takes: a valid case stays within.
+            container[key] = min(max(int(scaled), 1), 2**63 - 1) if isinstance(container[key], int) else scaled
     elif how == "drop-level" and len(data["memory"]) > 2:
         data["memory"].pop(draw(st.integers(0, len(data["memory"]) - 2)))
     elif how == "drop-optional":
@@ -452,6 +503,12 @@ def check_dsl(main: Callable[[Sequence[str]], int], folder: Path, text: str, com
     path = folder / "fuzz.attn"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
     return run_in_process(main, ["compile", str(path), *command, "-q"])
+
+
+def check_config(main: Callable[[Sequence[str]], int], folder: Path, text: str) -> Outcome:
+    path = folder / "config.json"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    return run_in_process(main, ["import", str(path)])
 
 
 def check_hardware(main: Callable[[Sequence[str]], int], folder: Path, text: str) -> list[Outcome]:

@@ -1,5 +1,6 @@
-"""Fuzzing the two input languages: every input compiles or gets one `error:` line and exit 1 (never exit 70, never
-a traceback). tests/fuzz_strategies.py holds the strategies and the property; benchmarks/fuzz.py runs it at scale."""
+"""Fuzzing the input languages (DSL, Hugging Face config.json, hardware TOML): every input compiles or gets one
+`error:` line and exit 1 (never exit 70, never a traceback). tests/fuzz_strategies.py holds the strategies and the
+property; benchmarks/fuzz.py runs it at scale."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from tests.fuzz_strategies import (
     DSL_COMMANDS,
     KINDS,
     HardwareCase,
+    check_config,
     check_dsl,
     check_hardware,
+    config_files,
     dsl_files,
     hardware_files,
     memory_limit,
@@ -35,6 +38,15 @@ def test_every_dsl_file_compiles_or_fails_in_one_line(text: str, command: tuple[
     with tempfile.TemporaryDirectory() as folder, memory_limit():
         outcome = check_dsl(cli.main, Path(folder), text, command)
     assert outcome.problem() is None, (outcome.problem(), text)
+
+
+@FUZZ
+@given(config_files())
+def test_every_config_imports_or_fails_in_one_line(text: str):
+    with tempfile.TemporaryDirectory() as folder, memory_limit():
+        outcome = check_config(cli.main, Path(folder), text)
+    assert outcome.problem() is None, (outcome.problem(), text)
+    assert outcome.code == 1 or outcome.out.count("\nlayer ") == 1, text
 
 
 @FUZZ

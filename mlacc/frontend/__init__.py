@@ -2,7 +2,7 @@
 
 `parser` needs only lark, so a syntax error is reported before xDSL's IR
 classes are imported; `irgen` (which needs them) is imported when a module is
-built.
+built. `hf_config` turns a Hugging Face config.json into DSL text first.
 """
 
 from __future__ import annotations
@@ -11,6 +11,11 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from xdsl.dialects.builtin import ModuleOp
+
+
+def is_config_path(path: str) -> bool:
+    """Whether a command's input is a Hugging Face config (chosen by the `.json` extension) rather than DSL."""
+    return path.lower().endswith(".json")
 
 
 def parse_dsl(text: str, filename: str) -> ModuleOp:

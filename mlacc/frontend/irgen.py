@@ -4,7 +4,7 @@ Checks what the grammar cannot (known kinds and keys, required fields,
 duplicates, value types), then builds each `attn` op and runs its verifier,
 so impossible shapes are reported at the DSL field that causes them.
 
-Defaults: `dtype = bf16`; `batch = 1`; decode: `new_tokens = 1`; prefill:
+Defaults: `dtype = bf16`; `layers`: unsaid (one layer, no model totals); `batch = 1`; decode: `new_tokens = 1`; prefill:
 `context = 0`. A decode workload must give `context`, a prefill one
 `new_tokens`.
 """
@@ -111,6 +111,7 @@ def layer_function(
     dims: dict[str, int],
     element_type: Attribute,
     location: LocationAttr,
+    layers: int | None = None,
 ) -> func.FuncOp:
     """`@LAYER.WORKLOAD(x) -> out`, a function holding the one `attn` op of a (layer, workload); not verified."""
     hidden = TensorType(element_type, [workload.batch.data, workload.new_tokens.data, dims["d_model"]])
@@ -118,7 +119,7 @@ def layer_function(
     function.location = location
     with ImplicitBuilder(function.body) as (x,):
         x.name_hint = "x"
-        op = op_class(x, layer, workload, **dims)
+        op = op_class(x, layer, workload, layers, **dims)
         op.location = location
         op.output.name_hint = "out"
         func.ReturnOp(op.output)
@@ -144,11 +145,14 @@ def build_module(program: Program) -> ModuleOp:
             raise _error(
                 layer.kind.span, f"unknown layer kind '{layer.kind.text}' (expected one of: {', '.join(LAYER_OPS)})"
             )
-        values = _fields(layer, (*op_class.DIMS, "dtype"), f"a {layer.kind.text} layer")
+        values = _fields(layer, (*op_class.DIMS, "layers", "dtype"), f"a {layer.kind.text} layer")
         dims = {key: _int(values, key, layer) for key in op_class.DIMS}
+        layers = _int(values, "layers", layer) if "layers" in values else None
         element_type = DTYPES[_choice(values, "dtype", layer, list(DTYPES), "bf16")]
         for workload, _ in workloads:
-            function = layer_function(op_class, layer.name.text, workload, dims, element_type, _location(layer.span))
+            function = layer_function(
+                op_class, layer.name.text, workload, dims, element_type, _location(layer.span), layers
+            )
             module.body.block.add_op(function)
             op = function.body.block.first_op
             assert isinstance(op, AttentionLayerOp)
@@ -190,7 +194,7 @@ def override_workloads(
             new_tokens if new_tokens is not None else old_new,
         )
         dims = {d: op.dim(d) for d in op.DIMS}
-        rebuilt = layer_function(type(op), op.layer.data, workload, dims, op.element_type, op.location)
+        rebuilt = layer_function(type(op), op.layer.data, workload, dims, op.element_type, op.location, op.layer_count)
         module.body.block.insert_op_before(rebuilt, function)
         function.detach()
         function.erase()
