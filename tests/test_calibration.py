@@ -31,8 +31,8 @@ RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 # that makes any of them worse fails here. Time: median |error| of the worst (phase, scheme) and the largest;
 # energy: median |error| over all steps.
 LIMITS = {
-    "h100_2026-11-24.csv": {"median": 0.065, "max_median": 0.17, "max_error": 0.25, "max_energy": 0.06},
-    "h200_2026-11-24.csv": {"median": 0.08, "max_median": 0.17, "max_error": 0.33, "max_energy": 0.08},
+    "h100_2026-11-24.csv": {"median": 0.05, "max_median": 0.11, "max_error": 0.23, "max_energy": 0.06},
+    "h200_2026-11-24.csv": {"median": 0.06, "max_median": 0.11, "max_error": 0.32, "max_energy": 0.08},
 }
 
 

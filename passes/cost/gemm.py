@@ -215,13 +215,27 @@ def _contraction_terms(
     # Array-sized output blocks run in parallel; with K not innermost, partial sums go up a level, so the
     # K tiles can run in parallel too (split-K).
     units = np.minimum(machine.units, g * blocks * np.where(inner == 2, 1, tiles_k))
-    if op.flash:
-        # A flash kernel gives each unit a block of query rows (one array pass tall) and a chunk of at least
-        # FLASH_CHUNK_KEYS keys (flash-decoding), whichever product this is.
-        units = np.minimum(units, g * ceil(m / rows) * ceil(op.keys / FLASH_CHUNK_KEYS))
     utilisation = np.full_like(tm, utilisation)
-    compute = op.macs / (units * machine.peak_macs(op.dtype) * utilisation * compute_efficiency(machine, op))
+    rate = machine.peak_macs(op.dtype) * utilisation * compute_efficiency(machine, op)
+    compute = op.macs / (units * rate)
+    if op.flash:
+        # A flash kernel runs one program per block of query rows (one array pass tall) and split of the keys
+        # (see `flash_programs`), one program per unit at a time: it takes as many waves of programs as
+        # the units need, the last one part-empty (320 programs on 132 SMs take 3 waves, not 2.4).
+        programs = flash_programs(machine.units, g * ceil(m / rows), op.keys)
+        units = np.full_like(tm, min(machine.units, programs))
+        compute = np.full_like(tm, op.macs / programs * ceil(programs / machine.units)) / rate
     return compute, reads, writes, units, utilisation
+
+
+def flash_programs(units: int, row_blocks: int, keys: int) -> int:
+    """Programs of a flash kernel: each block of query rows, its keys split (flash-decoding) when there are
+    fewer row blocks than units, so that about two programs per unit run, each over at least
+    FLASH_CHUNK_KEYS keys (benchmarks/gpu/flash_attention.py `default_splits`, as measured; FlashAttention's
+    split heuristic has the same aim)."""
+    if row_blocks >= units:
+        return row_blocks
+    return row_blocks * max(1, min(ceil(2 * units / row_blocks), ceil(keys / FLASH_CHUNK_KEYS)))
 
 
 def compute_efficiency(machine: Machine, op: OpSpec) -> float:
@@ -237,8 +251,8 @@ def compute_efficiency(machine: Machine, op: OpSpec) -> float:
 
 
 FLASH_CHUNK_KEYS = 512
-"""Fewest keys a flash-decoding split gives one unit, so partial results cost less than the keys they cover
-(benchmarks/gpu/flash_attention.py `default_splits`, as measured)."""
+"""Fewest keys a flash-decoding split gives one program, so partial results cost less than the keys they
+cover (benchmarks/gpu/flash_attention.py `default_splits`, as measured)."""
 
 SLICE_DEPTH = 64
 """K extent of the operand slices a unit streams through the innermost level (a GPU SM's TMA/wgmma k-slice)."""
