@@ -127,13 +127,14 @@ def hw_show_command(args: argparse.Namespace) -> tuple[str, int]:
 
 
 def _load(args: argparse.Namespace) -> ModuleOp:
-    # Syntax first: a typo is reported before the IR classes are imported.
+    # Syntax and the shape rules first: a one-line error is reported before the IR classes are imported.
+    from mlacc.frontend.check import check_program
     from mlacc.frontend.parser import parse_program
 
-    program = parse_program(_read(args.file), args.file)
-    from mlacc.frontend.irgen import build_module, override_workloads
+    program = check_program(parse_program(_read(args.file), args.file))
+    from mlacc.frontend.irgen import emit_module, override_workloads
 
-    module = build_module(program)
+    module = emit_module(program)
     if args.workload is not None:
         select_workload(module, args.workload, args.file)
     overrides = {k: getattr(args, k, None) for k in ("phase", "batch", "context", "new_tokens")}
