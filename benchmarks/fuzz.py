@@ -48,6 +48,7 @@ def main() -> None:
     warnings.simplefilter("ignore")  # numpy overflow warnings on absurd hardware numbers: the outcome is what counts
     findings: list[tuple[Outcome, str]] = []
     codes: Counter[str] = Counter()
+    inputs: Counter[str] = Counter()  # counted as drawn: hypothesis may stop short of max_examples
     slowest: list[tuple[float, str]] = []
     folder = Path(tempfile.mkdtemp())
 
@@ -68,16 +69,19 @@ def main() -> None:
     @fuzz
     @given(dsl_files(), st.sampled_from(DSL_COMMANDS))
     def dsl(text: str, command: tuple[str, ...]) -> None:
+        inputs["dsl"] += 1
         record(check_dsl(cli.main, folder, text, command), text, "dsl")
 
     @fuzz
     @given(config_files())
     def config(text: str) -> None:
+        inputs["config"] += 1
         record(check_config(cli.main, folder, text), text, "config")
 
     @fuzz
     @given(hardware_files())
     def hardware(case: HardwareCase) -> None:
+        inputs["hardware"] += 1
         outcomes = check_hardware(cli.main, folder, case.text)
         for outcome in outcomes:
             record(outcome, case.text, "hw " + outcome.argv[0])
@@ -91,13 +95,16 @@ def main() -> None:
             test()
             seconds = time.perf_counter() - start
             runs = sum(codes.values()) - before
-            print(f"{name}: {args.n // 3} inputs, {runs} runs in {seconds:.1f} s = {runs / seconds:.0f} runs/s")
+            print(
+                f"{name}: {inputs[name]} inputs, {runs} runs in {seconds:.1f} s = {runs / seconds:.0f} runs/s, "
+                f"{inputs[name] / seconds:.0f} inputs/s"
+            )
     for outcome_kind, count in sorted(codes.items()):
         print(f"  {outcome_kind:<24} {count}")
     print("slowest runs:")
     for seconds, argv in sorted(slowest, reverse=True)[:3]:
         print(f"  {seconds:6.2f} s  {argv}")
-    print(f"findings: {len(findings)}")
+    print(f"inputs: {inputs.total()}; findings: {len(findings)}")
     for outcome, detail in findings[:20]:
         print(f"- {' '.join(outcome.argv)}: {detail}")
 

@@ -5,9 +5,10 @@ An `attn` op states *what* an attention layer is (kind, dimensions, dtype) and
 hidden states it consumes and produces as SSA values. It says nothing about how
 the layer computes; `lower-attn` turns it into `la` dataflow.
 
-Every impossible shape is rejected here, so the frontend and `mlacc-opt` share
-one source of truth. A `ShapeError` names the offending field so the frontend
-can point at it in the DSL file.
+Every impossible shape is rejected by these verifiers, which run the plain-Python
+rules of dialects/attn_rules.py: the frontend runs the same rules before it builds
+IR, so the frontend and `mlacc-opt` share one source of truth. A `ShapeError` names
+the offending field so the frontend can point at it in the DSL file.
 """
 
 from __future__ import annotations
@@ -46,20 +47,19 @@ from xdsl.irdl import (
 from xdsl.parser import AttrParser
 from xdsl.printer import Printer
 from xdsl.utils.exceptions import VerifyException
-from xdsl.utils.str_enum import StrEnum
 
+from dialects.attn_rules import (
+    DTYPE_NAMES,
+    KIND_DIMS,
+    Phase,
+    ShapeError,
+    check_layer_count,
+    check_positive,
+    check_relations,
+    check_workload,
+)
 
-class ShapeError(VerifyException):
-    """An impossible dimension; `field` names the DSL field that is at fault."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
-
-
-class Phase(StrEnum):
-    PREFILL = "prefill"
-    DECODE = "decode"
+__all__ = ["Phase", "ShapeError"]  # re-exported: the rules live in dialects/attn_rules.py
 
 
 @irdl_attr_definition
@@ -67,13 +67,7 @@ class PhaseAttr(EnumAttribute[Phase], SpacedOpaqueSyntaxAttribute):
     name = "attn.phase"
 
 
-DTYPES: dict[str, Attribute] = {
-    "fp32": f32,
-    "bf16": bf16,
-    "fp16": f16,
-    "fp8": Float8E4M3FNType(),
-    "int8": i8,
-}
+DTYPES: dict[str, Attribute] = dict(zip(DTYPE_NAMES, (f32, bf16, f16, Float8E4M3FNType(), i8), strict=True))
 """DSL dtype names and the element types that carry them in the IR."""
 
 
@@ -140,14 +134,7 @@ class WorkloadAttr(ParametrizedAttribute):
             )
 
     def verify(self) -> None:
-        if self.batch.data <= 0:
-            raise ShapeError("batch", f"batch must be positive, got {self.batch.data}")
-        if self.context.data < 0:
-            raise ShapeError("context", f"context must not be negative, got {self.context.data}")
-        if self.new_tokens.data <= 0:
-            raise ShapeError("new_tokens", f"new_tokens must be positive, got {self.new_tokens.data}")
-        if self.phase.data == Phase.DECODE and self.context.data == 0:
-            raise ShapeError("context", "a decode step needs a cached context of at least one token")
+        check_workload(self.phase.data, self.batch.data, self.context.data, self.new_tokens.data)
 
 
 class AttentionLayerOp(IRDLOperation):
@@ -161,8 +148,6 @@ class AttentionLayerOp(IRDLOperation):
 
     DIMS: ClassVar[tuple[str, ...]]
     """The layer's integer dimensions, in the order the DSL documents them."""
-    ZERO_ALLOWED: ClassVar[tuple[str, ...]] = ()
-    """Dimensions for which 0 means "absent" rather than impossible."""
 
     input = operand_def(TensorType)
     output = result_def(TensorType)
@@ -200,12 +185,9 @@ class AttentionLayerOp(IRDLOperation):
         return self.layers.value.data if self.layers is not None else None
 
     def verify_(self) -> None:
-        for field in self.DIMS:
-            if self.dim(field) < 0 or (self.dim(field) == 0 and field not in self.ZERO_ALLOWED):
-                zero = " (or 0 for none)" if field in self.ZERO_ALLOWED else ""
-                raise ShapeError(field, f"{field} must be positive{zero}, got {self.dim(field)}")
-        if self.layer_count is not None and self.layer_count < 1:
-            raise ShapeError("layers", f"layers must be positive, got {self.layer_count}")
+        check_positive(self.kind, {d: self.dim(d) for d in self.DIMS})
+        if self.layer_count is not None:
+            check_layer_count(self.layer_count)
         if not isinstance(self.element_type, _SUPPORTED_ELEMENT_TYPES) or (
             isinstance(self.element_type, IntegerType) and self.element_type != i8
         ):
@@ -219,10 +201,7 @@ class AttentionLayerOp(IRDLOperation):
                     f"hidden states must be tensor<{'x'.join(map(str, expected))}x{self.element_type}> "
                     f"(batch x new_tokens x d_model), got {value.type}"
                 )
-        self.verify_dims()
-
-    def verify_dims(self) -> None:
-        """Kind-specific relations between dimensions (all are already positive)."""
+        check_relations(self.kind, {d: self.dim(d) for d in self.DIMS})
 
 
 _COMMON_FORMAT = (
@@ -236,12 +215,9 @@ class MhaOp(AttentionLayerOp):
     """Multi-head attention: every head has its own keys and values."""
 
     name = "attn.mha"
-    DIMS: ClassVar[tuple[str, ...]] = ("d_model", "heads", "head_dim")
+    DIMS: ClassVar[tuple[str, ...]] = KIND_DIMS["mha"]
     head_dim = prop_def(IntegerAttr[I64])
     assembly_format = _COMMON_FORMAT + " `head_dim` `=` $head_dim" + _TYPES_FORMAT
-
-    def verify_dims(self) -> None:
-        _check_even_head_dim(self)
 
 
 @irdl_op_definition
@@ -249,18 +225,10 @@ class GqaOp(AttentionLayerOp):
     """Grouped-query attention: `heads / kv_heads` query heads share each key/value head."""
 
     name = "attn.gqa"
-    DIMS: ClassVar[tuple[str, ...]] = ("d_model", "heads", "kv_heads", "head_dim")
+    DIMS: ClassVar[tuple[str, ...]] = KIND_DIMS["gqa"]
     kv_heads = prop_def(IntegerAttr[I64])
     head_dim = prop_def(IntegerAttr[I64])
     assembly_format = _COMMON_FORMAT + " `kv_heads` `=` $kv_heads `head_dim` `=` $head_dim" + _TYPES_FORMAT
-
-    def verify_dims(self) -> None:
-        heads, kv_heads = self.dim("heads"), self.dim("kv_heads")
-        if kv_heads > heads:
-            raise ShapeError("kv_heads", f"kv_heads ({kv_heads}) must not exceed heads ({heads})")
-        if heads % kv_heads:
-            raise ShapeError("kv_heads", f"heads ({heads}) must be divisible by kv_heads ({kv_heads})")
-        _check_even_head_dim(self)
 
 
 @irdl_op_definition
@@ -268,12 +236,9 @@ class MqaOp(AttentionLayerOp):
     """Multi-query attention: all query heads share one key/value head."""
 
     name = "attn.mqa"
-    DIMS: ClassVar[tuple[str, ...]] = ("d_model", "heads", "head_dim")
+    DIMS: ClassVar[tuple[str, ...]] = KIND_DIMS["mqa"]
     head_dim = prop_def(IntegerAttr[I64])
     assembly_format = _COMMON_FORMAT + " `head_dim` `=` $head_dim" + _TYPES_FORMAT
-
-    def verify_dims(self) -> None:
-        _check_even_head_dim(self)
 
 
 @irdl_op_definition
@@ -286,8 +251,7 @@ class MlaOp(AttentionLayerOp):
     """
 
     name = "attn.mla"
-    DIMS: ClassVar[tuple[str, ...]] = ("d_model", "heads", "q_rank", "kv_rank", "qk_nope_dim", "qk_rope_dim", "v_dim")
-    ZERO_ALLOWED: ClassVar[tuple[str, ...]] = ("q_rank",)
+    DIMS: ClassVar[tuple[str, ...]] = KIND_DIMS["mla"]
     q_rank = prop_def(IntegerAttr[I64])
     kv_rank = prop_def(IntegerAttr[I64])
     qk_nope_dim = prop_def(IntegerAttr[I64])
@@ -297,24 +261,6 @@ class MlaOp(AttentionLayerOp):
         _COMMON_FORMAT + " `q_rank` `=` $q_rank `kv_rank` `=` $kv_rank `qk_nope_dim` `=` $qk_nope_dim"
         " `qk_rope_dim` `=` $qk_rope_dim `v_dim` `=` $v_dim" + _TYPES_FORMAT
     )
-
-    def verify_dims(self) -> None:
-        if self.dim("qk_rope_dim") % 2:
-            raise ShapeError(
-                "qk_rope_dim", f"qk_rope_dim must be even (RoPE rotates pairs), got {self.dim('qk_rope_dim')}"
-            )
-        d_model, kv_rank = self.dim("d_model"), self.dim("kv_rank")
-        if kv_rank > d_model:
-            raise ShapeError("kv_rank", f"kv_rank ({kv_rank}) must not exceed d_model ({d_model}): it compresses")
-        if self.dim("q_rank") > d_model:
-            raise ShapeError(
-                "q_rank", f"q_rank ({self.dim('q_rank')}) must not exceed d_model ({d_model}): it compresses"
-            )
-
-
-def _check_even_head_dim(op: AttentionLayerOp) -> None:
-    if op.dim("head_dim") % 2:
-        raise ShapeError("head_dim", f"head_dim must be even (RoPE rotates pairs), got {op.dim('head_dim')}")
 
 
 LAYER_OPS: dict[str, type[AttentionLayerOp]] = {

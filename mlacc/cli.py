@@ -143,13 +143,14 @@ def _load(args: argparse.Namespace) -> ModuleOp:
 
         module = import_config(text, args.file).build()
     else:
-        # Syntax first: a typo is reported before the IR classes are imported.
+        # Syntax and the shape rules first: a one-line error is reported before the IR classes are imported.
+        from mlacc.frontend.check import check_program
         from mlacc.frontend.parser import parse_program
 
-        program = parse_program(text, args.file)
-        from mlacc.frontend.irgen import build_module
+        program = check_program(parse_program(text, args.file))
+        from mlacc.frontend.irgen import emit_module
 
-        module = build_module(program)
+        module = emit_module(program)
     from mlacc.frontend.irgen import override_workloads
 
     if args.workload is not None:

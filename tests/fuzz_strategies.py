@@ -27,6 +27,7 @@ import tomllib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
+from functools import cache
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -247,7 +248,9 @@ def config_files(draw: st.DrawFn) -> str:
 # -- Hardware TOML ---------------------------------------------------------------------------------------------------
 
 
+@cache
 def presets() -> dict[str, dict[str, Any]]:
+    """The bundled presets, parsed once per process (every hardware draw deep-copies one)."""
     return {name: tomllib.loads(preset_path(name).read_text()) for name in preset_names()}
 
 

@@ -130,3 +130,53 @@ def test_light_commands_import_no_ir(argv: list[str], imported: str):
     # What keeps `mlacc --help`, `hw list` and a syntax error fast (benchmarks/cli_start.py times them).
     run = subprocess.run([sys.executable, "-c", _IMPORTED, *argv], capture_output=True, text=True, cwd=ROOT, check=True)
     assert run.stdout.strip() == imported
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "layer x : mlx { d_model = 64 }\nworkload w { phase = decode context = 8 }\n",
+        "layer x : mha { d_model = 64 heads = 4 head_dim = 15 }\nworkload w { phase = decode context = 8 }\n",
+        "layer x : mha { d_model = 64 heads = 4 head_dim = 16 }\nworkload w { phase = decode context = 0 }\n",
+    ],
+    ids=["unknown kind", "odd head_dim", "decode without context"],
+)
+def test_a_semantic_error_imports_no_ir(tmp_path: Path, text: str):
+    # The DSL's semantic errors are one-line errors too, reported at a syntax error's speed (cli_start.py).
+    path = tmp_path / "bad.attn"
+    path.write_text(text)
+    run = subprocess.run(
+        [sys.executable, "-c", _IMPORTED, "compile", str(path)], capture_output=True, text=True, cwd=ROOT
+    )
+    assert run.stdout.strip() == "lark"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (  # a workload's fault comes before any layer's
+            "layer x : mlx { d_model = 64 }\nworkload w { phase = decode batch = 0 context = 8 }\n",
+            "2:37: error: batch must be positive, got 0",
+        ),
+        (  # layers in file order: the first layer's shape before the second layer's kind
+            "layer a : mha { d_model = 64 heads = 4 head_dim = 15 }\nlayer b : mhx { d_model = 64 }\n"
+            "workload w { phase = decode context = 8 }\n",
+            "1:51: error: head_dim must be even (RoPE rotates pairs), got 15",
+        ),
+    ],
+)
+def test_the_first_fault_in_reading_order_is_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text, message
+):
+    path = tmp_path / "bad.attn"
+    path.write_text(text)
+    assert cli.main(["compile", str(path)]) == 1
+    assert capsys.readouterr().err == f"{path}:{message}\n"
+
+
+def test_the_frontend_and_the_dialect_share_the_kinds():
+    from dialects.attn import DTYPES, LAYER_OPS
+    from dialects.attn_rules import DTYPE_NAMES, KIND_DIMS
+
+    assert {kind: op.DIMS for kind, op in LAYER_OPS.items()} == KIND_DIMS and list(LAYER_OPS) == list(KIND_DIMS)
+    assert tuple(DTYPES) == DTYPE_NAMES

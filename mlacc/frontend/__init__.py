@@ -1,8 +1,9 @@
 """Stage 1: the DSL frontend (text -> syntax tree -> `attn` IR).
 
-`parser` needs only lark, so a syntax error is reported before xDSL's IR
-classes are imported; `irgen` (which needs them) is imported when a module is
-built. `hf_config` turns a Hugging Face config.json into DSL text first.
+`parser` needs only lark and `check` only the plain-Python shape rules, so a
+syntax or semantic error is reported before xDSL's IR classes are imported;
+`irgen` (which needs them) is imported when a module is built. `hf_config`
+turns a Hugging Face config.json into DSL text first.
 """
 
 from __future__ import annotations

@@ -1,0 +1,90 @@
+"""The `attn` dialect's shape rules as plain Python: the layer kinds and their dimensions, the dtype
+and phase names, and the checks every `attn` op and workload must pass.
+
+dialects/attn.py builds its ops and attributes from these tables and its verifiers call these
+checks, so there is one source of truth; the DSL frontend (mlacc/frontend/check.py) runs the same
+checks before xDSL's IR classes are imported, so a one-line error in a DSL file is reported at
+start-up speed. Light on purpose: this module imports only xDSL's exception module and StrEnum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from xdsl.utils.exceptions import VerifyException
+from xdsl.utils.str_enum import StrEnum
+
+
+class ShapeError(VerifyException):
+    """An impossible dimension; `field` names the DSL field that is at fault."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+class Phase(StrEnum):
+    PREFILL = "prefill"
+    DECODE = "decode"
+
+
+KIND_DIMS: dict[str, tuple[str, ...]] = {
+    "mha": ("d_model", "heads", "head_dim"),
+    "gqa": ("d_model", "heads", "kv_heads", "head_dim"),
+    "mqa": ("d_model", "heads", "head_dim"),
+    "mla": ("d_model", "heads", "q_rank", "kv_rank", "qk_nope_dim", "qk_rope_dim", "v_dim"),
+}
+"""Layer kinds by DSL name, each with its integer dimensions in the order the DSL documents them."""
+
+ZERO_ALLOWED: dict[str, tuple[str, ...]] = {"mla": ("q_rank",)}
+"""Dimensions for which 0 means "absent" rather than impossible (MLA without query compression)."""
+
+DTYPE_NAMES: tuple[str, ...] = ("fp32", "bf16", "fp16", "fp8", "int8")
+"""The DSL's dtype names (dialects/attn.py maps each to its IR element type)."""
+
+
+def check_workload(phase: Phase, batch: int, context: int, new_tokens: int) -> None:
+    """Raises ShapeError for a workload no step can run."""
+    if batch <= 0:
+        raise ShapeError("batch", f"batch must be positive, got {batch}")
+    if context < 0:
+        raise ShapeError("context", f"context must not be negative, got {context}")
+    if new_tokens <= 0:
+        raise ShapeError("new_tokens", f"new_tokens must be positive, got {new_tokens}")
+    if phase == Phase.DECODE and context == 0:
+        raise ShapeError("context", "a decode step needs a cached context of at least one token")
+
+
+def check_positive(kind: str, dims: Mapping[str, int]) -> None:
+    """Raises ShapeError for a dimension below 1 (below 0 where 0 means absent)."""
+    zero_allowed = ZERO_ALLOWED.get(kind, ())
+    for field in KIND_DIMS[kind]:
+        if dims[field] < 0 or (dims[field] == 0 and field not in zero_allowed):
+            zero = " (or 0 for none)" if field in zero_allowed else ""
+            raise ShapeError(field, f"{field} must be positive{zero}, got {dims[field]}")
+
+
+def check_layer_count(layers: int) -> None:
+    """Raises ShapeError for a model with no layer of this kind (`layers = N`, when said, is at least 1)."""
+    if layers < 1:
+        raise ShapeError("layers", f"layers must be positive, got {layers}")
+
+
+def check_relations(kind: str, dims: Mapping[str, int]) -> None:
+    """Raises ShapeError for dimensions that are positive but do not fit together (kind by kind)."""
+    if kind == "gqa":
+        heads, kv_heads = dims["heads"], dims["kv_heads"]
+        if kv_heads > heads:
+            raise ShapeError("kv_heads", f"kv_heads ({kv_heads}) must not exceed heads ({heads})")
+        if heads % kv_heads:
+            raise ShapeError("kv_heads", f"heads ({heads}) must be divisible by kv_heads ({kv_heads})")
+    if kind in ("mha", "gqa", "mqa") and dims["head_dim"] % 2:
+        raise ShapeError("head_dim", f"head_dim must be even (RoPE rotates pairs), got {dims['head_dim']}")
+    if kind == "mla":
+        if dims["qk_rope_dim"] % 2:
+            raise ShapeError("qk_rope_dim", f"qk_rope_dim must be even (RoPE rotates pairs), got {dims['qk_rope_dim']}")
+        d_model, kv_rank, q_rank = dims["d_model"], dims["kv_rank"], dims["q_rank"]
+        if kv_rank > d_model:
+            raise ShapeError("kv_rank", f"kv_rank ({kv_rank}) must not exceed d_model ({d_model}): it compresses")
+        if q_rank > d_model:
+            raise ShapeError("q_rank", f"q_rank ({q_rank}) must not exceed d_model ({d_model}): it compresses")

@@ -1,0 +1,166 @@
+"""Syntax tree -> checked program: what the grammar cannot check, before any IR is built.
+
+Known kinds and keys, required fields, duplicates, value types, and the shape rules
+of dialects/attn_rules.py, in the order a reader meets them (names, then each
+workload, then each layer), each reported at the DSL field that causes it. Light on
+purpose: it needs no xDSL IR classes, so a one-line error in a DSL file is reported
+before mlacc/frontend/irgen.py (and xDSL's builtin dialect) is imported.
+
+Defaults: `dtype = bf16`; `layers`: unsaid (one layer, no model totals); `batch = 1`; decode: `new_tokens = 1`; prefill:
+`context = 0`. A decode workload must give `context`, a prefill one
+`new_tokens`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.utils.exceptions import ParseError
+from xdsl.utils.lexer import Span
+
+from dialects.attn_rules import (
+    DTYPE_NAMES,
+    KIND_DIMS,
+    Phase,
+    ShapeError,
+    check_layer_count,
+    check_positive,
+    check_relations,
+    check_workload,
+)
+from mlacc.frontend.ast import Block, Number, Program, Word
+
+_INT64_MAX = 2**63 - 1
+_WORKLOAD_FIELDS = ("phase", "batch", "context", "new_tokens")
+
+
+@dataclass(frozen=True)
+class CheckedWorkload:
+    name: str
+    phase: Phase
+    batch: int
+    context: int
+    new_tokens: int
+
+
+@dataclass(frozen=True)
+class CheckedLayer:
+    block: Block
+    kind: str
+    dims: dict[str, int]
+    dtype: str
+    layers: int | None
+    """How many such layers the model has (`layers = N`), None when the layer does not say."""
+
+
+@dataclass(frozen=True)
+class CheckedProgram:
+    """A program whose every layer and workload passed the shape rules, defaults filled in."""
+
+    layers: tuple[CheckedLayer, ...]
+    workloads: tuple[CheckedWorkload, ...]
+
+
+def error(span: Span[str], message: str) -> ParseError:
+    return ParseError(span, message)
+
+
+def _fields(block: Block, allowed: tuple[str, ...], what: str) -> dict[str, Word | Number]:
+    """The block's fields by key; rejects unknown and repeated keys."""
+    values: dict[str, Word | Number] = {}
+    for field in block.fields:
+        key = field.key.text
+        if key not in allowed:
+            raise error(field.key.span, f"unknown field '{key}' for {what} (expected one of: {', '.join(allowed)})")
+        if key in values:
+            raise error(field.key.span, f"field '{key}' given twice in '{block.name.text}'")
+        values[key] = field.value
+    return values
+
+
+def _int(values: dict[str, Word | Number], key: str, block: Block, default: int | None = None) -> int:
+    value = values.get(key)
+    if value is None:
+        if default is None:
+            raise error(block.name.span, f"'{block.name.text}' is missing field '{key}'")
+        return default
+    if not isinstance(value, Number):
+        raise error(value.span, f"field '{key}' must be a number, got '{value.text}'")
+    if value.value > _INT64_MAX:
+        raise error(value.span, f"field '{key}' is too large ({value.value})")
+    return value.value
+
+
+def _choice(values: dict[str, Word | Number], key: str, block: Block, choices: list[str], default: str | None) -> str:
+    value = values.get(key)
+    if value is None:
+        if default is None:
+            raise error(block.name.span, f"'{block.name.text}' is missing field '{key}' (one of: {', '.join(choices)})")
+        return default
+    text = value.text if isinstance(value, Word) else str(value.value)
+    if text not in choices:
+        raise error(value.span, f"unknown {key} '{text}' (expected one of: {', '.join(choices)})")
+    return text
+
+
+def shape_error(failure: ShapeError, block: Block) -> ParseError:
+    """Points a shape rule's complaint at the field it names, or at the block when the field was defaulted."""
+    for field in block.fields:
+        if field.key.text == failure.field:
+            return error(field.value.span, str(failure))
+    return error(block.name.span, str(failure))
+
+
+def _check_unique(blocks: tuple[Block, ...], what: str) -> None:
+    seen: dict[str, Block] = {}
+    for block in blocks:
+        first = seen.setdefault(block.name.text, block)
+        if first is not block:
+            line = first.span.get_location().line
+            raise error(block.name.span, f"duplicate {what} name '{block.name.text}' (first defined on line {line})")
+
+
+def _workload(block: Block) -> CheckedWorkload:
+    values = _fields(block, _WORKLOAD_FIELDS, "a workload")
+    phase = Phase(_choice(values, "phase", block, [p.value for p in Phase], None))
+    decode = phase == Phase.DECODE
+    batch = _int(values, "batch", block, 1)
+    context = _int(values, "context", block, None if decode else 0)
+    new_tokens = _int(values, "new_tokens", block, 1 if decode else None)
+    try:
+        check_workload(phase, batch, context, new_tokens)
+    except ShapeError as e:
+        raise shape_error(e, block) from None
+    return CheckedWorkload(block.name.text, phase, batch, context, new_tokens)
+
+
+def _layer(block: Block) -> CheckedLayer:
+    assert block.kind is not None
+    kind = block.kind.text
+    if kind not in KIND_DIMS:
+        raise error(block.kind.span, f"unknown layer kind '{kind}' (expected one of: {', '.join(KIND_DIMS)})")
+    values = _fields(block, (*KIND_DIMS[kind], "layers", "dtype"), f"a {kind} layer")
+    dims = {key: _int(values, key, block) for key in KIND_DIMS[kind]}
+    layers = _int(values, "layers", block) if "layers" in values else None
+    dtype = _choice(values, "dtype", block, list(DTYPE_NAMES), "bf16")
+    try:
+        check_positive(kind, dims)
+        if layers is not None:
+            check_layer_count(layers)
+        check_relations(kind, dims)
+    except ShapeError as e:
+        raise shape_error(e, block) from None
+    return CheckedLayer(block, kind, dims, dtype, layers)
+
+
+def check_program(program: Program) -> CheckedProgram:
+    """Checks every block; raises ParseError pointing into the DSL at the first fault."""
+    _check_unique(program.layers, "layer")
+    _check_unique(program.workloads, "workload")
+    start = Span(0, 0, program.source)
+    if not program.layers:
+        raise error(start, "no layer defined (add a 'layer NAME : KIND { ... }' block)")
+    if not program.workloads:
+        raise error(start, "no workload defined (add a 'workload NAME { phase = decode ... }' block)")
+    workloads = tuple(_workload(w) for w in program.workloads)
+    return CheckedProgram(tuple(_layer(layer) for layer in program.layers), workloads)
