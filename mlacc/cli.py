@@ -135,22 +135,9 @@ def hw_show_command(args: argparse.Namespace) -> tuple[str, int]:
 
 
 def _load(args: argparse.Namespace) -> ModuleOp:
-    from mlacc.frontend import is_config_path
+    from mlacc.frontend import parse_source
 
-    text = _read(args.file)
-    if is_config_path(args.file):
-        from mlacc.frontend.hf_config import import_config
-
-        module = import_config(text, args.file).build()
-    else:
-        # Syntax and the shape rules first: a one-line error is reported before the IR classes are imported.
-        from mlacc.frontend.check import check_program
-        from mlacc.frontend.parser import parse_program
-
-        program = check_program(parse_program(text, args.file))
-        from mlacc.frontend.irgen import emit_module
-
-        module = emit_module(program)
+    module = parse_source(_read(args.file), args.file)
     from mlacc.frontend.irgen import override_workloads
 
     if args.workload is not None:
@@ -206,6 +193,63 @@ def validate_command(args: argparse.Namespace) -> tuple[str, int]:
     failures = check_limits(validations, args.max_median_error, args.max_error, args.max_energy_error)
     text = format_validation(validations) + "".join(f"limit exceeded: {f}\n" for f in failures)
     return text, 1 if failures else 0
+
+
+def sweep_command(args: argparse.Namespace) -> tuple[str, int]:
+    from mlacc.sweep.axes import parse_axis, parse_words
+
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be a positive integer, got {args.jobs}")
+    if args.table is not None:
+        from mlacc.sweep.tables import output_format
+
+        output_format(args.table)
+    schemes = _sweep_schemes(args.scheme)
+    hardware = [h.strip() for h in args.hw.split(",")]
+    if not all(hardware):
+        raise UsageError(f"--hw: empty item in '{args.hw}'")
+    axes = {
+        "phases": parse_words(args.phase, "--phase", ("decode", "prefill")) if args.phase else None,
+        "batches": parse_axis(args.batch, "--batch", integer=True, minimum=1) if args.batch else None,
+        "contexts": parse_axis(args.context, "--context", integer=True, minimum=0) if args.context else None,
+        "new_tokens": parse_axis(args.new_tokens, "--new-tokens", integer=True, minimum=1) if args.new_tokens else None,
+    }
+    from mlacc.sweep.space import SweepInput, chips, design_points, parse_sets, workload_names
+
+    sets = parse_sets(args.set)
+    text = _read(args.file)
+    from mlacc.frontend import parse_source
+
+    names = workload_names(parse_source(text, args.file))
+    workloads = names
+    if args.workload is not None:
+        workloads = [w.strip() for w in args.workload.split(",")]
+        for w in workloads:
+            if w not in names:
+                raise UsageError(f"no workload '{w}' in {args.file} (it has: {', '.join(names)})")
+    targets = chips(hardware, sets)
+    points = design_points(list(targets), workloads, **axes)  # type: ignore[arg-type]
+    from mlacc.sweep.run import run_sweep
+
+    rows = run_sweep(SweepInput(args.file, text, schemes, args.ops), points, args.jobs, args.quiet)
+    from mlacc.sweep.tables import format_csv, write_rows
+
+    if args.table is None:
+        return format_csv(rows), 0
+    write_rows(args.table, rows)
+    return "", 0
+
+
+def _sweep_schemes(text: str) -> tuple[str, ...]:
+    if text == "all":
+        return SCHEMES
+    if text == "auto":
+        return ("auto",)
+    from mlacc.sweep.axes import parse_words
+
+    if "auto" in text.split(","):
+        raise UsageError("--scheme: auto stands alone (it reports the scheme auto picks; all reports every one)")
+    return tuple(parse_words(text, "--scheme", SCHEMES))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -351,6 +395,50 @@ def build_parser() -> argparse.ArgumentParser:
     import_parser.add_argument("config", metavar="CONFIG.json", help="a Hugging Face config.json")
     import_parser.add_argument("-o", "--output", metavar="MODEL.attn", help="write to MODEL.attn (whole or not at all)")
     import_parser.set_defaults(run=import_command)
+    sweep_parser = commands.add_parser(
+        "sweep",
+        help="estimate every point of a design space: a row per (point, layer, scheme) as CSV, JSONL or Parquet",
+        description="Estimate every combination of the hardware, scheme and workload axes, as `mlacc compile "
+        "--format json` would, one row per (point, layer, scheme). Axes take lists and ranges: 1,8,32; "
+        "1k..128k:x2 (geometric, up to the end); 0..4k:+512 (linear). An axis not given keeps the file's value.",
+        parents=[common],
+    )
+    sweep_parser.add_argument("file", metavar="FILE", help="a .attn DSL file")
+    sweep_parser.add_argument(
+        "--hw", default=DEFAULT_HARDWARE, metavar="A,B,...", help=f"presets or TOML files (default: {DEFAULT_HARDWARE})"
+    )
+    sweep_parser.add_argument(
+        "--scheme",
+        default="all",
+        metavar="all|auto|S,...",
+        help=f"MLA schemes to report: all (default), auto (the one auto picks) or some of {', '.join(SCHEMES)}",
+    )
+    sweep_parser.add_argument("--workload", metavar="NAME,...", help="sweep only these workloads of the file")
+    sweep_parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUES",
+        help="override a hardware field, e.g. hbm.read_bandwidth_bytes_per_cycle=1000..4000:x2, frequency_hz=1.5e9, "
+        "sm.macs_per_cycle.bf16=512, efficiency.compute=0.8; repeatable: every combination is a hypothetical chip",
+    )
+    group = sweep_parser.add_argument_group("axes (lists and ranges; default: each workload's own value)")
+    group.add_argument("--phase", metavar="decode,prefill")
+    group.add_argument("--batch", metavar="VALUES", help="e.g. 1,8,32 or 1..128:x2")
+    group.add_argument("--context", metavar="TOKENS", help="tokens already cached, e.g. 1k..128k:x2")
+    group.add_argument("--new-tokens", metavar="TOKENS", help="tokens computed by the step, e.g. 1,4k")
+    sweep_parser.add_argument(
+        "-o",
+        "--output",
+        dest="table",
+        metavar="OUT.csv|OUT.jsonl|OUT.parquet",
+        help="write the rows to OUT, format from the extension, whole or not at all (default: CSV on stdout)",
+    )
+    sweep_parser.add_argument(
+        "--ops", action="store_true", help="add an ops column: the per-op results of each row, as JSON"
+    )
+    sweep_parser.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    sweep_parser.set_defaults(run=sweep_command, output=None)
     hw_parser = commands.add_parser("hw", help="list and show hardware presets and files")
     hw_commands = hw_parser.add_subparsers(dest="hw_command", required=True, metavar="HW_COMMAND")
     hw_list = hw_commands.add_parser("list", help="the bundled presets, one per line")

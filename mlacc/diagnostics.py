@@ -33,6 +33,17 @@ class PlacedError(InputError):
         super().__init__(message)
 
 
+class RelayedError(InputError):
+    """Bad input met in a worker process (`mlacc sweep --jobs`), relayed as the one line it printed there."""
+
+    def __init__(self, line: str):
+        self.line = line
+        super().__init__(line)
+
+    def __reduce__(self) -> tuple[type[RelayedError], tuple[str]]:
+        return (RelayedError, (self.line,))
+
+
 class UsageError(Exception):
     """Bad usage of a command line, such as an unknown workload name (exit code 2)."""
 
@@ -76,6 +87,8 @@ def verify_module(module: ModuleOp) -> None:
 
 def error_line(error: BaseException) -> str:
     """The one line a user sees for an error; never more than one line."""
+    if isinstance(error, RelayedError):
+        return error.line
     if isinstance(error, ParseError):
         loc = error.span.get_location()
         return f"{loc}: error: {_first_line(error.msg)}"

@@ -25,3 +25,21 @@ def parse_dsl(text: str, filename: str) -> ModuleOp:
     from mlacc.frontend.parser import parse_program
 
     return build_module(parse_program(text, filename))
+
+
+def parse_source(text: str, filename: str) -> ModuleOp:
+    """A command's input -> verified `attn` module: a Hugging Face config.json (by extension) or DSL text.
+
+    DSL is parsed and checked before irgen (and xDSL's IR classes) is imported, so a one-line error in
+    a DSL file is reported at start-up speed."""
+    if is_config_path(filename):
+        from mlacc.frontend.hf_config import import_config
+
+        return import_config(text, filename).build()
+    from mlacc.frontend.check import check_program
+    from mlacc.frontend.parser import parse_program
+
+    program = check_program(parse_program(text, filename))
+    from mlacc.frontend.irgen import emit_module
+
+    return emit_module(program)

@@ -3,19 +3,23 @@
 from mlacc.hardware.loader import (
     DEFAULT_HARDWARE,
     HardwareError,
+    HardwareFile,
     UnknownHardware,
     load_hardware,
     preset_description,
     preset_names,
     preset_path,
+    read_hardware,
 )
 
 __all__ = [
     "DEFAULT_HARDWARE",
     "HardwareError",
+    "HardwareFile",
     "UnknownHardware",
     "load_hardware",
     "preset_description",
     "preset_names",
     "preset_path",
+    "read_hardware",
 ]

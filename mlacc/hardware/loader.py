@@ -302,8 +302,21 @@ class _Reader:
         return target
 
 
-def load_hardware(spec: str) -> TargetAttr:
-    """A preset name (`h100`) or a path to a TOML file -> a verified `#hw.target`."""
+@dataclass
+class HardwareFile:
+    """A hardware description read and parsed but not yet checked: the seam where `mlacc sweep --set` edits
+    fields before the same checks as any file's run on them."""
+
+    data: dict[str, Any]
+    source: _Source
+
+    def target(self, data: dict[str, Any] | None = None) -> TargetAttr:
+        """The verified `#hw.target` of this file's data, or of `data` (an edited copy of it)."""
+        return _Reader(self.source).target(self.data if data is None else data)
+
+
+def read_hardware(spec: str) -> HardwareFile:
+    """A preset name (`h100`) or a path to a TOML file -> its parsed TOML, unchecked."""
     if spec in preset_names():
         path = preset_path(spec)
     elif spec.endswith(".toml") or "/" in spec or Path(spec).exists():
@@ -324,4 +337,9 @@ def load_hardware(spec: str) -> TargetAttr:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
         where = f"{source.path}:{m.group(1)}:{m.group(2)}" if m else f"{source.path}:1:1"
         raise HardwareError(where, re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))) from None
-    return _Reader(source).target(data)
+    return HardwareFile(data, source)
+
+
+def load_hardware(spec: str) -> TargetAttr:
+    """A preset name (`h100`) or a path to a TOML file -> a verified `#hw.target`."""
+    return read_hardware(spec).target()

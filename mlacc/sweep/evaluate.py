@@ -1,0 +1,116 @@
+"""Design points -> rows: the one function (`evaluate`) a sweep calls to estimate its points.
+
+Today each point runs the IR pipeline, exactly as `mlacc compile` does (one `estimate_module` per point,
+every scheme scheduled so that each row can say whether `auto` picks it); DESIGN.md's vectorised
+op-table path will replace the body of `evaluate`, and the rows must not change when it does.
+
+A row is one (point, layer, scheme): the scalar fields of `mlacc compile --format json`'s result, in
+its order, with `energy_breakdown_pj` flattened into `energy_<component>_pj` columns, and
+`auto_choice` (whether `absorb{scheme=auto}` picks this scheme; true for a layer MLA schemes do not
+apply to). With `ops`, the result's `ops` list rides along as the row's `ops` field.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+from mlacc.sweep.space import Chip, DesignPoint, SweepInput
+
+if TYPE_CHECKING:
+    from xdsl.dialects.builtin import ModuleOp
+
+    from dialects.hw import TargetAttr
+    from mlacc.estimates import LayerResult
+
+Row = dict[str, Any]
+
+
+@cache
+def _file_module(path: str, text: str) -> ModuleOp:
+    """The sweep's file as an `attn` module (DSL or config.json), built once per process; callers clone it."""
+    from mlacc.frontend import parse_source
+
+    return parse_source(text, path)
+
+
+@cache
+def _target(chip: Chip) -> TargetAttr:
+    from mlacc.hardware import read_hardware
+    from mlacc.hardware.overrides import hypothetical_target
+
+    return hypothetical_target(read_hardware(chip.hardware), chip.overrides)
+
+
+def point_module(sweep: SweepInput, point: DesignPoint) -> ModuleOp:
+    """The `attn` module of one point: the file's layers under the point's workload, with its target."""
+    from xdsl.dialects import func
+
+    from dialects.attn import AttentionLayerOp
+    from dialects.hw import attach_target
+    from mlacc.frontend.irgen import override_workloads
+
+    module = _file_module(sweep.path, sweep.text).clone()
+    for function in list(module.ops):
+        assert isinstance(function, func.FuncOp)
+        layer = function.body.block.first_op
+        assert isinstance(layer, AttentionLayerOp)
+        if layer.workload.workload_name.data != point.workload:
+            function.detach()
+            function.erase()
+    override_workloads(module, point.phase, point.batch, point.context, point.new_tokens)
+    attach_target(module, _target(point.chip))
+    return module
+
+
+def result_row(result: LayerResult, auto_choice: bool, ops: bool) -> Row:
+    row: Row = {}
+    for key, value in result.json().items():
+        if key == "energy_breakdown_pj":
+            row.update({f"energy_{component}_pj": pj for component, pj in value.items()})
+        elif key == "ops" and ops:
+            continue
+        elif not isinstance(value, dict | list):
+            row[key] = value
+    row["auto_choice"] = auto_choice
+    if ops:
+        row["ops"] = [op.json() for op in result.ops]
+    return row
+
+
+def _point_rows(sweep: SweepInput, point: DesignPoint) -> list[Row]:
+    from mlacc.estimates import estimate_module
+
+    module = point_module(sweep, point)
+    auto_only = sweep.schemes == ("auto",)
+    rows: list[Row] = []
+    for result in estimate_module(module, "auto" if auto_only else None):
+        if auto_only or not result.alternatives:
+            rows.append(result_row(result, True, sweep.ops))
+            continue
+        for alternative in result.alternatives:
+            if alternative.scheme in sweep.schemes:
+                rows.append(result_row(alternative, alternative.scheme == result.scheme, sweep.ops))
+    return rows
+
+
+def evaluate(sweep: SweepInput, points: Sequence[DesignPoint]) -> list[Row]:
+    """The rows of `points`, in their order (for each point its layers in file order, each layer's schemes in
+    the order of `passes.SCHEMES`)."""
+    rows: list[Row] = []
+    for point in points:
+        rows += _point_rows(sweep, point)
+    return rows
+
+
+def evaluate_quietly(sweep: SweepInput, points: Sequence[DesignPoint]) -> tuple[list[Row], list[str]]:
+    """`evaluate` with what the passes print on stderr (remarks, warnings) returned as lines instead, for a
+    worker process whose parent prints each line once."""
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        rows = evaluate(sweep, points)
+    return rows, err.getvalue().splitlines()

@@ -1,0 +1,116 @@
+"""The design points of a sweep: every (chip, workload, phase, batch, context, new tokens) the axes span.
+
+A point is plain, picklable data (worker processes receive it); the chips are built and checked here,
+once, so that a bad `--set` value or hardware file fails before the first point is evaluated.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from mlacc.diagnostics import UsageError
+from mlacc.hardware.overrides import Override
+
+if TYPE_CHECKING:
+    from xdsl.dialects.builtin import ModuleOp
+
+    from dialects.hw import TargetAttr
+
+
+@dataclass(frozen=True)
+class Chip:
+    """A hardware preset or TOML file as `--hw` names it, with the `--set` overrides of one combination."""
+
+    hardware: str
+    overrides: tuple[Override, ...] = ()
+
+
+@dataclass(frozen=True)
+class DesignPoint:
+    """One estimate: a workload of the file, its fields replaced where an axis gives them (None: as written)."""
+
+    chip: Chip
+    workload: str
+    phase: str | None = None
+    batch: int | None = None
+    context: int | None = None
+    new_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class SweepInput:
+    """What every point of a sweep shares: the DSL file, the schemes to report, whether per-op data goes in."""
+
+    path: str
+    text: str
+    schemes: tuple[str, ...]
+    """("auto",): the scheme auto picks, one row per layer; else these schemes, one row each."""
+    ops: bool = False
+
+
+def parse_sets(texts: list[str]) -> list[tuple[str, list[int | float]]]:
+    """`--set FIELD=VALUES` options -> (field, values), in the order given; a field given twice is an error."""
+    from mlacc.sweep.axes import parse_axis
+
+    out: list[tuple[str, list[int | float]]] = []
+    for text in texts:
+        field, sep, values = text.partition("=")
+        field = field.strip()
+        if not sep or not field:
+            raise UsageError(
+                f"--set: expected FIELD=VALUES such as hbm.read_bandwidth_bytes_per_cycle=1000, got '{text}'"
+            )
+        if field in (f for f, _ in out):
+            raise UsageError(f"--set: field '{field}' is set twice")
+        out.append((field, parse_axis(values, f"--set {field}")))
+    return out
+
+
+def chips(hardware: list[str], sets: list[tuple[str, list[int | float]]]) -> dict[Chip, TargetAttr]:
+    """Every hardware x every combination of `--set` values -> its checked target, in that order."""
+    from mlacc.hardware import read_hardware
+    from mlacc.hardware.overrides import check_fields, hypothetical_target
+
+    out: dict[Chip, TargetAttr] = {}
+    for spec in hardware:
+        source = read_hardware(spec)
+        source.target()  # the file as written is checked first, so its own errors keep their place
+        check_fields(source, [field for field, _ in sets])
+        for values in itertools.product(*(v for _, v in sets)):
+            overrides = tuple(zip((f for f, _ in sets), values, strict=True))
+            out[Chip(spec, overrides)] = hypothetical_target(source, overrides)
+    names = [t.target_name.data for t in out.values()]
+    if len(set(names)) < len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise UsageError(f"--hw: hardware '{twice}' is named twice (rows could not tell them apart)")
+    return out
+
+
+def workload_names(module: ModuleOp) -> list[str]:
+    from dialects.attn import AttentionLayerOp
+
+    names: list[str] = []
+    for op in module.walk():
+        if isinstance(op, AttentionLayerOp) and op.workload.workload_name.data not in names:
+            names.append(op.workload.workload_name.data)
+    return names
+
+
+def design_points(
+    chip_list: list[Chip],
+    workloads: list[str],
+    phases: list[str] | None,
+    batches: list[int] | None,
+    contexts: list[int] | None,
+    new_tokens: list[int] | None,
+) -> list[DesignPoint]:
+    """The product of the axes, chips outermost (a worker's chunk then shares its targets); None: the file's."""
+    axes = [values or [None] for values in (phases, batches, contexts, new_tokens)]
+    return [
+        DesignPoint(chip, workload, *fields)  # type: ignore[arg-type]
+        for chip in chip_list
+        for workload in workloads
+        for fields in itertools.product(*axes)
+    ]
