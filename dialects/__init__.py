@@ -37,4 +37,9 @@ def get_all_dialects() -> dict[str, Callable[[], Dialect]]:
 
         return Sched
 
-    return {"attn": get_attn, "la": get_la, "hw": get_hw, "mem": get_mem, "sched": get_sched}
+    def get_mesh() -> Dialect:
+        from dialects.mesh import Mesh
+
+        return Mesh
+
+    return {"attn": get_attn, "la": get_la, "hw": get_hw, "mem": get_mem, "sched": get_sched, "mesh": get_mesh}

@@ -10,7 +10,7 @@ levels are ordered innermost first; the last is off-chip (DRAM/HBM).
 
 The attributes print as keyword fields named like the TOML's (dialects/keywords.py), e.g.
 `#hw.memory<"sram", capacity_bytes = 1024, count = 1, read_bytes_per_cycle = 64.0, ...>`;
-a target leaves out the fields that hold their defaults (no cores, efficiency, static power).
+a target leaves out the fields that hold their defaults (no cores, efficiency, static power, interconnect).
 """
 
 from __future__ import annotations
@@ -51,6 +51,14 @@ from dialects.keywords import (
 
 TARGET_KEY = "hw.target"
 """The module attribute that holds the target."""
+
+INTERCONNECT_FIELDS: tuple[str, ...] = (
+    "devices",
+    "link_bandwidth_bytes_per_cycle",
+    "collective_latency_cycles",
+    "energy_pj_per_byte",
+)
+"""The node's chip-to-chip network (`[interconnect]` in the TOML; `interconnect = {...}` in the IR)."""
 
 
 def _float(value: float) -> FloatAttr[Float64Type]:
@@ -222,6 +230,9 @@ class TargetAttr(ParametrizedAttribute):
     """Power drawn whatever the chip computes (idle and leakage), charged for the time a step takes; 0 if unknown."""
     calibrated: IntAttr
     """1 when the target's efficiency and energy constants were measured on the real chip, 0 for literature values."""
+    interconnect: DictionaryAttr
+    """Empty for a lone chip; else the node's chip-to-chip network that collectives run over: devices,
+    link_bandwidth_bytes_per_cycle (per device, each way), collective_latency_cycles, energy_pj_per_byte."""
 
     def __init__(
         self,
@@ -235,6 +246,7 @@ class TargetAttr(ParametrizedAttribute):
         efficiency: dict[str, float] | None = None,
         static_power_watts: float = 0.0,
         calibrated: bool = False,
+        interconnect: dict[str, float] | None = None,
     ):
         super().__init__(
             StringAttr(name),
@@ -247,6 +259,7 @@ class TargetAttr(ParametrizedAttribute):
             DictionaryAttr({k: _float(v) for k, v in (efficiency or {}).items()}),
             _float(static_power_watts),
             IntAttr(int(calibrated)),
+            DictionaryAttr({k: _float(v) for k, v in (interconnect or {}).items()}),
         )
 
     @property
@@ -267,6 +280,7 @@ class TargetAttr(ParametrizedAttribute):
                 "efficiency": numbers_field,
                 "static_power_watts": float_field,
                 "calibrated": int_field,
+                "interconnect": numbers_field,
             }
             defaults = {
                 "description": StringAttr(""),
@@ -274,6 +288,7 @@ class TargetAttr(ParametrizedAttribute):
                 "efficiency": DictionaryAttr({}),
                 "static_power_watts": _float(0.0),
                 "calibrated": IntAttr(0),
+                "interconnect": DictionaryAttr({}),
             }
             values = parse_fields(parser, what, start, fields, defaults, flags={"calibrated": IntAttr(1)})
         return verified(parser, cls, (name, *values.values()), start)
@@ -282,7 +297,8 @@ class TargetAttr(ParametrizedAttribute):
         """Keyword fields in the order of the parameters; those that hold their default are left out.
 
         `<"tiny", description = "...", frequency_hz = 1.0e9, compute = [...], memory = [...],
-        mac_pj = {fp32 = 4.0}, cores = {...}, efficiency = {...}, static_power_watts = 80.0, calibrated>`
+        mac_pj = {fp32 = 4.0}, cores = {...}, efficiency = {...}, static_power_watts = 80.0, calibrated,
+        interconnect = {devices = 8.0, ...}>`
         """
         with printer.in_angle_brackets():
             printer.print_string_literal(self.target_name.data)
@@ -305,6 +321,9 @@ class TargetAttr(ParametrizedAttribute):
                 printer.print_string(", calibrated")
             elif self.calibrated.data:
                 printer.print_string(f", calibrated = {self.calibrated.data}")
+            if self.interconnect.data:
+                printer.print_string(", interconnect = ")
+                print_numbers(printer, self.interconnect)
 
     @property
     def static_power(self) -> float:
@@ -316,6 +335,9 @@ class TargetAttr(ParametrizedAttribute):
 
     def mac_energy(self) -> dict[str, float]:
         return _numbers(self.mac_energy_pj)
+
+    def interconnect_fields(self) -> dict[str, float]:
+        return _numbers(self.interconnect)
 
     def core_count(self) -> int:
         return int(_numbers(self.cores).get("count", 1))
@@ -345,6 +367,24 @@ class TargetAttr(ParametrizedAttribute):
         missing = sorted(dtypes - set(self.mac_energy()))
         if missing:
             raise VerifyException(f"target '{self.target_name.data}': no MAC energy for {', '.join(missing)}")
+        link = self.interconnect_fields()
+        if link:
+            missing_link = sorted(set(INTERCONNECT_FIELDS) - set(link))
+            unknown_link = sorted(set(link) - set(INTERCONNECT_FIELDS))
+            if missing_link or unknown_link:
+                raise VerifyException(
+                    f"target '{self.target_name.data}': interconnect needs exactly {', '.join(INTERCONNECT_FIELDS)}"
+                )
+            if link["devices"] < 1 or link["devices"] != int(link["devices"]):
+                raise VerifyException(
+                    f"target '{self.target_name.data}': interconnect devices must be a positive integer"
+                )
+            if link["link_bandwidth_bytes_per_cycle"] <= 0:
+                raise VerifyException(f"target '{self.target_name.data}': interconnect bandwidth must be positive")
+            if link["collective_latency_cycles"] < 0 or link["energy_pj_per_byte"] < 0:
+                raise VerifyException(
+                    f"target '{self.target_name.data}': interconnect latency and energy must not be negative"
+                )
         cores = self.core_count()
         if cores <= 0 or any(unit.count.data % cores for unit in self.compute):
             raise VerifyException(

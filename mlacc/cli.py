@@ -79,6 +79,8 @@ def compile_command(args: argparse.Namespace) -> tuple[str, int]:
 
         if args.emit is not None or args.hw is not None:
             raise UsageError("--counts prints hardware-independent counts: it takes no --emit or --hw")
+        if args.tp * args.dp > 1:
+            raise UsageError("--counts prints one unsharded layer's counts: it takes no --tp or --dp")
         lowered = compile_to(module, "la")
         if args.scheme is not None:
             return format_ops(account_module(compile_to(lowered, "absorbed", args.scheme))), 0
@@ -87,17 +89,17 @@ def compile_command(args: argparse.Namespace) -> tuple[str, int]:
         args.hw is not None
         or args.emit is None
         or args.emit in HARDWARE_STAGES
-        or (args.emit == "absorbed" and scheme == "auto")
+        or (args.emit in ("absorbed", "sharded") and scheme == "auto")
     )
     target = load_hardware(args.hw or DEFAULT_HARDWARE) if needs_hardware else None
     if target is not None:
         attach_target(module, target)
     if args.emit is not None:
-        return _print_ir(compile_to(module, args.emit, scheme)), 0
+        return _print_ir(compile_to(module, args.emit, scheme, tp=args.tp, dp=args.dp)), 0
     assert target is not None
     from mlacc.estimates import estimate_module, format_json, format_text
 
-    results = estimate_module(module, args.scheme)
+    results = estimate_module(module, args.scheme, args.tp, args.dp)
     if args.format == "json":
         return format_json(results, target), 0
     return format_text(results, target, defaulted=args.hw is None), 0
@@ -156,6 +158,22 @@ def _tokens(text: str) -> int:
     return int(match.group(1)) * {"": 1, "k": 1024, "m": 1024**2}[match.group(2).lower()]
 
 
+def _devices(text: str) -> int:
+    if not re.fullmatch(r"\d+", text.strip()) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of GPUs, got '{text}'")
+    return int(text)
+
+
+def _add_parallelism(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("parallelism (the shard pass; figures become one GPU's)")
+    group.add_argument(
+        "--tp", type=_devices, default=1, metavar="N", help="tensor parallel over N GPUs: heads split (default 1)"
+    )
+    group.add_argument(
+        "--dp", type=_devices, default=1, metavar="M", help="data parallel over M GPUs: batch split (default 1)"
+    )
+
+
 def _add_what_ifs(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("what-ifs (override every workload of the file)")
     group.add_argument("--phase", choices=("decode", "prefill"))
@@ -176,7 +194,7 @@ def compare_command(args: argparse.Namespace) -> tuple[str, int]:
         module = _load(args)
         target = load_hardware(name)
         attach_target(module, target)
-        per_hardware[target.target_name.data] = estimate_module(module, None)
+        per_hardware[target.target_name.data] = estimate_module(module, None, args.tp, args.dp)
     if args.format == "json":
         return format_compare_json(per_hardware), 0
     return format_compare(per_hardware), 0
@@ -319,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print hardware-independent FLOP and byte counts per scheme (with --scheme: per op) instead",
     )
     _add_what_ifs(compile_parser)
+    _add_parallelism(compile_parser)
     compile_parser.set_defaults(run=compile_command)
 
     compare_parser = commands.add_parser(
@@ -334,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare_parser.add_argument("--format", choices=("text", "json"), default="text")
     compare_parser.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
     _add_what_ifs(compare_parser)
+    _add_parallelism(compare_parser)
     compare_parser.set_defaults(run=compare_command)
 
     verify_parser = commands.add_parser(

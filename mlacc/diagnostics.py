@@ -93,7 +93,7 @@ def error_line(error: BaseException) -> str:
         loc = error.span.get_location()
         return f"{loc}: error: {_first_line(error.msg)}"
     place = getattr(error, "place", None)
-    if isinstance(error, LocatedVerifyException | InputError) and place:
+    if isinstance(place, str) and place:  # located errors: verifiers, input, and passes that know the source
         return f"{place}: error: {_first_line(str(error))}"
     message = _first_line(str(error))
     if m := _I64_OVERFLOW.match(message):

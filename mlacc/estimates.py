@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from xdsl.dialects import func
-from xdsl.dialects.builtin import DictionaryAttr, FloatAttr, ModuleOp
+from xdsl.dialects.builtin import DictionaryAttr, FloatAttr, IntegerAttr, ModuleOp
+from xdsl.passes import ModulePass
 
 from dialects.hw import TargetAttr, module_target
 from dialects.sched import TaskOp
@@ -24,8 +25,10 @@ from mlacc.report import si
 from mlacc.whole_model import SCOPE, ModelTotals, model_totals
 from passes.absorb import SCHEMES, AbsorbPass
 from passes.accounting import account
+from passes.cost import LINK
 from passes.place import PlacePass
 from passes.schedule import SchedulePass
+from passes.shard import DP_KEY, TP_KEY, ShardPass
 from passes.tile import TilePass
 
 DEFAULT_HARDWARE = "h100"
@@ -81,13 +84,21 @@ class LayerResult:
     layers: int | None = None
     kv_bytes_per_token: int = 0
     activation_bytes: int = 0
+    tp: int = 1
+    dp: int = 1
+    """The device mesh the layer was sharded over (`shard`): then every figure is one GPU's, and `batch` the
+    workload's (batch / dp sequences per GPU)."""
+
+    @property
+    def devices(self) -> int:
+        return self.tp * self.dp
 
     @property
     def model(self) -> ModelTotals:
         """The whole model's figures (`layers` of this layer; one layer when the layer does not say)."""
         return model_totals(
             self.layers or 1,
-            batch=self.batch,
+            batch=self.batch // self.dp,
             cycles=self.cycles,
             seconds=self.seconds,
             energy_pj=self.energy_pj,
@@ -134,6 +145,10 @@ class LayerResult:
             "fits": self.fits,
             "max_batch": self.model.max_batch,
         }
+        if self.devices > 1:
+            out["tp"], out["dp"] = self.tp, self.dp
+            # max_batch is one GPU's; the node holds dp groups of sequences (tp ranks share theirs).
+            out["max_batch_node"] = self.model.max_batch * self.dp
         if self.layers is not None:
             out["layers"] = self.layers
             out["model"] = self.model.json()
@@ -187,6 +202,7 @@ def layer_result(function: func.FuncOp, target: TargetAttr) -> LayerResult:
         by_bound[row.bound] = by_bound.get(row.bound, 0.0) + row.cycles
     cycles = function.attributes["sched.cycles"]
     assert isinstance(cycles, FloatAttr)
+    tp, dp = (function.attributes.get(key) for key in (TP_KEY, DP_KEY))
     w = counts.workload
     return LayerResult(
         layer=counts.layer,
@@ -214,31 +230,41 @@ def layer_result(function: func.FuncOp, target: TargetAttr) -> LayerResult:
         layers=counts.layers,
         kv_bytes_per_token=counts.kv_bytes_per_token,
         activation_bytes=counts.activation_bytes,
+        tp=tp.value.data if isinstance(tp, IntegerAttr) else 1,
+        dp=dp.value.data if isinstance(dp, IntegerAttr) else 1,
     )
 
 
-def _schedule(lowered: ModuleOp, scheme: str) -> ModuleOp:
+def _schedule(lowered: ModuleOp, scheme: str, tp: int = 1, dp: int = 1) -> ModuleOp:
     module = lowered.clone()
     ctx = make_context()
-    for p in (AbsorbPass(scheme=scheme), TilePass(), PlacePass(), SchedulePass()):  # type: ignore[arg-type]
+    passes: list[ModulePass] = [AbsorbPass(scheme=scheme)]  # type: ignore[arg-type]
+    if tp * dp > 1:
+        passes.append(ShardPass(tp=tp, dp=dp))
+    for p in (*passes, TilePass(), PlacePass(), SchedulePass()):
         p.apply(ctx, module)
     verify_module(module)
     return module
 
 
-def estimate_module(module: ModuleOp, scheme: str | None) -> list[LayerResult]:
-    """Every function of an `attn` module with a target, scheduled; MLA under `scheme`, or `auto` with every
-    scheme as an alternative when `scheme` is None."""
+def _functions(module: ModuleOp) -> list[func.FuncOp]:
+    return [f for f in module.ops if isinstance(f, func.FuncOp)]
+
+
+def estimate_module(module: ModuleOp, scheme: str | None, tp: int = 1, dp: int = 1) -> list[LayerResult]:
+    """Every function of an `attn` module with a target, scheduled (on each of tp x dp devices when either is
+    above 1); MLA under `scheme`, or `auto` with every scheme as an alternative when `scheme` is None. `auto`
+    picks on one device's estimate, before sharding."""
     target = module_target(module)
     assert target is not None
     lowered = compile_to(module, "la")
-    chosen = _schedule(lowered, scheme or "auto")
-    results = [layer_result(f, target) for f in chosen.ops if isinstance(f, func.FuncOp)]
+    chosen = _schedule(lowered, scheme or "auto", tp, dp)
+    results = [layer_result(f, target) for f in _functions(chosen)]
     if scheme is None:
-        per_scheme = {s: _schedule(lowered, s) for s in SCHEMES}
+        per_scheme = {s: _schedule(lowered, s, tp, dp) for s in SCHEMES}
         for i, result in enumerate(results):
             if result.kind == "mla":
-                functions = {s: list(m.ops)[i] for s, m in per_scheme.items()}
+                functions = {s: _functions(m)[i] for s, m in per_scheme.items()}
                 result.alternatives = [layer_result(f, target) for f in functions.values()]  # type: ignore[arg-type]
     return results
 
@@ -266,6 +292,11 @@ def format_text(results: list[LayerResult], target: TargetAttr, defaulted: bool)
             f"== {r.layer} ({r.kind}, {r.dtype}) x {r.workload}: {r.phase}, batch {r.batch}, context {r.context}, "
             f"new tokens {r.new_tokens}"
         )
+        if r.devices > 1:
+            out.append(
+                f"  sharded over tp {r.tp} x dp {r.dp} = {r.devices} GPUs: every figure is one GPU's "
+                f"({r.batch // r.dp} sequences, its part of the heads; collectives on the interconnect)"
+            )
         rows = r.alternatives or [r]
         out.append(
             f"  {'scheme':<11} {'latency':>10} {'energy':>10} {'FLOPs':>11} {'DRAM':>9} {'KV cache':>9} "
@@ -295,9 +326,10 @@ def format_text(results: list[LayerResult], target: TargetAttr, defaulted: bool)
         width = max(len(op.name) for op in r.ops)
         dram = target.dram.level_name.data
         for op in r.ops:
+            link = f"  ({si(op.bytes[LINK], 'B')} sent)" if LINK in op.bytes else ""
             out.append(
                 f"    {op.name:<{width}}  {op.kind:<8} {si(op.flops, 'FLOP'):>11} {si(op.bytes.get(dram, 0), 'B'):>9} "
-                f"{si(op.seconds, 's'):>10} {si(op.energy_pj * 1e-12, 'J'):>10}  {op.bound}"
+                f"{si(op.seconds, 's'):>10} {si(op.energy_pj * 1e-12, 'J'):>10}  {op.bound}{link}"
             )
         out.append("")
     out.append(
@@ -325,6 +357,10 @@ def _model_lines(r: LayerResult, rows: list[LayerResult]) -> list[str]:
     out.append(
         f"    max batch: the most sequences of context {r.context + r.new_tokens} whose caches fit beside the weights"
     )
+    if r.devices > 1:
+        out.append(
+            f"    sharded: KV, resident and max batch are one GPU's; the node holds dp = {r.dp} x max batch sequences"
+        )
     return out
 
 

@@ -19,11 +19,13 @@ if TYPE_CHECKING:
 STAGES: tuple[tuple[str, str], ...] = (
     ("la", "lower-attn"),
     ("absorbed", "absorb{{scheme={scheme}}}"),
+    ("sharded", "shard{{tp={tp} dp={dp}}}"),
     ("tiled", "tile"),
     ("placed", "place"),
     ("sched", "schedule"),
 )
-"""(stage name, pass that produces it, with its options), in pipeline order; the frontend produces stage `attn`."""
+"""(stage name, pass that produces it, with its options), in pipeline order; the frontend produces stage `attn`.
+`shard` runs only when tp x dp > 1: on one device the pipeline (and every output) is what it was without it."""
 
 EMIT_STAGES: tuple[str, ...] = ("attn", *(stage for stage, _ in STAGES))
 
@@ -33,12 +35,16 @@ HARDWARE_STAGES: tuple[str, ...] = ("tiled", "placed", "sched")
 DEFAULT_SCHEME = "auto"
 
 
-def pipeline_spec(until: str, scheme: str = DEFAULT_SCHEME) -> str:
-    """The pass pipeline that turns `attn` IR into stage `until`, with MLA run as `scheme`."""
+def pipeline_spec(until: str, scheme: str = DEFAULT_SCHEME, tp: int = 1, dp: int = 1) -> str:
+    """The pass pipeline that turns `attn` IR into stage `until`, with MLA run as `scheme`, over tp x dp devices."""
     names = [stage for stage, _ in STAGES]
     if until not in names:
         return ""
-    return ",".join(spec.format(scheme=scheme) for _, spec in STAGES[: names.index(until) + 1])
+    return ",".join(
+        spec.format(scheme=scheme, tp=tp, dp=dp)
+        for stage, spec in STAGES[: names.index(until) + 1]
+        if stage != "sharded" or tp * dp > 1
+    )
 
 
 def make_context() -> Context:
@@ -56,7 +62,14 @@ def make_context() -> Context:
     return ctx
 
 
-def compile_to(module: ModuleOp, until: str, scheme: str = DEFAULT_SCHEME, ctx: Context | None = None) -> ModuleOp:
+def compile_to(
+    module: ModuleOp,
+    until: str,
+    scheme: str = DEFAULT_SCHEME,
+    ctx: Context | None = None,
+    tp: int = 1,
+    dp: int = 1,
+) -> ModuleOp:
     """Runs the pipeline in place on `module` up to stage `until`, verifying after each pass."""
     from xdsl.passes import ModulePass, PassPipeline
 
@@ -66,7 +79,7 @@ def compile_to(module: ModuleOp, until: str, scheme: str = DEFAULT_SCHEME, ctx: 
     def check(_prev: ModulePass | None, m: ModuleOp, _next: ModulePass | None) -> None:
         verify_module(m)
 
-    spec = pipeline_spec(until, scheme)
+    spec = pipeline_spec(until, scheme, tp, dp)
     if spec:
         PassPipeline.parse_spec(get_all_passes(), spec, callback=check).apply(ctx or make_context(), module)
     else:

@@ -47,9 +47,15 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return SchedulePass
 
+    def get_shard() -> type[ModulePass]:
+        from passes.shard import ShardPass
+
+        return ShardPass
+
     return {
         "lower-attn": get_lower_attn,
         "absorb": get_absorb,
+        "shard": get_shard,
         "tile": get_tile,
         "place": get_place,
         "schedule": get_schedule,

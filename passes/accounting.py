@@ -6,6 +6,8 @@ Read from `la` IR alone (each op's own counts, dialects/la.py), so reports,
   FLOPs are `precompose_flops`, not part of the step);
 - `weight_bytes`: constant tensors a step reads: weights, and precomposed
   products in place of the weights they were composed from;
+After `shard`, every count is one device's (its part of the weights, caches
+and batch: the IR's types are per-device shapes).
 - `kv_bytes_per_token`: what one token adds to the layer's KV caches;
   `kv_cache_bytes`: the caches after the step (batch x (context + new tokens));
 - `min_bytes`: the compulsory traffic of the step: weights and cached entries
@@ -132,7 +134,9 @@ def account(function: func.FuncOp) -> Accounting:
         if not isinstance(op, la.WeightOp | la.PrecomposeOp)
     )
     kv_write = sum(op.operand_bytes() for op in ops if isinstance(op, la.KvStoreOp))
-    batch, new, context = workload.batch.data, workload.new_tokens.data, workload.context.data
+    new, context = workload.new_tokens.data, workload.context.data
+    # One device's sequences: the workload's batch, split by `shard` under data parallelism (mesh.dp).
+    batch = workload.batch.data // (dp.value.data if isinstance(dp := attrs.get("mesh.dp"), IntegerAttr) else 1)
     (hidden,) = function.function_type.inputs.data
     assert isinstance(hidden, TensorType)
     return Accounting(

@@ -7,7 +7,9 @@ tiling and placement in the IR, and list-schedules them (passes/cost/plan.py
 all the units it can fill, so ops run one after another; on a multi-core chip
 an op runs on every core or on one, whichever finishes first, and results
 crossing cores pay the interconnect. Transfers overlap compute inside each op.
-Emits a `sched.task` after each op and the totals on the function.
+Collectives between devices (after `shard`) are tasks too, on the `interconnect`,
+timed by the ring model of passes/cost/collectives.py. Emits a `sched.task`
+after each op and the totals on the function.
 """
 
 from __future__ import annotations
@@ -23,11 +25,15 @@ from xdsl.utils.exceptions import PassFailedException
 
 from dialects import la
 from dialects.mem import PLACE_KEY, TILING_KEY, PlaceAttr
+from dialects.mesh import CollectiveOp
 from dialects.sched import TaskOp
 from passes.cost import (
+    LINK,
     Machine,
     Placement,
     Tiling,
+    collective_placement,
+    is_collective,
     is_task,
     layer_cycles_and_energy,
     layer_functions,
@@ -50,7 +56,9 @@ def schedule_function(function: func.FuncOp, machine: Machine) -> None:
     placements: dict[Operation, Placement] = {}
     tilings: dict[Operation, Tiling | None] = {}
     for op in function.body.walk():
-        if is_task(op):
+        if is_collective(op):
+            placements[op], tilings[op] = collective_placement(machine), None
+        elif is_task(op):
             tilings[op] = tiling_of(op)
             if isinstance(op, la.EinsumOp) and tilings[op] is None:
                 name = op.result.name_hint or "?"
@@ -58,6 +66,15 @@ def schedule_function(function: func.FuncOp, machine: Machine) -> None:
             placements[op] = _placement(op)
     slots = plan(function, machine, placements, tilings)
     for op, slot in slots.items():
+        if isinstance(op, CollectiveOp):
+            energy = dict(slot.estimate.energy_pj)
+            if machine.static_power:
+                energy["static"] = static_energy_pj(slot, machine)
+            name = op.result.name_hint or op.KIND
+            bytes_moved = slot.estimate.bytes()
+            task = TaskOp(name, op.KIND, LINK, 1, slot.start, slot.end, 0, LINK, bytes_moved, energy)
+            function.body.block.insert_op_after(task, op)
+            continue
         spec, est = op_spec(op), slot.estimate  # type: ignore[arg-type]
         if machine.cores == 1:
             unit = machine.unit_name

@@ -51,7 +51,7 @@ def target_summary(target: TargetAttr) -> dict[str, Any]:
         },
         "calibrated": target.is_calibrated,
         "static_power_watts": target.static_power,
-    }
+    } | ({"interconnect": target.interconnect_fields()} if target.interconnect.data else {})
 
 
 def provenance(target: TargetAttr) -> str:
@@ -83,6 +83,14 @@ def format_target_text(target: TargetAttr) -> str:
         )
     lines.append("  MAC energy: " + ", ".join(f"{d} {e:g} pJ" for d, e in s["mac_energy_pj"].items()))
     lines.append(f"  static power: {s['static_power_watts']:g} W")
+    if "interconnect" in s:
+        link = s["interconnect"]
+        lines.append(
+            f"  interconnect: {int(link['devices'])} devices, "
+            f"{si(link['link_bandwidth_bytes_per_cycle'] * s['frequency_hz'], 'B/s')} per device each way, "
+            f"{si(link['collective_latency_cycles'] / s['frequency_hz'], 's')} per collective, "
+            f"{link['energy_pj_per_byte']:g} pJ/B"
+        )
     if s["efficiency"]:
         lines.append("  efficiency: " + ", ".join(f"{k} {v:g}" for k, v in s["efficiency"].items()))
     lines.append(f"  {provenance(target)}")

@@ -9,7 +9,12 @@ The schema (every key carries its unit; see presets/h100.toml for a commented ex
     calibrated   true when the efficiency and energy constants were measured on the chip (default false)
     [energy]     static_power_watts: power drawn whatever the chip computes (optional, default 0)
     [energy.mac_pj] {dtype = pJ per MAC}
-    [cores]      count, interconnect_bandwidth_bytes_per_cycle, interconnect_energy_pj_per_byte  (optional)
+    [cores]      count, interconnect_bandwidth_bytes_per_cycle, interconnect_energy_pj_per_byte  (optional; the
+                 on-chip network between the cores of one chip)
+    [interconnect]  devices, link_bandwidth_bytes_per_cycle, collective_latency_cycles, energy_pj_per_byte
+                 (optional; the network between the chips of a node that `shard`'s collectives run over:
+                 devices per node, each device's link bandwidth each way, the fixed time of one collective,
+                 pJ per byte a device sends)
     [efficiency] compute, memory: measured fractions of peak in (0, 1] (compute: a GEMM's mainloop);
                  epilogue_slices: a GEMM tile's write-out time in K slices of 64 (optional, default 0);
                  op_latency_cycles: measured fixed time of one op (launch, sync);
@@ -107,7 +112,18 @@ class _Source:
 _INT64_MAX = 2**63 - 1
 """Counts end up in the IR's 64-bit integers."""
 
-_TOP = {"name", "description", "frequency_hz", "calibrated", "compute", "memory", "energy", "cores", "efficiency"}
+_TOP = {
+    "name",
+    "description",
+    "frequency_hz",
+    "calibrated",
+    "compute",
+    "memory",
+    "energy",
+    "cores",
+    "efficiency",
+    "interconnect",
+}
 _COMPUTE = {"name", "count", "array_rows", "array_cols", "macs_per_cycle"}
 _MEMORY = {
     "name",
@@ -283,6 +299,29 @@ class _Reader:
                 }
                 if key == "efficiency" and any(v > 1 for k, v in optional[key].items() if k in _FRACTIONS):
                     self.fail("[efficiency] compute and memory are fractions of peak: at most 1", key)
+        interconnect: dict[str, float] | None = None
+        if "interconnect" in data:
+            from dialects.hw import INTERCONNECT_FIELDS
+
+            table = data["interconnect"]
+            if not isinstance(table, dict):
+                self.fail("'interconnect' must be a table", "interconnect")
+            fields: set[str] = set(INTERCONNECT_FIELDS)
+            self.fields(table, fields, fields, "[interconnect]", "interconnect", None)
+            interconnect = {
+                k: float(
+                    self.number(
+                        table,
+                        k,
+                        "[interconnect]",
+                        "interconnect",
+                        None,
+                        integer=k == "devices",
+                        positive=k in ("devices", "link_bandwidth_bytes_per_cycle"),
+                    )
+                )
+                for k in INTERCONNECT_FIELDS
+            }
         try:
             target = TargetAttr(
                 data["name"],
@@ -295,6 +334,7 @@ class _Reader:
                 optional.get("efficiency"),
                 static_power,
                 calibrated,
+                interconnect,
             )
             target.verify()
         except VerifyException as e:

@@ -31,9 +31,11 @@ launch latency, clock throttling, vector-unit throughput separate from the array
 
 The package, one concept per file: machine (the `#hw.target` as numbers), gemm (one op: tiling,
 traffic, cycles), energy (one op's pJ from its MACs and traffic), ops (`la` IR -> op table), homes
-(where tensors live), plan (list scheduling, with the static and interconnect energy it implies).
+(where tensors live), plan (list scheduling, with the static and interconnect energy it implies),
+collectives (ring collectives between the devices of a node, over the target's [interconnect]).
 """
 
+from passes.cost.collectives import LINK, collective_cycles, estimate_collective, is_collective, ring_factor
 from passes.cost.energy import dynamic_energy_pj
 from passes.cost.gemm import (
     ORDER_FOR_INNER,
@@ -53,6 +55,7 @@ from passes.cost.machine import Level, Machine, machine_of_module
 from passes.cost.ops import VIEW_OPS, is_task, layer_functions, op_spec, task_operands, tiling_of
 from passes.cost.plan import (
     Slot,
+    collective_placement,
     crossing_bytes,
     dataflow_graph,
     estimate_function,
@@ -62,6 +65,7 @@ from passes.cost.plan import (
 )
 
 __all__ = [
+    "LINK",
     "ORDER_FOR_INNER",
     "VIEW_OPS",
     "Estimate",
@@ -74,14 +78,18 @@ __all__ = [
     "Tiling",
     "assign_homes",
     "best_tiling",
+    "collective_cycles",
+    "collective_placement",
     "crossing_bytes",
     "dataflow_graph",
     "dynamic_energy_pj",
     "estimate",
+    "estimate_collective",
     "estimate_contraction",
     "estimate_elementwise",
     "estimate_function",
     "fused_values",
+    "is_collective",
     "is_task",
     "layer_cycles_and_energy",
     "layer_functions",
@@ -90,6 +98,7 @@ __all__ = [
     "op_spec",
     "placement_of",
     "plan",
+    "ring_factor",
     "static_energy_pj",
     "task_operands",
     "tiling_of",

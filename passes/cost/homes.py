@@ -6,6 +6,7 @@ from xdsl.dialects import func
 from xdsl.ir import Operation, SSAValue
 
 from dialects import la
+from dialects.mesh import CollectiveOp
 from passes.cost.gemm import Placement
 from passes.cost.machine import Machine
 from passes.cost.ops import flash_group, task_operands
@@ -29,13 +30,13 @@ def fused_values(function: func.FuncOp) -> set[SSAValue]:
 def assign_homes(function: func.FuncOp, machine: Machine) -> dict[SSAValue, str]:
     """The memory level each tensor lives in.
 
-    Inputs, outputs, weights and KV caches live off chip; fused attention
+    Inputs, outputs, weights, KV caches and what collectives between devices send live off chip; fused attention
     intermediates at the tile level; other intermediates in the outermost
     on-chip level while the live ones fit its capacity, else off chip (spilled).
     """
     dram, on_chip, tile = machine.dram.name, machine.tile_level.name, machine.array_level.name
     homes: dict[SSAValue, str] = dict.fromkeys(function.args, dram)
-    returned = {v for op in function.body.walk() if isinstance(op, func.ReturnOp) for v in op.operands}
+    returned = {v for op in function.body.walk() if isinstance(op, func.ReturnOp | CollectiveOp) for v in op.operands}
     fused = fused_values(function)
     ops = list(function.body.walk())
     position = {op: i for i, op in enumerate(ops)}

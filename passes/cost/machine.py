@@ -54,6 +54,14 @@ class Machine:
     cores: int = 1
     interconnect_bandwidth: float = 0.0
     interconnect_energy: float = 0.0
+    devices: int = 1
+    """Chips in the node that collectives may span ([interconnect]); 1 for a lone chip."""
+    link_bandwidth: float = 0.0
+    """Bytes per cycle each device sends over the node's interconnect."""
+    collective_latency: float = 0.0
+    """Fixed cycles of one collective."""
+    link_energy: float = 0.0
+    """pJ per byte a device sends over the node's interconnect."""
 
     @staticmethod
     def of(target: TargetAttr) -> Machine:
@@ -61,6 +69,7 @@ class Machine:
         unit = target.compute.data[0]
         efficiency = {k: v.value.data for k, v in target.efficiency.data.items()}  # type: ignore[attr-defined]
         cores = {k: v.value.data for k, v in target.cores.data.items()}  # type: ignore[attr-defined]
+        link = target.interconnect_fields()
         return Machine(
             name=target.target_name.data,
             frequency=target.frequency,
@@ -95,6 +104,10 @@ class Machine:
             cores=target.core_count(),
             interconnect_bandwidth=cores.get("interconnect_bandwidth_bytes_per_cycle", 0.0),
             interconnect_energy=cores.get("interconnect_energy_pj_per_byte", 0.0),
+            devices=int(link.get("devices", 1)),
+            link_bandwidth=link.get("link_bandwidth_bytes_per_cycle", 0.0),
+            collective_latency=link.get("collective_latency_cycles", 0.0),
+            link_energy=link.get("energy_pj_per_byte", 0.0),
         )
 
     def per_core(self) -> Machine:

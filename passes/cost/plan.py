@@ -9,6 +9,8 @@ from xdsl.dialects import func
 from xdsl.ir import Operation, SSAValue
 
 from dialects import la
+from dialects.mesh import CollectiveOp
+from passes.cost.collectives import estimate_collective, is_collective
 from passes.cost.gemm import Estimate, Placement, Tiling, best_tiling, estimate
 from passes.cost.homes import assign_homes, fused_values, placement_of
 from passes.cost.machine import Machine
@@ -20,16 +22,16 @@ def _task_sources(value: SSAValue) -> set[Operation]:
     owner = value.owner
     if not isinstance(owner, Operation):
         return set()
-    if is_task(owner):
+    if is_task(owner) or is_collective(owner):
         return {owner}
     return set().union(*(_task_sources(v) for v in owner.operands)) if owner.operands else set()
 
 
 def dataflow_graph(function: func.FuncOp) -> nx.DiGraph:
-    """Tasks and the data dependencies between them (through views)."""
+    """Tasks (and collectives between devices) and the data dependencies between them (through views)."""
     graph = nx.DiGraph()
     for op in function.body.walk():
-        if is_task(op):
+        if is_task(op) or is_collective(op):
             graph.add_node(op)
             for operand in op.operands:
                 for source in _task_sources(operand):
@@ -69,12 +71,14 @@ def plan(
     fused = fused_values(function)
     count = machine.cores
     core = machine.per_core() if count > 1 else None
-    full = {op: estimate(machine, op_spec(op), placements[op], tilings[op]) for op in graph}  # type: ignore[arg-type]
-    single = (
-        {op: estimate(core, op_spec(op), placements[op], tilings[op]) for op in graph}  # type: ignore[arg-type]
-        if core
-        else {}
-    )
+
+    def cost(on: Machine, op: Operation) -> Estimate:
+        if isinstance(op, CollectiveOp):
+            return estimate_collective(on, op)
+        return estimate(on, op_spec(op), placements[op], tilings[op])  # type: ignore[arg-type]
+
+    full = {op: cost(machine, op) for op in graph}
+    single = {op: cost(core, op) for op in graph} if core else {}
     priority = {op: full[op].cycles for op in graph}
     for op in reversed(list(nx.topological_sort(graph))):
         priority[op] += max((priority[s] for s in graph.successors(op)), default=0.0)
@@ -132,6 +136,11 @@ def crossing_bytes(
     return size * (count - 1) / count
 
 
+def collective_placement(machine: Machine) -> Placement:
+    """A collective reads and writes device memory (NCCL's buffers live in HBM)."""
+    return Placement((machine.dram.name,), machine.dram.name)
+
+
 def static_energy_pj(slot: Slot, machine: Machine) -> float:
     """The chip's static power over the slot's time, in the share of the chip's cores the slot occupies."""
     return machine.static_power * (slot.end - slot.start) / machine.frequency * 1e12 * len(slot.cores) / machine.cores
@@ -155,7 +164,9 @@ def estimate_function(function: func.FuncOp, machine: Machine) -> tuple[float, f
     placements: dict[Operation, Placement] = {}
     tilings: dict[Operation, Tiling | None] = {}
     for op in function.body.walk():
-        if is_task(op):
+        if is_collective(op):
+            placements[op], tilings[op] = collective_placement(machine), None
+        elif is_task(op):
             spec, placements[op] = op_spec(op), placement_of(op, homes, machine)  # type: ignore[arg-type]
             tilings[op] = best_tiling(machine, spec, placements[op])[0] if spec.gemm is not None else None
     return layer_cycles_and_energy(plan(function, machine, placements, tilings), machine)

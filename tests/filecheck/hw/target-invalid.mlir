@@ -25,7 +25,7 @@ builtin.module attributes {hw.target = #hw.compute<"array", cont = 1, array = 4x
 
 // -----
 
-// CHECK:     #hw.target "t": unknown field 'speed' (fields: description, frequency_hz, compute, memory, mac_pj, cores, efficiency, static_power_watts, calibrated)
+// CHECK:     #hw.target "t": unknown field 'speed' (fields: description, frequency_hz, compute, memory, mac_pj, cores, efficiency, static_power_watts, calibrated, interconnect)
 builtin.module attributes {hw.target = #hw.target<"t", speed = 1.0>} {
 }
 
@@ -80,3 +80,10 @@ builtin.module attributes {hw.target = #hw.target<"t", frequency_hz = 1.0e9, mac
 // CHECK:     compute unit 'array': count and array sizes must be positive
 builtin.module attributes {hw.target = #hw.compute<"array", count = 1, array = 0x4, macs_per_cycle = {fp32 = 16.0}>} {
 }
+
+// -----
+
+// An interconnect needs all four fields, a positive bandwidth and a whole number of devices.
+builtin.module attributes {hw.target = #hw.target<"t", frequency_hz = 1.0e9, compute = [#hw.compute<"a", count = 1, array = 4x4, macs_per_cycle = {fp32 = 16}>], memory = [#hw.memory<"s", capacity_bytes = 1024, count = 1, read_bytes_per_cycle = 64, write_bytes_per_cycle = 64, read_pj_per_byte = 1, write_pj_per_byte = 1>, #hw.memory<"d", capacity_bytes = 4096, count = 1, read_bytes_per_cycle = 8, write_bytes_per_cycle = 8, read_pj_per_byte = 1, write_pj_per_byte = 1>], mac_pj = {fp32 = 4}, interconnect = {devices = 2, link_bandwidth_bytes_per_cycle = 0, collective_latency_cycles = 0, energy_pj_per_byte = 0}>} {
+}
+// CHECK: target 't': interconnect bandwidth must be positive
