@@ -231,6 +231,8 @@ def sweep_command(args: argparse.Namespace) -> tuple[str, int]:
         "batches": parse_axis(args.batch, "--batch", integer=True, minimum=1) if args.batch else None,
         "contexts": parse_axis(args.context, "--context", integer=True, minimum=0) if args.context else None,
         "new_tokens": parse_axis(args.new_tokens, "--new-tokens", integer=True, minimum=1) if args.new_tokens else None,
+        "tps": parse_axis(args.tp, "--tp", integer=True, minimum=1) if args.tp else None,
+        "dps": parse_axis(args.dp, "--dp", integer=True, minimum=1) if args.dp else None,
     }
     from mlacc.sweep.space import SweepInput, chips, design_points, parse_sets, workload_names
 
@@ -447,6 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--batch", metavar="VALUES", help="e.g. 1,8,32 or 1..128:x2")
     group.add_argument("--context", metavar="TOKENS", help="tokens already cached, e.g. 1k..128k:x2")
     group.add_argument("--new-tokens", metavar="TOKENS", help="tokens computed by the step, e.g. 1,4k")
+    group.add_argument("--tp", metavar="N,...", help="tensor-parallel GPUs (heads split), e.g. 1,2,8 (default 1)")
+    group.add_argument("--dp", metavar="N,...", help="data-parallel GPUs (batch split), e.g. 1,8 (default 1)")
     sweep_parser.add_argument(
         "-o",
         "--output",

@@ -162,7 +162,7 @@ def test_set_builds_the_chip_an_edited_file_describes(tmp_path: Path, capsys: py
     rows = {(r["hardware"], r["layer"]): r for r in read_jsonl(out)}
     base, fast = rows[(f"tiny[{field}=8]", "m")], rows[(f"tiny[{field}=16]", "m")]
     (expected,) = [r for r in compile_json(capsys, "--hw", str(edited), "--scheme", "recompute") if r["layer"] == "m"]
-    assert {k: v for k, v in fast.items() if k not in ("hardware", "auto_choice")} == {
+    assert {k: v for k, v in fast.items() if k not in ("hardware", "auto_choice", "tp", "dp")} == {
         **{k: v for k, v in expected.items() if k not in ("hardware", "energy_breakdown_pj")},
         **{f"energy_{k}_pj": v for k, v in expected["energy_breakdown_pj"].items()},
     }
@@ -269,3 +269,20 @@ def test_a_config_json_sweeps_as_the_dsl_it_imports_to(tmp_path: Path, capsys: p
         assert sweep(capsys, *argv, "-q", "-o", str(out))[0] == 0
         rows.append(read_jsonl(out))
     assert len(rows[0]) == 2 * len(SCHEMES) and rows[0] == rows[1]
+
+
+def test_tp_and_dp_are_axes_whose_rows_equal_compile_sharded(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """`--tp 1,2 --dp 1,2` sweeps four layouts; each row equals `mlacc compile --tp N --dp M` for its scheme,
+    and every row says its layout, one GPU included."""
+    out = tmp_path / "s.jsonl"
+    argv = (str(SMALL), "--hw", "h200x8", "--batch", "2", "--context", "64", "--tp", "1,2", "--dp", "1,2")
+    assert sweep(capsys, *argv, "-q", "-o", str(out))[0] == 0
+    rows = {(r["layer"], r["scheme"], r["tp"], r["dp"]): r for r in read_jsonl(out)}
+    assert {(tp, dp) for _, _, tp, dp in rows} == {(1, 1), (1, 2), (2, 1), (2, 2)}
+    for tp, dp in ((1, 2), (2, 2)):
+        what_if = ("--hw", "h200x8", "--batch", "2", "--context", "64", "--tp", str(tp), "--dp", str(dp))
+        for result in compile_json(capsys, *what_if, "--scheme", "recompute"):
+            row = rows[(result["layer"], result["scheme"] if result["layer"] == "m" else "-", tp, dp)]
+            for key, value in result.items():
+                if key not in ("ops", "energy_breakdown_pj"):
+                    assert row[key] == value, (key, tp, dp)

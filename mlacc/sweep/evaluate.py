@@ -74,6 +74,8 @@ def result_row(result: LayerResult, auto_choice: bool, ops: bool) -> Row:
             continue
         elif not isinstance(value, dict | list):
             row[key] = value
+    row.setdefault("tp", result.tp)  # compile's JSON says tp and dp only when sharded; a sweep row always does
+    row.setdefault("dp", result.dp)
     row["auto_choice"] = auto_choice
     if ops:
         row["ops"] = [op.json() for op in result.ops]
@@ -86,7 +88,7 @@ def _point_rows(sweep: SweepInput, point: DesignPoint) -> list[Row]:
     module = point_module(sweep, point)
     auto_only = sweep.schemes == ("auto",)
     rows: list[Row] = []
-    for result in estimate_module(module, "auto" if auto_only else None):
+    for result in estimate_module(module, "auto" if auto_only else None, point.tp, point.dp):
         if auto_only or not result.alternatives:
             rows.append(result_row(result, True, sweep.ops))
             continue

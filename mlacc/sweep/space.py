@@ -37,6 +37,10 @@ class DesignPoint:
     batch: int | None = None
     context: int | None = None
     new_tokens: int | None = None
+    tp: int = 1
+    """GPUs the heads are split over (tensor parallel), as `mlacc compile --tp`."""
+    dp: int = 1
+    """GPUs the batch is split over (data parallel), as `mlacc compile --dp`."""
 
 
 @dataclass(frozen=True)
@@ -105,9 +109,12 @@ def design_points(
     batches: list[int] | None,
     contexts: list[int] | None,
     new_tokens: list[int] | None,
+    tps: list[int] | None = None,
+    dps: list[int] | None = None,
 ) -> list[DesignPoint]:
-    """The product of the axes, chips outermost (a worker's chunk then shares its targets); None: the file's."""
-    axes = [values or [None] for values in (phases, batches, contexts, new_tokens)]
+    """The product of the axes, chips outermost (a worker's chunk then shares its targets); None: the file's
+    (for tp and dp: one GPU)."""
+    axes = [values or [None] for values in (phases, batches, contexts, new_tokens)] + [tps or [1], dps or [1]]
     return [
         DesignPoint(chip, workload, *fields)  # type: ignore[arg-type]
         for chip in chip_list

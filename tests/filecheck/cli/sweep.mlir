@@ -4,13 +4,13 @@
 // RUN: not mlacc sweep %S/Inputs/small.attn --hw %S/../hw/Inputs/tiny.toml --set dram.read_bandwith=16 2>&1 | filecheck %s --check-prefix=BAD
 // RUN: not mlacc sweep %S/Inputs/small.attn --context 1k..128:x2 2>&1 | filecheck %s --check-prefix=RANGE
 
-// CHECK:      layer,workload,phase,batch,context,new_tokens,scheme,hardware,cycles,seconds,energy_pj,energy_mac_pj,energy_sram_pj,energy_dram_pj,flops,dram_bytes,kv_cache_bytes,weight_bytes,bound,calibrated,resident_bytes,fits,max_batch,auto_choice
-// CHECK-NEXT: m,d,decode,1,6,1,recompute,tiny,{{[0-9.e+-]+}},{{[0-9.e+-]+}},{{.*}},dram,false,{{[0-9]+}},true,{{[0-9]+}},true
+// CHECK:      layer,workload,phase,batch,context,new_tokens,scheme,hardware,cycles,seconds,energy_pj,energy_mac_pj,energy_sram_pj,energy_dram_pj,flops,dram_bytes,kv_cache_bytes,weight_bytes,bound,calibrated,resident_bytes,fits,max_batch,tp,dp,auto_choice
+// CHECK-NEXT: m,d,decode,1,6,1,recompute,tiny,{{[0-9.e+-]+}},{{[0-9.e+-]+}},{{.*}},dram,false,{{[0-9]+}},true,{{[0-9]+}},1,1,true
 // CHECK-NEXT: m,d,decode,1,6,1,reuse,tiny,{{.*}},false
 // CHECK-NEXT: m,d,decode,1,6,1,expand,tiny,{{.*}},false
 // CHECK-NEXT: m,d,decode,1,6,1,cache-kv,tiny,{{.*}},false
 // CHECK-NEXT: g,d,decode,1,6,1,-,tiny,{{.*}},true
-// CHECK-NEXT: m,d,decode,2,6,1,recompute,tiny,3420.0,3.42e-06,2690592.0,49088.0,55904.0,2585600.0,25168,25856.0,1120,22720,dram,false,24864,true,956,true
+// CHECK-NEXT: m,d,decode,2,6,1,recompute,tiny,3420.0,3.42e-06,2690592.0,49088.0,55904.0,2585600.0,25168,25856.0,1120,22720,dram,false,24864,true,956,1,1,true
 
 // SET:      layer,workload,phase,batch,context,new_tokens,scheme,hardware,
 // SET-NEXT: m,d,decode,2,6,1,recompute,tiny[dram.read_bandwidth_bytes_per_cycle=8],{{.*}},true
