@@ -23,6 +23,7 @@ from tests.fuzz_strategies import (
     dsl_files,
     hardware_files,
     memory_limit,
+    run_in_process,
 )
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
@@ -60,3 +61,61 @@ def test_every_hardware_file_loads_or_fails_in_one_line(case: HardwareCase):
         assert [o.code for o in outcomes[:2]] == [0, 0], (outcomes[0].err, case.text)
     if case.must_fail:
         assert outcomes[0].code == 1, case.text
+
+
+SWEEP_FIELDS = (
+    "frequency_hz",
+    "sram.read_bandwidth_bytes_per_cycle",
+    "sram.capacity_bytes",
+    "dram.read_energy_pj_per_byte",
+    "array.macs_per_cycle.fp32",
+    "array.count",
+    "energy.static_power_watts",
+    "efficiency.compute",
+    "dram.read_bandwith",
+    "nonsense",
+)
+_NUMBER_TEXT = st.one_of(
+    st.integers(-(2**70), 2**70).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(["0", "1k", "2.5", "-1", "1e400", "nan", "x", ""]),
+)
+_VALID_AXIS = st.lists(st.integers(1, 8).map(str), min_size=1, max_size=2).map(",".join)
+_VALID_VALUE = st.floats(1e-3, 1e12).map(repr)
+_AXIS_TEXT = st.one_of(
+    _VALID_AXIS,
+    _VALID_VALUE,
+    st.lists(_NUMBER_TEXT, min_size=1, max_size=2).map(",".join),
+    st.tuples(_NUMBER_TEXT, _NUMBER_TEXT, st.sampled_from([":x2", ":+3", ":x0", ":+0", ":x-1", ""])).map(
+        lambda t: f"{t[0]}..{t[1]}{t[2]}"
+    ),
+    st.text(alphabet="0123456789.,:x+k-e", max_size=10),
+)
+
+
+@st.composite
+def sweep_argvs(draw: st.DrawFn) -> list[str]:
+    """`mlacc sweep` of a small layer on the tiny chip, with fuzzed axes and --set overrides."""
+    argv = ["sweep", str(SMALL_FILE), "--hw", str(TINY_FILE), "--scheme", "auto", "-q"]
+    for option in draw(st.lists(st.sampled_from(["--batch", "--context", "--new-tokens", "--tp", "--dp"]), max_size=2)):
+        argv += [option, draw(_AXIS_TEXT)]
+    for _ in range(draw(st.integers(0, 2))):
+        argv += ["--set", f"{draw(st.sampled_from(SWEEP_FIELDS))}={draw(_AXIS_TEXT)}"]
+    return argv
+
+
+SMALL_FILE = Path(__file__).parent / "filecheck" / "cli" / "Inputs" / "small.attn"
+TINY_FILE = Path(__file__).parent / "filecheck" / "hw" / "Inputs" / "tiny.toml"
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
+@given(sweep_argvs())
+def test_every_sweep_runs_or_fails_in_one_line(argv: list[str]):
+    """Fuzzed axes and hypothetical chips: rows, or one `error:` line with exit 1 (bad input) or 2 (bad usage);
+    never exit 70, never a traceback."""
+    with memory_limit():
+        outcome = run_in_process(cli.main, argv)
+    errors = [line for line in outcome.err.splitlines() if "error:" in line]
+    assert outcome.code in (0, 1, 2), (outcome.code, outcome.err, argv)
+    assert "Traceback" not in outcome.err, argv
+    assert len(errors) == (0 if outcome.code == 0 else 1), (outcome.err, argv)
