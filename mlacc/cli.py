@@ -99,7 +99,19 @@ def compile_command(args: argparse.Namespace) -> tuple[str, int]:
     assert target is not None
     from mlacc.estimates import estimate_module, format_json, format_text
 
-    results = estimate_module(module, args.scheme, args.tp, args.dp)
+    if args.layout == "auto":
+        from mlacc.estimates import estimate_best_layout, node_devices
+
+        if args.tp * args.dp > 1:
+            raise UsageError("--layout auto chooses tp and dp itself: give it no --tp or --dp")
+        if node_devices(target) < 2:
+            raise UsageError(
+                f"--layout auto needs a node of several GPUs ([interconnect] devices), such as h200x8; "
+                f"'{target.target_name.data}' has one"
+            )
+        results = estimate_best_layout(module, args.scheme)
+    else:
+        results = estimate_module(module, args.scheme, args.tp, args.dp)
     if args.format == "json":
         return format_json(results, target), 0
     return format_text(results, target, defaulted=args.hw is None), 0
@@ -171,6 +183,11 @@ def _add_parallelism(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--dp", type=_devices, default=1, metavar="M", help="data parallel over M GPUs: batch split (default 1)"
+    )
+    group.add_argument(
+        "--layout",
+        choices=("auto",),
+        help="auto: try every tp x dp of the node preset's GPUs and keep, per layer, the fastest that fits",
     )
 
 

@@ -28,7 +28,7 @@ from passes.accounting import account
 from passes.cost import LINK
 from passes.place import PlacePass
 from passes.schedule import SchedulePass
-from passes.shard import DP_KEY, TP_KEY, ShardPass
+from passes.shard import DP_KEY, TP_KEY, ShardError, ShardPass
 from passes.tile import TilePass
 
 DEFAULT_HARDWARE = "h100"
@@ -88,6 +88,8 @@ class LayerResult:
     dp: int = 1
     """The device mesh the layer was sharded over (`shard`): then every figure is one GPU's, and `batch` the
     workload's (batch / dp sequences per GPU)."""
+    layouts: list[LayerResult] = field(default_factory=lambda: [])
+    """With `--layout auto`: this layer's result under every layout tried, the chosen one among them."""
 
     @property
     def devices(self) -> int:
@@ -152,6 +154,22 @@ class LayerResult:
         if self.layers is not None:
             out["layers"] = self.layers
             out["model"] = self.model.json()
+        if self.layouts:
+            out["layouts"] = [
+                {
+                    "tp": layout.tp,
+                    "dp": layout.dp,
+                    "scheme": layout.scheme,
+                    "cycles": layout.cycles,
+                    "seconds": layout.seconds,
+                    "energy_pj": layout.energy_pj,
+                    "resident_bytes": layout.resident_bytes,
+                    "fits": layout.fits,
+                    "model_fits": layout.model.fits,
+                    "max_batch": layout.model.max_batch,
+                }
+                for layout in self.layouts
+            ]
         if self.alternatives:
             out["alternatives"] = [
                 {
@@ -269,6 +287,38 @@ def estimate_module(module: ModuleOp, scheme: str | None, tp: int = 1, dp: int =
     return results
 
 
+def node_devices(target: TargetAttr) -> int:
+    """GPUs of the node a target describes (`[interconnect] devices`; 1 without an interconnect)."""
+    devices = target.interconnect.data.get("devices")
+    return int(devices.value.data) if isinstance(devices, FloatAttr) else 1
+
+
+def estimate_best_layout(module: ModuleOp, scheme: str | None) -> list[LayerResult]:
+    """Every layout of the target's node (tp x dp = its devices) that the shard pass accepts for the whole
+    file; per layer, the layout whose result is fastest among those whose whole model (`layers = N`, else the
+    layer) fits one GPU (the fastest when none fits),
+    as `auto` picks schemes. Under dp each GPU runs batch / dp sequences, under tp all of them with its part
+    of the heads, so one step's time is comparable across layouts: the node's tokens per step are the same."""
+    target = module_target(module)
+    assert target is not None
+    devices = node_devices(target)
+    per_layout: list[list[LayerResult]] = []
+    refusals: list[ShardError] = []
+    for tp in (d for d in range(1, devices + 1) if devices % d == 0):
+        try:
+            per_layout.append(estimate_module(module.clone(), scheme, tp, devices // tp))
+        except ShardError as refusal:
+            refusals.append(refusal)
+    if not per_layout:
+        raise refusals[-1]
+    chosen = []
+    for options in zip(*per_layout, strict=True):
+        best = min(options, key=lambda r: (not r.model.fits, r.cycles))
+        best.layouts = list(options)
+        chosen.append(best)
+    return chosen
+
+
 def format_json(results: list[LayerResult], target: TargetAttr) -> str:
     return (
         json.dumps(
@@ -292,6 +342,13 @@ def format_text(results: list[LayerResult], target: TargetAttr, defaulted: bool)
             f"== {r.layer} ({r.kind}, {r.dtype}) x {r.workload}: {r.phase}, batch {r.batch}, context {r.context}, "
             f"new tokens {r.new_tokens}"
         )
+        if r.layouts:
+            tried = ", ".join(
+                f"tp {lay.tp} x dp {lay.dp} {si(lay.seconds, 's')}{'' if lay.model.fits else ' (does not fit)'}"
+                for lay in r.layouts
+            )
+            how = "fewest cycles among those that fit" if r.model.fits else "none fits one GPU; the fastest"
+            out.append(f"  layout chosen by --layout auto ({how}): {tried}")
         if r.devices > 1:
             out.append(
                 f"  sharded over tp {r.tp} x dp {r.dp} = {r.devices} GPUs: every figure is one GPU's "

@@ -110,3 +110,29 @@ def test_interconnect_errors_are_located(tmp_path: Path):
     bad.write_text(text.replace("energy_pj_per_byte = 10.4", "energy_pj_per_bytes = 10.4"))
     with pytest.raises(HardwareError, match="unknown field 'energy_pj_per_bytes' in \\[interconnect\\]"):
         load_hardware(str(bad))
+
+
+def test_layout_auto_keeps_the_fastest_layout_that_fits_and_it_is_that_layouts_result(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """At batch 64 and 32k context MLA's latent cache, replicated on every tp rank, fills a tp 8 GPU (64 x 2.3 GB):
+    auto keeps the fastest layout that fits, which splits the batch; its figures are `--tp N --dp M`'s."""
+    text = f"{MLA}\nworkload decode {{ phase = decode batch = 64 context = 32k }}\n"
+    (result,) = _json(tmp_path, capsys, text, "--hw", "h200x8", "--layout", "auto")
+    layouts = {(lay["tp"], lay["dp"]): lay for lay in result["layouts"]}
+    assert set(layouts) == {(1, 8), (2, 4), (4, 2), (8, 1)}
+    assert not layouts[(8, 1)]["model_fits"]
+    fitting = {k: lay for k, lay in layouts.items() if lay["model_fits"]}
+    best = min(fitting, key=lambda k: fitting[k]["cycles"])
+    assert best[1] > 1 and (result["tp"], result["dp"]) == best
+    (alone,) = _json(tmp_path, capsys, text, "--hw", "h200x8", "--tp", str(best[0]), "--dp", str(best[1]))
+    assert {k: v for k, v in result.items() if k != "layouts"} == alone
+
+
+def test_layout_auto_needs_a_node_and_no_tp_or_dp(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    path = tmp_path / "m.attn"
+    path.write_text(f"{MLA}\n{DECODE}\n")
+    assert cli.main(["compile", str(path), "--hw", "h200", "--layout", "auto"]) == 2
+    assert "needs a node of several GPUs" in capsys.readouterr().err
+    assert cli.main(["compile", str(path), "--hw", "h200x8", "--layout", "auto", "--tp", "2"]) == 2
+    assert capsys.readouterr().err == "error: --layout auto chooses tp and dp itself: give it no --tp or --dp\n"

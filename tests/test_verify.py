@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,9 +31,13 @@ def test_every_example_verifies_shrunk(example: Path, capsys: pytest.CaptureFixt
     assert cli.main(["verify", str(example), "--shrink", "8"]) == 0
     out = capsys.readouterr().out
     assert "shrunk 8x" in out and "FAILED" not in out
-    mla = "deepseek" in example.name
-    assert out.count(" ok\n") == (5 if mla else 1) * 2
-    assert out.splitlines()[-1].startswith(f"verify: {(5 if mla else 1) * 2} comparisons over 2 layer x workload")
+    text = example.read_text()
+    kinds = re.findall(r"^layer \w+ : (\w+)", text, re.MULTILINE)
+    workloads = len(re.findall(r"^workload ", text, re.MULTILINE))
+    comparisons = sum(5 if kind == "mla" else 1 for kind in kinds) * workloads  # MLA: 4 schemes + the reference
+    assert out.count(" ok\n") == comparisons
+    cases = len(kinds) * workloads
+    assert out.splitlines()[-1].startswith(f"verify: {comparisons} comparisons over {cases} layer x workload")
 
 
 def test_a_full_size_layer_verifies_without_shrinking(capsys: pytest.CaptureFixture[str]):
