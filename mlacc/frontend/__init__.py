@@ -20,22 +20,10 @@ def is_config_path(path: str) -> bool:
 
 
 def parse_dsl(text: str, filename: str) -> ModuleOp:
-    """DSL text -> verified `attn` module; raises xDSL ParseError with a place in `filename`."""
-    from mlacc.frontend.irgen import build_module
-    from mlacc.frontend.parser import parse_program
+    """DSL text -> verified `attn` module; raises xDSL ParseError with a place in `filename`.
 
-    return build_module(parse_program(text, filename))
-
-
-def parse_source(text: str, filename: str) -> ModuleOp:
-    """A command's input -> verified `attn` module: a Hugging Face config.json (by extension) or DSL text.
-
-    DSL is parsed and checked before irgen (and xDSL's IR classes) is imported, so a one-line error in
-    a DSL file is reported at start-up speed."""
-    if is_config_path(filename):
-        from mlacc.frontend.hf_config import import_config
-
-        return import_config(text, filename).build()
+    The text is parsed and checked before irgen (and xDSL's IR classes) is imported, so a one-line error
+    in a DSL file is reported at start-up speed."""
     from mlacc.frontend.check import check_program
     from mlacc.frontend.parser import parse_program
 
@@ -43,3 +31,12 @@ def parse_source(text: str, filename: str) -> ModuleOp:
     from mlacc.frontend.irgen import emit_module
 
     return emit_module(program)
+
+
+def parse_source(text: str, filename: str) -> ModuleOp:
+    """A command's input -> verified `attn` module: a Hugging Face config.json (by extension) or DSL text."""
+    if is_config_path(filename):
+        from mlacc.frontend.hf_config import import_config
+
+        return import_config(text, filename).build()
+    return parse_dsl(text, filename)

@@ -108,11 +108,10 @@ class ImportedConfig:
         """The `attn` module of the imported DSL; every error and op location points into the config."""
         from xdsl.dialects.builtin import FileLineColLoc, IntAttr, StringAttr
 
-        from mlacc.frontend.irgen import build_module
-        from mlacc.frontend.parser import parse_program
+        from mlacc.frontend import parse_dsl
 
         try:
-            module = build_module(parse_program(self.dsl, self.source.name))
+            module = parse_dsl(self.dsl, self.source.name)
         except ParseError as e:
             raise self.located(e) from None
         # The ops stand for the whole config: give them its `{`, not a line of text the user never saw.

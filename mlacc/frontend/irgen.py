@@ -16,8 +16,7 @@ from xdsl.utils.exceptions import VerifyException
 from xdsl.utils.lexer import Span
 
 from dialects.attn import DTYPES, LAYER_OPS, AttentionLayerOp, Phase, ShapeError, WorkloadAttr
-from mlacc.frontend.ast import Program
-from mlacc.frontend.check import CheckedProgram, check_program, error, shape_error
+from mlacc.frontend.check import CheckedProgram, error, shape_error
 
 
 def _location(span: Span[str]) -> FileLineColLoc:
@@ -45,11 +44,6 @@ def layer_function(
         op.output.name_hint = "out"
         func.ReturnOp(op.output)
     return function
-
-
-def build_module(program: Program) -> ModuleOp:
-    """Checks and builds the `attn` module; raises ParseError pointing into the DSL on bad input."""
-    return emit_module(check_program(program))
 
 
 def emit_module(program: CheckedProgram) -> ModuleOp:
