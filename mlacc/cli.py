@@ -100,11 +100,12 @@ def compile_command(args: argparse.Namespace) -> tuple[str, int]:
     from mlacc.estimates import estimate_module, format_json, format_text
 
     if args.layout == "auto":
-        from mlacc.estimates import estimate_best_layout, node_devices
+        from mlacc.estimates import estimate_best_layout
+        from passes.cost import Machine
 
         if args.tp * args.dp > 1:
             raise UsageError("--layout auto chooses tp and dp itself: give it no --tp or --dp")
-        if node_devices(target) < 2:
+        if Machine.of(target).devices < 2:
             raise UsageError(
                 f"--layout auto needs a node of several GPUs ([interconnect] devices), such as h200x8; "
                 f"'{target.target_name.data}' has one"

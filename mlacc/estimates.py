@@ -25,7 +25,7 @@ from mlacc.report import si
 from mlacc.whole_model import SCOPE, ModelTotals, model_totals
 from passes.absorb import SCHEMES, AbsorbPass
 from passes.accounting import account
-from passes.cost import LINK
+from passes.cost import LINK, Machine
 from passes.place import PlacePass
 from passes.schedule import SchedulePass
 from passes.shard import DP_KEY, TP_KEY, ShardError, ShardPass
@@ -287,12 +287,6 @@ def estimate_module(module: ModuleOp, scheme: str | None, tp: int = 1, dp: int =
     return results
 
 
-def node_devices(target: TargetAttr) -> int:
-    """GPUs of the node a target describes (`[interconnect] devices`; 1 without an interconnect)."""
-    devices = target.interconnect.data.get("devices")
-    return int(devices.value.data) if isinstance(devices, FloatAttr) else 1
-
-
 def estimate_best_layout(module: ModuleOp, scheme: str | None) -> list[LayerResult]:
     """Every layout of the target's node (tp x dp = its devices) that the shard pass accepts for the whole
     file; per layer, the layout whose result is fastest among those whose whole model (`layers = N`, else the
@@ -301,7 +295,7 @@ def estimate_best_layout(module: ModuleOp, scheme: str | None) -> list[LayerResu
     of the heads, so one step's time is comparable across layouts: the node's tokens per step are the same."""
     target = module_target(module)
     assert target is not None
-    devices = node_devices(target)
+    devices = Machine.of(target).devices
     per_layout: list[list[LayerResult]] = []
     refusals: list[ShardError] = []
     for tp in (d for d in range(1, devices + 1) if devices % d == 0):
