@@ -85,8 +85,9 @@ def schedule_function(function: func.FuncOp, machine: Machine) -> None:
             energy["static"] = static_energy_pj(slot, machine)
         if machine.cores > 1:
             moved["interconnect"] = slot.interconnect_bytes
-            energy["interconnect"] = slot.interconnect_bytes * machine.interconnect_energy
-        task = TaskOp(spec.name, spec.kind, unit, est.units, slot.start, slot.end, spec.flops, est.bound, moved, energy)
+            energy["interconnect"] = float(slot.interconnect_bytes * machine.interconnect_energy)
+        flops = int(spec.flops)
+        task = TaskOp(spec.name, spec.kind, unit, est.units, slot.start, slot.end, flops, est.bound, moved, energy)
         function.body.block.insert_op_after(task, op)
     cycles, energy_pj = layer_cycles_and_energy(slots, machine)
     function.attributes["sched.cycles"] = FloatAttr(cycles, f64)

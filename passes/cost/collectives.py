@@ -16,7 +16,7 @@ from xdsl.utils.exceptions import PassFailedException
 
 from dialects.mesh import COLLECTIVES, CollectiveOp
 from passes.cost.gemm import Estimate
-from passes.cost.machine import Machine
+from passes.cost.machine import Machine, Num
 
 LINK = "interconnect"
 """The name collectives' bytes, cycles and energy go under (a task's `bytes` and `energy_pj`, a result's ops)."""
@@ -34,7 +34,7 @@ def ring_factor(kind: str, devices: int) -> float:
     return 2 * share if kind == "all_reduce" else share
 
 
-def collective_cycles(machine: Machine, kind: str, size: float, devices: int) -> float:
+def collective_cycles(machine: Machine, kind: str, size: Num, devices: int) -> Num:
     """Latency + bytes sent / link bandwidth, in the machine's cycles; nothing for a group of one."""
     if devices <= 1:
         return 0.0
@@ -56,7 +56,7 @@ def estimate_collective(machine: Machine, op: CollectiveOp) -> Estimate:
         )
     size = float(op.bytes.value.data)
     sent = size * ring_factor(op.KIND, devices)
-    cycles = collective_cycles(machine, op.KIND, size, devices)
+    cycles = float(collective_cycles(machine, op.KIND, size, devices))
     return Estimate(
         cycles=cycles,
         bound=LINK,
@@ -64,5 +64,5 @@ def estimate_collective(machine: Machine, op: CollectiveOp) -> Estimate:
         level_cycles={LINK: cycles},
         read_bytes={LINK: sent},
         write_bytes={LINK: 0.0},
-        energy_pj={LINK: sent * machine.link_energy},
+        energy_pj={LINK: float(sent * machine.link_energy)},
     )

@@ -10,15 +10,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from passes.cost.machine import Machine
+from passes.cost.machine import Machine, Num
 
 
 def dynamic_energy_pj(
-    machine: Machine, macs: float, dtype: str, reads: np.ndarray, writes: np.ndarray, flash: bool = False
-) -> np.ndarray:
-    """Rows: the MACs' energy, then each memory level's (innermost first); columns: candidate tilings,
-    as in `reads` and `writes` (bytes per level x candidate). The MACs of a fused attention kernel (`flash`)
-    cost the machine's measured attention ratio times a GEMM's."""
-    mac_pj = machine.mac_energy.get(dtype, 0.0) * (machine.attention_mac_energy_ratio if flash else 1.0)
-    per_level = [reads[i] * lv.read_energy + writes[i] * lv.write_energy for i, lv in enumerate(machine.levels)]
-    return np.array([np.full_like(reads[0], macs * mac_pj), *per_level])
+    machine: Machine,
+    macs: np.ndarray,
+    dtype: str,
+    reads: list[np.ndarray],
+    writes: list[np.ndarray],
+    flash: bool = False,
+) -> list[np.ndarray]:
+    """The MACs' energy, then each memory level's (innermost first), each shaped as `reads[i]` and `writes[i]`
+    (design points x candidate tilings). The MACs of a fused attention kernel (`flash`) cost the machine's
+    measured attention ratio times a GEMM's."""
+
+    def column(value: Num) -> np.ndarray:
+        return np.reshape(np.asarray(value, dtype=float), (-1, 1))
+
+    ratio = column(machine.attention_mac_energy_ratio) if flash else 1.0
+    mac_pj = column(machine.mac_energy.get(dtype, 0.0)) * ratio
+    per_level = [
+        reads[i] * column(lv.read_energy) + writes[i] * column(lv.write_energy) for i, lv in enumerate(machine.levels)
+    ]
+    return [np.zeros_like(reads[0]) + macs * mac_pj, *per_level]

@@ -3,13 +3,13 @@ moves, and the cycles that follow, priced in energy by energy.py (see the packag
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from math import ceil, prod
+from dataclasses import dataclass, field, replace
+from math import prod
 
 import numpy as np
 
 from passes.cost.energy import dynamic_energy_pj
-from passes.cost.machine import Machine
+from passes.cost.machine import Machine, Num
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class Gemm:
     """A contraction as batch x (M x K) . (K x N): the index letters of each class and its extent."""
 
     letters: dict[str, str]
-    extents: dict[str, int]
+    extents: dict[str, Num]
 
     @staticmethod
     def of(spec: str, sizes: dict[str, int]) -> Gemm:
@@ -34,7 +34,7 @@ class Gemm:
         )
 
     @property
-    def macs(self) -> int:
+    def macs(self) -> Num:
         return prod(self.extents.values())
 
 
@@ -64,22 +64,39 @@ class OpSpec:
     kind: str
     dtype: str
     element_bytes: int
-    flops: int
-    operand_bytes: tuple[int, ...]
-    result_bytes: int
+    flops: Num
+    operand_bytes: tuple[Num, ...]
+    result_bytes: Num
     gemm: Gemm | None = None
     flash: bool = False
     """Part of a flash-fused attention (scores, their sum, softmax, weighted values): one kernel."""
-    density: float = 1.0
+    density: Num = 1.0
     """The fraction of the op a causal mask leaves to compute: masked blocks are skipped, as flash kernels do."""
     launch: bool = True
     """Whether the op starts a kernel of its own (pays the fixed per-op latency): one per flash group."""
-    keys: int = 0
+    keys: Num = 0
     """For a flash-group op, the keys each query attends over (the softmax's last axis)."""
 
     @property
-    def macs(self) -> float:
+    def macs(self) -> Num:
         return self.gemm.macs * self.density if self.gemm else 0
+
+    def take(self, index: np.ndarray) -> OpSpec:
+        """The op at design points from its values per workload (point i is of workload `index[i]`)."""
+
+        def at(value: Num) -> Num:
+            return np.asarray(value)[index] if np.ndim(value) else value
+
+        gemm = Gemm(self.gemm.letters, {c: at(e) for c, e in self.gemm.extents.items()}) if self.gemm else None
+        return replace(
+            self,
+            flops=at(self.flops),
+            operand_bytes=tuple(at(b) for b in self.operand_bytes),
+            result_bytes=at(self.result_bytes),
+            gemm=gemm,
+            density=at(self.density),
+            keys=at(self.keys),
+        )
 
 
 @dataclass
@@ -104,150 +121,253 @@ class Estimate:
         return {level: self.read_bytes.get(level, 0.0) + self.write_bytes.get(level, 0.0) for level in self.read_bytes}
 
 
-def _candidates(extent: int) -> list[int]:
-    sizes = {extent}
-    size = 1
-    while size < extent:
-        sizes.add(size)
-        size *= 2
-    return sorted(sizes)
+def column(value: Num) -> np.ndarray:
+    """A per-point quantity (a number, or one value per design point) as a column against candidate tilings."""
+    return np.reshape(np.asarray(value, dtype=float), (-1, 1))
+
+
+@dataclass(frozen=True)
+class Homes:
+    """A `Placement` as level indices (0 = innermost), one per design point: the form the arithmetic reads."""
+
+    operands: tuple[np.ndarray, ...]
+    result: np.ndarray
+
+    @staticmethod
+    def of(machine: Machine, placement: Placement) -> Homes:
+        names = [level.name for level in machine.levels]
+        return Homes(
+            tuple(np.array([names.index(home)]) for home in placement.operands),
+            np.array([names.index(placement.result)]),
+        )
+
+    def take(self, index: np.ndarray) -> Homes:
+        return Homes(tuple(home[index] for home in self.operands), self.result[index])
+
+
+@dataclass
+class Estimates:
+    """`Estimate`s of one op at many design points (arrays over points; levels innermost first)."""
+
+    cycles: np.ndarray
+    bound: np.ndarray
+    """Index of the bounding term: 0 = compute, 1 + i = memory level i."""
+    compute_cycles: np.ndarray
+    level_cycles: np.ndarray
+    reads: np.ndarray
+    writes: np.ndarray
+    energy: np.ndarray
+    """Rows: the MACs', then each level's pJ."""
+    utilisation: np.ndarray
+    units: np.ndarray
+
+    def point(self, machine: Machine, i: int = 0) -> Estimate:
+        names = [lv.name for lv in machine.levels]
+        terms = ["compute", *names]
+        return Estimate(
+            cycles=float(self.cycles[i]),
+            bound=terms[int(self.bound[i])],
+            compute_cycles=float(self.compute_cycles[i]),
+            level_cycles={name: float(self.level_cycles[j, i]) for j, name in enumerate(names)},
+            read_bytes={name: float(self.reads[j, i]) for j, name in enumerate(names)},
+            write_bytes={name: float(self.writes[j, i]) for j, name in enumerate(names)},
+            energy_pj={
+                "mac": float(self.energy[0, i]),
+                **{n: float(self.energy[j + 1, i]) for j, n in enumerate(names)},
+            },
+            utilisation=float(self.utilisation[i]),
+            units=int(self.units[i]),
+        )
 
 
 def _traffic(
-    machine: Machine, placement: Placement, loads: tuple[float, ...], stores: tuple[float, float]
-) -> tuple[dict[str, float], dict[str, float]]:
+    machine: Machine,
+    homes: Homes,
+    loads: tuple[np.ndarray, ...],
+    stores: tuple[np.ndarray, np.ndarray],
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Bytes read and written per level: operands come down from where they live to the innermost level,
     results go up to where they live; every level in between carries the same bytes."""
-    names = [level.name for level in machine.levels]
-    reads = dict.fromkeys(names, 0.0)
-    writes = dict.fromkeys(names, 0.0)
-    tile = names[0]
-    for home, moved in zip(placement.operands, loads, strict=True):
-        depth = names.index(home)
-        reads[home] += moved
-        for inner in names[1:depth]:
-            writes[inner] += moved
-            reads[inner] += moved
-        if depth > 0:
-            writes[tile] += moved
-    result_home = names.index(placement.result)
+    reads: list[np.ndarray] = []
+    writes: list[np.ndarray] = []
     spill_writes, spill_reads = stores
-    writes[placement.result] += spill_writes
-    reads[placement.result] += spill_reads
-    for inner in names[1:result_home]:
-        writes[inner] += spill_writes
-        reads[inner] += spill_writes
-    if result_home > 0:
-        reads[tile] += spill_writes
-        writes[tile] += spill_reads
+    result = column(homes.result)
+    for level in range(len(machine.levels)):
+        read, write = np.zeros_like(spill_writes), np.zeros_like(spill_writes)
+        for home, moved in zip(homes.operands, loads, strict=True):
+            depth = column(home)
+            between = (level >= 1) & (level < depth)
+            read = read + moved * ((level == depth) | between)
+            write = write + moved * (between | ((level == 0) & (depth > 0)))
+        between = (level >= 1) & (level < result)
+        write = write + spill_writes * ((level == result) | between) + spill_reads * ((level == 0) & (result > 0))
+        read = read + spill_reads * (level == result) + spill_writes * (between | ((level == 0) & (result > 0)))
+        reads.append(read)
+        writes.append(write)
     return reads, writes
 
 
-def _streams(op: OpSpec, tm: np.ndarray, tn: np.ndarray, tk: np.ndarray, inner: np.ndarray) -> np.ndarray:
+def _streams(op: OpSpec, tm: np.ndarray, tn: np.ndarray, tk: np.ndarray, inner: np.ndarray) -> list[np.ndarray]:
     """Bytes of A loaded, B loaded, C written and C read back, per candidate tiling."""
     assert op.gemm is not None
-    m, n, k = (op.gemm.extents[c] for c in "mnk")
+    m, n, k = (column(op.gemm.extents[c]) for c in "mnk")
     tiles_m, tiles_n, tiles_k = np.ceil(m / tm), np.ceil(n / tn), np.ceil(k / tk)
-    a_bytes, b_bytes = op.operand_bytes
-    return np.stack(
-        [
-            a_bytes * np.where(inner == 1, 1, tiles_n),  # A: once if N is innermost, else once per N tile
-            # B: once if M is innermost, else once per M tile; a causal mask skips the blocks it hides
-            b_bytes * np.where(inner == 0, 1, tiles_m) * op.density,
-            op.result_bytes * np.where(inner == 2, 1, tiles_k),  # C: partial sums when K is not innermost
-            op.result_bytes * np.where(inner == 2, 0, tiles_k - 1),  # C read back
-        ]
-    )
+    a_bytes, b_bytes = (column(b) for b in op.operand_bytes)
+    result = column(op.result_bytes)
+    return [
+        a_bytes * np.where(inner == 1, 1, tiles_n),  # A: once if N is innermost, else once per N tile
+        # B: once if M is innermost, else once per M tile; a causal mask skips the blocks it hides
+        b_bytes * np.where(inner == 0, 1, tiles_m) * column(op.density),
+        result * np.where(inner == 2, 1, tiles_k),  # C: partial sums when K is not innermost
+        result * np.where(inner == 2, 0, tiles_k - 1),  # C read back
+    ]
 
 
 def moved_bytes(op: OpSpec, tiling: Tiling | None) -> tuple[list[float], float]:
     """Bytes each operand moves from where it lives, and bytes the result moves to where it lives."""
     if op.gemm is None or tiling is None:
         return [float(b) for b in op.operand_bytes], float(op.result_bytes)
-    one = np.array([1.0])
-    inner = one * _INNER[tiling.order[-1]]
-    a, b, c_writes, c_reads = _streams(op, one * tiling.m, one * tiling.n, one * tiling.k, inner)
-    return [float(a[0]), float(b[0])], float(c_writes[0] + c_reads[0])
+    one = np.ones((1, 1))
+    a, b, c_writes, c_reads = _streams(
+        op, one * tiling.m, one * tiling.n, one * tiling.k, one * _INNER[tiling.order[-1]]
+    )
+    return [float(a[0, 0]), float(b[0, 0])], float(c_writes[0, 0] + c_reads[0, 0])
 
 
-def _contraction_terms(
+@dataclass
+class Work:
+    """What candidate tilings cost before any rate: bytes read and written per level, units busy, the
+    array's utilisation, and the MACs of the busiest unit (rows: workloads, columns: candidates)."""
+
+    reads: list[np.ndarray]
+    writes: list[np.ndarray]
+    units: np.ndarray
+    utilisation: np.ndarray
+    per_unit: np.ndarray
+
+    def columns(self, keep: np.ndarray) -> Work:
+        """The candidates `keep` names, per row."""
+
+        def pick(x: np.ndarray) -> np.ndarray:
+            return np.take_along_axis(np.broadcast_to(x, (len(keep), x.shape[1])), keep, axis=1)
+
+        return Work(
+            [pick(r) for r in self.reads],
+            [pick(w) for w in self.writes],
+            pick(self.units),
+            pick(self.utilisation),
+            pick(self.per_unit),
+        )
+
+    def take(self, index: np.ndarray) -> Work:
+        """The rows of design points from the rows of their workloads."""
+        return Work(
+            [r[index] for r in self.reads],
+            [w[index] for w in self.writes],
+            self.units[index],
+            self.utilisation[index],
+            self.per_unit[index],
+        )
+
+
+def contraction_work(
     machine: Machine,
     op: OpSpec,
-    placement: Placement,
+    homes: Homes,
     tm: np.ndarray,
     tn: np.ndarray,
     tk: np.ndarray,
     inner: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Vectorised over candidate tilings: compute cycles, reads and writes per level, units used, utilisation.
+) -> Work:
+    """Vectorised over workloads (rows) and candidate tilings (columns); reads only the machine's shape
+    (units, array, levels and their capacities), not its rates, so a sweep runs it once per workload.
 
     `inner` is the innermost loop of each candidate (0 = m, 1 = n, 2 = k); the order of the two
     outer loops does not change the traffic in this model.
     """
     assert op.gemm is not None
-    g, m, n, k = (op.gemm.extents[c] for c in "gmnk")
+    g, m, n, k = (column(op.gemm.extents[c]) for c in "gmnk")
     tiles_k = np.ceil(k / tk)
-    a_bytes, b_bytes = op.operand_bytes
-    streams = _streams(op, tm, tn, tk, inner)
-    read_coeff, write_coeff = _linear_traffic(machine, placement)
-    reads, writes = read_coeff @ streams, write_coeff @ streams
-    if len(machine.levels) > 2:
-        # Below the tile level, each unit re-reads its share through its output tile (see `unit_tile`).
+    a_bytes, b_bytes = (column(b) for b in op.operand_bytes)
+    density = column(op.density)
+    a_loads, b_loads, c_writes, c_reads = _streams(op, tm, tn, tk, inner)
+    reads, writes = _traffic(machine, homes, (a_loads, b_loads), (c_writes, c_reads))
+    tile_level = len(machine.levels) - 2
+    if tile_level > 0:
+        # Below the tile level, each unit re-reads its share through its output tile (see `unit_tile`): the
+        # operands that come down through the tile level (not those a flash kernel already holds below it).
         tall, wide = unit_tile(machine, op.element_bytes)
-        inner_loads = min(
-            a_bytes * ceil(n / wide) + b_bytes * ceil(m / tall), a_bytes * ceil(n / tall) + b_bytes * ceil(m / wide)
-        ) * np.ones_like(tm)
-        extra = np.maximum(0.0, inner_loads * op.density - streams[0] - streams[1])
-        reads[len(machine.levels) - 2] += extra
-        writes[0] += extra
+        through = [column(home) >= tile_level for home in homes.operands]
+        a_bytes, b_bytes = a_bytes * through[0], b_bytes * through[1]
+        a_loads, b_loads = a_loads * through[0], b_loads * through[1]
+        inner_loads = np.minimum(
+            a_bytes * np.ceil(n / wide) + b_bytes * np.ceil(m / tall),
+            a_bytes * np.ceil(n / tall) + b_bytes * np.ceil(m / wide),
+        )
+        extra = np.maximum(0.0, inner_loads * density - a_loads - b_loads)
+        reads[tile_level] = reads[tile_level] + extra
+        writes[0] = writes[0] + extra
+    macs = column(op.macs)
     # The array reads each A element once per pass of its columns, each B element once per pass of its rows.
-    reads[0] += op.macs * op.element_bytes * (1 / machine.cols + 1 / machine.rows)
-
-    def fit(extent: float, width: int) -> float:
-        return extent / (ceil(extent / width) * width)
+    reads[0] = reads[0] + macs * op.element_bytes * (1 / machine.cols + 1 / machine.rows)
 
     rows, cols = machine.rows, machine.cols
+
+    def fit(extent: np.ndarray, width: int) -> np.ndarray:
+        return extent / (np.ceil(extent / width) * width)
+
     # Any two of M, N, K can be unrolled over the array's rows and columns (K through an adder tree),
     # so a GEMV (M = 1) can still fill the array; the best such mapping is taken.
     extents = {"m": m, "n": n, "k": k}
-    utilisation = max(fit(extents[x], rows) * fit(extents[y], cols) for x in "mnk" for y in "mnk" if x != y)
-    blocks = max(ceil(m / rows) * ceil(n / cols), ceil(m / cols) * ceil(n / rows))
+    utilisation = np.zeros_like(m)
+    for x in "mnk":
+        for y in "mnk":
+            if x != y:
+                utilisation = np.maximum(utilisation, fit(extents[x], rows) * fit(extents[y], cols))
+    blocks = np.maximum(np.ceil(m / rows) * np.ceil(n / cols), np.ceil(m / cols) * np.ceil(n / rows))
     # Array-sized output blocks run in parallel; with K not innermost, partial sums go up a level, so the
     # K tiles can run in parallel too (split-K).
     units = np.minimum(machine.units, g * blocks * np.where(inner == 2, 1, tiles_k))
-    utilisation = np.full_like(tm, utilisation)
-    rate = machine.peak_macs(op.dtype) * utilisation * compute_efficiency(machine, op)
-    compute = op.macs / (units * rate)
+    utilisation = utilisation * np.ones_like(tm)
+    per_unit = macs / units
     if op.flash:
         # A flash kernel runs one program per block of query rows (one array pass tall) and split of the keys
         # (see `flash_programs`), one program per unit at a time: it takes as many waves of programs as
         # the units need, the last one part-empty (320 programs on 132 SMs take 3 waves, not 2.4).
-        programs = flash_programs(machine.units, g * ceil(m / rows), op.keys)
-        units = np.full_like(tm, min(machine.units, programs))
-        compute = np.full_like(tm, op.macs / programs * ceil(programs / machine.units)) / rate
-    return compute, reads, writes, units, utilisation
+        programs = flash_programs(machine.units, g * np.ceil(m / rows), column(op.keys))
+        units = np.minimum(machine.units, programs) * np.ones_like(tm)
+        per_unit = (macs / programs * np.ceil(programs / machine.units)) * np.ones_like(tm)
+    return Work(reads, writes, units, utilisation, per_unit)
 
 
-def flash_programs(units: int, row_blocks: int, keys: int) -> int:
+def contraction_compute(machine: Machine, op: OpSpec, work: Work) -> np.ndarray:
+    """Compute cycles: the busiest unit's MACs at the array's peak x utilisation x measured efficiency."""
+    rate = column(machine.peak_macs(op.dtype)) * work.utilisation * column(compute_efficiency(machine, op))
+    return work.per_unit / rate
+
+
+def flash_programs(units: int, row_blocks: Num, keys: Num) -> np.ndarray:
     """Programs of a flash kernel: each block of query rows, its keys split (flash-decoding) when there are
     fewer row blocks than units, so that about two programs per unit run, each over at least
     FLASH_CHUNK_KEYS keys (benchmarks/gpu/flash_attention.py `default_splits`, as measured; FlashAttention's
     split heuristic has the same aim)."""
-    if row_blocks >= units:
-        return row_blocks
-    return row_blocks * max(1, min(ceil(2 * units / row_blocks), ceil(keys / FLASH_CHUNK_KEYS)))
+    blocks = np.asarray(row_blocks, dtype=float)
+    splits = np.maximum(1, np.minimum(np.ceil(2 * units / blocks), np.ceil(np.asarray(keys) / FLASH_CHUNK_KEYS)))
+    return np.where(blocks >= units, blocks, blocks * splits)
 
 
-def compute_efficiency(machine: Machine, op: OpSpec) -> float:
+def compute_efficiency(machine: Machine, op: OpSpec) -> Num:
     """The measured fraction of peak the op's kind of kernel reaches: a fused attention's, or a GEMM's, whose
     output tiles each stream K in slices and then spend `epilogue_slices` slices' time writing the tile out,
     so a shallow K (512, an MLA up-projection) reaches less of its mainloop rate than a deep one."""
     if op.flash:
         return machine.attention_compute_efficiency
-    if op.gemm is None or not machine.epilogue_slices:
+    if op.gemm is None:
         return machine.compute_efficiency
-    slices = ceil(op.gemm.extents["k"] / SLICE_DEPTH)
-    return machine.compute_efficiency * slices / (slices + machine.epilogue_slices)
+    slices = np.ceil(np.asarray(op.gemm.extents["k"], dtype=float) / SLICE_DEPTH)
+    epilogue = np.asarray(machine.epilogue_slices, dtype=float)
+    deep = machine.compute_efficiency * slices / (slices + epilogue)
+    return np.where(epilogue == 0, machine.compute_efficiency, deep)
 
 
 FLASH_CHUNK_KEYS = 512
@@ -267,18 +387,9 @@ def unit_tile(machine: Machine, element_bytes: int) -> tuple[int, int]:
     return tall, wide
 
 
-def _linear_traffic(machine: Machine, placement: Placement) -> tuple[np.ndarray, np.ndarray]:
-    """Per-level reads and writes as linear maps of (A loads, B loads, C writes, C re-reads)."""
-    columns = []
-    for basis in np.eye(4):
-        reads, writes = _traffic(machine, placement, (basis[0], basis[1]), (basis[2], basis[3]))
-        columns.append(([reads[lv.name] for lv in machine.levels], [writes[lv.name] for lv in machine.levels]))
-    return np.array([c[0] for c in columns]).T, np.array([c[1] for c in columns]).T
-
-
 def _level_cycles(
-    machine: Machine, reads: np.ndarray, writes: np.ndarray, units: np.ndarray, flash: bool = False
-) -> np.ndarray:
+    machine: Machine, reads: list[np.ndarray], writes: list[np.ndarray], units: np.ndarray, flash: bool = False
+) -> list[np.ndarray]:
     """On-chip levels read and write through separate ports; the off-chip bus is shared by reads and writes
     and reaches the measured fraction of its peak (of a fused attention kernel's, for a flash group)."""
     cycles = []
@@ -286,111 +397,204 @@ def _level_cycles(
     off_chip = machine.attention_memory_efficiency if flash else machine.memory_efficiency
     for i, level in enumerate(machine.levels):
         instances = np.minimum(level.count, units) if i == 0 else level.count
-        scale = instances * (off_chip if i == last else 1.0)
+        scale = instances * (column(off_chip) if i == last else 1.0)
+        read_bw, write_bw = column(level.read_bandwidth), column(level.write_bandwidth)
         if i == last:
-            cycles.append(reads[i] / (level.read_bandwidth * scale) + writes[i] / (level.write_bandwidth * scale))
+            cycles.append(reads[i] / (read_bw * scale) + writes[i] / (write_bw * scale))
         else:
-            cycles.append(
-                np.maximum(reads[i] / (level.read_bandwidth * scale), writes[i] / (level.write_bandwidth * scale))
-            )
-    return np.array(cycles)
+            cycles.append(np.maximum(reads[i] / (read_bw * scale), writes[i] / (write_bw * scale)))
+    return cycles
 
 
 _INNER = {"m": 0, "n": 1, "k": 2}
 ORDER_FOR_INNER = ("nkm", "mkn", "mnk")
 
 
-def estimate_contraction(machine: Machine, op: OpSpec, placement: Placement, tiling: Tiling) -> Estimate:
-    one = np.array([1.0])
-    compute, reads, writes, units, utilisation = _contraction_terms(
-        machine, op, placement, one * tiling.m, one * tiling.n, one * tiling.k, one * _INNER[tiling.order[-1]]
-    )
-    level_cycles = _level_cycles(machine, reads, writes, units, op.flash)
-    energy = dynamic_energy_pj(machine, op.macs, op.dtype, reads, writes, op.flash)
-    return _estimate(
-        machine,
-        op,
-        float(compute[0]),
-        reads[:, 0],
-        writes[:, 0],
-        level_cycles[:, 0],
-        energy[:, 0],
-        float(utilisation[0]),
-        int(units[0]),
-    )
-
-
-def _estimate(
+def _estimates(
     machine: Machine,
     op: OpSpec,
-    compute: float,
-    reads: np.ndarray,
-    writes: np.ndarray,
-    level_cycles: np.ndarray,
-    energy: np.ndarray,
-    utilisation: float,
-    units: int,
-) -> Estimate:
-    names = [lv.name for lv in machine.levels]
-    terms = {"compute": compute, **{name: float(c) for name, c in zip(names, level_cycles, strict=True)}}
-    bound = max(terms, key=lambda t: terms[t])
+    compute: np.ndarray,
+    reads: list[np.ndarray],
+    writes: list[np.ndarray],
+    units: np.ndarray,
+    utilisation: np.ndarray,
+    level_cycles: list[np.ndarray],
+) -> Estimates:
+    """The op's cycles (the slowest of compute and every level, plus the kernel's fixed time) and energy,
+    from per-point columns of its terms."""
+    terms = np.concatenate([compute, *level_cycles], axis=1)
+    bound = np.argmax(terms, axis=1)  # the first of equal terms, as `max` over (compute, levels) picks it
     latency = machine.contraction_latency if op.gemm is not None or op.flash else machine.op_latency
-    return Estimate(
-        cycles=terms[bound] + (latency if op.launch else 0.0),
+    energy = dynamic_energy_pj(machine, column(op.macs), op.dtype, reads, writes, op.flash)
+    cycles = np.take_along_axis(terms, bound[:, None], axis=1)[:, 0]
+    return Estimates(
+        cycles=cycles + (column(latency)[:, 0] if op.launch else 0.0),
         bound=bound,
-        compute_cycles=compute,
-        level_cycles={name: terms[name] for name in names},
-        read_bytes={name: float(b) for name, b in zip(names, reads, strict=True)},
-        write_bytes={name: float(b) for name, b in zip(names, writes, strict=True)},
-        energy_pj={"mac": float(energy[0]), **{name: float(e) for name, e in zip(names, energy[1:], strict=True)}},
-        utilisation=utilisation,
-        units=units,
+        compute_cycles=compute[:, 0],
+        level_cycles=np.concatenate(level_cycles, axis=1).T,
+        reads=np.concatenate(reads, axis=1).T,
+        writes=np.concatenate(writes, axis=1).T,
+        energy=np.concatenate(energy, axis=1).T,
+        utilisation=utilisation[:, 0],
+        units=units[:, 0],
     )
+
+
+def contraction_estimates(
+    machine: Machine, op: OpSpec, homes: Homes, tm: Num, tn: Num, tk: Num, inner: Num
+) -> Estimates:
+    """The contraction at one tiling per design point (tile extents and innermost loop, one per point)."""
+    tm, tn, tk, inner = (column(x) for x in (tm, tn, tk, inner))
+    work = contraction_work(machine, op, homes, tm, tn, tk, inner)
+    compute = contraction_compute(machine, op, work)
+    level_cycles = _level_cycles(machine, work.reads, work.writes, work.units, op.flash)
+    return _estimates(machine, op, compute, work.reads, work.writes, work.units, work.utilisation, level_cycles)
+
+
+def estimate_contraction(machine: Machine, op: OpSpec, placement: Placement, tiling: Tiling) -> Estimate:
+    estimates = contraction_estimates(
+        machine, op, Homes.of(machine, placement), tiling.m, tiling.n, tiling.k, _INNER[tiling.order[-1]]
+    )
+    return estimates.point(machine)
+
+
+def _slots(extent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tile extents a search tries for an index of `extent` (a column): powers of two below it, then the
+    extent itself, in that order, one column per slot; and which slots each point has."""
+    count = int(np.max(extent) - 1).bit_length() + 1
+    powers = 2.0 ** np.arange(count)
+    previous = np.concatenate([[0.0], powers[:-1]])
+    return np.minimum(powers, extent), (previous < extent) | (np.arange(count) == 0)
+
+
+def _largest_fitting(sizes: np.ndarray, has: np.ndarray, fits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of `fits` (points x tries x slots of the free extent), the largest slot that fits, and
+    whether any does."""
+    ok = fits & has[:, None, :]
+    last = ok.shape[2] - 1 - np.argmax(ok[:, :, ::-1], axis=2)
+    largest = np.take_along_axis(np.broadcast_to(sizes[:, None, :], ok.shape), last[:, :, None], axis=2)[:, :, 0]
+    return largest, np.asarray(ok.any(axis=2))
+
+
+def tiling_candidates(machine: Machine, op: OpSpec) -> tuple[np.ndarray, ...]:
+    """The tilings worth trying, per design point: (tm, tn, tk, inner, valid), each points x candidates.
+
+    With K innermost, traffic and parallelism depend only on the M and N tile counts, so K tiles of 1 fit
+    best and, for each M tile, the widest N tile that fits; with M innermost they depend on the N and K tile
+    counts (not M: its tile is 1), so for each K tile the widest N tile; with N innermost, symmetrically.
+    Cycles and energy never fall as a tile count rises, so the cheapest of these is the cheapest of every
+    tiling that fits (tests/test_cost.py checks this against the exhaustive search).
+    """
+    assert op.gemm is not None
+    capacity, eb = machine.tile_level.capacity, op.element_bytes
+    (m_sizes, m_has), (n_sizes, n_has), (k_sizes, k_has) = (_slots(column(op.gemm.extents[c])) for c in "mnk")
+    points = max(len(m_sizes), len(n_sizes), len(k_sizes))
+    m_sizes, m_has, n_sizes, n_has, k_sizes, k_has = (
+        np.broadcast_to(x, (points, x.shape[1])) for x in (m_sizes, m_has, n_sizes, n_has, k_sizes, k_has)
+    )
+    # K innermost: tk = 1, every tm, the widest tn that fits.
+    tm = m_sizes[:, :, None]
+    tn, any_n = _largest_fitting(n_sizes, n_has, eb * (tm + n_sizes[:, None, :] + tm * n_sizes[:, None, :]) <= capacity)
+    k_inner = (m_sizes, tn, np.ones_like(m_sizes), np.full_like(m_sizes, 2.0), m_has & any_n)
+    # M innermost: tm = 1, every tk, the widest tn that fits.
+    tk = k_sizes[:, :, None]
+    tn, any_n = _largest_fitting(n_sizes, n_has, eb * (tk + tk * n_sizes[:, None, :] + n_sizes[:, None, :]) <= capacity)
+    m_inner = (np.ones_like(k_sizes), tn, k_sizes, np.zeros_like(k_sizes), k_has & any_n)
+    # N innermost: tn = 1, every tk, the tallest tm that fits.
+    tm, any_m = _largest_fitting(m_sizes, m_has, eb * (m_sizes[:, None, :] * tk + tk + m_sizes[:, None, :]) <= capacity)
+    n_inner = (tm, np.ones_like(k_sizes), k_sizes, np.ones_like(k_sizes), k_has & any_m)
+    return tuple(np.concatenate(parts, axis=1) for parts in zip(k_inner, m_inner, n_inner, strict=True))
+
+
+def _undominated(machine: Machine, work: Work, valid: np.ndarray) -> np.ndarray:
+    """Per workload, the columns of the candidates that some rates could make the best, in their order: a
+    candidate goes when another needs no more of anything that costs time or energy (compute per unit over
+    utilisation, bytes read and written at every level, fewer innermost instances busy) and is either
+    cheaper in one of them or earlier. Cycles and energy never fall as any of these rises, so whatever the
+    chip's rates the best candidate survives; a sweep then prices only the survivors at each design point."""
+    instances = np.minimum(machine.levels[0].count, work.units)
+    metrics = np.stack(
+        [work.per_unit / work.utilisation, -instances, *work.reads, *work.writes], axis=-1
+    )  # workloads x candidates x metrics
+    varies = (metrics != metrics[:, :1, :]).any(axis=(0, 1))
+    metrics = metrics[:, :, varies]
+    no_more = (metrics[:, None, :, :] <= metrics[:, :, None, :]).all(axis=-1)  # [w, x, y]: y needs no more than x
+    same = no_more & np.transpose(no_more, (0, 2, 1))
+    count = metrics.shape[1]
+    earlier = np.arange(count)[None, :] < np.arange(count)[:, None]  # [x, y]: y comes before x
+    dominated = (valid[:, None, :] & no_more & (~same | earlier[None])).any(axis=2)
+    keep = valid & ~dominated
+    survivors = max(1, int(keep.sum(axis=1).max()))
+    return np.argsort(~keep, axis=1, kind="stable")[:, :survivors]
+
+
+def best_tilings(
+    machine: Machine, op: OpSpec, homes: Homes, workload: np.ndarray | None = None
+) -> tuple[np.ndarray, ...]:
+    """Per design point, the tiling with the fewest cycles (ties: least energy, then the first candidate):
+    (tm, tn, tk, inner), one value per point. `op` and `homes` may hold one row per workload and `machine`
+    one rate per design point, point i being of workload `workload[i]` (candidates and traffic depend on
+    the workload only, so they are found once per workload)."""
+    tm, tn, tk, inner, valid = tiling_candidates(machine, op)
+    if not valid.any(axis=1).all():
+        level = machine.tile_level
+        raise ValueError(f"no tile of op '{op.name}' fits {level.name} ({level.capacity} B)")
+    work = contraction_work(machine, op, homes, tm, tn, tk, inner)
+    keep = _undominated(machine, work, valid)
+    work, (tm, tn, tk, inner, valid) = (
+        work.columns(keep),
+        (np.take_along_axis(x, keep, axis=1) for x in (tm, tn, tk, inner, valid)),
+    )
+    if workload is not None:
+        work, op = work.take(workload), op.take(workload)
+        tm, tn, tk, inner, valid = (x[workload] for x in (tm, tn, tk, inner, valid))
+    compute = contraction_compute(machine, op, work)
+    cycles = compute
+    for level in _level_cycles(machine, work.reads, work.writes, work.units, op.flash):
+        cycles = np.maximum(cycles, level)
+    energy = np.zeros_like(cycles)
+    for part in dynamic_energy_pj(machine, column(op.macs), op.dtype, work.reads, work.writes, op.flash):
+        energy = energy + part
+    cycles = np.where(valid, cycles, np.inf)
+    fastest = cycles == cycles.min(axis=1, keepdims=True)
+    energy = np.where(fastest, energy, np.inf)
+    best = np.argmax(energy == energy.min(axis=1, keepdims=True), axis=1)[:, None]
+    return tuple(np.take_along_axis(x, best, axis=1)[:, 0] for x in (tm, tn, tk, inner))
 
 
 def best_tiling(machine: Machine, op: OpSpec, placement: Placement) -> tuple[Tiling, Estimate]:
-    """The capacity-feasible tiling with the fewest cycles (ties: least energy), searched exhaustively."""
-    assert op.gemm is not None
-    grid = np.array(
-        [
-            (tm, tn, tk, inner)
-            for tm in _candidates(op.gemm.extents["m"])
-            for tn in _candidates(op.gemm.extents["n"])
-            for tk in _candidates(op.gemm.extents["k"])
-            for inner in range(3)
-        ],
-        dtype=float,
-    ).T
-    tm, tn, tk, inner = grid
-    feasible = op.element_bytes * (tm * tk + tk * tn + tm * tn) <= machine.tile_level.capacity
-    if not feasible.any():
-        raise ValueError(f"no tile of op '{op.name}' fits {machine.tile_level.name} ({machine.tile_level.capacity} B)")
-    tm, tn, tk, inner = tm[feasible], tn[feasible], tk[feasible], inner[feasible]
-    compute, reads, writes, units, _ = _contraction_terms(machine, op, placement, tm, tn, tk, inner)
-    cycles = np.maximum(compute, _level_cycles(machine, reads, writes, units, op.flash).max(axis=0))
-    energy = dynamic_energy_pj(machine, op.macs, op.dtype, reads, writes, op.flash).sum(axis=0)
-    best = int(np.lexsort((energy, cycles))[0])
-    tiling = Tiling(int(tm[best]), int(tn[best]), int(tk[best]), ORDER_FOR_INNER[int(inner[best])])
+    """The capacity-feasible tiling with the fewest cycles (ties: least energy), and its estimate."""
+    tm, tn, tk, inner = (float(x[0]) for x in best_tilings(machine, op, Homes.of(machine, placement)))
+    tiling = Tiling(int(tm), int(tn), int(tk), ORDER_FOR_INNER[int(inner)])
     return tiling, estimate_contraction(machine, op, placement, tiling)
 
 
-def estimate_elementwise(machine: Machine, op: OpSpec, placement: Placement) -> Estimate:
+def elementwise_estimates(machine: Machine, op: OpSpec, homes: Homes) -> Estimates:
     """Ops without a contraction: one FLOP per array column per cycle on every unit; data moved once."""
-    reads_by, writes_by = _traffic(machine, placement, tuple(float(b) for b in op.operand_bytes), (op.result_bytes, 0))
-    reads = np.array([[reads_by[lv.name]] for lv in machine.levels])
-    writes = np.array([[writes_by[lv.name]] for lv in machine.levels])
-    units = np.array([machine.units])
-    compute = op.flops / (machine.units * machine.cols * compute_efficiency(machine, op))
+    result = column(op.result_bytes)
+    loads = tuple(column(b) for b in op.operand_bytes)
+    reads, writes = _traffic(machine, homes, loads, (result, np.zeros_like(result)))
+    units = np.full_like(result, machine.units)
+    compute = column(op.flops) / (machine.units * machine.cols * column(compute_efficiency(machine, op)))
     level_cycles = _level_cycles(machine, reads, writes, units, op.flash)
     if op.flash and machine.attention_measured:
         # Inside the fused kernel, on data its contractions hold on chip: the kernel's measured contraction
         # rate already includes this work and its on-chip traffic; only off-chip bytes can add time.
-        compute = 0.0
-        level_cycles[:-1] = 0.0
-    energy = dynamic_energy_pj(machine, op.macs, op.dtype, reads, writes, op.flash)
-    return _estimate(
-        machine, op, compute, reads[:, 0], writes[:, 0], level_cycles[:, 0], energy[:, 0], 1.0, machine.units
-    )
+        compute = np.zeros_like(compute)
+        level_cycles = [*(np.zeros_like(c) for c in level_cycles[:-1]), level_cycles[-1]]
+    return _estimates(machine, op, compute, reads, writes, units, np.ones_like(result), level_cycles)
+
+
+def estimate_elementwise(machine: Machine, op: OpSpec, placement: Placement) -> Estimate:
+    return elementwise_estimates(machine, op, Homes.of(machine, placement)).point(machine)
+
+
+def op_estimates(machine: Machine, op: OpSpec, homes: Homes, tiling: tuple[Num, ...] | None) -> Estimates:
+    """One op at every design point: a contraction at its tiling (tm, tn, tk, inner), any other op as is."""
+    if op.gemm is not None:
+        assert tiling is not None
+        return contraction_estimates(machine, op, homes, *tiling)
+    return elementwise_estimates(machine, op, homes)
 
 
 def estimate(machine: Machine, spec: OpSpec, placement: Placement, tiling: Tiling | None) -> Estimate:

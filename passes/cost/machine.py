@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import TypeAlias
 
+import numpy as np
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.utils.exceptions import PassFailedException
 
 from dialects.hw import TARGET_KEY, TargetAttr, module_target
 
+Num: TypeAlias = int | float | np.ndarray
+"""A count or rate: one number, or (in a sweep) one per design point."""
+
 
 @dataclass(frozen=True)
 class Level:
     name: str
-    capacity: int
+    capacity: Num
     count: int
-    read_bandwidth: float
-    write_bandwidth: float
-    read_energy: float
-    write_energy: float
+    read_bandwidth: Num
+    write_bandwidth: Num
+    read_energy: Num
+    write_energy: Num
 
 
 @dataclass(frozen=True)
@@ -26,41 +32,41 @@ class Machine:
     """A `#hw.target` as plain numbers, so estimates do not touch IR."""
 
     name: str
-    frequency: float
+    frequency: Num
     unit_name: str
     units: int
     rows: int
     cols: int
-    macs_per_cycle: dict[str, float]
+    macs_per_cycle: Mapping[str, Num]
     levels: tuple[Level, ...]
-    mac_energy: dict[str, float]
-    compute_efficiency: float = 1.0
-    epilogue_slices: float = 0.0
+    mac_energy: Mapping[str, Num]
+    compute_efficiency: Num = 1.0
+    epilogue_slices: Num = 0.0
     """Time a GEMM's output tile takes to write out, in K slices of its mainloop (0: hidden)."""
-    memory_efficiency: float = 1.0
-    op_latency: float = 0.0
-    contraction_latency: float = 0.0
+    memory_efficiency: Num = 1.0
+    op_latency: Num = 0.0
+    contraction_latency: Num = 0.0
     """Fixed cycles of a contraction or fused-attention kernel (a GEMM's prologue and epilogue)."""
-    attention_compute_efficiency: float = 1.0
-    attention_memory_efficiency: float = 1.0
-    attention_mac_energy_ratio: float = 1.0
+    attention_compute_efficiency: Num = 1.0
+    attention_memory_efficiency: Num = 1.0
+    attention_mac_energy_ratio: Num = 1.0
     """pJ per MAC of a fused attention kernel over a GEMM's: measured, its MACs cost more (register-fed
     products, softmax in between) than a large GEMM's."""
     attention_measured: bool = False
     """Whether `attention_compute` was measured on whole fused kernels: their contractions' rate then already
     pays for the softmax and sums inside them."""
-    static_power: float = 0.0
+    static_power: Num = 0.0
     """Watts drawn whatever the chip computes, charged for the time a step takes."""
     cores: int = 1
-    interconnect_bandwidth: float = 0.0
-    interconnect_energy: float = 0.0
+    interconnect_bandwidth: Num = 0.0
+    interconnect_energy: Num = 0.0
     devices: int = 1
     """Chips in the node that collectives may span ([interconnect]); 1 for a lone chip."""
-    link_bandwidth: float = 0.0
+    link_bandwidth: Num = 0.0
     """Bytes per cycle each device sends over the node's interconnect."""
-    collective_latency: float = 0.0
+    collective_latency: Num = 0.0
     """Fixed cycles of one collective."""
-    link_energy: float = 0.0
+    link_energy: Num = 0.0
     """pJ per byte a device sends over the node's interconnect."""
 
     @staticmethod
@@ -139,14 +145,81 @@ class Machine:
         return self.levels[-1]
 
     @property
-    def on_chip_capacity(self) -> int:
+    def on_chip_capacity(self) -> float:
         """Bytes that can stay on chip between ops: the largest on-chip level, all instances."""
-        return max(level.capacity * level.count for level in self.levels[:-1])
+        return max(float(level.capacity) * level.count for level in self.levels[:-1])
 
-    def peak_macs(self, dtype: str) -> float:
+    def peak_macs(self, dtype: str) -> Num:
         if dtype not in self.macs_per_cycle:
             raise ValueError(f"hardware '{self.name}' has no {dtype} MAC rate")
         return self.macs_per_cycle[dtype]
+
+    def shape(self) -> tuple[object, ...]:
+        """What decides the tiling search's candidates and the rows' columns: the machines of a sweep that
+        share it differ only in rates, energies, latencies and off-chip capacity (`stack` holds those
+        per design point)."""
+        return (
+            self.unit_name,
+            self.units,
+            self.rows,
+            self.cols,
+            tuple(self.macs_per_cycle),
+            tuple(self.mac_energy),
+            tuple((lv.name, lv.count, lv.capacity) for lv in self.levels[:-1]),
+            (self.dram.name, self.dram.count),
+            self.attention_measured,
+            self.cores,
+            self.devices,
+            bool(self.static_power),
+        )
+
+
+_STACKED = (
+    "frequency",
+    "compute_efficiency",
+    "epilogue_slices",
+    "memory_efficiency",
+    "op_latency",
+    "contraction_latency",
+    "attention_compute_efficiency",
+    "attention_memory_efficiency",
+    "attention_mac_energy_ratio",
+    "static_power",
+    "interconnect_bandwidth",
+    "interconnect_energy",
+    "link_bandwidth",
+    "collective_latency",
+    "link_energy",
+)
+
+
+def stack(machines: list[Machine], which: np.ndarray) -> Machine:
+    """One machine whose rates, energies, latencies and off-chip capacity are arrays over design points (point
+    i runs on `machines[which[i]]`), for a sweep's vectorised estimates; all must share `shape()`."""
+    first = machines[0]
+
+    def column(values: list[Num]) -> np.ndarray:
+        return np.asarray(values, dtype=float)[which]
+
+    levels = tuple(
+        replace(
+            level,
+            capacity=column([m.levels[i].capacity for m in machines]) if i == len(first.levels) - 1 else level.capacity,
+            read_bandwidth=column([m.levels[i].read_bandwidth for m in machines]),
+            write_bandwidth=column([m.levels[i].write_bandwidth for m in machines]),
+            read_energy=column([m.levels[i].read_energy for m in machines]),
+            write_energy=column([m.levels[i].write_energy for m in machines]),
+        )
+        for i, level in enumerate(first.levels)
+    )
+    return replace(
+        first,
+        name="",
+        levels=levels,
+        macs_per_cycle={d: column([m.macs_per_cycle[d] for m in machines]) for d in first.macs_per_cycle},
+        mac_energy={d: column([m.mac_energy[d] for m in machines]) for d in first.mac_energy},
+        **{f: column([getattr(m, f) for m in machines]) for f in _STACKED},
+    )
 
 
 def machine_of_module(module: ModuleOp) -> Machine:

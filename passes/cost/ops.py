@@ -12,6 +12,7 @@ from dialects import la
 from dialects.attn import dtype_name
 from dialects.mem import TILING_KEY, TilingAttr
 from passes.cost.gemm import Gemm, OpSpec, Tiling
+from passes.cost.machine import Num
 
 VIEW_OPS = (la.WeightOp, la.PrecomposeOp, la.KvLoadOp, la.ConcatOp, la.BroadcastOp)
 """Ops that move nothing themselves: their consumers read the data from where it lives."""
@@ -50,7 +51,11 @@ def causal_density(softmax: la.SoftmaxOp) -> float:
     if softmax.causal is None:
         return 1.0
     shape = la.tensor_type(softmax.input).get_shape()
-    s, t = shape[-2], shape[-1]
+    return float(causal_fraction(shape[-2], shape[-1]))
+
+
+def causal_fraction(s: Num, t: Num) -> Num:
+    """(S T - S (S - 1) / 2) / (S T) for S queries over T keys (numbers, or arrays over design points)."""
     return (s * t - s * (s - 1) / 2) / (s * t)
 
 

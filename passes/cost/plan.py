@@ -101,7 +101,7 @@ def plan(
                 moved = crossing_bytes(p, slot.cores, cores, count, placements[p], machine)
                 received += moved
                 link = machine.interconnect_bandwidth * len(cores)
-                arrive = max(arrive, slot.end + (moved / link if moved else 0.0))
+                arrive = max(arrive, slot.end + (float(moved / link) if moved else 0.0))
             est = full[op] if cores == everyone else single[op]
             start = max(arrive, *(free[c] for c in cores))
             if best is None or start + est.cycles < best.end - 1e-9:
@@ -143,14 +143,16 @@ def collective_placement(machine: Machine) -> Placement:
 
 def static_energy_pj(slot: Slot, machine: Machine) -> float:
     """The chip's static power over the slot's time, in the share of the chip's cores the slot occupies."""
-    return machine.static_power * (slot.end - slot.start) / machine.frequency * 1e12 * len(slot.cores) / machine.cores
+    return float(
+        machine.static_power * (slot.end - slot.start) / machine.frequency * 1e12 * len(slot.cores) / machine.cores
+    )
 
 
 def layer_cycles_and_energy(slots: dict[Operation, Slot], machine: Machine) -> tuple[float, float]:
     cycles = max((slot.end for slot in slots.values()), default=0.0)
     energy = sum(
         slot.estimate.total_energy_pj
-        + slot.interconnect_bytes * machine.interconnect_energy
+        + float(slot.interconnect_bytes * machine.interconnect_energy)
         + static_energy_pj(slot, machine)
         for slot in slots.values()
     )

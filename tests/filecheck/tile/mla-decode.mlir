@@ -53,10 +53,12 @@ builtin.module attributes {hw.target = #hw.target<"tiny",
 // The target prints in the hw dialect's keyword syntax, one line.
 // CHECK:      builtin.module attributes {hw.target = #hw.target<"tiny", description = "test accelerator: {{.*}}", frequency_hz = 1.0e9, compute = [#hw.compute<"array", count = 1, array = 4x4, macs_per_cycle = {fp32 = 16.0, bf16 = 16.0}>], memory = [#hw.memory<"sram", {{.*}}>, #hw.memory<"dram", {{.*}}>], mac_pj = {fp32 = 4.0, bf16 = 1.0}>} {
 
-// A GEMV (M = 1) reading W_DQ (16 x 8) once: K whole, N innermost, so the input row is read once.
-// CHECK:      %c_q = la.einsum "bsd,dq->bsq" %x, %W_DQ {mem.tiling = #mem.tiling<"sram", m = 1, n = 1, k = 16, order = "mkn">}
-// Scores over the 4 cached latents: the 8-wide latent (K) and the 4 tokens (N) in one tile.
-// CHECK:      %scores_nope = la.einsum "bshc,btc->bhst" %q_nope_absorbed, %latent_all {mem.tiling = #mem.tiling<"sram", m = 1, n = 4, k = 8, order = "nkm">}
+// A GEMV (M = 1) reading W_DQ (16 x 8) once: the whole 8-wide output row in one tile and K innermost, so the
+// input row and W_DQ are each read once. (Cheaper tilings do not exist; of equally cheap ones the search keeps
+// its first candidate: K innermost, the widest output tile.)
+// CHECK:      %c_q = la.einsum "bsd,dq->bsq" %x, %W_DQ {mem.tiling = #mem.tiling<"sram", m = 1, n = 8, k = 1, order = "mnk">}
+// Scores over the 4 cached latents: both heads (M) and the 4 tokens (N) in one output tile, K innermost.
+// CHECK:      %scores_nope = la.einsum "bshc,btc->bhst" %q_nope_absorbed, %latent_all {mem.tiling = #mem.tiling<"sram", m = 2, n = 4, k = 1, order = "mnk">}
 // Non-contractions are not tiled.
 // CHECK:      %probs = la.softmax %scores scale = {{.*}} : tensor<1x2x1x4xf32>
 // CHECK:      %output = la.einsum "bshv,hvd->bsd" %attn_out, %W_O {mem.tiling = #mem.tiling<"sram"
