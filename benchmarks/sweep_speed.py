@@ -1,10 +1,12 @@
 """Design points per second of `mlacc sweep` (run on demand: python benchmarks/sweep_speed.py [--jobs N]).
 
-The sweep: DeepSeek-V3's decode workload x 2 presets x every MLA scheme x a few batches and contexts,
-evaluated by `mlacc.sweep.evaluate` as `mlacc sweep` runs it. A design point is one row: (preset,
-batch, context, scheme); an estimate is one `estimate_module` run, which schedules every scheme of a
-(preset, batch, context) at once. Today that is the IR path; this is the baseline the op-table fast
-path (DESIGN.md "Speed") is measured against.
+The sweep of the issue that asked for speed: DeepSeek-V3's decode workload x 4 presets x every MLA scheme
+x batch 1..128 (x2) x context 1k..128k (x2) x 8 HBM bandwidths (`--set hbm.read_bandwidth_bytes_per_cycle`),
+evaluated by `mlacc.sweep.run_sweep` as `mlacc sweep` runs it. A design point is one row: (chip, batch,
+context, scheme). The time counts everything a fresh process pays after its imports: checking the chips,
+probing the layer's IR for its op tables, the estimates and building the rows. The IR path (one
+`estimate_module` per (chip, batch, context), as `mlacc compile` runs) is timed in the same run on every
+`--ir-every`th estimate, and its rate is reported beside the fast path's.
 """
 
 from __future__ import annotations
@@ -13,37 +15,45 @@ import argparse
 import time
 from pathlib import Path
 
-from mlacc.sweep.run import run_sweep
-from mlacc.sweep.space import Chip, DesignPoint, SweepInput, design_points
-from passes import SCHEMES
-
 DEEPSEEK_V3 = Path(__file__).resolve().parent.parent / "examples" / "deepseek_v3.attn"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--hw", default="h100,h20", help="presets (default: h100,h20)")
-    parser.add_argument("--batch", default="1,8,32")
-    parser.add_argument("--context", default="4k,16k,64k")
+    parser.add_argument("--hw", default="h100,h200,a100,h20", help="presets (default: h100,h200,a100,h20)")
+    parser.add_argument("--batch", default="1..128:x2")
+    parser.add_argument("--context", default="1k..128k:x2")
+    parser.add_argument("--bandwidth", default="1000..8000:+1000", help="HBM bytes/cycle values (8 by default)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes, as mlacc sweep --jobs")
+    parser.add_argument("--ir-every", type=int, default=64, help="time the IR path on every Nth estimate")
     args = parser.parse_args()
-    from mlacc.sweep.axes import parse_axis
 
-    sweep = SweepInput(str(DEEPSEEK_V3), DEEPSEEK_V3.read_text(), SCHEMES)
-    chips = [Chip(name) for name in args.hw.split(",")]
+    from mlacc.sweep.axes import parse_axis
+    from mlacc.sweep.evaluate import _point_rows
+    from mlacc.sweep.run import run_sweep
+    from mlacc.sweep.space import SweepInput, chips, design_points
+    from passes import SCHEMES
+
     batches = [int(b) for b in parse_axis(args.batch, "--batch", integer=True)]
     contexts = [int(c) for c in parse_axis(args.context, "--context", integer=True)]
-    points: list[DesignPoint] = design_points(chips, ["decode"], None, batches, contexts, None)
-    run_sweep(sweep, points[:1], quiet=True)  # imports and the preset caches, not part of a sweep's rate
+    bandwidths = parse_axis(args.bandwidth, "--bandwidth")
     start = time.perf_counter()
+    sweep = SweepInput(str(DEEPSEEK_V3), DEEPSEEK_V3.read_text(), SCHEMES)
+    targets = chips(args.hw.split(","), [("hbm.read_bandwidth_bytes_per_cycle", bandwidths)])
+    points = design_points(list(targets), ["decode"], None, batches, contexts, None)
     rows = run_sweep(sweep, points, jobs=args.jobs, quiet=True)
-    seconds = time.perf_counter() - start
+    fast = time.perf_counter() - start
+    sample = points[:: args.ir_every]
+    start = time.perf_counter()
+    ir_rows = [row for point in sample for row in _point_rows(sweep, point)]
+    ir = time.perf_counter() - start
     print(
-        f"IR path, DeepSeek-V3 decode x {len(chips)} presets x {len(SCHEMES)} schemes x {len(batches)} batches x "
-        f"{len(contexts)} contexts, --jobs {args.jobs}:"
+        f"DeepSeek-V3 decode x {len(args.hw.split(','))} presets x {len(bandwidths)} HBM bandwidths x "
+        f"{len(SCHEMES)} schemes x {len(batches)} batches x {len(contexts)} contexts, --jobs {args.jobs}:"
     )
-    print(f"  {len(rows)} design points ({len(points)} estimates) in {seconds:.2f} s")
-    print(f"  {len(rows) / seconds:.1f} design points/s ({len(points) / seconds:.2f} estimates/s)")
+    print(f"  op tables: {len(rows)} design points in {fast:.2f} s = {len(rows) / fast:,.0f} design points/s")
+    print(f"  IR path:   {len(ir_rows)} design points in {ir:.2f} s = {len(ir_rows) / ir:,.1f} design points/s")
+    print(f"  ratio: {len(rows) / fast / (len(ir_rows) / ir):,.0f}x")
 
 
 if __name__ == "__main__":

@@ -74,6 +74,31 @@ def emit_module(program: CheckedProgram) -> ModuleOp:
     return module
 
 
+def effective_workload(
+    w: WorkloadAttr,
+    phase: str | None = None,
+    batch: int | None = None,
+    context: int | None = None,
+    new_tokens: int | None = None,
+) -> WorkloadAttr:
+    """`w` with the fields given replaced (what-ifs from the command line).
+
+    Switching a decode workload to prefill makes its context the prompt (new tokens, nothing cached)
+    unless `new_tokens` or `context` say otherwise; switching to decode makes one new token.
+    """
+    new_phase = Phase(phase) if phase is not None else w.phase.data
+    old_context, old_new = w.context.data, w.new_tokens.data
+    if new_phase != w.phase.data:
+        old_context, old_new = (0, old_context or old_new) if new_phase == Phase.PREFILL else (old_context, 1)
+    return WorkloadAttr(
+        w.workload_name.data,
+        new_phase,
+        batch if batch is not None else w.batch.data,
+        context if context is not None else old_context,
+        new_tokens if new_tokens is not None else old_new,
+    )
+
+
 def override_workloads(
     module: ModuleOp,
     phase: str | None = None,
@@ -81,27 +106,12 @@ def override_workloads(
     context: int | None = None,
     new_tokens: int | None = None,
 ) -> None:
-    """Rebuilds every function with its workload's fields replaced (what-ifs from the command line).
-
-    Switching a decode workload to prefill makes its context the prompt (new tokens, nothing cached)
-    unless `new_tokens` or `context` say otherwise; switching to decode makes one new token.
-    """
+    """Rebuilds every function with its workload's fields replaced (`effective_workload`)."""
     for function in list(module.ops):
         assert isinstance(function, func.FuncOp)
         op = function.body.block.first_op
         assert isinstance(op, AttentionLayerOp)
-        w = op.workload
-        new_phase = Phase(phase) if phase is not None else w.phase.data
-        old_context, old_new = w.context.data, w.new_tokens.data
-        if new_phase != w.phase.data:
-            old_context, old_new = (0, old_context or old_new) if new_phase == Phase.PREFILL else (old_context, 1)
-        workload = WorkloadAttr(
-            w.workload_name.data,
-            new_phase,
-            batch if batch is not None else w.batch.data,
-            context if context is not None else old_context,
-            new_tokens if new_tokens is not None else old_new,
-        )
+        workload = effective_workload(op.workload, phase, batch, context, new_tokens)
         dims = {d: op.dim(d) for d in op.DIMS}
         rebuilt = layer_function(type(op), op.layer.data, workload, dims, op.element_type, op.location, op.layer_count)
         module.body.block.insert_op_before(rebuilt, function)

@@ -1,8 +1,9 @@
 """Design points -> rows: the one function (`evaluate`) a sweep calls to estimate its points.
 
-Today each point runs the IR pipeline, exactly as `mlacc compile` does (one `estimate_module` per point,
-every scheme scheduled so that each row can say whether `auto` picks it); DESIGN.md's vectorised
-op-table path will replace the body of `evaluate`, and the rows must not change when it does.
+Points on one-core chips are estimated many at a time from op tables (mlacc/sweep/fast_rows.py); the
+others run the IR pipeline exactly as `mlacc compile` does (one `estimate_module` per point, every scheme
+scheduled so that each row can say whether `auto` picks it). Both give the same rows
+(tests/test_sweep_fast.py).
 
 A row is one (point, layer, scheme): the scalar fields of `mlacc compile --format json`'s result, in
 its order, with `energy_breakdown_pj` flattened into `energy_<component>_pj` columns, and
@@ -29,7 +30,7 @@ Row = dict[str, Any]
 
 
 @cache
-def _file_module(path: str, text: str) -> ModuleOp:
+def file_module(path: str, text: str) -> ModuleOp:
     """The sweep's file as an `attn` module (DSL or config.json), built once per process; callers clone it."""
     from mlacc.frontend import parse_source
 
@@ -52,7 +53,7 @@ def point_module(sweep: SweepInput, point: DesignPoint) -> ModuleOp:
     from dialects.hw import attach_target
     from mlacc.frontend.irgen import override_workloads
 
-    module = _file_module(sweep.path, sweep.text).clone()
+    module = file_module(sweep.path, sweep.text).clone()
     for function in list(module.ops):
         assert isinstance(function, func.FuncOp)
         layer = function.body.block.first_op
@@ -100,11 +101,15 @@ def _point_rows(sweep: SweepInput, point: DesignPoint) -> list[Row]:
 
 def evaluate(sweep: SweepInput, points: Sequence[DesignPoint]) -> list[Row]:
     """The rows of `points`, in their order (for each point its layers in file order, each layer's schemes in
-    the order of `passes.SCHEMES`)."""
-    rows: list[Row] = []
-    for point in points:
-        rows += _point_rows(sweep, point)
-    return rows
+    the order of `passes.SCHEMES`): on one-core chips from op tables (mlacc/sweep/fast.py), else, or where
+    a layer's IR is not parametric in batch and context, through the IR pipeline; both give the same rows."""
+    from mlacc.sweep.fast_rows import fast_rows
+
+    rows = fast_rows(sweep, points, _target)
+    out: list[Row] = []
+    for point, point_rows in zip(points, rows, strict=True):
+        out += point_rows if point_rows is not None else _point_rows(sweep, point)
+    return out
 
 
 def evaluate_quietly(sweep: SweepInput, points: Sequence[DesignPoint]) -> tuple[list[Row], list[str]]:

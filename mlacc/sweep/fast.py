@@ -1,0 +1,231 @@
+"""The op-table fast path: many design points of one op table at once, with the cost model's own functions.
+
+`tile`, `place` and `schedule` estimate one point by calling passes/cost/ on one `la` op at a time; here
+the same functions run on numpy arrays whose entries are design points (batch, context and the rates,
+energies and latencies of the chips, which `stack` lays out per point): the placement rule
+(`place_tensors`), the tiling search (`best_tilings`), every op's estimate (`op_estimates`), ring
+collectives (`collective_cycles`), the live-activation peak (`peak_bytes`) and the largest batch
+(`max_batch`'s formula). The schedule of a one-core chip is its tasks one after another, as `plan` lays
+them out there; chips of several cores (list scheduling across cores) take the IR path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mlacc.sweep.optable import OpTable, Task
+from passes.accounting import peak_bytes
+from passes.cost import LINK, Gemm, Machine, OpSpec, collective_cycles, ring_factor
+from passes.cost.gemm import Homes, best_tilings, op_estimates
+from passes.cost.homes import Tensor, place_tensors
+from passes.cost.ops import causal_fraction
+
+
+@dataclass
+class TaskResult:
+    """One task at every point: what a `sched.task` says of it."""
+
+    name: str
+    kind: str
+    flops: np.ndarray
+    bytes: dict[str, np.ndarray]
+    cycles: np.ndarray
+    energy: dict[str, np.ndarray]
+    bound: np.ndarray
+    """Index into `TableResult.terms`."""
+
+
+@dataclass
+class TableResult:
+    """One op table at every point: the fields of `LayerResult` that vary, as arrays over points."""
+
+    terms: list[str]
+    """Names of the bounds: compute, each memory level, the interconnect."""
+    tasks: list[TaskResult]
+    cycles: np.ndarray
+    plan_energy: np.ndarray
+    """Energy as `layer_cycles_and_energy` sums it (for `auto`'s choice)."""
+    energy: dict[str, np.ndarray]
+    flops: np.ndarray
+    dram_bytes: np.ndarray
+    bound: np.ndarray
+    kv_cache_bytes: np.ndarray
+    weight_bytes: np.ndarray
+    activation_bytes: np.ndarray
+
+    @property
+    def resident_bytes(self) -> np.ndarray:
+        return self.weight_bytes + self.kv_cache_bytes + self.activation_bytes
+
+
+def evaluate_table(
+    table: OpTable,
+    machine: Machine,
+    batch: np.ndarray,
+    context: np.ndarray,
+    new_tokens: int,
+    shared: dict[tuple[object, ...], tuple[np.ndarray, ...]] | None = None,
+) -> TableResult:
+    """`table` at per-device batch `batch` and `context` (arrays over points) on `machine` (one core; its rates
+    may be arrays over the same points). `shared` keeps the tilings found, for other tables of the same
+    points (the schemes of a layer share most of their contractions)."""
+    # Everything but rates depends on the workload alone: it is found once per (batch, context).
+    workloads, workload = np.unique(np.stack([batch, context]), axis=1, return_inverse=True)
+    workload = workload.reshape(-1)
+    numbers = table.integers(workloads[0], workloads[1])
+    points = len(batch)
+
+    def integer(index: int) -> np.ndarray:
+        return numbers[index]
+
+    levels = [level.name for level in machine.levels]
+    terms = ["compute", *levels, LINK]
+    homes = place_tensors(
+        [Tensor(v.rule, v.source, integer(v.bytes), v.defined, v.last_use) for v in table.values], machine
+    )
+    innermost, off_chip = np.zeros(len(workloads[0])), np.full(len(workloads[0]), len(levels) - 1.0)
+    tasks: list[TaskResult] = []
+    tilings: dict[tuple[object, ...], tuple[np.ndarray, ...]] = {} if shared is None else shared
+    static = bool(np.any(machine.static_power))  # the same for every point: part of `Machine.shape`
+    for task in table.tasks:
+        if task.collective:
+            size = integer(task.result_bytes)[workload]
+            sent = size * ring_factor(task.collective, task.group)
+            cycles = np.broadcast_to(collective_cycles(machine, task.collective, size, task.group), (points,))
+            energy = {LINK: sent * machine.link_energy}
+            moved = {LINK: sent + 0.0}
+            bound = np.full(points, len(terms) - 1)
+            flops = np.zeros(points)
+        else:
+            density: np.ndarray | float = 1.0
+            if task.causal is not None:
+                density = causal_fraction(integer(task.causal[0]), integer(task.causal[1]))
+            gemm = None
+            if task.extents:
+                gemm = Gemm(dict(task.gemm_letters), {c: integer(i) for c, i in zip("gmnk", task.extents, strict=True)})
+            spec = OpSpec(
+                name=task.name,
+                kind=task.kind,
+                dtype=task.dtype,
+                element_bytes=task.element_bytes,
+                flops=np.rint(integer(task.flops) * density),
+                operand_bytes=tuple(integer(i) for i in task.operand_bytes),
+                result_bytes=integer(task.result_bytes),
+                gemm=gemm,
+                flash=task.flash,
+                density=density,
+                launch=task.launch,
+                keys=integer(task.keys) if task.keys >= 0 else 0,
+            )
+            placement = Homes(
+                tuple(innermost if v < 0 else homes[v] for v in task.operands),
+                off_chip if task.result < 0 else homes[task.result],
+            )
+            tiling = None
+            if gemm is not None:
+                tiling = _tilings(machine, task, spec, placement, workload, tilings)
+            spec, placement = spec.take(workload), placement.take(workload)
+            est = op_estimates(machine, spec, placement, tiling)
+            cycles = est.cycles
+            moved = {name: est.reads[i] + est.writes[i] for i, name in enumerate(levels)}
+            energy = {"mac": est.energy[0], **{name: est.energy[i + 1] for i, name in enumerate(levels)}}
+            bound = est.bound
+            flops = np.asarray(spec.flops, dtype=float)
+        if static:
+            energy["static"] = machine.static_power * cycles / machine.frequency * 1e12 * 1 / 1
+        tasks.append(TaskResult(task.name, task.kind, flops, moved, cycles, energy, bound))
+    numbers = numbers[:, workload]
+    return _totals(table, machine, terms, tasks, numbers, batch, context, new_tokens)
+
+
+def _tilings(
+    machine: Machine,
+    task: Task,
+    spec: OpSpec,
+    placement: Homes,
+    workload: np.ndarray,
+    found: dict[tuple[object, ...], tuple[np.ndarray, ...]],
+) -> tuple[np.ndarray, ...]:
+    """The best tiling of a contraction at every point, searched once per distinct (shapes, homes) of the op:
+    an op whose shapes follow the batch only has a few, whatever the contexts."""
+    assert spec.gemm is not None
+    rows = np.shape(spec.result_bytes)
+    values = (*spec.gemm.extents.values(), *spec.operand_bytes, spec.result_bytes, spec.density, spec.keys)
+    features = np.stack(
+        [*(np.broadcast_to(np.asarray(x, dtype=float), rows) for x in values), *placement.operands, placement.result]
+    )
+    key = (task.name, task.kind, task.dtype, task.flash, task.launch, task.gemm_letters, features.tobytes())
+    if key not in found:
+        rows, inverse = np.unique(features, axis=1, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        first = np.zeros(rows.shape[1], dtype=int)
+        first[inverse[::-1]] = np.arange(len(inverse))[::-1]
+        found[key] = (*best_tilings(machine, spec.take(first), placement.take(first), inverse[workload]),)
+    return found[key]
+
+
+def _totals(
+    table: OpTable,
+    machine: Machine,
+    terms: list[str],
+    tasks: list[TaskResult],
+    numbers: np.ndarray,
+    batch: np.ndarray,
+    context: np.ndarray,
+    new_tokens: int,
+) -> TableResult:
+    """The layer's figures from its tasks', summed in program order as `layer_result` reads them."""
+    points = len(batch)
+    cycles = np.zeros(points)
+    plan_energy = np.zeros(points)
+    energy: dict[str, np.ndarray] = {}
+    dram_bytes = np.zeros(points)
+    flops = np.zeros(points)
+    by_bound = np.zeros((len(terms), points))
+    first = np.full((len(terms), points), len(tasks))
+    dram = machine.dram.name
+    for i, task in enumerate(tasks):
+        cycles = cycles + task.cycles
+        total: np.ndarray | float = 0
+        for component, pj in task.energy.items():
+            if component != "static":
+                total = total + pj
+        plan_energy = plan_energy + (total + 0.0 + task.energy.get("static", 0.0))
+        for component, pj in task.energy.items():
+            energy[component] = energy.get(component, 0.0) + pj
+        dram_bytes = dram_bytes + task.bytes.get(dram, 0.0)
+        flops = flops + task.flops
+        rows = np.arange(points)
+        np.add.at(by_bound, (task.bound, rows), task.cycles)
+        first[task.bound, rows] = np.minimum(first[task.bound, rows], i)
+    # The bound most cycles wait on; of equal sums, the one a task named first (as `max` over a dict does).
+    order = np.lexsort((first, -by_bound), axis=0)[0]
+    kv_write = numbers[table.kv_write_bytes]
+    kv_per_token = np.floor_divide(kv_write, batch * new_tokens)
+    spans = [(s, e, numbers[b]) for s, e, b in table.activation_spans]
+    return TableResult(
+        terms=terms,
+        tasks=tasks,
+        cycles=cycles,
+        plan_energy=plan_energy,
+        energy=energy,
+        flops=flops,
+        dram_bytes=dram_bytes,
+        bound=order,
+        kv_cache_bytes=kv_per_token * batch * (context + new_tokens),
+        weight_bytes=numbers[table.weight_bytes],
+        activation_bytes=np.broadcast_to(peak_bytes(spans, table.positions), (points,)),
+    )
+
+
+def max_batch(layers: int, result: TableResult, batch: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    """mlacc/whole_model.py `max_batch` at every point: the most sequences whose caches (all layers) and
+    activations (one layer) fit beside all the weights."""
+    kv_per_sequence = np.floor_divide(result.kv_cache_bytes, batch)
+    activations_per_sequence = -np.floor_divide(-result.activation_bytes, batch)
+    free = capacity - layers * result.weight_bytes
+    per_sequence = layers * kv_per_sequence + activations_per_sequence
+    safe = np.where(per_sequence > 0, per_sequence, 1)
+    return np.where((free <= 0) | (per_sequence <= 0), 0, np.floor_divide(free, safe))

@@ -1,0 +1,320 @@
+"""A sweep's points -> rows through op tables: grouping, the tables' probes, `auto`'s choice, and the rows.
+
+Points are grouped by what fixes an op table (layer, phase, new tokens, whether anything is cached,
+tp x dp) and by the shape of their chip (`Machine.shape`: what decides the tiling candidates and the
+row's columns); a group is evaluated at once, its batches, contexts and chips' rates as arrays. A point
+whose chip has several cores, whose batch dp does not divide, or whose layer's IR is not parametric,
+is left to the IR path (None), which also raises the errors such points deserve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mlacc.sweep.space import Chip, DesignPoint, SweepInput
+
+if TYPE_CHECKING:
+    from xdsl.dialects import func
+
+    from dialects.hw import TargetAttr
+    from mlacc.sweep.fast import TableResult
+    from mlacc.sweep.optable import OpTable
+
+Row = dict[str, Any]
+TableKey = tuple[int, str, int, bool, int, int]
+"""(function index in the file, phase, new tokens, whether context > 0, tp, dp)."""
+
+
+def _functions(sweep: SweepInput) -> list[func.FuncOp]:
+    from xdsl.dialects import func
+
+    from mlacc.sweep.evaluate import file_module
+
+    return [f for f in file_module(sweep.path, sweep.text).ops if isinstance(f, func.FuncOp)]
+
+
+@cache
+def _tables(path: str, text: str, key: TableKey) -> dict[str, OpTable] | None:
+    """Per scheme (one entry, '-', for a layer MLA schemes do not apply to), the op table of `key`; None
+    when the IR is not parametric or the layout is refused."""
+    from xdsl.dialects import func
+    from xdsl.dialects.builtin import ModuleOp, StringAttr
+
+    from mlacc.frontend.irgen import override_workloads
+    from mlacc.pipeline import compile_to, make_context
+    from mlacc.sweep.optable import NotParametric, op_tables
+    from passes.absorb import SCHEMES, AbsorbPass
+    from passes.shard import ShardError, ShardPass
+
+    index, phase, new_tokens, cached, tp, dp = key
+    template = _functions(SweepInput(path, text, ()))[index]
+    lowered: dict[tuple[int, int], Any] = {}
+
+    def lower(batch: int, context: int) -> Any:
+        if (batch, context) not in lowered:
+            module = ModuleOp([template.clone()])
+            override_workloads(module, phase, batch * dp, context, new_tokens)
+            lowered[(batch, context)] = compile_to(module, "la")
+        return lowered[(batch, context)]
+
+    def build(scheme: str) -> Callable[[int, int], list[func.FuncOp]]:
+        def functions(batch: int, context: int) -> list[func.FuncOp]:
+            module = lower(batch, context).clone()
+            ctx = make_context()
+            AbsorbPass(scheme=scheme).apply(ctx, module)  # type: ignore[arg-type]
+            if tp * dp > 1:
+                ShardPass(tp=tp, dp=dp).apply(ctx, module)
+            return [f for f in module.ops if isinstance(f, func.FuncOp)]
+
+        return functions
+
+    try:
+        kind = next(iter(lower(3, 1001 if cached else 0).ops)).attributes["attn.kind"]
+        if not (isinstance(kind, StringAttr) and kind.data == "mla"):
+            return {"-": op_tables(build("expand"), cached)[0]}
+        return {scheme: op_tables(build(scheme), cached)[0] for scheme in SCHEMES}
+    except (NotParametric, ShardError):
+        return None
+
+
+def fast_rows(
+    sweep: SweepInput, points: Sequence[DesignPoint], target_of: Callable[[Chip], TargetAttr]
+) -> list[list[Row] | None]:
+    """Rows of each point (None: leave it to the IR path)."""
+    from mlacc.frontend.irgen import effective_workload
+    from mlacc.sweep.optable import NotParametric
+    from passes.cost import Machine
+
+    functions = _functions(sweep)
+    machines: dict[Chip, Machine] = {}
+    jobs: dict[tuple[Any, ...], list[tuple[int, int, Any]]] = {}
+    per_point: list[list[tuple[tuple[Any, ...], int]] | None] = []
+    for p, point in enumerate(points):
+        if point.chip not in machines:
+            machines[point.chip] = Machine.of(target_of(point.chip))
+        machine = machines[point.chip]
+        mine: list[tuple[tuple[Any, ...], int]] | None = []
+        for i, function in enumerate(functions):
+            layer = function.body.block.first_op
+            workload = layer.workload  # type: ignore[union-attr]
+            if workload.workload_name.data != point.workload:
+                continue
+            w = effective_workload(workload, point.phase, point.batch, point.context, point.new_tokens)
+            batch, context, new = w.batch.data, w.context.data, w.new_tokens.data
+            key: TableKey = (i, w.phase.data.value, new, context > 0, point.tp, point.dp)
+            if machine.cores > 1 or batch % point.dp or _tables(sweep.path, sweep.text, key) is None:
+                mine = None
+                break
+            if point.tp * point.dp > 1 and _tables(sweep.path, sweep.text, (*key[:4], 1, 1)) is None:
+                mine = None
+                break
+            group = (key, machine.shape())
+            members = jobs.setdefault(group, [])
+            mine.append((group, len(members)))
+            members.append((p, batch, context))
+        per_point.append(mine)
+    done: dict[tuple[Any, ...], list[list[Row]]] = {}
+    for group, members in jobs.items():
+        if all(per_point[p] is not None for p, _, _ in members):
+            try:
+                done[group] = _group_rows(
+                    sweep, group[0], [points[p] for p, _, _ in members], members, machines, target_of
+                )
+            except NotParametric:  # sizes beyond float64's exact integers: the IR path's Python integers
+                pass
+    out: list[list[Row] | None] = []
+    for mine in per_point:
+        if mine is None or any(group not in done for group, _ in mine):
+            out.append(None)
+            continue
+        out.append([row for group, i in mine for row in done[group][i]])
+    return out
+
+
+def _group_rows(
+    sweep: SweepInput,
+    key: TableKey,
+    points: list[DesignPoint],
+    members: list[tuple[int, int, Any]],
+    machines: dict[Chip, Any],
+    target_of: Callable[[Chip], TargetAttr],
+) -> list[list[Row]]:
+    """The rows of one group's points, each point's schemes in `passes.SCHEMES` order."""
+    from mlacc.sweep.fast import evaluate_table, max_batch
+    from passes.absorb import SCHEMES
+    from passes.cost.machine import stack
+    from passes.remarks import remark, warning
+
+    new_tokens, tp, dp = key[2], key[4], key[5]
+    chips = list(dict.fromkeys(point.chip for point in points))
+    which = np.array([chips.index(point.chip) for point in points])
+    machine = stack([machines[c] for c in chips], which)
+    batch = np.array([b for _, b, _ in members], dtype=float)
+    context = np.array([c for _, _, c in members], dtype=float)
+    tables = _tables(sweep.path, sweep.text, key)
+    assert tables is not None
+    found: dict[tuple[object, ...], tuple[np.ndarray, ...]] = {}
+    results = {s: evaluate_table(t, machine, batch / dp, context, new_tokens, found) for s, t in tables.items()}
+    first = next(iter(tables.values()))
+    capacity = np.asarray(machine.dram.capacity, dtype=float) * machine.dram.count
+    # auto picks on one device, before sharding: among the schemes that fit, the fewest cycles (ties: energy).
+    choice = np.zeros(len(points), dtype=int)
+    if "-" in tables:
+        remark(
+            first.location, f"absorb: @{first.function} is a {first.kind} layer; MLA schemes do not apply, unchanged"
+        )
+    else:
+        whole = results
+        if tp * dp > 1:
+            unsharded = _tables(sweep.path, sweep.text, (*key[:4], 1, 1))
+            assert unsharded is not None
+            found = {}
+            whole = {s: evaluate_table(t, machine, batch, context, new_tokens, found) for s, t in unsharded.items()}
+        fits = np.stack([whole[s].resident_bytes <= capacity for s in SCHEMES])
+        cycles = np.stack([whole[s].cycles for s in SCHEMES])
+        energy = np.stack([whole[s].plan_energy for s in SCHEMES])
+        none_fit = ~fits.any(axis=0)
+        allowed = fits | none_fit
+        cycles = np.where(allowed, cycles, np.inf)
+        energy = np.where(allowed & (cycles == cycles.min(axis=0)), energy, np.inf)
+        choice = np.argmax(energy == energy.min(axis=0), axis=0)
+        for i in np.flatnonzero(none_fit):
+            name = target_of(points[i].chip).target_name.data
+            warning(first.location, f"absorb: no scheme of @{first.function} fits {name}; picking the fastest")
+    schemes = list(tables)
+    wanted = [s for s in schemes if s == "-" or sweep.schemes == ("auto",) or s in sweep.schemes]
+    columns = {s: _columns(sweep, tables[s], results[s], machine, points, batch, context, new_tokens, key, target_of,
+                           capacity, max_batch) for s in wanted}  # fmt: skip
+    out: list[list[Row]] = []
+    for i in range(len(points)):
+        rows = []
+        for s in wanted:
+            chosen = s == "-" or schemes.index(s) == choice[i]
+            if sweep.schemes == ("auto",) and not chosen:
+                continue
+            row = columns[s][i]
+            row["auto_choice"] = bool(chosen)
+            if "ops" in row:
+                row["ops"] = row.pop("ops")  # the last column, as `result_row` puts it
+            rows.append(row)
+        out.append(rows)
+    return out
+
+
+def _columns(
+    sweep: SweepInput,
+    table: OpTable,
+    result: TableResult,
+    machine: Any,
+    points: list[DesignPoint],
+    batch: np.ndarray,
+    context: np.ndarray,
+    new_tokens: int,
+    key: TableKey,
+    target_of: Callable[[Chip], TargetAttr],
+    capacity: np.ndarray,
+    max_batch: Callable[..., np.ndarray],
+) -> list[Row]:
+    """One row per point (without `auto_choice`), in `result_row`'s column order."""
+    _, phase, _, _, tp, dp = key
+    frequency = np.broadcast_to(np.asarray(machine.frequency, dtype=float), batch.shape)
+    seconds = result.cycles / frequency
+    energy_pj: Any = 0
+    for pj in result.energy.values():
+        energy_pj = energy_pj + pj
+    layers = table.layers or 1
+    biggest = max_batch(layers, result, batch / dp, capacity)
+    fits = result.resident_bytes <= capacity
+    lists = {
+        "cycles": result.cycles.tolist(),
+        "seconds": seconds.tolist(),
+        "energy_pj": np.broadcast_to(energy_pj, batch.shape).tolist(),
+        **{f"energy_{c}_pj": np.broadcast_to(pj, batch.shape).tolist() for c, pj in result.energy.items()},
+        "flops": result.flops.astype(np.int64).tolist(),
+        "dram_bytes": result.dram_bytes.tolist(),
+        "kv_cache_bytes": result.kv_cache_bytes.astype(np.int64).tolist(),
+        "weight_bytes": np.broadcast_to(result.weight_bytes, batch.shape).astype(np.int64).tolist(),
+        "bound": [result.terms[b] for b in result.bound.tolist()],
+    }
+    resident = result.resident_bytes.astype(np.int64).tolist()
+    fits_list = fits.tolist()
+    biggest_list = biggest.astype(np.int64).tolist()
+    batches, contexts = batch.astype(np.int64).tolist(), context.astype(np.int64).tolist()
+    targets: dict[Chip, TargetAttr] = {}
+    rows: list[Row] = []
+    energy_columns = [f"energy_{c}_pj" for c in result.energy]
+    ops = _op_lists(result, frequency) if sweep.ops else None
+    for i, point in enumerate(points):
+        if point.chip not in targets:
+            targets[point.chip] = target_of(point.chip)
+        target = targets[point.chip]
+        row: Row = {
+            "layer": table.layer,
+            "workload": point.workload,
+            "phase": phase,
+            "batch": batches[i],
+            "context": contexts[i],
+            "new_tokens": new_tokens,
+            "scheme": table.scheme,
+            "hardware": target.target_name.data,
+        }
+        for name in ("cycles", "seconds", "energy_pj", *energy_columns, "flops", "dram_bytes", "kv_cache_bytes"):
+            row[name] = lists[name][i]
+        row["weight_bytes"] = lists["weight_bytes"][i]
+        row["bound"] = lists["bound"][i]
+        row["calibrated"] = target.is_calibrated
+        row["resident_bytes"] = resident[i]
+        row["fits"] = fits_list[i]
+        row["max_batch"] = biggest_list[i]
+        if tp * dp > 1:
+            row["tp"], row["dp"] = tp, dp
+            row["max_batch_node"] = biggest_list[i] * dp
+        if table.layers is not None:
+            row["layers"] = table.layers
+        row.setdefault("tp", tp)
+        row.setdefault("dp", dp)
+        if ops is not None:
+            row["ops"] = ops[i]
+        rows.append(row)
+    return rows
+
+
+def _op_lists(result: TableResult, frequency: np.ndarray) -> list[list[dict[str, Any]]]:
+    """Each point's `ops` (OpResult.json of every task)."""
+    columns = []
+    for task in result.tasks:
+        cycles = np.broadcast_to(task.cycles, frequency.shape)
+        energy: Any = 0
+        for pj in task.energy.values():
+            energy = energy + pj
+        columns.append(
+            (
+                task,
+                np.broadcast_to(task.flops, frequency.shape).astype(np.int64).tolist(),
+                {level: np.broadcast_to(b, frequency.shape).tolist() for level, b in task.bytes.items()},
+                cycles.tolist(),
+                (cycles / frequency).tolist(),
+                np.broadcast_to(energy, frequency.shape).tolist(),
+                [result.terms[b] for b in np.broadcast_to(task.bound, frequency.shape).tolist()],
+            )
+        )
+    return [
+        [
+            {
+                "name": task.name,
+                "kind": task.kind,
+                "flops": flops[i],
+                "bytes": {level: values[i] for level, values in moved.items()},
+                "cycles": cycles[i],
+                "seconds": seconds[i],
+                "energy_pj": energy[i],
+                "bound": bounds[i],
+            }
+            for task, flops, moved, cycles, seconds, energy, bounds in columns
+        ]
+        for i in range(len(frequency))
+    ]

@@ -1,0 +1,199 @@
+"""The op-table fast path of `mlacc sweep` against the IR path it replaces, and the tiling search it rests on."""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlacc.diagnostics import InputError, UsageError
+from mlacc.hardware import load_hardware
+from mlacc.sweep.evaluate import _point_rows, _target, evaluate
+from mlacc.sweep.fast_rows import fast_rows
+from mlacc.sweep.optable import NotParametric, _solve
+from mlacc.sweep.space import Chip, DesignPoint, SweepInput, chips
+from passes import SCHEMES
+from passes.cost import Gemm, Machine, OpSpec
+from passes.cost.energy import dynamic_energy_pj
+from passes.cost.gemm import Homes, _level_cycles, best_tilings, column, contraction_compute, contraction_work
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+FILES = ["deepseek_v3.attn", "mha_baseline.attn", "llama3_70b_gqa.attn", "deepseek_v2_lite.attn"]
+OVERRIDES = [
+    ("hbm.read_bandwidth_bytes_per_cycle", [600.0, 2500.0, 9000.0]),
+    ("frequency_hz", [1.2e9, 2.0e9]),
+    ("energy.static_power_watts", [0.0, 150.0]),
+    ("efficiency.compute", [0.4, 0.9]),
+]
+
+
+def _same(a: dict[str, Any], b: dict[str, Any], scale: dict[str, float] | None = None) -> list[str]:
+    """Fields where two rows differ: keys, order and types exactly, floats to 1e-9 relative (or of `scale`'s
+    figure for the field, for an op's share of the step)."""
+    if list(a) != list(b):
+        return [f"columns {list(a)} != {list(b)}"]
+    out = []
+    for key in a:
+        x, y = a[key], b[key]
+        if type(x) is not type(y):
+            out.append(f"{key}: {type(x).__name__} != {type(y).__name__}")
+        elif isinstance(x, float):
+            if not math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9 * (scale or {}).get(key, 1.0)):
+                out.append(f"{key}: {x} != {y}")
+        elif key == "ops":
+            step = {k: a[k] for k in ("cycles", "seconds", "energy_pj")}
+            out += [f"ops[{i}] {d}" for i, (u, v) in enumerate(zip(x, y, strict=True)) for d in _same_op(u, v, step)]
+        elif x != y:
+            out.append(f"{key}: {x!r} != {y!r}")
+    return out
+
+
+def _same_op(a: dict[str, Any], b: dict[str, Any], step: dict[str, float]) -> list[str]:
+    """The IR path keeps a task's start and end cycle, so an op's cycles (and its static energy) carry the
+    rounding of the step's clock: they are compared to 1e-9 of the step's figures."""
+    flat = {k: v for k, v in a.items() if k != "bytes"} | {f"bytes.{k}": v for k, v in a["bytes"].items()}
+    other = {k: v for k, v in b.items() if k != "bytes"} | {f"bytes.{k}": v for k, v in b["bytes"].items()}
+    return _same(flat, other, step)
+
+
+def _random_points(rng: random.Random, count: int) -> dict[str, list[DesignPoint]]:
+    """`count` points over the example files, workloads, phases, batches, contexts, speculative decode,
+    presets with random `--set` overrides, and tp x dp layouts on the 8-GPU presets."""
+    out: dict[str, list[DesignPoint]] = {}
+    for _ in range(count):
+        name = rng.choice(FILES)
+        field, values = rng.choice(OVERRIDES)
+        hardware = rng.choice(["h100", "h200", "a100", "h20", "tpu_like", "edge_npu", "h200x8"])
+        overrides = ((field, rng.choice(values)),) if rng.random() < 0.6 else ()
+        try:
+            chips([hardware], [(f, [v]) for f, v in overrides])
+        except (UsageError, InputError):  # a field this preset does not have (edge_npu has no hbm)
+            overrides = ()
+        phase = rng.choice(["decode", "prefill"])
+        tp, dp = rng.choice([(1, 1), (1, 1), (2, 1), (1, 2), (2, 4)]) if hardware == "h200x8" else (1, 1)
+        out.setdefault(name, []).append(
+            DesignPoint(
+                Chip(hardware, overrides),
+                "decode",
+                phase,
+                rng.choice([1, 2, 8, 24, 64]) * dp,
+                rng.choice([0, 512, 3000, 16384]) if phase == "prefill" else rng.choice([1, 700, 4096, 32768]),
+                rng.choice([256, 1024, 2048]) if phase == "prefill" else rng.choice([1, 1, 1, 4]),
+                tp,
+                dp,
+            )
+        )
+    return out
+
+
+def test_the_fast_path_gives_the_ir_paths_rows_at_random_points():
+    """At least 200 rows (random layers, workloads, presets, overrides, layouts, every scheme) equal the IR
+    path's: every column, its type, and `auto`'s choice; cycles, energy and bytes to 1e-9 relative."""
+    rng = random.Random(20261130)
+    rows = 0
+    for name, points in _random_points(rng, 84).items():
+        path = EXAMPLES / name
+        sweep = SweepInput(str(path), path.read_text(), SCHEMES, ops=True)
+        fast = fast_rows(sweep, points, _target)
+        assert all(r is not None for r in fast), "every point of one-core chips takes the fast path"
+        for point, point_rows in zip(points, fast, strict=True):
+            assert point_rows is not None
+            slow = _point_rows(sweep, point)
+            assert len(point_rows) == len(slow)
+            for a, b in zip(point_rows, slow, strict=True):
+                assert not _same(a, b), (point, a["scheme"], _same(a, b)[:5])
+            rows += len(slow)
+    assert rows >= 200
+
+
+def test_auto_only_and_multicore_chips_match_too():
+    """`--scheme auto` keeps the chosen row; a chip of several cores is left to the IR path, in order."""
+    path = EXAMPLES / "deepseek_v3.attn"
+    sweep = SweepInput(str(path), path.read_text(), ("auto",))
+    points = [
+        DesignPoint(Chip(hw), "decode", None, batch, context)
+        for hw in ("h100", "multicore")
+        for batch, context in ((1, 1024), (64, 65536))
+    ]
+    assert [r is None for r in fast_rows(sweep, points, _target)] == [False, False, True, True]
+    rows = evaluate(sweep, points)
+    slow = [row for point in points for row in _point_rows(sweep, point)]
+    assert len(rows) == len(slow) == 4
+    for a, b in zip(rows, slow, strict=True):
+        assert not _same(a, b)
+
+
+def test_integers_that_are_not_bilinear_in_batch_and_context_are_refused():
+    batch_squared = [(3, 1001, [9]), (5, 1001, [25]), (3, 3001, [9]), (5, 3001, [25])]
+    assert _solve(batch_squared).tolist() == [[-15.0, 8.0, 0.0, 0.0]]  # fits on the probes ...
+    halves = [(3, 1001, [1]), (5, 1001, [2]), (3, 3001, [1]), (5, 3001, [2])]
+    with pytest.raises(NotParametric):
+        _solve(halves)  # ... but a half per sequence is not an integer polynomial
+
+
+def _exhaustive(machine: Machine, op: OpSpec, homes: Homes) -> tuple[float, float]:
+    """The fewest cycles (then least energy) over every power-of-two-or-full tiling that fits, as `tile`
+    searched before the candidates were pruned."""
+
+    def sizes(extent: float) -> list[float]:
+        return sorted({float(extent), *(2.0**i for i in range(64) if 2**i < extent)})
+
+    assert op.gemm is not None
+    grid = np.array(
+        [
+            (a, b, c, i)
+            for a in sizes(op.gemm.extents["m"])
+            for b in sizes(op.gemm.extents["n"])
+            for c in sizes(op.gemm.extents["k"])
+            for i in range(3)
+        ]
+    ).T
+    tm, tn, tk, inner = (x[None, :] for x in grid)
+    fits = op.element_bytes * (tm * tk + tk * tn + tm * tn) <= machine.tile_level.capacity
+    work = contraction_work(machine, op, homes, tm, tn, tk, inner)
+    cycles = contraction_compute(machine, op, work)
+    for level in _level_cycles(machine, work.reads, work.writes, work.units, op.flash):
+        cycles = np.maximum(cycles, level)
+    energy = sum(dynamic_energy_pj(machine, column(op.macs), op.dtype, work.reads, work.writes, op.flash))
+    cycles = np.where(fits, cycles, np.inf)[0]
+    best = np.lexsort((np.asarray(energy)[0], cycles))[0]
+    return float(cycles[best]), float(np.asarray(energy)[0][best])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    hardware=st.sampled_from(["h100", "a100", "tpu_like", "edge_npu", "multicore"]),
+    g=st.sampled_from([1, 4, 128]),
+    m=st.integers(1, 5000),
+    n=st.integers(1, 70000),
+    k=st.integers(1, 9000),
+    flash=st.booleans(),
+    homes=st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 2)),
+)
+def test_the_pruned_tiling_search_finds_the_exhaustive_searchs_best(
+    hardware: str, g: int, m: int, n: int, k: int, flash: bool, homes: tuple[int, int, int]
+):
+    """Tile counts only ever add cycles and energy, so the frontier of widest tiles, pruned to candidates no
+    other beats on every cost, holds the cheapest tiling of all: the same cycles and energy."""
+    machine = Machine.of(load_hardware(hardware))
+    last = len(machine.levels) - 1
+    a_home, b_home, c_home = (min(h, last) for h in homes)
+    gemm = Gemm({"g": "g", "m": "m", "n": "n", "k": "k"}, {"g": g, "m": m, "n": n, "k": k})
+    op = OpSpec("x", "einsum", "bf16", 2, 2 * g * m * n * k, (2 * g * m * k, 2 * g * k * n), 2 * g * m * n, gemm,
+                flash=flash, keys=n)  # fmt: skip
+    placement = Homes((np.array([a_home]), np.array([b_home])), np.array([c_home]))
+    tiling = tuple(column(x) for x in best_tilings(machine, op, placement))
+    work = contraction_work(machine, op, placement, *tiling)
+    cycles = contraction_compute(machine, op, work)
+    for level in _level_cycles(machine, work.reads, work.writes, work.units, op.flash):
+        cycles = np.maximum(cycles, level)
+    energy = sum(dynamic_energy_pj(machine, column(op.macs), op.dtype, work.reads, work.writes, op.flash))
+    best_cycles, best_energy = _exhaustive(machine, op, placement)
+    assert float(cycles[0, 0]) == pytest.approx(best_cycles, rel=1e-12)
+    assert float(np.asarray(energy)[0, 0]) == pytest.approx(best_energy, rel=1e-12)
