@@ -196,9 +196,14 @@ class _Process:
 
 
 def _process_name(result: LayerResult, chosen: bool) -> str:
+    what = (
+        f"{result.layer} x {result.workload}: {result.scheme}"
+        if result.kind == "mla"
+        else f"{result.layer} ({result.kind}) x {result.workload}"
+    )
     mark = " (chosen by auto)" if chosen else ""
     mesh = f", tp {result.tp} x dp {result.dp}" if result.devices > 1 else ""
-    return f"{result.layer} x {result.workload}: {result.scheme}{mark} on {result.hardware}{mesh}"
+    return f"{what}{mark} on {result.hardware}{mesh}"
 
 
 def _runs(results: list[LayerResult]) -> Iterator[tuple[LayerResult, str]]:

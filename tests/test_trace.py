@@ -209,6 +209,7 @@ def test_a_task_on_one_core_is_drawn_on_that_core_alone():
     task = next(op for op in function.walk() if isinstance(op, TaskOp))
     task.properties["unit"] = StringAttr("core 2")
     events = trace_events([layer_result(function, target)])  # type: ignore[arg-type]
+    assert _names(events, "process_name") == {1: "m (mha) x w on multicore"}  # no MLA scheme to name
     threads = _names(events, "thread_name")
     drawn = {threads[e["pid"], e["tid"]]: e for e in events if e["ph"] == "X" and e["name"] == task.task.data}
     assert set(drawn) == {"core 2 (compute)", "core 2 sram transfers", "core 2 dram transfers"}
