@@ -71,6 +71,8 @@ def _print_ir(module: ModuleOp) -> str:
 def compile_command(args: argparse.Namespace) -> tuple[str, int]:
     module = _load(args)
     scheme = args.scheme or DEFAULT_SCHEME
+    if args.trace and (args.counts or args.emit):
+        raise UsageError("--trace writes the schedule the report estimates: it takes no --emit or --counts")
     from dialects.hw import attach_target
     from mlacc.pipeline import compile_to
 
@@ -113,6 +115,10 @@ def compile_command(args: argparse.Namespace) -> tuple[str, int]:
         results = estimate_best_layout(module, args.scheme)
     else:
         results = estimate_module(module, args.scheme, args.tp, args.dp)
+    if args.trace:
+        from mlacc.trace import format_trace
+
+        write_whole(args.trace, format_trace(results))
     if args.format == "json":
         return format_json(results, target), 0
     return format_text(results, target, defaulted=args.hw is None), 0
@@ -351,6 +357,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"hardware preset (see `mlacc hw list`) or TOML file (default: {DEFAULT_HARDWARE})",
     )
     compile_parser.add_argument("--format", choices=("text", "json"), default="text", help="report format")
+    compile_parser.add_argument(
+        "--trace",
+        metavar="OUT.json",
+        help="also write every scheme's schedule as a Chrome/Perfetto trace (open in ui.perfetto.dev)",
+    )
     compile_parser.add_argument(
         "--counts",
         action="store_true",

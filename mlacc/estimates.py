@@ -90,6 +90,8 @@ class LayerResult:
     workload's (batch / dp sequences per GPU)."""
     layouts: list[LayerResult] = field(default_factory=lambda: [])
     """With `--layout auto`: this layer's result under every layout tried, the chosen one among them."""
+    schedule: func.FuncOp | None = field(default=None, repr=False, compare=False)
+    """The scheduled function these figures were read from, for `--trace` (mlacc/trace.py)."""
 
     @property
     def devices(self) -> int:
@@ -250,6 +252,7 @@ def layer_result(function: func.FuncOp, target: TargetAttr) -> LayerResult:
         activation_bytes=counts.activation_bytes,
         tp=tp.value.data if isinstance(tp, IntegerAttr) else 1,
         dp=dp.value.data if isinstance(dp, IntegerAttr) else 1,
+        schedule=function,
     )
 
 
