@@ -242,6 +242,7 @@ def sweep_command(args: argparse.Namespace) -> tuple[str, int]:
 
     if args.jobs < 1:
         raise UsageError(f"--jobs must be a positive integer, got {args.jobs}")
+    _check_executor(args.executor, args.scheduler, args.jobs)
     if args.table is not None:
         from mlacc.sweep.tables import output_format
 
@@ -275,13 +276,22 @@ def sweep_command(args: argparse.Namespace) -> tuple[str, int]:
     points = design_points(list(targets), workloads, **axes)  # type: ignore[arg-type]
     from mlacc.sweep.run import run_sweep
 
-    rows = run_sweep(SweepInput(args.file, text, schemes, args.ops), points, args.jobs, args.quiet)
+    rows = run_sweep(SweepInput(args.file, text, schemes, args.ops), points, args.jobs, args.quiet, args.scheduler)
     from mlacc.sweep.tables import format_csv, write_rows
 
     if args.table is None:
         return format_csv(rows), 0
     write_rows(args.table, rows)
     return "", 0
+
+
+def _check_executor(executor: str, scheduler: str | None, jobs: int) -> None:
+    if executor == "dask" and scheduler is None:
+        raise UsageError("--executor dask needs --scheduler ADDRESS (on this machine alone, use --jobs N)")
+    if executor == "local" and scheduler is not None:
+        raise UsageError("--scheduler is for --executor dask")
+    if executor == "dask" and jobs != 1:
+        raise UsageError("--jobs is for --executor local: a Dask cluster runs as many chunks as it has workers")
 
 
 def _sweep_schemes(text: str) -> tuple[str, ...]:
@@ -491,6 +501,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--ops", action="store_true", help="add an ops column: the per-op results of each row, as JSON"
     )
     sweep_parser.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    sweep_parser.add_argument(
+        "--executor",
+        choices=("local", "dask"),
+        default="local",
+        help="local: this machine, --jobs processes (default); dask: the workers of a Dask cluster, same rows",
+    )
+    sweep_parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="the Dask scheduler of --executor dask, e.g. tcp://host:8786 (required: a sweep meant for a cluster "
+        "never falls back to this machine, where --jobs does the same work without a cluster)",
+    )
     sweep_parser.set_defaults(run=sweep_command, output=None)
     hw_parser = commands.add_parser("hw", help="list and show hardware presets and files")
     hw_commands = hw_parser.add_subparsers(dest="hw_command", required=True, metavar="HW_COMMAND")

@@ -2,5 +2,6 @@
 
 axes: the command line's value lists and ranges; space: the design points they span;
 evaluate: points -> rows (today one IR pipeline run per point); tables: rows -> CSV,
-JSON lines or Parquet; run: chunks, worker processes and the progress bar.
+JSON lines or Parquet; run: chunks, worker processes and the progress bar;
+cluster: reaching the Dask cluster of `--executor dask`.
 """
