@@ -12,15 +12,25 @@ from typing import TYPE_CHECKING, Any
 
 from mlacc.diagnostics import InputError
 from mlacc.plot.scope import Picture, Scope
-from mlacc.plot.style import axis_label, panels, series_label, series_order, series_styles, value_text
+from mlacc.plot.style import PANEL_SIZE, axis_label, panels, series_label, series_order, series_styles, value_text
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
     from mlacc.plot.table import SweepTable
 
-NAMED_CELLS = (8, 16)
-"""Columns and rows up to which each cell's scheme is written in it; beyond, only the colours and legend."""
+CELL_TEXT_POINTS = (6.0, 8.0)
+"""Smallest and largest size of a scheme's name written in its cell; where even the smallest would not fit,
+the colours and the legend say it alone."""
+
+PLOT_WIDTH_POINTS = 0.75 * PANEL_SIZE[0] * 72
+"""About how wide a panel's plotting area is (the rest holds tick labels and the axis label)."""
+
+CHARACTER_WIDTH = 0.62
+"""A bold sans-serif character's width, in font sizes."""
+
+MAX_NAMED_ROWS = 16
+"""Rows beyond which the cells are too low for a name."""
 
 TICK_LABELS = 12
 """At most this many tick labels an axis; more are thinned to every n-th."""
@@ -79,7 +89,8 @@ def draw_choice(scope: Scope) -> Picture:
 def _draw_map(ax: Axes, choice: ChoiceMap, colours: dict[str, Any]) -> None:
     from matplotlib.patches import Rectangle
 
-    named = len(choice.xs) <= NAMED_CELLS[0] and len(choice.ys) <= NAMED_CELLS[1]
+    longest = max(len(scheme) for scheme, _ in choice.cells.values())
+    size = min(CELL_TEXT_POINTS[1], PLOT_WIDTH_POINTS / len(choice.xs) / (CHARACTER_WIDTH * longest))
     for (x, y), (scheme, fits) in choice.cells.items():
         i, j = choice.xs.index(x), choice.ys.index(y)
         ax.add_patch(
@@ -93,8 +104,8 @@ def _draw_map(ax: Axes, choice: ChoiceMap, colours: dict[str, Any]) -> None:
                 hatch=None if fits else "///",
             )
         )
-        if named:
-            ax.text(i, j, scheme, ha="center", va="center", fontsize=7, color="white", fontweight="bold")
+        if size >= CELL_TEXT_POINTS[0] and len(choice.ys) <= MAX_NAMED_ROWS:
+            ax.text(i, j, scheme, ha="center", va="center", fontsize=size, color="white", fontweight="bold")
     ax.set(xlim=(-0.5, len(choice.xs) - 0.5), ylim=(-0.5, len(choice.ys) - 0.5))
     for values, column, set_ticks, set_labels, set_label in (
         (choice.xs, choice.x, ax.set_xticks, ax.set_xticklabels, ax.set_xlabel),

@@ -44,7 +44,12 @@ class Scope:
         swept = [c for c in self.table.inputs if c not in exclude and self.table.varies(c) and _numeric(self.table, c)]
         if given is not None:
             if given not in swept:
-                why = "is no input column" if given not in self.table.inputs else "does not vary in the rows chosen"
+                if given not in self.table.inputs:
+                    why = "is no input column"
+                elif not _numeric(self.table, given):
+                    why = "is not a number"
+                else:
+                    why = "does not vary in the rows chosen"
                 raise UsageError(f"{option} {given}: {why} (axes that vary: {', '.join(swept) or 'none'})")
             return given
         if not swept:
