@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from matplotlib.patches import Rectangle
 
 from mlacc import cli
 from mlacc.hardware import load_hardware, read_hardware
@@ -56,6 +58,15 @@ def plot(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     return code, out.out, out.err
 
 
+def values(data: Any) -> tuple[float, ...]:
+    """A line's x or y data, or a scatter's offsets, as plain floats."""
+    return tuple(float(v) for v in np.asarray(data).ravel())
+
+
+def lines_labelled(ax: Any, prefix: str) -> list[Any]:
+    return [line for line in ax.get_lines() if str(line.get_label()).startswith(prefix)]
+
+
 def legend_texts(fig: Any) -> list[str]:
     return [t.get_text() for t in fig.legends[0].get_texts()]
 
@@ -85,7 +96,9 @@ def test_where_splits_at_commas_outside_a_chip_name():
 # --- what each kind shows ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("kind", "column", "scale", "unit"), [("latency", "seconds", 1, "(s)"), ("energy", "energy_pj", 1e-12, "(J)")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("kind", "column", "scale", "unit"), [("latency", "seconds", 1, "(s)"), ("energy", "energy_pj", 1e-12, "(J)")]
+)
 def test_curves_have_a_panel_per_hardware_a_line_per_scheme_and_the_rows_values(
     sweep_rows: Path, kind: str, column: str, scale: float, unit: str
 ):
@@ -99,7 +112,7 @@ def test_curves_have_a_panel_per_hardware_a_line_per_scheme_and_the_rows_values(
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["1k", "4k", "16k"]
     rows = [r for r in rows_of(sweep_rows) if r["batch"] == 8]
     for ax, chip in zip(fig.axes, HARDWARE, strict=True):
-        drawn = {tuple(line.get_ydata()) for line in ax.get_lines()}
+        drawn = {values(line.get_ydata()) for line in ax.get_lines()}
         for scheme in SCHEMES:
             line = sorted(
                 (r for r in rows if r["hardware"] == chip and r["scheme"] == scheme), key=lambda r: r["context"]
@@ -119,7 +132,7 @@ def test_capacity_draws_each_chips_memory_and_the_kv_cache_of_every_scheme(sweep
     for ax, chip in zip(fig.axes, HARDWARE, strict=True):
         dram = load_hardware(chip).dram
         capacity = dram.capacity_bytes.data * dram.count.data
-        assert [1 for line in ax.get_lines() if tuple(line.get_ydata()) == (capacity, capacity)]
+        assert [1 for line in ax.get_lines() if values(line.get_ydata()) == (capacity, capacity)]
         assert ax.get_ylabel() in ("", "bytes in memory after the step (B)")
     texts = legend_texts(fig)
     assert texts[: len(SCHEMES)] == list(SCHEMES) and "memory capacity" in texts
@@ -131,14 +144,16 @@ def test_roofline_ridge_is_peak_over_bandwidth_and_every_placeable_op_is_under_t
     picture = draw(str(sweep_rows), PlotRequest("roofline", where="batch=8,context=16k"))
     rows = [r for r in rows_of(sweep_rows) if r["batch"] == 8 and r["context"] == 16384 and r["auto_choice"]]
     for ax, chip in zip(picture.figure.axes, HARDWARE, strict=True):
-        (ridge,) = [line for line in ax.get_lines() if str(line.get_label()).startswith("ridge")]
-        assert ridge.get_xdata()[0] == pytest.approx(target_summary(load_hardware(chip))["ridge_flop_per_byte"]["bf16"])
+        (ridge,) = lines_labelled(ax, "ridge")
+        assert values(ridge.get_xdata())[0] == pytest.approx(
+            target_summary(load_hardware(chip))["ridge_flop_per_byte"]["bf16"]
+        )
         (row,) = [r for r in rows if r["hardware"] == chip]
         assert ax.get_title().startswith(f"{chip}: {row['scheme']}")
         placed = [op for op in row["ops"] if op["flops"] > 0 and op["seconds"] > 0]
-        offsets = [c.get_offsets()[0] for c in ax.collections]
+        offsets = [values(c.get_offsets()) for c in ax.collections]
         assert len(offsets) == len(placed)
-        peak = max(line.get_ydata().max() for line in ax.get_lines() if line.get_label().startswith("peak"))
+        peak = max(y for line in lines_labelled(ax, "peak") for y in values(line.get_ydata()))
         assert all(rate <= peak * (1 + 1e-9) for _, rate in offsets)
     assert picture.figure.axes[0].get_xlabel() == "arithmetic intensity (FLOP per hbm byte)"
 
@@ -146,10 +161,10 @@ def test_roofline_ridge_is_peak_over_bandwidth_and_every_placeable_op_is_under_t
 def test_roofline_of_a_hypothetical_chip_uses_its_overrides(chip_rows: Path):
     request = PlotRequest("roofline", where="hbm.read_bandwidth_bytes_per_cycle=1000,sm.macs_per_cycle.fp32=64")
     fig = draw(str(chip_rows), PlotRequest(request.kind, request.where, dtype="fp32")).figure
-    (ridge,) = [line for line in fig.axes[0].get_lines() if str(line.get_label()).startswith("ridge")]
+    (ridge,) = lines_labelled(fig.axes[0], "ridge")
     overrides = (("hbm.read_bandwidth_bytes_per_cycle", 1000), ("sm.macs_per_cycle.fp32", 64))
     target = hypothetical_target(read_hardware("h100"), overrides)
-    assert ridge.get_xdata()[0] == pytest.approx(target_summary(target)["ridge_flop_per_byte"]["fp32"])
+    assert values(ridge.get_xdata())[0] == pytest.approx(target_summary(target)["ridge_flop_per_byte"]["fp32"])
 
 
 def test_choice_map_cells_are_the_auto_choice_rows(sweep_rows: Path):
@@ -180,7 +195,7 @@ def test_breakdown_bars_add_up_to_each_schemes_energy(sweep_rows: Path):
     rows = [r for r in rows_of(sweep_rows) if r["batch"] == 8 and r["context"] == 4096]
     for ax, chip in zip(fig.axes, HARDWARE, strict=True):
         totals: dict[float, float] = {}
-        for bar in ax.patches:
+        for bar in (patch for patch in ax.patches if isinstance(patch, Rectangle)):
             totals[bar.get_x()] = totals.get(bar.get_x(), 0.0) + bar.get_height()
         by_scheme = {r["scheme"]: r["energy_pj"] * 1e-12 for r in rows if r["hardware"] == chip}
         assert sorted(totals.values()) == pytest.approx(sorted(by_scheme.values()))
@@ -219,15 +234,15 @@ def test_rows_of_a_chip_file_need_the_file(capsys: pytest.CaptureFixture[str], t
 @pytest.mark.parametrize(
     ("argv", "code", "message"),
     [
-        (["--kind", "rofline"], 2, "error: --kind: unknown kind 'rofline' (expected: latency, energy, roofline, "
-         "choice, breakdown, capacity); did you mean 'roofline'?"),
-        (["--kind", "latency", "--where", "batch=3"], 2, "error: --where batch=3 matches no row (rows left have batch: 1, 8)"),
-        (["--kind", "latency", "--where", "bach=1"], 2, "error: --where: the rows have no column 'bach'; did you mean 'batch'?"),
-        (["--kind", "latency", "--where", "batch"], 2, "error: --where: expected COLUMN=VALUE such as batch=32, got 'batch'"),
-        (["--kind", "latency", "--x", "seconds"], 2, "error: --x seconds: is no input column (axes that vary: batch, context)"),
-        (["--kind", "latency", "--x", "layer"], 2, "error: --x layer: is not a number"),
-        (["--kind", "latency", "--where", "batch=1", "--x", "batch"], 2, "error: --x batch: does not vary in the rows chosen"),
-        (["--kind", "latency", "--y", "batch"], 2, "error: --y is for --kind choice (the map's second axis)"),
+        (["--kind", "rofline"], 2, "--kind: unknown kind 'rofline' (expected: latency, energy, roofline, choice, "
+         "breakdown, capacity); did you mean 'roofline'?"),
+        (["--kind", "latency", "--where", "batch=3"], 2, "--where batch=3 matches no row (rows left have batch: 1, 8)"),
+        (["--kind", "latency", "--where", "bach=1"], 2, "no column 'bach'; did you mean 'batch'?"),
+        (["--kind", "latency", "--where", "batch"], 2, "--where: expected COLUMN=VALUE such as batch=32, got 'batch'"),
+        (["--kind", "latency", "--x", "seconds"], 2, "--x seconds: is no input column (axes that vary: batch, context"),
+        (["--kind", "latency", "--x", "layer"], 2, "--x layer: is not a number"),
+        (["--kind", "latency", "--where", "batch=1", "--x", "batch"], 2, "--x batch: does not vary in the rows chosen"),
+        (["--kind", "latency", "--y", "batch"], 2, "--y is for --kind choice (the map's second axis)"),
         (["--kind", "choice", "--where", "batch=1", "--x", "context"], 1, "needs another swept axis"),
     ],
 )  # fmt: skip
@@ -260,7 +275,8 @@ def test_roofline_without_ops_says_to_rerun_the_sweep_with_ops(
         ("other.csv", "a,b\n1,2\n", 1, "error: {path} does not look like `mlacc sweep` rows: it has no 'layer' column"),
         ("header.csv", "layer,scheme,hardware\n", 1, "error: {path} holds no rows"),
         ("broken.jsonl", '{"layer": 1}\n{oops\n', 1, "error: cannot read '{path}': line 2 is not a JSON object"),
-        ("rows.txt", "", 2, "error: cannot tell the format of '{path}': mlacc plot reads a sweep's .csv, .jsonl or .parquet"),
+        ("rows.txt", "", 2, "error: cannot tell the format of '{path}': mlacc plot reads a sweep's .csv, .jsonl or "
+         ".parquet"),
     ],
 )  # fmt: skip
 def test_unreadable_sweeps_are_one_line(

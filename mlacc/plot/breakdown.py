@@ -58,6 +58,4 @@ def draw_breakdown(scope: Scope) -> Picture:
     axes[0].set_ylabel("energy per step (J)")
     handles, names = axes[0].get_legend_handles_labels()
     fig.legend(handles[::-1], names[::-1], loc="outside right upper", title="energy component")
-    picture = Picture(fig, [str(c) for c in chips], scope.chosen, defaulted)
-    fig.suptitle(picture.title("Energy per step by component", str(table.rows[0]["layer"])))
-    return picture
+    return scope.picture(fig, table, defaulted, "Energy per step by component")

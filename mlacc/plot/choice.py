@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 from mlacc.diagnostics import InputError
 from mlacc.plot.scope import Picture, Scope
 from mlacc.plot.style import PANEL_SIZE, axis_label, panels, series_label, series_order, series_styles, value_text
+from mlacc.plot.table import SweepTable
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from mlacc.plot.table import SweepTable
 
 CELL_TEXT_POINTS = (6.0, 8.0)
 """Smallest and largest size of a scheme's name written in its cell; where even the smallest would not fit,
@@ -47,8 +47,9 @@ class ChoiceMap:
     cells: dict[tuple[Any, Any], tuple[str, bool]]
 
 
-def choice_maps(scope: Scope) -> tuple[dict[Any, ChoiceMap], list[tuple[str, Any]]]:
-    """Per chip, the scheme auto picks at every point of the two axes; and the inputs fixed to get there."""
+def choice_maps(scope: Scope) -> tuple[SweepTable, dict[Any, ChoiceMap], list[tuple[str, Any]]]:
+    """The rows drawn; per chip, the scheme auto picks at every point of the two axes; the inputs fixed to get
+    there."""
     scope.table.require(("auto_choice",), "choice")
     x = scope.axis("--x", scope.request.x, prefer=(*scope.table.set_fields, "context", "batch"))
     y = scope.axis("--y", scope.request.y, prefer=(*scope.table.set_fields, "batch", "context"), exclude=(x,))
@@ -57,9 +58,8 @@ def choice_maps(scope: Scope) -> tuple[dict[Any, ChoiceMap], list[tuple[str, Any
     if not picked.rows:
         raise InputError(f"{table.path}: no row is auto's choice (auto_choice is false in every row chosen)")
     layers_vary = table.varies("layer")
-    return {
-        chip: _choice_map(picked.having("chip", chip), x, y, layers_vary) for chip in table.values("chip")
-    }, defaulted
+    maps = {chip: _choice_map(picked.having("chip", chip), x, y, layers_vary) for chip in table.values("chip")}
+    return picked, maps, defaulted
 
 
 def _choice_map(table: SweepTable, x: str, y: str, layers_vary: bool) -> ChoiceMap:
@@ -68,7 +68,7 @@ def _choice_map(table: SweepTable, x: str, y: str, layers_vary: bool) -> ChoiceM
 
 
 def draw_choice(scope: Scope) -> Picture:
-    maps, defaulted = choice_maps(scope)
+    table, maps, defaulted = choice_maps(scope)
     schemes = series_order(scheme for m in maps.values() for scheme, _ in m.cells.values())
     styles = series_styles(schemes)
     fig, axes = panels(len(maps), extra_width=1.8)
@@ -81,9 +81,8 @@ def draw_choice(scope: Scope) -> Picture:
     if not all(fits for m in maps.values() for _, fits in m.cells.values()):
         handles.append(Patch(facecolor="white", edgecolor="black", hatch="///", label="none fits: the fastest"))
     fig.legend(handles=handles, loc="outside right upper", title="auto picks")
-    picture = Picture(fig, [str(c) for c in maps], scope.chosen, defaulted)
-    fig.suptitle(picture.title("Scheme auto picks", str(scope.table.rows[0]["layer"])))
-    return picture
+    first = next(iter(maps.values()))
+    return scope.picture(fig, table, defaulted, "Scheme auto picks", (first.x, first.y))
 
 
 def _draw_map(ax: Axes, choice: ChoiceMap, colours: dict[str, Any]) -> None:

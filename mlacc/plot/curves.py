@@ -100,9 +100,7 @@ def draw_curves(scope: Scope) -> Picture:
         handles.append(capacity_handle)
         labels.append("memory capacity")
     fig.legend(handles, labels, loc="outside right upper", title="scheme")
-    picture = Picture(fig, [str(c) for c in chips], scope.chosen, defaulted)
-    fig.suptitle(picture.title(f"{metric.title} vs {axis_label(x).split(' (')[0]}", str(table.rows[0]["layer"])))
-    return picture
+    return scope.picture(fig, table, defaulted, f"{metric.title} vs {axis_label(x).split(' (')[0]}", (x,))
 
 
 def _line(rows: list[dict[str, Any]], label: str, x: str, layers_vary: bool) -> list[dict[str, Any]]:

@@ -51,9 +51,7 @@ def draw_roofline(scope: Scope) -> Picture:
     ]
     handles.append(Line2D([], [], color="grey", marker=">", linestyle="none", label="no DRAM bytes (at edge)"))
     fig.legend(handles=handles, loc="outside right upper", title="op kind (area ∝ time)")
-    picture = Picture(fig, [str(c) for c in chips], scope.chosen, defaulted)
-    fig.suptitle(picture.title("Roofline of every op of one point", str(table.rows[0]["layer"])))
-    return picture
+    return scope.picture(fig, table, defaulted, "Roofline of every op of one point")
 
 
 def _chosen_row(rows: list[dict[str, Any]], chip: Any) -> dict[str, Any]:

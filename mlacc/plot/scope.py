@@ -59,6 +59,17 @@ class Scope:
             )
         return min(swept, key=lambda c: prefer.index(c) if c in prefer else len(prefer))
 
+    def picture(
+        self, fig: Figure, table: SweepTable, defaulted: list[tuple[str, Any]], what: str, axes: tuple[str, ...] = ()
+    ) -> Picture:
+        """The figure as a `Picture`, titled `what` for the layer, and on a second line the point it shows: the
+        workload's phase, batch and tokens off its `axes`, and whatever else was fixed."""
+        point = [(c, table.values(c)[0]) for c in POINT_COLUMNS if c not in axes and len(table.values(c)) == 1]
+        point = [(c, v) for c, v in point if (c, v) not in (("new_tokens", 1), ("context", 0))]
+        point += [(c, v) for c, v in self.chosen + defaulted if c not in POINT_COLUMNS]
+        fig.suptitle(f"{what}, {table.rows[0]['layer']}" + (f"\n{describe(point)}" if point else ""))
+        return Picture(fig, [str(chip) for chip in table.values("chip")], self.chosen, defaulted)
+
     def fix(self, free: tuple[str, ...]) -> tuple[SweepTable, list[tuple[str, Any]]]:
         """The rows with every input but `free` fixed (at its first value where it still varies), and what was
         fixed that way."""
@@ -87,7 +98,6 @@ class Picture:
             line += f"; fixed at the first value: {describe(self.defaulted)} (pick others with --where)"
         return line + "\n"
 
-    def title(self, what: str, layer: str) -> str:
-        """`what` for `layer`, and on a second line whatever the rows were narrowed to."""
-        pairs = self.chosen + self.defaulted
-        return f"{what}, {layer}" + (f"\n{describe(pairs)}" if pairs else "")
+
+POINT_COLUMNS = ("phase", "batch", "context", "new_tokens")
+"""Workload inputs a title names when they hold one value, whether or not anything fixed them."""
