@@ -10,6 +10,7 @@ a neighbour) are counted in the panel's title, not drawn.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,7 +25,10 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 LABELLED_OPS = 3
-"""The slowest ops of a panel get their names written next to them; more would collide."""
+"""The slowest ops of a panel are numbered and named in its legend."""
+
+SAME_SPOT = 0.08
+"""Ops closer than this fraction of the axes on both share a number (two numbers would overlap)."""
 
 EDGE = 4.0
 """How far past the data the axes reach, as a factor, so that the ridge and the edge markers have room."""
@@ -34,7 +38,7 @@ def draw_roofline(scope: Scope) -> Picture:
     scope.table.require(("ops",), "roofline", ": rerun the sweep with --ops")
     table, defaulted = scope.fix(("chip", "scheme"))
     chips = table.values("chip")
-    fig, axes = panels(len(chips), extra_width=2.2)
+    fig, axes = panels(len(chips), extra_width=2.2, extra_height=1.0)
     rows = [_chosen_row(table.having("chip", chip).rows, chip) for chip in chips]
     kinds = list(dict.fromkeys(op["kind"] for row in rows for op in _placed(row["ops"])))
     palette = dict(zip(kinds, _colours(len(kinds)), strict=True))
@@ -63,20 +67,28 @@ def _chosen_row(rows: list[dict[str, Any]], chip: Any) -> dict[str, Any]:
     return rows[0]
 
 
-def _label_slowest(ax: Axes, ops: list[dict[str, Any]], x_of: dict[str, float]) -> None:
-    """Names the slowest ops in a column at the top left, which stays empty (no op beats the bandwidth roof),
-    with an arrow to each: ops of a batch-1 decode sit on nearly one spot, where names would collide."""
-    slowest = sorted(ops, key=lambda op: -op["seconds"])[:LABELLED_OPS]
-    for i, op in enumerate(slowest):
-        ax.annotate(
-            f"{op['name']} ({si(op['seconds'], 's')})",
-            (x_of[op["name"]], op["flops"] / op["seconds"]),
-            xytext=(0.03, 0.95 - 0.08 * i),
-            textcoords="axes fraction",
-            fontsize=7,
-            va="top",
-            arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.6, "shrinkB": 4},
-        )
+def _number_slowest(
+    ax: Axes, ops: list[dict[str, Any]], x_of: dict[str, float], decades: tuple[float, float]
+) -> list[Any]:
+    """Numbers the slowest ops on the panel and returns legend entries that name them: names written next to
+    the points would collide, as ops often share a spot (a decode step's GEMVs all sit at one intensity)."""
+    from matplotlib.lines import Line2D
+
+    spots: dict[tuple[float, float], list[dict[str, Any]]] = {}
+    for op in sorted(ops, key=lambda op: -op["seconds"])[:LABELLED_OPS]:
+        x, y = x_of[op["name"]], op["flops"] / op["seconds"]
+        near = [
+            s
+            for s in spots
+            if abs(math.log10(s[0] / x)) < SAME_SPOT * decades[0] and abs(math.log10(s[1] / y)) < SAME_SPOT * decades[1]
+        ]
+        spots.setdefault(near[0] if near else (x, y), []).append(op)
+    handles = []
+    for number, (spot, group) in enumerate(spots.items(), 1):
+        ax.annotate(str(number), spot, xytext=(7, -12), textcoords="offset points", fontsize=8, fontweight="bold")
+        names = ", ".join(f"{op['name']} {si(op['seconds'], 's')}" for op in group)
+        handles.append(Line2D([], [], color="black", marker=f"${number}$", linestyle="none", label=names))
+    return handles
 
 
 def _placed(ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -111,7 +123,10 @@ def _draw_panel(ax: Axes, row: dict[str, Any], roof: Roof, palette: dict[str, An
             alpha=0.85,
             zorder=3,
         )
-    _label_slowest(ax, ops, {op["name"]: intensity.get(op["name"], high / 1.5) for op in ops})
+    bottom = min([op["flops"] / op["seconds"] for op in ops] + [roof.attainable(low)]) / EDGE
+    top = roof.peak_flops_per_second * 2
+    x_of = {op["name"]: intensity.get(op["name"], high / 1.5) for op in ops}
+    numbered = _number_slowest(ax, ops, x_of, (math.log10(high / low), math.log10(top / bottom)))
     xs = [float(x) for x in np.geomspace(low, high, 200)]
     ax.plot(
         xs,
@@ -136,11 +151,18 @@ def _draw_panel(ax: Axes, row: dict[str, Any], roof: Roof, palette: dict[str, An
 
     ax.set(xscale="log", yscale="log", xlim=(low, high))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    slowest_rate = min([op["flops"] / op["seconds"] for op in ops] + [roof.attainable(low)])
-    ax.set_ylim(slowest_rate / EDGE, roof.peak_flops_per_second * 2)
+    ax.set_ylim(bottom, top)
     set_log_units(ax, "FLOP/s")
     ax.set_xlabel(f"arithmetic intensity (FLOP per {roof.dram_name} byte)")
     ax.set_ylabel("attained rate (FLOP/s)")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=7, frameon=False)
+    roofs, labels = ax.get_legend_handles_labels()
+    ax.legend(
+        handles=[*roofs, *numbered],
+        labels=[*labels, *(h.get_label() for h in numbered)],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.2),
+        fontsize=7,
+        frameon=False,
+    )
     return len(row["ops"]) - len(ops)

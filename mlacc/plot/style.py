@@ -52,16 +52,18 @@ def pyplot() -> Any:
     return plt
 
 
-def panels(count: int, sharey: bool = False, extra_width: float = 1.6) -> tuple[Figure, list[Axes]]:
+def panels(
+    count: int, sharey: bool = False, extra_width: float = 1.6, extra_height: float = 0.0
+) -> tuple[Figure, list[Axes]]:
     """A figure of `count` panels, at most three a row, laid out so that no text overlaps; `extra_width`
-    inches on the right hold the figure's legend."""
+    inches on the right hold the figure's legend, `extra_height` a row's legends under its panels."""
     columns = min(count, MAX_COLUMNS)
     rows = math.ceil(count / columns)
     width, height = PANEL_SIZE
     fig, grid = pyplot().subplots(
         rows,
         columns,
-        figsize=(width * columns + extra_width, height * rows + 0.6),
+        figsize=(width * columns + extra_width, (height + extra_height) * rows + 0.6),
         squeeze=False,
         sharey=sharey,
         layout="constrained",
