@@ -127,6 +127,14 @@ def test_curves_fix_what_varies_off_their_axes_and_say_so(sweep_rows: Path):
     assert "fixed at the first value: batch 1" in picture.summary("latency", "out.png")
 
 
+def test_two_layers_are_named_apart_and_a_set_field_can_be_the_axis(chip_rows: Path):
+    fig = draw(str(chip_rows), PlotRequest("latency", where="sm.macs_per_cycle.fp32=1024")).figure
+    assert fig.get_suptitle().startswith("Latency vs hbm.read_bandwidth_bytes_per_cycle, m, g\n")
+    assert legend_texts(fig) == [f"m {scheme}" for scheme in SCHEMES] + ["g"]
+    assert fig.axes[0].get_xlabel() == "hbm.read_bandwidth_bytes_per_cycle (--set)"
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["100", "1000", "4000"]
+
+
 def test_capacity_draws_each_chips_memory_and_the_kv_cache_of_every_scheme(sweep_rows: Path):
     fig = draw(str(sweep_rows), PlotRequest("capacity", where="batch=8")).figure
     for ax, chip in zip(fig.axes, HARDWARE, strict=True):
@@ -217,6 +225,13 @@ def test_every_kind_writes_png_and_svg(
     assert stdout.startswith(f"wrote {out}: --kind {kind}, 2 panel(s): h100, h200")
     head = out.read_bytes()[:400]
     assert head.startswith(b"\x89PNG") if suffix == ".png" else b"<svg" in head
+
+
+def test_the_same_rows_give_the_same_svg(capsys: pytest.CaptureFixture[str], sweep_rows: Path, tmp_path: Path):
+    first, second = tmp_path / "first.svg", tmp_path / "second.svg"
+    for out in (first, second):
+        assert plot(capsys, str(sweep_rows), "--kind", "breakdown", "-o", str(out))[0] == 0
+    assert first.read_bytes() == second.read_bytes()
 
 
 def test_rows_of_a_chip_file_need_the_file(capsys: pytest.CaptureFixture[str], tmp_path: Path):

@@ -62,12 +62,13 @@ class Scope:
     def picture(
         self, fig: Figure, table: SweepTable, defaulted: list[tuple[str, Any]], what: str, axes: tuple[str, ...] = ()
     ) -> Picture:
-        """The figure as a `Picture`, titled `what` for the layer, and on a second line the point it shows: the
+        """The figure as a `Picture`, titled `what` for the layers drawn, and on a second line the point it shows: the
         workload's phase, batch and tokens off its `axes`, and whatever else was fixed."""
         point = [(c, table.values(c)[0]) for c in POINT_COLUMNS if c not in axes and len(table.values(c)) == 1]
         point = [(c, v) for c, v in point if (c, v) not in (("new_tokens", 1), ("context", 0))]
-        point += [(c, v) for c, v in self.chosen + defaulted if c not in POINT_COLUMNS]
-        fig.suptitle(f"{what}, {table.rows[0]['layer']}" + (f"\n{describe(point)}" if point else ""))
+        point += [(c, v) for c, v in self.chosen + defaulted if c not in (*POINT_COLUMNS, "layer")]
+        layers = ", ".join(str(layer) for layer in table.values("layer"))
+        fig.suptitle(f"{what}, {layers}" + (f"\n{describe(point)}" if point else ""))
         return Picture(fig, [str(chip) for chip in table.values("chip")], self.chosen, defaulted)
 
     def fix(self, free: tuple[str, ...]) -> tuple[SweepTable, list[tuple[str, Any]]]:

@@ -93,19 +93,19 @@ def series_order(labels: Iterable[str]) -> list[str]:
 
 
 def series_styles(labels: list[str]) -> dict[str, dict[str, str]]:
-    """A colour and a marker per series, the same for a scheme in every picture (the markers tell lines apart in
-    grey print too)."""
+    """A colour per scheme, the same in every picture (a baseline layer gets one of its own), and a marker per
+    series, which tells apart the same scheme of two layers and lines in grey print."""
     palette = pyplot().get_cmap("tab10").colors
     styles: dict[str, dict[str, str]] = {}
     others = len(SCHEMES)
-    for label in labels:
+    for position, label in enumerate(labels):
         scheme = label.rsplit(" ", 1)[-1]
-        if scheme in SCHEMES and label == scheme:
-            index = SCHEMES.index(scheme)
+        if scheme in SCHEMES:
+            colour = SCHEMES.index(scheme)
         else:
-            index = others
+            colour = others
             others += 1
-        styles[label] = {"color": palette[index % len(palette)], "marker": _MARKERS[index % len(_MARKERS)]}
+        styles[label] = {"color": palette[colour % len(palette)], "marker": _MARKERS[position % len(_MARKERS)]}
     return styles
 
 
@@ -173,7 +173,9 @@ def save(fig: Figure, path: str) -> None:
 
     picture_format = figure_format(path)
     metadata = {"Date": None} if picture_format == "svg" else {}
+    plt = pyplot()
     try:
-        write_whole_with(path, lambda tmp: fig.savefig(tmp, format=picture_format, dpi=150, metadata=metadata))
+        with plt.rc_context({"svg.hashsalt": "mlacc"}):  # SVG ids from a fixed salt, not a random one
+            write_whole_with(path, lambda tmp: fig.savefig(tmp, format=picture_format, dpi=150, metadata=metadata))
     finally:
-        pyplot().close(fig)
+        plt.close(fig)
