@@ -130,21 +130,19 @@ def describe(pairs: list[tuple[str, Any]]) -> str:
     return ", ".join(f"{column} {value_text(column, value)}" for column, value in pairs)
 
 
-def set_value_axis(ax: Axes, column: str, values: list[Any], axis: str = "x") -> None:
-    """A numeric axis over a swept column: logarithmic where the values span a factor of 8 or more (base 2 when
+def set_value_axis(ax: Axes, column: str, values: list[Any]) -> None:
+    """An x axis over a swept column: logarithmic where the values span a factor of 8 or more (base 2 when
     every one is a power of two), with a tick at each value when there are few enough to read."""
     from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
-    target = ax.xaxis if axis == "x" else ax.yaxis
-    positive = all(v > 0 for v in values)
-    if positive and max(values) / min(values) >= 8:
+    if all(v > 0 for v in values) and max(values) / min(values) >= 8:
         powers_of_two = all(float(v).is_integer() and int(v) & (int(v) - 1) == 0 for v in values)
-        (ax.set_xscale if axis == "x" else ax.set_yscale)("log", base=2 if powers_of_two else 10)
+        ax.set_xscale("log", base=2 if powers_of_two else 10)
     if len(values) <= 10:
-        target.set_major_locator(FixedLocator([float(v) for v in values]))
-        target.set_minor_locator(NullLocator())
-        target.set_major_formatter(FuncFormatter(lambda v, _: value_text(column, _as_number(v))))
-    (ax.set_xlabel if axis == "x" else ax.set_ylabel)(axis_label(column))
+        ax.xaxis.set_major_locator(FixedLocator([float(v) for v in values]))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: value_text(column, _as_number(v))))
+    ax.set_xlabel(axis_label(column))
 
 
 def set_log_units(ax: Axes, unit: str) -> None:
