@@ -294,6 +294,14 @@ def _check_executor(executor: str, scheduler: str | None, jobs: int) -> None:
         raise UsageError("--jobs is for --executor local: a Dask cluster runs as many chunks as it has workers")
 
 
+def plot_command(args: argparse.Namespace) -> tuple[str, int]:
+    from mlacc.plot import PlotRequest, plot_sweep
+
+    hardware = tuple(h.strip() for h in args.hw.split(",")) if args.hw else ()
+    request = PlotRequest(args.kind, args.where, args.x, args.y, hardware, args.dtype)
+    return plot_sweep(args.sweep, request, args.figure), 0
+
+
 def _sweep_schemes(text: str) -> tuple[str, ...]:
     if text == "all":
         return SCHEMES
@@ -514,6 +522,40 @@ def build_parser() -> argparse.ArgumentParser:
         "never falls back to this machine, where --jobs does the same work without a cluster)",
     )
     sweep_parser.set_defaults(run=sweep_command, output=None)
+    plot_parser = commands.add_parser(
+        "plot",
+        help="draw a sweep's rows: latency, energy, roofline, scheme choice, energy breakdown, KV-cache capacity",
+        description="Draw a picture of the rows `mlacc sweep` wrote: one panel per hardware. Inputs that vary and "
+        "are not on the picture's axes are fixed at their first value unless --where fixes them.",
+    )
+    plot_parser.add_argument("sweep", metavar="SWEEP", help="rows of `mlacc sweep`: .csv, .jsonl or .parquet")
+    plot_parser.add_argument(
+        "--kind",
+        required=True,
+        metavar="KIND",
+        help="latency|energy|capacity (vs --x, a line per scheme), roofline (every op of one point; needs a sweep "
+        "with --ops), choice (the scheme auto picks over --x and --y), breakdown (energy components per scheme)",
+    )
+    plot_parser.add_argument(
+        "-o",
+        "--output",
+        dest="figure",
+        required=True,
+        metavar="OUT.png|OUT.svg",
+        help="the picture, whole or not at all",
+    )
+    plot_parser.add_argument("--where", metavar="COL=V,...", help="draw only rows with these values, e.g. batch=32")
+    plot_parser.add_argument("--x", metavar="COLUMN", help="the swept input across (default: context, else batch, ...)")
+    plot_parser.add_argument(
+        "--y", metavar="COLUMN", help="the choice map's second axis (default: another swept input)"
+    )
+    plot_parser.add_argument(
+        "--hw", metavar="A.toml,...", help="hardware files of chips the rows name that are no preset"
+    )
+    plot_parser.add_argument(
+        "--dtype", default="bf16", help="the layer's dtype, for the roofline's peak (default bf16)"
+    )
+    plot_parser.set_defaults(run=plot_command, output=None)
     hw_parser = commands.add_parser("hw", help="list and show hardware presets and files")
     hw_commands = hw_parser.add_subparsers(dest="hw_command", required=True, metavar="HW_COMMAND")
     hw_list = hw_commands.add_parser("list", help="the bundled presets, one per line")
