@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from math import ceil, prod
+from typing import Any
 
 import numpy as np
 
@@ -222,28 +223,49 @@ def _contraction_terms(
         # A flash kernel runs one program per block of query rows (one array pass tall) and split of the keys
         # (see `flash_programs`), one program per unit at a time: it takes as many waves of programs as
         # the units need, the last one part-empty (320 programs on 132 SMs take 3 waves, not 2.4).
-        programs = flash_programs(machine.units, g * ceil(m / rows), op.keys)
-        units = np.full_like(tm, min(machine.units, programs))
-        compute = np.full_like(tm, op.macs / programs * ceil(programs / machine.units)) / rate
+        row_blocks = g * np.ceil(m / rows)
+        programs = flash_programs(machine.units, row_blocks, op.keys)
+        units = np.full_like(tm, np.minimum(machine.units, programs))
+        compute = np.full_like(tm, op.macs / programs * np.ceil(programs / machine.units)) / rate
+        if placement.result != machine.array_level.name and machine.attention_split_cycles:
+            # The member that writes the group's output: with the keys split, each split writes its rows in fp32
+            # and a combine kernel reads them all back, one split after another (benchmarks/gpu/kernel_grid.py;
+            # charged where the preset measured the combine).
+            splits = programs / row_blocks
+            partial = np.where(splits > 1, op.result_bytes * splits * 4 / op.element_bytes, 0.0)
+            hbm = machine.dram.read_bandwidth * machine.attention_memory_efficiency
+            compute = compute + np.where(splits > 1, partial / hbm + splits * machine.attention_split_cycles, 0.0)
+            reads[-1] += partial
+            writes[-1] += partial
     return compute, reads, writes, units, utilisation
 
 
-def flash_programs(units: int, row_blocks: int, keys: int) -> int:
+def flash_programs(units: int, row_blocks: Any, keys: Any) -> Any:
     """Programs of a flash kernel: each block of query rows, its keys split (flash-decoding) when there are
     fewer row blocks than units, so that about two programs per unit run, each over at least
     FLASH_CHUNK_KEYS keys (benchmarks/gpu/flash_attention.py `default_splits`, as measured; FlashAttention's
-    split heuristic has the same aim)."""
-    if row_blocks >= units:
-        return row_blocks
-    return row_blocks * max(1, min(ceil(2 * units / row_blocks), ceil(keys / FLASH_CHUNK_KEYS)))
+    split heuristic has the same aim). Elementwise over arrays of row blocks and keys."""
+    splits = np.maximum(1, np.minimum(np.ceil(2 * units / row_blocks), np.ceil(keys / FLASH_CHUNK_KEYS)))
+    return row_blocks * np.where(row_blocks >= units, 1, splits)
 
 
-def compute_efficiency(machine: Machine, op: OpSpec) -> float:
+def compute_efficiency(machine: Machine, op: OpSpec) -> Any:
     """The measured fraction of peak the op's kind of kernel reaches: a fused attention's, or a GEMM's, whose
     output tiles each stream K in slices and then spend `epilogue_slices` slices' time writing the tile out,
-    so a shallow K (512, an MLA up-projection) reaches less of its mainloop rate than a deep one."""
+    so a shallow K (512, an MLA up-projection) reaches less of its mainloop rate than a deep one.
+
+    A flash program likewise loads its query rows before its keys stream past and writes its output after,
+    time worth `attention_program_keys` keys of its mainloop that nothing overlaps (measured: the latent
+    decode kernel over batch x context x splits, and prefill over prompt length, benchmarks/gpu/kernel_grid.py),
+    so programs over few keys (batch-1 decode split into many programs, short prompts) run below the
+    kernel's rate over long ones, `attention_compute`. Keys per program: the keys each query sees (the
+    causal mask's average) over the splits (`flash_programs`)."""
     if op.flash:
-        return machine.attention_compute_efficiency
+        if op.gemm is None or not machine.attention_program_keys:
+            return machine.attention_compute_efficiency
+        row_blocks = op.gemm.extents["g"] * np.ceil(op.gemm.extents["m"] / machine.rows)
+        keys = op.keys * op.density * row_blocks / flash_programs(machine.units, row_blocks, op.keys)
+        return machine.attention_compute_efficiency * keys / (keys + machine.attention_program_keys)
     if op.gemm is None or not machine.epilogue_slices:
         return machine.compute_efficiency
     slices = ceil(op.gemm.extents["k"] / SLICE_DEPTH)
