@@ -55,7 +55,7 @@ def _floats(attr: DictionaryAttr) -> dict[str, float]:
 
 
 def _nanoseconds(cycles: float, machine: Machine) -> int:
-    return round(cycles / machine.frequency * 1e9)
+    return round(float(cycles / machine.frequency) * 1e9)
 
 
 def _task_cores(task: TaskOp, machine: Machine) -> list[int]:

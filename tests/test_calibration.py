@@ -8,6 +8,7 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from mlacc import cli
@@ -23,6 +24,7 @@ from passes.cost import (
     estimate_contraction,
     estimate_elementwise,
 )
+from passes.cost.gemm import compute_efficiency, flash_programs
 from passes.cost.ops import causal_density
 
 RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
@@ -32,7 +34,7 @@ RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 # energy: median |error| over all steps.
 LIMITS = {
     "h100_2026-11-24.csv": {"median": 0.05, "max_median": 0.11, "max_error": 0.23, "max_energy": 0.06},
-    "h200_2026-11-24.csv": {"median": 0.06, "max_median": 0.11, "max_error": 0.32, "max_energy": 0.08},
+    "h200_2026-11-24.csv": {"median": 0.05, "max_median": 0.10, "max_error": 0.32, "max_energy": 0.08},
 }
 
 
@@ -228,3 +230,26 @@ def test_big_gemms_of_the_calibration_grid_follow_the_epilogue_model(name: str):
         assert est.bound == "compute"
         errors.append(est.cycles / machine.frequency / float(r["seconds"]) - 1)
     assert len(errors) == 20 and max(map(abs, errors)) < 0.08
+
+
+def test_flash_programs_over_few_keys_run_below_the_kernels_rate():
+    """A flash program's start and end (query rows in, output out) overlap nothing: on H200 they are worth
+    `attention_program_keys` keys of its mainloop (fit on benchmarks/results/h200_kernels_2026-11-30.csv), so
+    batch-1 latent decode, split into programs of 512 keys, runs at 512 / (512 + k0) of the long-program rate."""
+    h200 = Machine.of(load_hardware("h200"))
+    assert 100 < h200.attention_program_keys < 400 and h200.attention_split_cycles > 0
+    gemm = Gemm.of("gmk,gkn->gmn", {"g": 1, "m": 128, "n": 32768, "k": 576})
+    op = OpSpec("scores", "einsum", "bf16", 2, 2 * gemm.macs, (2 * 128 * 576, 2 * 32768 * 576), 2 * 128 * 32768, gemm,
+                flash=True, keys=32768)  # fmt: skip
+    keys = 512  # 2 row blocks, 64 splits (flash_programs): 128 programs on 132 SMs
+    expected = h200.attention_compute_efficiency * keys / (keys + h200.attention_program_keys)
+    assert compute_efficiency(h200, op) == pytest.approx(expected)
+    # Elementwise over arrays of shapes, as sweeps call it.
+    assert list(flash_programs(132, np.array([2.0, 256.0]), np.array([32768, 4096]))) == [128, 256]
+
+
+def test_the_kernel_grid_was_fit_on_checked_kernels():
+    rows = list(csv.DictReader(open(RESULTS / "h200_kernels_2026-11-30.csv")))
+    attention = [r for r in rows if r["kind"] in ("latent-split", "prefill-attention", "head-decode")]
+    assert len(attention) > 100 and all(r["status"] == "ok" and float(r["rel_error"]) < 1e-2 for r in attention)
+    assert {r["grid"] for r in rows} == {"calibration"}

@@ -1,6 +1,9 @@
 """Fits a GPU preset's measured constants from the calibration rows of a benchmarks/gpu/measure.py CSV.
 
     python benchmarks/gpu/fit.py benchmarks/results/h100_2026-11-24.csv --peak-tflops 989.4 --hbm-tbs 3.35 --preset h100
+    python benchmarks/gpu/fit.py benchmarks/results/h200_2026-11-24.csv --peak-tflops 989.4 --hbm-tbs 4.8 \
+        --preset h200 \
+        --kernels benchmarks/results/h200_kernels_2026-11-30.csv
 
 Prints the [efficiency] and energy lines for the preset, each with the rows it came from. Only
 calibration rows are read (never the validation grid), so `mlacc validate` judges the fit on shapes
@@ -28,6 +31,7 @@ def main() -> None:
     parser.add_argument("--peak-tflops", type=float, required=True, help="datasheet dense bf16")
     parser.add_argument("--hbm-tbs", type=float, required=True, help="datasheet HBM bandwidth")
     parser.add_argument("--preset", required=True, help="the preset whose traffic model the energies are fit to")
+    parser.add_argument("--kernels", help="a benchmarks/gpu/kernel_grid.py CSV: fit the flash programs' constants")
     args = parser.parse_args()
     rows = [r for r in csv.DictReader(open(args.csv)) if r["grid"] == "calibration" and r["status"] == "ok"]
     peak, hbm = args.peak_tflops * 1e12, args.hbm_tbs * 1e12
@@ -65,7 +69,10 @@ def main() -> None:
     print(f"epilogue_slices = {epilogue:.2f}   # the same fit: a tile's write-out in K slices of 64")
     print(f"op_latency_cycles = {f(tiny, 'seconds') * CLOCK:.0f}   # {f(tiny, 'seconds') * 1e6:.2f} us per tiny op")
     print(f"attention_memory = {statistics.median(f(r, 'bytes') / f(r, 'seconds') / hbm for r in mha_decode):.3f}")
-    print(f"attention_compute = {statistics.median(f(r, 'flops') / f(r, 'seconds') / peak for r in prefill):.3f}")
+    if args.kernels:
+        fit_flash_programs(args.kernels, peak, hbm, Machine.of(load_hardware(args.preset)))
+    else:
+        print(f"attention_compute = {statistics.median(f(r, 'flops') / f(r, 'seconds') / peak for r in prefill):.3f}")
     print(f"l2 read_bandwidth_bytes_per_cycle = {f(l2, 'bytes') / f(l2, 'seconds') / CLOCK:.0f}")
 
     # Energy: board joules = static W x seconds + pJ/B x bytes per memory level + pJ/MAC x MACs, with the
@@ -100,6 +107,63 @@ def main() -> None:
     print(f"{hbm_name} energy = {hbm_pj * 1e12:.2f} pJ/B   # median of {len(streams)} copies, norms and GEMVs")
     print(f"bf16 mac = {mac_pj * 1e12:.3f} pJ   # median of {len(big)} GEMMs with M >= 4096, after the above")
     print(f"attention_mac_energy_ratio = {attention_ratio:.2f}   # median of {len(heavy)} compute-heavy attention rows")
+
+
+def fit_flash_programs(path: str, peak: float, hbm: float, machine: Machine) -> None:
+    """`attention_compute`, `attention_program_keys` and `attention_split_cycles` from a kernel_grid.py CSV.
+
+    A flash program over K keys takes (K + program_keys) x its per-key work / (the SM's peak x compute), and a
+    kernel as many of those as it has waves of programs (passes/cost/gemm.py compute_efficiency): fit, by
+    relative least squares, on the split kernels timed without their combine, the unsplit ones and the
+    prefill kernels, each kind of kernel weighted equally. The combine of S splits reads the fp32 partials at
+    the kernel's HBM rate (the preset's `attention_memory`) and then takes S x split_cycles: the median of
+    that residual per split.
+    """
+    rows = [r for r in csv.DictReader(open(path)) if r["grid"] == "calibration" and r["status"] == "ok"]
+    units = machine.units
+    per_sm = peak / units
+    kind, waves, keys, work, seconds = [], [], [], [], []
+    for r in rows:
+        if r["kind"] not in ("latent-split", "prefill-attention") or (
+            r["kind"] == "latent-split" and (int(r["splits"]) > 1 and r["combine"] == "1")
+        ):
+            continue
+        width = {"mla-latent": C_LATENT, "mla-expanded": 128 + 64 + 128, "mha": 128 + 128}[r["model"]]
+        queries = int(r["batch"]) * 128 * int(r["new_tokens"])
+        kind.append(f"{r['kind']} {r['model']}" + (" split" if int(r["splits"]) > 1 else ""))
+        waves.append(math.ceil(int(r["programs"]) / units))
+        keys.append(float(r["flops"]) / (2 * queries * width) / int(r["splits"]))  # visible keys per program
+        work.append(2 * int(r["block_m"]) * width)  # FLOPs per key of one program
+        seconds.append(float(r["seconds"]))
+    w, k, x, y = (np.array(v, dtype=float) for v in (waves, keys, work, seconds))
+    weight = np.array([1 / kind.count(c) for c in kind]) ** 0.5
+    # seconds = w x / per_sm x (k / compute + program_keys / compute): linear in 1 / compute and its product
+    # with program_keys; relative errors, so each row divided by its seconds.
+    base = w * x / per_sm / y
+    (inverse, keys_over), *_ = np.linalg.lstsq(np.stack([base * k, base], axis=1) * weight[:, None], weight, rcond=None)
+    compute, program_keys = 1 / inverse, keys_over / inverse
+    errors = w * (k + program_keys) * x / (per_sm * compute) / y - 1
+    print(f"attention_compute = {compute:.3f}   # flash programs' mainloop rate / peak, {len(y)} kernel-grid rows")
+    print(f"attention_program_keys = {program_keys:.0f}   # a program's unoverlapped start and end, in keys")
+    for c in sorted(set(kind)):
+        e = [abs(errors[i]) for i in range(len(kind)) if kind[i] == c]
+        print(f"    {c}: {len(e)} rows, |error| median {statistics.median(e):.1%}, max {max(e):.1%}")
+    by_point = {(r["batch"], r["context"], r["splits"], r["combine"]): float(r["seconds"])
+                for r in rows if r["kind"] == "latent-split"}  # fmt: skip
+    per_split = []
+    for (b, t, s, combine), total in by_point.items():
+        if combine == "1" and int(s) > 1:
+            partial = int(b) * int(s) * 128 * C_VALUE * 4
+            alone = total - by_point[(b, t, s, "0")] - partial / (hbm * machine.attention_memory_efficiency)
+            per_split.append(alone / int(s))
+    print(
+        f"attention_split_cycles = {statistics.median(per_split) * CLOCK:.0f}   # combine per split, median of "
+        f"{len(per_split)} split kernels timed with and without it"
+    )
+
+
+C_LATENT, C_VALUE = 512 + 64 + 512, 512
+"""DeepSeek-V3's latent attention: key width (latent + RoPE) plus value width, and the value width."""
 
 
 def model_traffic(machine: Machine, row: dict[str, str]) -> tuple[dict[str, float], float]:

@@ -149,11 +149,14 @@ def attention(
     block_n: int = 64,
     num_warps: int | None = None,
     num_stages: int = 2,
+    combine: bool = True,
 ) -> torch.Tensor:
     """softmax(scale (q1 k1^T + q2 k2^T), causal) v, per query head; q [B, Hq, S, D], k/v [B, Hkv, T, D].
 
     Any strides with a contiguous last axis (a stride-0 head axis broadcasts one key to every head);
     `out` [B, Hq, S, Dv] may be a strided view, so results land in the layout the next op reads.
+    `combine=False` leaves a split kernel's partial results uncombined (`out` unwritten): only to time the
+    split kernel apart from its combine (benchmarks/gpu/kernel_grid.py).
     """
     b, hq, s, d1 = q1.shape
     hkv, t, dv = k1.shape[1], k1.shape[2], v.shape[3]
@@ -192,7 +195,7 @@ def attention(
         D1=d1, D2=d2, DV=dv, BLOCK_M=block_m, BLOCK_N=block_n, CAUSAL=causal, SPLIT=splits > 1, V_IS_K1=v_is_k1,
         num_warps=num_warps, num_stages=num_stages,
     )  # fmt: skip
-    if splits > 1:
+    if splits > 1 and combine:
         block_dv = min(dv, 64)
         _combine_kernel[(triton.cdiv(rows, 16), b * hkv, dv // block_dv)](
             part_acc, part_ml, out, out.stride(0), out.stride(1), out.stride(2), hkv, group, rows, splits,

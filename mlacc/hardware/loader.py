@@ -20,7 +20,9 @@ The schema (every key carries its unit; see presets/h100.toml for a commented ex
                  op_latency_cycles: measured fixed time of one op (launch, sync);
                  contraction_latency_cycles: the same for a contraction or fused attention (default: op's);
                  attention_compute, attention_memory: the same fractions for a fused attention kernel (optional);
-                 attention_mac_energy_ratio: pJ per MAC of that kernel over a GEMM's (optional, default 1)
+                 attention_mac_energy_ratio: pJ per MAC of that kernel over a GEMM's (optional, default 1);
+                 attention_program_keys: a flash program's unoverlapped start and end in keys (optional, 0);
+                 attention_split_cycles: cycles per split of a split kernel's combine (optional, default 0)
 
 `count` fields are totals on the chip. Unknown keys are errors, so a typo never
 silently falls back to a default.
@@ -143,6 +145,8 @@ _EFFICIENCY = {
     "attention_compute",
     "attention_memory",
     "attention_mac_energy_ratio",
+    "attention_program_keys",
+    "attention_split_cycles",
     "epilogue_slices",
 }
 _FRACTIONS = {"compute", "memory", "attention_compute", "attention_memory"}

@@ -97,9 +97,9 @@ class ChipCatalogue:
         return Roof(
             hardware=machine.name,
             dtype=dtype,
-            peak_flops_per_second=machine.units * machine.peak_macs(dtype) * 2 * machine.frequency,
+            peak_flops_per_second=float(machine.units * machine.peak_macs(dtype) * 2 * machine.frequency),
             dram_name=dram.name,
-            dram_bytes_per_second=dram.read_bandwidth * dram.count * machine.frequency,
-            compute_efficiency=machine.compute_efficiency,
-            memory_efficiency=machine.memory_efficiency,
+            dram_bytes_per_second=float(dram.read_bandwidth * dram.count * machine.frequency),
+            compute_efficiency=float(machine.compute_efficiency),
+            memory_efficiency=float(machine.memory_efficiency),
         )

@@ -244,6 +244,10 @@ class Work:
     units: np.ndarray
     utilisation: np.ndarray
     per_unit: np.ndarray
+    partial: np.ndarray | None = None
+    """Bytes of fp32 partial results a split flash kernel's combine reads (written and read off chip)."""
+    splits: np.ndarray | None = None
+    """Splits of the keys each row block's combine merges."""
 
     def columns(self, keep: np.ndarray) -> Work:
         """The candidates `keep` names, per row."""
@@ -257,6 +261,8 @@ class Work:
             pick(self.units),
             pick(self.utilisation),
             pick(self.per_unit),
+            None if self.partial is None else pick(self.partial),
+            None if self.splits is None else pick(self.splits),
         )
 
     def take(self, index: np.ndarray) -> Work:
@@ -267,6 +273,8 @@ class Work:
             self.units[index],
             self.utilisation[index],
             self.per_unit[index],
+            None if self.partial is None else self.partial[index],
+            None if self.splits is None else self.splits[index],
         )
 
 
@@ -334,23 +342,44 @@ def contraction_work(
         # A flash kernel runs one program per block of query rows (one array pass tall) and split of the keys
         # (see `flash_programs`), one program per unit at a time: it takes as many waves of programs as
         # the units need, the last one part-empty (320 programs on 132 SMs take 3 waves, not 2.4).
-        programs = flash_programs(machine.units, g * np.ceil(m / rows), column(op.keys))
+        row_blocks = g * np.ceil(m / rows)
+        programs = flash_programs(machine.units, row_blocks, column(op.keys))
         units = np.minimum(machine.units, programs) * np.ones_like(tm)
         per_unit = (macs / programs * np.ceil(programs / machine.units)) * np.ones_like(tm)
+        if np.any(machine.attention_split_cycles):  # the same for every point: part of `Machine.shape`
+            # The member that writes the group's output: with the keys split, each split writes its rows in fp32
+            # and a combine kernel reads them all back, one split after another (benchmarks/gpu/kernel_grid.py;
+            # charged where the preset measured the combine).
+            splits = programs / row_blocks
+            writes_output = column(homes.result) != 0
+            partial = np.where(
+                (splits > 1) & writes_output, column(op.result_bytes) * splits * 4 / op.element_bytes, 0.0
+            )
+            reads[-1] = reads[-1] + partial
+            writes[-1] = writes[-1] + partial
+            return Work(
+                reads, writes, units, utilisation, per_unit, partial * np.ones_like(tm), splits * np.ones_like(tm)
+            )
     return Work(reads, writes, units, utilisation, per_unit)
 
 
 def contraction_compute(machine: Machine, op: OpSpec, work: Work) -> np.ndarray:
-    """Compute cycles: the busiest unit's MACs at the array's peak x utilisation x measured efficiency."""
+    """Compute cycles: the busiest unit's MACs at the array's peak x utilisation x measured efficiency, and a
+    split kernel's combine (reading the partials, a fixed time per split) where the preset measured it."""
     rate = column(machine.peak_macs(op.dtype)) * work.utilisation * column(compute_efficiency(machine, op))
-    return work.per_unit / rate
+    compute = work.per_unit / rate
+    if work.partial is not None and work.splits is not None:
+        hbm = column(machine.dram.read_bandwidth) * column(machine.attention_memory_efficiency)
+        combine = work.partial / hbm + work.splits * column(machine.attention_split_cycles)
+        compute = compute + np.where(work.partial > 0, combine, 0.0)
+    return compute
 
 
 def flash_programs(units: int, row_blocks: Num, keys: Num) -> np.ndarray:
     """Programs of a flash kernel: each block of query rows, its keys split (flash-decoding) when there are
     fewer row blocks than units, so that about two programs per unit run, each over at least
     FLASH_CHUNK_KEYS keys (benchmarks/gpu/flash_attention.py `default_splits`, as measured; FlashAttention's
-    split heuristic has the same aim)."""
+    split heuristic has the same aim). Elementwise over arrays of row blocks and keys."""
     blocks = np.asarray(row_blocks, dtype=float)
     splits = np.maximum(1, np.minimum(np.ceil(2 * units / blocks), np.ceil(np.asarray(keys) / FLASH_CHUNK_KEYS)))
     return np.where(blocks >= units, blocks, blocks * splits)
@@ -359,9 +388,22 @@ def flash_programs(units: int, row_blocks: Num, keys: Num) -> np.ndarray:
 def compute_efficiency(machine: Machine, op: OpSpec) -> Num:
     """The measured fraction of peak the op's kind of kernel reaches: a fused attention's, or a GEMM's, whose
     output tiles each stream K in slices and then spend `epilogue_slices` slices' time writing the tile out,
-    so a shallow K (512, an MLA up-projection) reaches less of its mainloop rate than a deep one."""
+    so a shallow K (512, an MLA up-projection) reaches less of its mainloop rate than a deep one.
+
+    A flash program likewise loads its query rows before its keys stream past and writes its output after,
+    time worth `attention_program_keys` keys of its mainloop that nothing overlaps (measured: the latent
+    decode kernel over batch x context x splits, and prefill over prompt length, benchmarks/gpu/kernel_grid.py),
+    so programs over few keys (batch-1 decode split into many programs, short prompts) run below the
+    kernel's rate over long ones, `attention_compute`. Keys per program: the keys each query sees (the
+    causal mask's average) over the splits (`flash_programs`)."""
     if op.flash:
-        return machine.attention_compute_efficiency
+        if op.gemm is None:
+            return machine.attention_compute_efficiency
+        row_blocks = op.gemm.extents["g"] * np.ceil(np.asarray(op.gemm.extents["m"], dtype=float) / machine.rows)
+        keys = op.keys * op.density * row_blocks / flash_programs(machine.units, row_blocks, op.keys)
+        start_end = np.asarray(machine.attention_program_keys, dtype=float)
+        short = machine.attention_compute_efficiency * keys / (keys + start_end)
+        return np.where(start_end == 0, machine.attention_compute_efficiency, short)
     if op.gemm is None:
         return machine.compute_efficiency
     slices = np.ceil(np.asarray(op.gemm.extents["k"], dtype=float) / SLICE_DEPTH)

@@ -49,6 +49,10 @@ class Machine:
     """Fixed cycles of a contraction or fused-attention kernel (a GEMM's prologue and epilogue)."""
     attention_compute_efficiency: Num = 1.0
     attention_memory_efficiency: Num = 1.0
+    attention_program_keys: Num = 0.0
+    """A flash program's unoverlapped start and end (query rows in, output out), in keys of its mainloop."""
+    attention_split_cycles: Num = 0.0
+    """Cycles per split the combine of a split (flash-decoding) kernel takes, beyond reading the partials."""
     attention_mac_energy_ratio: Num = 1.0
     """pJ per MAC of a fused attention kernel over a GEMM's: measured, its MACs cost more (register-fed
     products, softmax in between) than a large GEMM's."""
@@ -104,6 +108,8 @@ class Machine:
             contraction_latency=efficiency.get("contraction_latency_cycles", efficiency.get("op_latency_cycles", 0.0)),
             attention_compute_efficiency=efficiency.get("attention_compute", efficiency.get("compute", 1.0)),
             attention_memory_efficiency=efficiency.get("attention_memory", efficiency.get("memory", 1.0)),
+            attention_program_keys=efficiency.get("attention_program_keys", 0.0),
+            attention_split_cycles=efficiency.get("attention_split_cycles", 0.0),
             attention_mac_energy_ratio=efficiency.get("attention_mac_energy_ratio", 1.0),
             attention_measured="attention_compute" in efficiency,
             static_power=target.static_power,
@@ -171,6 +177,7 @@ class Machine:
             self.cores,
             self.devices,
             bool(self.static_power),
+            bool(self.attention_split_cycles),
         )
 
 
@@ -183,6 +190,8 @@ _STACKED = (
     "contraction_latency",
     "attention_compute_efficiency",
     "attention_memory_efficiency",
+    "attention_program_keys",
+    "attention_split_cycles",
     "attention_mac_energy_ratio",
     "static_power",
     "interconnect_bandwidth",

@@ -1,0 +1,238 @@
+"""Calibration grids of single kernels, to find how a kernel's rate depends on its shape (one CSV).
+
+    python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_kernels_2026-11-30.csv
+
+Needs torch, triton and NVML on the GPU machine (as measure.py, whose timing and energy it reuses:
+CUDA-graph replays, inputs rotated over several copies so each call reads HBM as in a real step).
+Every row is grid=calibration; none is a shape of measure.py's validation grid except where a kind
+says so, so a fit on these rows is judged by `mlacc validate` on other points. Kinds:
+- `latent-split`: the absorbed MLA decode kernel (all 128 heads of a batch element over the shared
+  latent, flash_attention.py) over batch x context x flash-decoding splits, so that programs per SM
+  (batch x row blocks x splits / SMs) and keys per program (context / splits) vary independently;
+  `combine` says whether the split results were combined in the same call (1) or left as partials (0),
+  so the combine kernel's share can be taken apart.
+- `prefill-attention`: the causal kernels of prefill (latent as recompute/reuse run it, per-head
+  128 + 64 as expand/cache-kv, MHA 128) over prompt length.
+- `head-decode`: per-head decode kernels in the layout the steps keep their caches in ([b, t, h, d]):
+  MHA (128-wide keys) against cache-kv's (a 128-wide part and a 64-wide RoPE part per key).
+- `gemm`: cuBLAS GEMMs at M = 1..512 with deep K (up to 65536), including the reuse scheme's composed
+  W_UV x W_O (K = 65536, N = 7168) and W_UQ x W_UK (K = 1536, N = 65536).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from flash_attention import attention
+from measure import (
+    BF16,
+    DEV,
+    FIELDS,
+    HD,
+    C,
+    H,
+    N,
+    P,
+    Runner,
+    Step,
+    V,
+    attention_error,
+    blocks_for,
+    rand,
+    rotation,
+    tune,
+)
+
+EXTRA = ["splits", "programs", "block_m", "combine"]
+
+
+class GridRunner(Runner):
+    """measure.py's Runner with the kernel-shape columns this grid adds."""
+
+    def __init__(self, out: Path, window: float):
+        super().__init__(out, window, quick=False)
+        self.file.seek(0)
+        self.file.truncate()
+        self.writer = csv.DictWriter(self.file, FIELDS + EXTRA)
+        self.writer.writeheader()
+
+
+def sm_count() -> int:
+    return torch.cuda.get_device_properties(0).multi_processor_count
+
+
+def timed_attention(run: GridRunner, sets: list[tuple], causal: bool, scale: float, **kw) -> tuple[float, float]:
+    """Seconds and joules of one attention call, rotating over `sets` of inputs (each (q1, q2, k1, k2, v, out))."""
+
+    def fn() -> None:
+        for q1, q2, k1, k2, v, out in sets:
+            attention(q1, q2, k1, k2, v, causal=causal, scale=scale, out=out, **kw)
+
+    fn()
+    torch.cuda.synchronize()
+    return run.time_and_energy(fn, calls=len(sets))
+
+
+def checked(sets: list[tuple], causal: bool, scale: float, **kw) -> float:
+    """The float64 check of measure.py on the first input set, run with the same kernel arguments."""
+    q1, q2, k1, k2, v, out = sets[0]
+    out.fill_(float("nan"))
+    attention(q1, q2, k1, k2, v, causal=causal, scale=scale, out=out, **kw)
+    step = Step.__new__(Step)
+    step.attention_io, step.causal, step.scale = sets[0], causal, scale
+    return attention_error(step)
+
+
+def latent_split(run: GridRunner) -> None:
+    scale = (N + P) ** -0.5
+    for t in (2048, 6144, 24576):
+        for b in (1, 2, 4, 16, 48, 96):
+            per_set = b * t * (C + P) * 2
+            sets = []
+            for _ in range(rotation(per_set)):
+                lat = rand(b, t, C + P)
+                sets.append((rand(b, H, 1, C), rand(b, H, 1, P), lat[:, None, :, :C], lat[:, None, :, C:],
+                             lat[:, None, :, :C], torch.empty(b, H, 1, C, device=DEV, dtype=BF16)))  # fmt: skip
+            blocks = blocks_for(sets[0][2], sets[0][0], False)
+            block_m = blocks.get("block_m", 64)
+            row_blocks = math.ceil(H / block_m)
+            key_blocks = math.ceil(t / blocks.get("block_n", 64))
+            tried = set()
+            for wanted in (1, 2, 4, 8, 16, 32, 64, 128):
+                # the kernel rounds the splits to whole key blocks each, as attention() does
+                splits = math.ceil(key_blocks / math.ceil(key_blocks / wanted))
+                programs = row_blocks * b * splits
+                if splits in tried or t / splits < 128 or programs > 16 * sm_count():
+                    continue
+                tried.add(splits)
+                error = checked(sets, False, scale, splits=splits, **blocks)
+                flops = 2 * b * H * t * (C + P + C)
+                for combine in (True, False) if splits > 1 else (True,):
+                    s, j = timed_attention(run, sets, False, scale, splits=splits, combine=combine, **blocks)
+                    run.row(grid="calibration", kind="latent-split", model="mla-latent", phase="decode", batch=b,
+                            context=t - 1, new_tokens=1, heads=H, seconds=s, joules=j, flops=flops, bytes=per_set,
+                            rel_error=error, status="ok" if error < 2e-2 else "attention-check-failed",
+                            splits=splits, programs=programs, block_m=block_m, combine=int(combine),
+                            note=f"{flops / s / 1e12:.1f} TFLOP/s")  # fmt: skip
+                    print(f"latent b{b:<3} t{t:<6} splits {splits:<3} programs {programs:<5} combine {int(combine)}: "
+                          f"{s * 1e6:9.1f} us {flops / s / 1e12:6.1f} TFLOP/s err {error:.1e}", flush=True)  # fmt: skip
+            del sets
+            torch.cuda.empty_cache()
+
+
+def prefill_attention(run: GridRunner) -> None:
+    points = [(1, s) for s in (256, 768, 1536, 3072, 6144, 12288)] + [(2, 768), (2, 3072)]
+    for name in ("mla-latent", "mla-expanded", "mha"):
+        for b, s in points:
+            if name == "mla-latent":
+                lat = rand(b, s, C + P)
+                args = (rand(b, H, s, C), rand(b, H, s, P), lat[:, None, :, :C], lat[:, None, :, C:],
+                        lat[:, None, :, :C])  # fmt: skip
+                qk, dv, scale, read = C + P, C, (N + P) ** -0.5, lat.numel() * 2
+            elif name == "mla-expanded":
+                args = (rand(b, H, s, N), rand(b, H, s, P), rand(b, H, s, N), rand(b, H, s, P), rand(b, H, s, V))
+                qk, dv, scale, read = N + P, V, (N + P) ** -0.5, b * H * s * (N + P + V) * 2
+            else:
+                args = (rand(b, H, s, HD), None, rand(b, H, s, HD), None, rand(b, H, s, HD))
+                qk, dv, scale, read = HD, HD, HD**-0.5, b * H * s * 2 * HD * 2
+            sets = [(*args, torch.empty(b, H, s, dv, device=DEV, dtype=BF16))]
+            blocks = blocks_for(args[2], args[0], True)
+            error = checked(sets, True, scale, **blocks)
+            sec, j = timed_attention(run, sets, True, scale, **blocks)
+            flops = 2 * b * H * (s * s - s * (s - 1) // 2) * (qk + dv)
+            block_m = blocks.get("block_m", 64)
+            kv_heads = args[2].shape[1]  # 1 for the latent (all heads in one row block), else one per head
+            programs = b * kv_heads * math.ceil(H // kv_heads * s / block_m)
+            run.row(grid="calibration", kind="prefill-attention", model=name, phase="prefill", batch=b, context=0,
+                    new_tokens=s, heads=H, seconds=sec, joules=j, flops=flops, bytes=read, rel_error=error,
+                    status="ok" if error < 2e-2 else "attention-check-failed", splits=1, programs=programs,
+                    block_m=block_m, combine=1, note=f"{flops / sec / 1e12:.1f} TFLOP/s")  # fmt: skip
+            print(f"prefill {name:>12} b{b} s{s:<6}: {sec * 1e6:10.1f} us {flops / sec / 1e12:6.1f} TFLOP/s "
+                  f"err {error:.1e}", flush=True)  # fmt: skip
+            del args, sets
+            torch.cuda.empty_cache()
+
+
+def head_decode(run: GridRunner) -> None:
+    """Caches stored [b, t, h, d] as the steps store them, seen as [b, h, t, d] by the kernel."""
+    heads = lambda x: x.permute(0, 2, 1, 3)  # noqa: E731
+    for name in ("mha", "cache-kv"):
+        for b in (4, 16, 48):
+            for t in (3072, 12288):
+                widths = (HD, 0, HD) if name == "mha" else (N, P, V)
+                per_set = b * t * H * sum(widths) * 2
+                sets = []
+                for _ in range(rotation(per_set)):
+                    k1, v = rand(b, t, H, widths[0]), rand(b, t, H, widths[2])
+                    k2 = rand(b, t, H, widths[1]) if widths[1] else None
+                    q2 = rand(b, H, 1, widths[1]) if widths[1] else None
+                    sets.append((rand(b, H, 1, widths[0]), q2, heads(k1), None if k2 is None else heads(k2),
+                                 heads(v), torch.empty(b, H, 1, widths[2], device=DEV, dtype=BF16)))  # fmt: skip
+                scale = (widths[0] + widths[1]) ** -0.5
+                blocks = blocks_for(sets[0][2], sets[0][0], False)
+                error = checked(sets, False, scale, **blocks)
+                s, j = timed_attention(run, sets, False, scale, **blocks)
+                flops = 2 * b * H * t * sum(widths)
+                run.row(grid="calibration", kind="head-decode", model=name, phase="decode", batch=b, context=t - 1,
+                        new_tokens=1, heads=H, seconds=s, joules=j, flops=flops, bytes=per_set, rel_error=error,
+                        status="ok" if error < 2e-2 else "attention-check-failed",
+                        note=f"{per_set / s / 1e12:.2f} TB/s")  # fmt: skip
+                print(f"head-decode {name:>8} b{b:<3} t{t:<6}: {s * 1e6:9.1f} us {per_set / s / 1e12:.2f} TB/s "
+                      f"err {error:.1e}", flush=True)  # fmt: skip
+                del sets
+                torch.cuda.empty_cache()
+
+
+def gemms(run: GridRunner) -> None:
+    shapes = [(65536, 7168), (32768, 7168), (8192, 7168), (1536, 65536), (24576, 1536)]
+    for k, n in shapes:
+        for m in (1, 8, 32, 64, 96, 128, 192, 256, 512):
+            total = 2 * (m * k + k * n + m * n)
+            sets = rotation(total)
+            a = [rand(m, k) for _ in range(sets)]
+            b = [rand(k, n, scale=k**-0.5) for _ in range(sets)]
+            c = [torch.empty(m, n, device=DEV, dtype=BF16) for _ in range(sets)]
+
+            def fn(a=a, b=b, c=c) -> None:
+                for x, y, z in zip(a, b, c, strict=True):
+                    torch.matmul(x, y, out=z)
+
+            s, j = run.time_and_energy(fn, calls=sets)
+            rate = f"{2 * m * n * k / s / 1e12:.1f} TFLOP/s, {total / s / 1e12:.2f} TB/s"
+            run.row(grid="calibration", kind="gemm", m=m, n=n, k=k, seconds=s, joules=j, flops=2 * m * n * k,
+                    bytes=total, note=rate)  # fmt: skip
+            print(f"gemm m{m:<4} n{n:<6} k{k:<6}: {s * 1e6:9.1f} us {2 * m * n * k / s / 1e12:6.1f} TFLOP/s "
+                  f"{total / s / 1e12:.2f} TB/s", flush=True)  # fmt: skip
+            del a, b, c
+            torch.cuda.empty_cache()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--window", type=float, default=0.15, help="seconds of replays per energy reading")
+    parser.add_argument("--only", default="tune,gemm,latent,prefill,head")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    run = GridRunner(args.out, args.window)
+    parts = args.only.split(",")
+    run.measure_idle()
+    print(f"{run.device}: idle {run.idle_watts:.1f} W, {sm_count()} SMs", flush=True)
+    if "tune" in parts:
+        tune(run)
+    for part, fn in (("gemm", gemms), ("latent", latent_split), ("prefill", prefill_attention),
+                     ("head", head_decode)):  # fmt: skip
+        if part in parts:
+            fn(run)
+    run.file.close()
+
+
+if __name__ == "__main__":
+    main()
