@@ -197,3 +197,15 @@ def test_the_pruned_tiling_search_finds_the_exhaustive_searchs_best(
     best_cycles, best_energy = _exhaustive(machine, op, placement)
     assert float(cycles[0, 0]) == pytest.approx(best_cycles, rel=1e-12)
     assert float(np.asarray(energy)[0, 0]) == pytest.approx(best_energy, rel=1e-12)
+
+
+@pytest.mark.parametrize(("hardware", "tp"), [("h100", 2), ("h200x8", 16)])
+def test_a_layout_the_chip_cannot_run_is_the_ir_paths_error(hardware: str, tp: int, capsys: pytest.CaptureFixture[str]):
+    """Collectives over more devices than the chip's node has are an error, not rows with infinite time (the
+    fast path once priced them over a link of 0 bytes/cycle)."""
+    from mlacc import cli
+
+    code = cli.main(["sweep", str(EXAMPLES / "deepseek_v3.attn"), "--hw", hardware, "--tp", str(tp), "-q"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("\n") == 1 and "error:" in err and ("no [interconnect]" in err or "per node" in err)

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from mlacc.sweep.space import Chip, DesignPoint, SweepInput
+from mlacc.sweep.space import Chip, DesignPoint, SweepInput, chip_target
 
 if TYPE_CHECKING:
     from xdsl.dialects.builtin import ModuleOp
@@ -37,12 +37,8 @@ def file_module(path: str, text: str) -> ModuleOp:
     return parse_source(text, path)
 
 
-@cache
 def _target(chip: Chip) -> TargetAttr:
-    from mlacc.hardware import read_hardware
-    from mlacc.hardware.overrides import hypothetical_target
-
-    return hypothetical_target(read_hardware(chip.hardware), chip.overrides)
+    return chip_target(chip)
 
 
 def point_module(sweep: SweepInput, point: DesignPoint) -> ModuleOp:

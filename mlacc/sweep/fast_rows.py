@@ -81,6 +81,11 @@ def _tables(path: str, text: str, key: TableKey) -> dict[str, OpTable] | None:
         return None
 
 
+def _spans(key: TableKey, machine: Any) -> bool:
+    """Whether the chip's node has the devices the layout's collectives span (`estimate_collective`'s check)."""
+    return machine.devices > 1 and key[4] * key[5] <= machine.devices
+
+
 def fast_rows(
     sweep: SweepInput, points: Sequence[DesignPoint], target_of: Callable[[Chip], TargetAttr]
 ) -> list[list[Row] | None]:
@@ -109,8 +114,10 @@ def fast_rows(
             if machine.cores > 1 or batch % point.dp or _tables(sweep.path, sweep.text, key) is None:
                 mine = None
                 break
-            if point.tp * point.dp > 1 and _tables(sweep.path, sweep.text, (*key[:4], 1, 1)) is None:
-                mine = None
+            if point.tp * point.dp > 1 and (
+                _tables(sweep.path, sweep.text, (*key[:4], 1, 1)) is None or not _spans(key, machine)
+            ):
+                mine = None  # the IR path says why this chip cannot run the layout
                 break
             group = (key, machine.shape())
             members = jobs.setdefault(group, [])

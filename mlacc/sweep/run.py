@@ -23,10 +23,12 @@ from mlacc.sweep.space import DesignPoint, SweepInput
 
 Executor = Literal["local", "dask"]
 
-TASKS_PER_WORKER = 8
-"""Chunks per worker (or per process, for one): the bar moves and the last chunk's tail stays short."""
+TASKS_PER_WORKER = 2
+"""Chunks per worker (or per process, for one): the last chunk's tail stays short. Few: the op-table
+evaluator pays a fixed cost per (chunk, layer table, chip shape), so a chunk split in eight costs
+nearly eight times one (benchmarks/sweep_speed.py)."""
 
-MAX_CHUNK_POINTS: dict[Executor, int] = {"local": 1024, "dask": 4096}
+MAX_CHUNK_POINTS: dict[Executor, int] = {"local": 4096, "dask": 16384}
 """The most points one call of `evaluate` gets, per executor. The vectorised evaluator's cost per point
 falls as its chunk grows (hundreds to thousands of points), so chunks are large; a Dask task also pays a
 round trip through the scheduler and the network, so it gets larger ones still."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING
 
 from mlacc.diagnostics import UsageError
@@ -75,7 +76,7 @@ def parse_sets(texts: list[str]) -> list[tuple[str, list[int | float]]]:
 def chips(hardware: list[str], sets: list[tuple[str, list[int | float]]]) -> dict[Chip, TargetAttr]:
     """Every hardware x every combination of `--set` values -> its checked target, in that order."""
     from mlacc.hardware import read_hardware
-    from mlacc.hardware.overrides import check_fields, hypothetical_target
+    from mlacc.hardware.overrides import check_fields
 
     out: dict[Chip, TargetAttr] = {}
     for spec in hardware:
@@ -83,13 +84,22 @@ def chips(hardware: list[str], sets: list[tuple[str, list[int | float]]]) -> dic
         source.target()  # the file as written is checked first, so its own errors keep their place
         check_fields(source, [field for field, _ in sets])
         for values in itertools.product(*(v for _, v in sets)):
-            overrides = tuple(zip((f for f, _ in sets), values, strict=True))
-            out[Chip(spec, overrides)] = hypothetical_target(source, overrides)
+            chip = Chip(spec, tuple(zip((f for f, _ in sets), values, strict=True)))
+            out[chip] = chip_target(chip)
     names = [t.target_name.data for t in out.values()]
     if len(set(names)) < len(names):
         twice = next(n for n in names if names.count(n) > 1)
         raise UsageError(f"--hw: hardware '{twice}' is named twice (rows could not tell them apart)")
     return out
+
+
+@cache
+def chip_target(chip: Chip) -> TargetAttr:
+    """The target of a chip, built once per process (the sweep checks it, then every point reads it)."""
+    from mlacc.hardware import read_hardware
+    from mlacc.hardware.overrides import hypothetical_target
+
+    return hypothetical_target(read_hardware(chip.hardware), chip.overrides)
 
 
 def workload_names(module: ModuleOp) -> list[str]:
