@@ -86,6 +86,22 @@ def _spans(key: TableKey, machine: Any) -> bool:
     return machine.devices > 1 and key[4] * key[5] <= machine.devices
 
 
+def prepare(sweep: SweepInput, points: Sequence[DesignPoint]) -> None:
+    """Probes the op tables `points` need (cached in this process), e.g. before forking workers."""
+    from mlacc.frontend.irgen import effective_workload
+
+    functions = _functions(sweep)
+    for point in points:
+        for i, function in enumerate(functions):
+            workload = function.body.block.first_op.workload  # type: ignore[union-attr]
+            if workload.workload_name.data == point.workload:
+                w = effective_workload(workload, point.phase, point.batch, point.context, point.new_tokens)
+                key = (i, w.phase.data.value, w.new_tokens.data, w.context.data > 0, point.tp, point.dp)
+                _tables(sweep.path, sweep.text, key)
+                if point.tp * point.dp > 1:
+                    _tables(sweep.path, sweep.text, (*key[:4], 1, 1))
+
+
 def fast_rows(
     sweep: SweepInput, points: Sequence[DesignPoint], target_of: Callable[[Chip], TargetAttr]
 ) -> list[list[Row] | None]:

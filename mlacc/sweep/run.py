@@ -10,6 +10,7 @@ left) is drawn only when stderr is a terminal and not with -q.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import threading
@@ -129,6 +130,13 @@ def run_sweep(
             return rows
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
+        from mlacc.sweep.fast_rows import prepare
+        from passes.remarks import session
+
+        # The op tables, probed once here so that forked workers inherit them; whatever fails here fails
+        # again in the worker that evaluates the point, which reports it as it reports every error.
+        with session(quiet=True), contextlib.suppress(Exception):
+            prepare(sweep, points)
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             futures = {pool.submit(evaluate_chunk, sweep, part, quiet): i for i, part in enumerate(parts)}
             try:
