@@ -954,10 +954,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", default=str(HERE), help="folder for REPORT.md and figures/ (default: %(default)s)")
     args = parser.parse_args(argv)
+    seconds = write_study(Path(args.out), FULL)
+    print(f"wrote {Path(args.out) / 'REPORT.md'} and {len(FIGURES)} figures in {seconds:.1f} s", file=sys.stderr)
+    return 0
+
+
+def write_study(out: Path, grid: Grid) -> float:
+    """Sweeps `grid`, writes the figures and then REPORT.md into `out`; returns the seconds it took."""
     start = time.perf_counter()
-    out = Path(args.out)
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    grid = FULL
     runs = run(grid)
     found = facts(runs, grid)
     figures = {name: f"figures/{file}" for name, file in FIGURES.items()}
@@ -974,8 +979,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     text = report(runs, grid, found, time.perf_counter() - start, figures)
     write_whole(str(out / "REPORT.md"), text)
-    print(f"wrote {out / 'REPORT.md'} and {len(drawn)} figures in {time.perf_counter() - start:.1f} s", file=sys.stderr)
-    return 0
+    return time.perf_counter() - start
 
 
 if __name__ == "__main__":
