@@ -209,3 +209,19 @@ def test_a_layout_the_chip_cannot_run_is_the_ir_paths_error(hardware: str, tp: i
     err = capsys.readouterr().err
     assert code == 1
     assert err.count("\n") == 1 and "error:" in err and ("no [interconnect]" in err or "per node" in err)
+
+
+def test_sizes_beyond_exact_floats_leave_the_point_to_the_ir_path(capsys: pytest.CaptureFixture[str]):
+    """An absurd workload (1e153 new tokens, found by tests/test_fuzz.py) once crashed the probes' fit
+    converting its coefficients to floats; the IR path's one-line error reports it instead."""
+    huge = [(3, 1001, [2**60]), (5, 1001, [2**60]), (3, 3001, [2**60]), (5, 3001, [2**60])]
+    with pytest.raises(NotParametric):
+        _solve(huge)
+    from mlacc import cli
+
+    small = Path(__file__).parent / "filecheck" / "cli" / "Inputs" / "small.attn"
+    tiny = Path(__file__).parent / "filecheck" / "hw" / "Inputs" / "tiny.toml"
+    with np.errstate(all="ignore"):
+        code = cli.main(["sweep", str(small), "--hw", str(tiny), "-q", "--new-tokens", "1.0734837651974575e+153"])
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert code == 1 and len(errors) == 1 and "too large" in errors[0]

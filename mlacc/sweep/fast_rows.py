@@ -266,47 +266,38 @@ def _columns(
         "weight_bytes": np.broadcast_to(result.weight_bytes, batch.shape).astype(np.int64).tolist(),
         "bound": [result.terms[b] for b in result.bound.tolist()],
     }
-    resident = result.resident_bytes.astype(np.int64).tolist()
-    fits_list = fits.tolist()
-    biggest_list = biggest.astype(np.int64).tolist()
-    batches, contexts = batch.astype(np.int64).tolist(), context.astype(np.int64).tolist()
-    targets: dict[Chip, TargetAttr] = {}
-    rows: list[Row] = []
-    energy_columns = [f"energy_{c}_pj" for c in result.energy]
-    ops = _op_lists(result, frequency) if sweep.ops else None
-    for i, point in enumerate(points):
-        if point.chip not in targets:
-            targets[point.chip] = target_of(point.chip)
-        target = targets[point.chip]
-        row: Row = {
-            "layer": table.layer,
-            "workload": point.workload,
-            "phase": phase,
-            "batch": batches[i],
-            "context": contexts[i],
-            "new_tokens": new_tokens,
-            "scheme": table.scheme,
-            "hardware": target.target_name.data,
-        }
-        for name in ("cycles", "seconds", "energy_pj", *energy_columns, "flops", "dram_bytes", "kv_cache_bytes"):
-            row[name] = lists[name][i]
-        row["weight_bytes"] = lists["weight_bytes"][i]
-        row["bound"] = lists["bound"][i]
-        row["calibrated"] = target.is_calibrated
-        row["resident_bytes"] = resident[i]
-        row["fits"] = fits_list[i]
-        row["max_batch"] = biggest_list[i]
-        if tp * dp > 1:
-            row["tp"], row["dp"] = tp, dp
-            row["max_batch_node"] = biggest_list[i] * dp
-        if table.layers is not None:
-            row["layers"] = table.layers
-        row.setdefault("tp", tp)
-        row.setdefault("dp", dp)
-        if ops is not None:
-            row["ops"] = ops[i]
-        rows.append(row)
-    return rows
+    targets = {chip: target_of(chip) for chip in dict.fromkeys(point.chip for point in points)}
+    count = len(points)
+
+    def same(value: Any) -> list[Any]:
+        return [value] * count
+
+    columns: dict[str, list[Any]] = {
+        "layer": same(table.layer),
+        "workload": [point.workload for point in points],
+        "phase": same(phase),
+        "batch": batch.astype(np.int64).tolist(),
+        "context": context.astype(np.int64).tolist(),
+        "new_tokens": same(new_tokens),
+        "scheme": same(table.scheme),
+        "hardware": [targets[point.chip].target_name.data for point in points],
+        **lists,
+        "calibrated": [targets[point.chip].is_calibrated for point in points],
+        "resident_bytes": result.resident_bytes.astype(np.int64).tolist(),
+        "fits": fits.tolist(),
+        "max_batch": biggest.astype(np.int64).tolist(),
+    }
+    if tp * dp > 1:
+        columns["tp"], columns["dp"] = same(tp), same(dp)
+        columns["max_batch_node"] = (biggest.astype(np.int64) * dp).tolist()
+    if table.layers is not None:
+        columns["layers"] = same(table.layers)
+    if tp * dp == 1:
+        columns["tp"], columns["dp"] = same(tp), same(dp)
+    if sweep.ops:
+        columns["ops"] = _op_lists(result, frequency)
+    names = list(columns)
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
 def _op_lists(result: TableResult, frequency: np.ndarray) -> list[list[dict[str, Any]]]:

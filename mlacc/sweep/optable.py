@@ -243,6 +243,8 @@ def _solve(probes: list[tuple[int, int, list[int]]]) -> np.ndarray:
             rows.append((x11 - b * b1 - c * c1 - d * b1 * c1, b, c, d))
     if any(x.denominator != 1 for row in rows for x in row):
         raise NotParametric("an integer of the IR is not a polynomial in batch and context with integer terms")
+    if any(abs(x) >= 2**53 for row in rows for x in row):
+        raise NotParametric("a term of an integer of the IR is beyond float64's exact integers")
     return np.array([[float(x) for x in row] for row in rows], dtype=float).reshape(-1, 4)
 
 
