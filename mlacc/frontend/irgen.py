@@ -86,12 +86,23 @@ def effective_workload(
     Switching a decode workload to prefill makes its context the prompt (new tokens, nothing cached)
     unless `new_tokens` or `context` say otherwise; switching to decode makes one new token.
     """
+    return WorkloadAttr(w.workload_name.data, *workload_fields(w, phase, batch, context, new_tokens))
+
+
+def workload_fields(
+    w: WorkloadAttr,
+    phase: str | None = None,
+    batch: int | None = None,
+    context: int | None = None,
+    new_tokens: int | None = None,
+) -> tuple[Phase, int, int, int]:
+    """`effective_workload`'s phase, batch, context and new tokens, without building the attribute (a sweep
+    asks for thousands)."""
     new_phase = Phase(phase) if phase is not None else w.phase.data
     old_context, old_new = w.context.data, w.new_tokens.data
     if new_phase != w.phase.data:
         old_context, old_new = (0, old_context or old_new) if new_phase == Phase.PREFILL else (old_context, 1)
-    return WorkloadAttr(
-        w.workload_name.data,
+    return (
         new_phase,
         batch if batch is not None else w.batch.data,
         context if context is not None else old_context,

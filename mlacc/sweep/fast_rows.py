@@ -91,15 +91,17 @@ def _spans(key: TableKey, machine: Any) -> bool:
 
 def prepare(sweep: SweepInput, points: Sequence[DesignPoint]) -> None:
     """Probes the op tables `points` need (cached in this process), e.g. before forking workers."""
-    from mlacc.frontend.irgen import effective_workload
+    from mlacc.frontend.irgen import workload_fields
 
     functions = _functions(sweep)
     for point in points:
         for i, function in enumerate(functions):
             workload = function.body.block.first_op.workload  # type: ignore[union-attr]
             if workload.workload_name.data == point.workload:
-                w = effective_workload(workload, point.phase, point.batch, point.context, point.new_tokens)
-                key = (i, w.phase.data.value, w.new_tokens.data, w.context.data > 0, point.tp, point.dp)
+                phase, _, context, new = workload_fields(
+                    workload, point.phase, point.batch, point.context, point.new_tokens
+                )
+                key = (i, phase.value, new, context > 0, point.tp, point.dp)
                 _tables(sweep.path, sweep.text, key)
                 if point.tp * point.dp > 1:
                     _tables(sweep.path, sweep.text, (*key[:4], 1, 1))
@@ -109,7 +111,7 @@ def fast_rows(
     sweep: SweepInput, points: Sequence[DesignPoint], target_of: Callable[[Chip], TargetAttr]
 ) -> list[list[Row] | None]:
     """Rows of each point (None: leave it to the IR path)."""
-    from mlacc.frontend.irgen import effective_workload
+    from mlacc.frontend.irgen import workload_fields
     from mlacc.sweep.optable import NotParametric
     from passes.cost import Machine
 
@@ -127,9 +129,10 @@ def fast_rows(
             workload = layer.workload  # type: ignore[union-attr]
             if workload.workload_name.data != point.workload:
                 continue
-            w = effective_workload(workload, point.phase, point.batch, point.context, point.new_tokens)
-            batch, context, new = w.batch.data, w.context.data, w.new_tokens.data
-            key: TableKey = (i, w.phase.data.value, new, context > 0, point.tp, point.dp)
+            phase, batch, context, new = workload_fields(
+                workload, point.phase, point.batch, point.context, point.new_tokens
+            )
+            key: TableKey = (i, phase.value, new, context > 0, point.tp, point.dp)
             if machine.cores > 1 or batch % point.dp or _tables(sweep.path, sweep.text, key) is None:
                 mine = None
                 break
