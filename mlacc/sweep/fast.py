@@ -21,6 +21,7 @@ from passes.cost import LINK, Gemm, Machine, OpSpec, collective_cycles, ring_fac
 from passes.cost.gemm import Homes, best_tilings, op_estimates
 from passes.cost.homes import Tensor, place_tensors
 from passes.cost.ops import causal_fraction
+from passes.cost.plan import static_pj
 
 
 @dataclass
@@ -134,7 +135,7 @@ def evaluate_table(
             bound = est.bound
             flops = np.asarray(spec.flops, dtype=float)
         if static:
-            energy["static"] = machine.static_power * cycles / machine.frequency * 1e12 * 1 / 1
+            energy["static"] = np.asarray(static_pj(machine, cycles, 1), dtype=float)
         tasks.append(TaskResult(task.name, task.kind, flops, moved, cycles, energy, bound))
     numbers = numbers[:, workload]
     return _totals(table, machine, terms, tasks, numbers, batch, context, new_tokens)

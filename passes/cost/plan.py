@@ -13,7 +13,7 @@ from dialects.mesh import CollectiveOp
 from passes.cost.collectives import estimate_collective, is_collective
 from passes.cost.gemm import Estimate, Placement, Tiling, best_tiling, estimate
 from passes.cost.homes import assign_homes, fused_values, placement_of
-from passes.cost.machine import Machine
+from passes.cost.machine import Machine, Num
 from passes.cost.ops import is_task, op_spec
 
 
@@ -143,9 +143,13 @@ def collective_placement(machine: Machine) -> Placement:
 
 def static_energy_pj(slot: Slot, machine: Machine) -> float:
     """The chip's static power over the slot's time, in the share of the chip's cores the slot occupies."""
-    return float(
-        machine.static_power * (slot.end - slot.start) / machine.frequency * 1e12 * len(slot.cores) / machine.cores
-    )
+    return float(static_pj(machine, slot.end - slot.start, len(slot.cores)))
+
+
+def static_pj(machine: Machine, cycles: Num, cores: int) -> Num:
+    """Static power x the time of `cycles`, for `cores` of the chip's cores (cycles: one number, or an array
+    over design points)."""
+    return machine.static_power * cycles / machine.frequency * 1e12 * cores / machine.cores
 
 
 def layer_cycles_and_energy(slots: dict[Operation, Slot], machine: Machine) -> tuple[float, float]:
