@@ -58,14 +58,18 @@ class ModelTotals:
 
 
 def max_batch(
-    layers: int, weight_bytes: int, kv_bytes_per_sequence: int, activation_bytes_per_sequence: int, capacity_bytes: int
-) -> int:
-    """The most sequences whose KV caches (all layers) and activations (one layer) fit beside all the weights."""
+    layers: int, weight_bytes: Any, kv_bytes_per_sequence: Any, activation_bytes_per_sequence: Any, capacity_bytes: Any
+) -> Any:
+    """The most sequences whose KV caches (all layers) and activations (one layer) fit beside all the weights.
+    Byte counts: Python integers (exact, however large), or numpy arrays over a sweep's design points."""
     free = capacity_bytes - layers * weight_bytes
     per_sequence = layers * kv_bytes_per_sequence + activation_bytes_per_sequence
-    if free <= 0 or per_sequence <= 0:
-        return 0
-    return free // per_sequence
+    if isinstance(free, int) and isinstance(per_sequence, int):
+        return 0 if free <= 0 or per_sequence <= 0 else free // per_sequence
+    import numpy as np
+
+    divisor = np.where(per_sequence > 0, per_sequence, 1)
+    return np.where((free <= 0) | (per_sequence <= 0), 0, np.floor_divide(free, divisor))
 
 
 def model_totals(

@@ -224,9 +224,8 @@ def _totals(
 def max_batch(layers: int, result: TableResult, batch: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     """mlacc/whole_model.py `max_batch` at every point: the most sequences whose caches (all layers) and
     activations (one layer) fit beside all the weights."""
+    from mlacc.whole_model import max_batch as largest
+
     kv_per_sequence = np.floor_divide(result.kv_cache_bytes, batch)
     activations_per_sequence = -np.floor_divide(-result.activation_bytes, batch)
-    free = capacity - layers * result.weight_bytes
-    per_sequence = layers * kv_per_sequence + activations_per_sequence
-    safe = np.where(per_sequence > 0, per_sequence, 1)
-    return np.where((free <= 0) | (per_sequence <= 0), 0, np.floor_divide(free, safe))
+    return largest(layers, result.weight_bytes, kv_per_sequence, activations_per_sequence, capacity)
