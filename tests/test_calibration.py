@@ -33,7 +33,7 @@ RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 # that makes any of them worse fails here. Time: median |error| of the worst (phase, scheme) and the largest;
 # energy: median |error| over all steps.
 LIMITS = {
-    "h100_2026-11-24.csv": {"median": 0.05, "max_median": 0.11, "max_error": 0.23, "max_energy": 0.06},
+    "h100_2026-11-24.csv": {"median": 0.04, "max_median": 0.10, "max_error": 0.20, "max_energy": 0.06},
     "h200_2026-11-24.csv": {"median": 0.05, "max_median": 0.10, "max_error": 0.32, "max_energy": 0.08},
 }
 
@@ -140,8 +140,11 @@ def test_flash_group_reads_the_latent_once_and_launches_once(capsys: pytest.Capt
     ops = {op["name"]: op for op in report["results"][0]["ops"]}
     latent = 4097 * 512 * 2
     assert ops["scores_nope"]["bytes"]["hbm"] == pytest.approx(latent)
-    assert ops["attn_out_latent"]["bytes"]["hbm"] == 0
     machine = Machine.of(load_hardware("h100"))
+    # The weighted sum reads no latent; off chip it only writes and reads back its split kernel's fp32 partial
+    # rows (128 heads in two row blocks of 64, the 4097 keys split 9 ways), which the combine merges.
+    splits = float(flash_programs(machine.units, 2, 4097)[()]) / 2
+    assert ops["attn_out_latent"]["bytes"]["hbm"] == pytest.approx(2 * 128 * 512 * 4 * splits)
     group = [ops[n]["seconds"] for n in ("scores_nope", "scores_pe", "scores", "attn_out_latent")]
     assert min(group) * machine.frequency < machine.contraction_latency  # only the softmax pays the launch
 
