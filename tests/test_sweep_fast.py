@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from mlacc.diagnostics import InputError, UsageError
 from mlacc.hardware import load_hardware
-from mlacc.sweep.evaluate import _point_rows, _target, evaluate
+from mlacc.sweep.evaluate import _point_rows, evaluate
 from mlacc.sweep.fast_rows import fast_rows
 from mlacc.sweep.optable import NotParametric, _solve
 from mlacc.sweep.space import Chip, DesignPoint, SweepInput, chips
@@ -100,7 +100,7 @@ def test_the_fast_path_gives_the_ir_paths_rows_at_random_points():
     for name, points in _random_points(rng, 84).items():
         path = EXAMPLES / name
         sweep = SweepInput(str(path), path.read_text(), SCHEMES, ops=True)
-        fast = fast_rows(sweep, points, _target)
+        fast = fast_rows(sweep, points)
         assert all(r is not None for r in fast), "every point of one-core chips takes the fast path"
         for point, point_rows in zip(points, fast, strict=True):
             assert point_rows is not None
@@ -121,7 +121,7 @@ def test_auto_only_and_multicore_chips_match_too():
         for hw in ("h100", "multicore")
         for batch, context in ((1, 1024), (64, 65536))
     ]
-    assert [r is None for r in fast_rows(sweep, points, _target)] == [False, False, True, True]
+    assert [r is None for r in fast_rows(sweep, points)] == [False, False, True, True]
     rows = evaluate(sweep, points)
     slow = [row for point in points for row in _point_rows(sweep, point)]
     assert len(rows) == len(slow) == 4

@@ -18,12 +18,11 @@ from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from mlacc.sweep.space import Chip, DesignPoint, SweepInput, chip_target
+from mlacc.sweep.space import DesignPoint, SweepInput, chip_target
 
 if TYPE_CHECKING:
     from xdsl.dialects.builtin import ModuleOp
 
-    from dialects.hw import TargetAttr
     from mlacc.estimates import LayerResult
 
 Row = dict[str, Any]
@@ -35,10 +34,6 @@ def file_module(path: str, text: str) -> ModuleOp:
     from mlacc.frontend import parse_source
 
     return parse_source(text, path)
-
-
-def _target(chip: Chip) -> TargetAttr:
-    return chip_target(chip)
 
 
 def point_module(sweep: SweepInput, point: DesignPoint) -> ModuleOp:
@@ -58,7 +53,7 @@ def point_module(sweep: SweepInput, point: DesignPoint) -> ModuleOp:
             function.detach()
             function.erase()
     override_workloads(module, point.phase, point.batch, point.context, point.new_tokens)
-    attach_target(module, _target(point.chip))
+    attach_target(module, chip_target(point.chip))
     return module
 
 
@@ -101,7 +96,7 @@ def evaluate(sweep: SweepInput, points: Sequence[DesignPoint]) -> list[Row]:
     a layer's IR is not parametric in batch and context, through the IR pipeline; both give the same rows."""
     from mlacc.sweep.fast_rows import fast_rows
 
-    rows = fast_rows(sweep, points, _target)
+    rows = fast_rows(sweep, points)
     out: list[Row] = []
     for point, point_rows in zip(points, rows, strict=True):
         out += point_rows if point_rows is not None else _point_rows(sweep, point)

@@ -9,18 +9,17 @@ is left to the IR path (None), which also raises the errors such points deserve.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlacc.sweep.space import Chip, DesignPoint, SweepInput
+from mlacc.sweep.space import Chip, DesignPoint, SweepInput, chip_target
 
 if TYPE_CHECKING:
     from xdsl.dialects import func
 
-    from dialects.hw import TargetAttr
     from mlacc.sweep.fast import TableResult
     from mlacc.sweep.optable import OpTable
 
@@ -89,50 +88,42 @@ def _spans(key: TableKey, machine: Any) -> bool:
     return machine.devices > 1 and key[4] * key[5] <= machine.devices
 
 
+def _layers(sweep: SweepInput, point: DesignPoint) -> Iterator[tuple[TableKey, int, int]]:
+    """The op-table key, batch and context of each of the file's layers under the point's workload."""
+    from mlacc.frontend.irgen import workload_fields
+
+    for i, function in enumerate(_functions(sweep)):
+        workload = function.body.block.first_op.workload  # type: ignore[union-attr]
+        if workload.workload_name.data == point.workload:
+            phase, batch, context, new = workload_fields(
+                workload, point.phase, point.batch, point.context, point.new_tokens
+            )
+            yield (i, phase.value, new, context > 0, point.tp, point.dp), batch, context
+
+
 def prepare(sweep: SweepInput, points: Sequence[DesignPoint]) -> None:
     """Probes the op tables `points` need (cached in this process), e.g. before forking workers."""
-    from mlacc.frontend.irgen import workload_fields
-
-    functions = _functions(sweep)
     for point in points:
-        for i, function in enumerate(functions):
-            workload = function.body.block.first_op.workload  # type: ignore[union-attr]
-            if workload.workload_name.data == point.workload:
-                phase, _, context, new = workload_fields(
-                    workload, point.phase, point.batch, point.context, point.new_tokens
-                )
-                key = (i, phase.value, new, context > 0, point.tp, point.dp)
-                _tables(sweep.path, sweep.text, key)
-                if point.tp * point.dp > 1:
-                    _tables(sweep.path, sweep.text, (*key[:4], 1, 1))
+        for key, _, _ in _layers(sweep, point):
+            _tables(sweep.path, sweep.text, key)
+            if point.tp * point.dp > 1:
+                _tables(sweep.path, sweep.text, (*key[:4], 1, 1))
 
 
-def fast_rows(
-    sweep: SweepInput, points: Sequence[DesignPoint], target_of: Callable[[Chip], TargetAttr]
-) -> list[list[Row] | None]:
+def fast_rows(sweep: SweepInput, points: Sequence[DesignPoint]) -> list[list[Row] | None]:
     """Rows of each point (None: leave it to the IR path)."""
-    from mlacc.frontend.irgen import workload_fields
     from mlacc.sweep.optable import NotParametric
     from passes.cost import Machine
 
-    functions = _functions(sweep)
     machines: dict[Chip, Machine] = {}
     jobs: dict[tuple[Any, ...], list[tuple[int, int, Any]]] = {}
     per_point: list[list[tuple[tuple[Any, ...], int]] | None] = []
     for p, point in enumerate(points):
         if point.chip not in machines:
-            machines[point.chip] = Machine.of(target_of(point.chip))
+            machines[point.chip] = Machine.of(chip_target(point.chip))
         machine = machines[point.chip]
         mine: list[tuple[tuple[Any, ...], int]] | None = []
-        for i, function in enumerate(functions):
-            layer = function.body.block.first_op
-            workload = layer.workload  # type: ignore[union-attr]
-            if workload.workload_name.data != point.workload:
-                continue
-            phase, batch, context, new = workload_fields(
-                workload, point.phase, point.batch, point.context, point.new_tokens
-            )
-            key: TableKey = (i, phase.value, new, context > 0, point.tp, point.dp)
+        for key, batch, context in _layers(sweep, point):
             if machine.cores > 1 or batch % point.dp or _tables(sweep.path, sweep.text, key) is None:
                 mine = None
                 break
@@ -150,9 +141,7 @@ def fast_rows(
     for group, members in jobs.items():
         if all(per_point[p] is not None for p, _, _ in members):
             try:
-                done[group] = _group_rows(
-                    sweep, group[0], [points[p] for p, _, _ in members], members, machines, target_of
-                )
+                done[group] = _group_rows(sweep, group[0], [points[p] for p, _, _ in members], members, machines)
             except NotParametric:  # sizes beyond float64's exact integers: the IR path's Python integers
                 pass
     out: list[list[Row] | None] = []
@@ -170,7 +159,6 @@ def _group_rows(
     points: list[DesignPoint],
     members: list[tuple[int, int, Any]],
     machines: dict[Chip, Any],
-    target_of: Callable[[Chip], TargetAttr],
 ) -> list[list[Row]]:
     """The rows of one group's points, each point's schemes in `passes.SCHEMES` order."""
     from mlacc.sweep.fast import evaluate_table, max_batch
@@ -212,11 +200,11 @@ def _group_rows(
         energy = np.where(allowed & (cycles == cycles.min(axis=0)), energy, np.inf)
         choice = np.argmax(energy == energy.min(axis=0), axis=0)
         for i in np.flatnonzero(none_fit):
-            name = target_of(points[i].chip).target_name.data
+            name = chip_target(points[i].chip).target_name.data
             warning(first.location, f"absorb: no scheme of @{first.function} fits {name}; picking the fastest")
     schemes = list(tables)
     wanted = [s for s in schemes if s == "-" or sweep.schemes == ("auto",) or s in sweep.schemes]
-    columns = {s: _columns(sweep, tables[s], results[s], machine, points, batch, context, new_tokens, key, target_of,
+    columns = {s: _columns(sweep, tables[s], results[s], machine, points, batch, context, new_tokens, key,
                            capacity, max_batch) for s in wanted}  # fmt: skip
     out: list[list[Row]] = []
     for i in range(len(points)):
@@ -244,7 +232,6 @@ def _columns(
     context: np.ndarray,
     new_tokens: int,
     key: TableKey,
-    target_of: Callable[[Chip], TargetAttr],
     capacity: np.ndarray,
     max_batch: Callable[..., np.ndarray],
 ) -> list[Row]:
@@ -269,7 +256,7 @@ def _columns(
         "weight_bytes": np.broadcast_to(result.weight_bytes, batch.shape).astype(np.int64).tolist(),
         "bound": [result.terms[b] for b in result.bound.tolist()],
     }
-    targets = {chip: target_of(chip) for chip in dict.fromkeys(point.chip for point in points)}
+    targets = {chip: chip_target(chip) for chip in dict.fromkeys(point.chip for point in points)}
     count = len(points)
 
     def same(value: Any) -> list[Any]:
