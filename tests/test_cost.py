@@ -125,8 +125,8 @@ def test_flash_decoding_splits_keys_to_two_programs_per_unit_and_pays_whole_wave
     _, est = best_tiling(H100, op, Placement(("l2", "hbm"), "smem"))
     per_program = 32 * 128 * 512 * 16385 / 320
     assert est.units == 132
-    # Each program's mainloop runs at the measured rate, less its unoverlapped start and end, worth
-    # attention_program_keys keys of the 16385 * 64 / 320 it streams.
+    # Each program's mainloop runs at the split decode kernel's measured rate, less its unoverlapped start
+    # and end, worth attention_program_keys keys of the 16385 * 64 / 320 it streams.
     keys = 16385 * 64 / 320
-    rate = H100.attention_compute_efficiency * keys / (keys + H100.attention_program_keys)
+    rate = H100.attention_decode_compute * keys / (keys + H100.attention_program_keys)
     assert est.compute_cycles == pytest.approx(3 * per_program / (2048 * rate))

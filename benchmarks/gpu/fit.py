@@ -110,24 +110,25 @@ def main() -> None:
 
 
 def fit_flash_programs(path: str, peak: float, hbm: float, machine: Machine) -> None:
-    """`attention_compute`, `attention_program_keys` and `attention_split_cycles` from a kernel_grid.py CSV.
+    """`attention_compute`, `attention_decode_compute`, `attention_decode_unsplit_compute`,
+    `attention_program_keys` and `attention_split_cycles` from a kernel_grid.py CSV.
 
-    A flash program over K keys takes (K + program_keys) x its per-key work / (the SM's peak x compute), and a
-    kernel as many of those as it has waves of programs (passes/cost/gemm.py compute_efficiency): fit, by
-    relative least squares, on the split kernels timed without their combine, the unsplit ones and the
-    prefill kernels, each kind of kernel weighted equally. The combine of S splits reads the fp32 partials at
-    the kernel's HBM rate (the preset's `attention_memory`) and then takes S x split_cycles: the median of
-    that residual per split.
+    A flash program over K keys takes (K + program_keys) x its per-key work / (the SM's peak x its kernel's
+    mainloop rate), and a kernel as many of those as it has waves of programs (passes/cost/gemm.py
+    compute_efficiency): three rates, one per compiled kernel (causal prefill, split decode timed without its
+    combine, unsplit decode), fit by relative least squares at each program_keys; program_keys is the one that
+    fits the decode rows best, since there batch, context and splits set keys per program apart from the
+    rest.
+    The combine of S splits reads the fp32 partials at the kernel's HBM rate (the preset's
+    `attention_memory`) and then takes S x split_cycles: the median of that residual per split.
     """
-    rows = [r for r in csv.DictReader(open(path)) if r["grid"] == "calibration" and r["status"] == "ok"]
+    all_rows = [r for r in csv.DictReader(open(path)) if r["grid"] == "calibration" and r["status"] == "ok"]
+    alone = [r for r in all_rows if r["kind"] == "latent-split" and (r["splits"] == "1" or r["combine"] == "0")]
+    rows = [r for r in all_rows if r["kind"] == "prefill-attention"] + alone
     units = machine.units
     per_sm = peak / units
     kind, waves, keys, work, seconds = [], [], [], [], []
     for r in rows:
-        if r["kind"] not in ("latent-split", "prefill-attention") or (
-            r["kind"] == "latent-split" and (int(r["splits"]) > 1 and r["combine"] == "1")
-        ):
-            continue
         width = {"mla-latent": C_LATENT, "mla-expanded": 128 + 64 + 128, "mha": 128 + 128}[r["model"]]
         queries = int(r["batch"]) * 128 * int(r["new_tokens"])
         kind.append(f"{r['kind']} {r['model']}" + (" split" if int(r["splits"]) > 1 else ""))
@@ -136,20 +137,30 @@ def fit_flash_programs(path: str, peak: float, hbm: float, machine: Machine) -> 
         work.append(2 * int(r["block_m"]) * width)  # FLOPs per key of one program
         seconds.append(float(r["seconds"]))
     w, k, x, y = (np.array(v, dtype=float) for v in (waves, keys, work, seconds))
+    names = np.array(kind)
+    decode = np.array([n.startswith("latent-split") for n in kind])
+    groups = [~decode, decode & np.char.endswith(names, "split"), decode & ~np.char.endswith(names, "split")]
     weight = np.array([1 / kind.count(c) for c in kind]) ** 0.5
-    # seconds = w x / per_sm x (k / compute + program_keys / compute): linear in 1 / compute and its product
-    # with program_keys; relative errors, so each row divided by its seconds.
-    base = w * x / per_sm / y
-    (inverse, keys_over), *_ = np.linalg.lstsq(np.stack([base * k, base], axis=1) * weight[:, None], weight, rcond=None)
-    compute, program_keys = 1 / inverse, keys_over / inverse
-    errors = w * (k + program_keys) * x / (per_sm * compute) / y - 1
-    print(f"attention_compute = {compute:.3f}   # flash programs' mainloop rate / peak, {len(y)} kernel-grid rows")
+
+    def solve(program_keys: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per kernel, 1 / rate by relative least squares (each row divided by its seconds); the errors."""
+        base = w * x * (k + program_keys) / per_sm / y
+        columns = np.stack([base * g for g in groups], axis=1)
+        inverse, *_ = np.linalg.lstsq(columns * weight[:, None], weight, rcond=None)
+        return inverse, columns @ inverse - 1
+
+    program_keys = min(np.arange(0.0, 500.0), key=lambda p: float(np.sum((solve(p)[1] * weight)[decode] ** 2)))
+    inverse, errors = solve(program_keys)
+    prefill, split, unsplit = 1 / inverse
+    print(f"attention_compute = {prefill:.3f}   # causal prefill programs' mainloop rate / peak")
+    print(f"attention_decode_compute = {split:.3f}   # split decode programs' mainloop rate / peak")
+    print(f"attention_decode_unsplit_compute = {unsplit:.3f}   # unsplit decode programs' mainloop rate / peak")
     print(f"attention_program_keys = {program_keys:.0f}   # a program's unoverlapped start and end, in keys")
     for c in sorted(set(kind)):
         e = [abs(errors[i]) for i in range(len(kind)) if kind[i] == c]
         print(f"    {c}: {len(e)} rows, |error| median {statistics.median(e):.1%}, max {max(e):.1%}")
     by_point = {(r["batch"], r["context"], r["splits"], r["combine"]): float(r["seconds"])
-                for r in rows if r["kind"] == "latent-split"}  # fmt: skip
+                for r in all_rows if r["kind"] == "latent-split"}  # fmt: skip
     per_split = []
     for (b, t, s, combine), total in by_point.items():
         if combine == "1" and int(s) > 1:

@@ -19,9 +19,13 @@ The schema (every key carries its unit; see presets/h100.toml for a commented ex
                  epilogue_slices: a GEMM tile's write-out time in K slices of 64 (optional, default 0);
                  op_latency_cycles: measured fixed time of one op (launch, sync);
                  contraction_latency_cycles: the same for a contraction or fused attention (default: op's);
-                 attention_compute, attention_memory: the same fractions for a fused attention kernel (optional);
+                 attention_compute, attention_memory: the same fractions for a fused attention kernel (optional;
+                 attention_compute: a causal, prefill program's mainloop);
+                 attention_decode_compute, attention_decode_unsplit_compute: the mainloop of a flash-decoding
+                 program, split along the keys or not (optional, default attention_compute);
                  attention_mac_energy_ratio: pJ per MAC of that kernel over a GEMM's (optional, default 1);
-                 attention_program_keys: a flash program's unoverlapped start and end in keys (optional, 0);
+                 attention_program_keys: a flash program's unoverlapped start and end in keys of its mainloop,
+                 whether compute or the off-chip stream bounds it (optional, default 0);
                  attention_split_cycles: cycles per split of a split kernel's combine (optional, default 0)
 
 `count` fields are totals on the chip. Unknown keys are errors, so a typo never
@@ -143,13 +147,22 @@ _EFFICIENCY = {
     "op_latency_cycles",
     "contraction_latency_cycles",
     "attention_compute",
+    "attention_decode_compute",
+    "attention_decode_unsplit_compute",
     "attention_memory",
     "attention_mac_energy_ratio",
     "attention_program_keys",
     "attention_split_cycles",
     "epilogue_slices",
 }
-_FRACTIONS = {"compute", "memory", "attention_compute", "attention_memory"}
+_FRACTIONS = {
+    "compute",
+    "memory",
+    "attention_compute",
+    "attention_decode_compute",
+    "attention_decode_unsplit_compute",
+    "attention_memory",
+}
 
 
 class _Reader:

@@ -390,20 +390,27 @@ def compute_efficiency(machine: Machine, op: OpSpec) -> Num:
     output tiles each stream K in slices and then spend `epilogue_slices` slices' time writing the tile out,
     so a shallow K (512, an MLA up-projection) reaches less of its mainloop rate than a deep one.
 
-    A flash program likewise loads its query rows before its keys stream past and writes its output after,
-    time worth `attention_program_keys` keys of its mainloop that nothing overlaps (measured: the latent
-    decode kernel over batch x context x splits, and prefill over prompt length, benchmarks/gpu/kernel_grid.py),
-    so programs over few keys (batch-1 decode split into many programs, short prompts) run below the
-    kernel's rate over long ones, `attention_compute`. Keys per program: the keys each query sees (the
-    causal mask's average) over the splits (`flash_programs`)."""
+    A flash program's mainloop runs at its compiled kernel's rate: a causal (prefill) program's
+    `attention_compute`, a flash-decoding program's `attention_decode_compute`, or
+    `attention_decode_unsplit_compute` where the decode kernel runs unsplit (each measured apart,
+    benchmarks/gpu/kernel_grid.py). It loads its query rows before its keys stream past and writes its output
+    after, time worth `attention_program_keys` keys of its mainloop that nothing overlaps (measured on the
+    latent decode kernel over batch x context x splits), so programs over few keys (batch-1 decode split
+    into many programs, short prompts) run below the rate of long ones. Keys per program: the keys each
+    query sees (the causal mask's average) over the splits (`flash_programs`)."""
     if op.flash:
         if op.gemm is None:
             return machine.attention_compute_efficiency
         row_blocks = op.gemm.extents["g"] * np.ceil(np.asarray(op.gemm.extents["m"], dtype=float) / machine.rows)
-        keys = op.keys * op.density * row_blocks / flash_programs(machine.units, row_blocks, op.keys)
+        programs = flash_programs(machine.units, row_blocks, op.keys)
+        decode = np.where(
+            programs > row_blocks, machine.attention_decode_compute, machine.attention_decode_unsplit_compute
+        )
+        # No causal mask: the decode kernel, split along the keys or not.
+        rate = np.where(np.asarray(op.density) == 1, decode, machine.attention_compute_efficiency)
+        keys = op.keys * op.density * row_blocks / programs
         start_end = np.asarray(machine.attention_program_keys, dtype=float)
-        short = machine.attention_compute_efficiency * keys / (keys + start_end)
-        return np.where(start_end == 0, machine.attention_compute_efficiency, short)
+        return rate * keys / (keys + start_end)
     if op.gemm is None:
         return machine.compute_efficiency
     slices = np.ceil(np.asarray(op.gemm.extents["k"], dtype=float) / SLICE_DEPTH)

@@ -48,6 +48,12 @@ class Machine:
     contraction_latency: Num = 0.0
     """Fixed cycles of a contraction or fused-attention kernel (a GEMM's prologue and epilogue)."""
     attention_compute_efficiency: Num = 1.0
+    """Mainloop rate / peak of a causal (prefill) flash program."""
+    attention_decode_compute: Num = 1.0
+    """The same for a flash-decoding program (no causal mask, keys split over programs): a program of the
+    split kernel, which streams its keys from off chip and writes fp32 partials."""
+    attention_decode_unsplit_compute: Num = 1.0
+    """The same for the decode kernel compiled without splits (enough row blocks to fill the units)."""
     attention_memory_efficiency: Num = 1.0
     attention_program_keys: Num = 0.0
     """A flash program's unoverlapped start and end (query rows in, output out), in keys of its mainloop."""
@@ -80,6 +86,7 @@ class Machine:
         efficiency = {k: v.value.data for k, v in target.efficiency.data.items()}  # type: ignore[attr-defined]
         cores = {k: v.value.data for k, v in target.cores.data.items()}  # type: ignore[attr-defined]
         link = target.interconnect_fields()
+        attention_compute = efficiency.get("attention_compute", efficiency.get("compute", 1.0))
         return Machine(
             name=target.target_name.data,
             frequency=target.frequency,
@@ -106,7 +113,9 @@ class Machine:
             memory_efficiency=efficiency.get("memory", 1.0),
             op_latency=efficiency.get("op_latency_cycles", 0.0),
             contraction_latency=efficiency.get("contraction_latency_cycles", efficiency.get("op_latency_cycles", 0.0)),
-            attention_compute_efficiency=efficiency.get("attention_compute", efficiency.get("compute", 1.0)),
+            attention_compute_efficiency=attention_compute,
+            attention_decode_compute=efficiency.get("attention_decode_compute", attention_compute),
+            attention_decode_unsplit_compute=efficiency.get("attention_decode_unsplit_compute", attention_compute),
             attention_memory_efficiency=efficiency.get("attention_memory", efficiency.get("memory", 1.0)),
             attention_program_keys=efficiency.get("attention_program_keys", 0.0),
             attention_split_cycles=efficiency.get("attention_split_cycles", 0.0),
@@ -189,6 +198,8 @@ _STACKED = (
     "op_latency",
     "contraction_latency",
     "attention_compute_efficiency",
+    "attention_decode_compute",
+    "attention_decode_unsplit_compute",
     "attention_memory_efficiency",
     "attention_program_keys",
     "attention_split_cycles",
