@@ -289,3 +289,33 @@ def plot_validation(validations: list[Validation], path: str) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def markdown_table(validations: list[Validation]) -> str:
+    """The README's table: per (phase, scheme), each device's median and largest |time error| and median
+    |energy error|, then the same over all its steps."""
+    header = "| phase | scheme | " + " | ".join(
+        f"{v.device.split()[1] if len(v.device.split()) > 1 else v.device}: time median | max | energy median"
+        for v in validations
+    )
+    lines = [header + " |", "|---|---|" + "---:|---:|---:|" * len(validations)]
+    keys = sorted({k for v in validations for k in v.groups()}, key=lambda k: (k[0], SCHEME_ORDER.index(k[1])))
+    for key in keys:
+        cells = []
+        for v in validations:
+            rows = v.groups().get(key, [])
+            t = [abs(r.time_error) for r in rows] or [float("nan")]
+            e = [abs(r.energy_error) for r in rows] or [float("nan")]
+            cells.append(f"{statistics.median(t):.1%} | {max(t):.1%} | {statistics.median(e):.1%}")
+        lines.append(f"| {key[0]} | {key[1]} | " + " | ".join(cells) + " |")
+    totals = []
+    for v in validations:
+        s = v.summary()
+        totals.append(f"{s['median_time_error']:.1%} | {s['max_time_error']:.1%} | {s['median_energy_error']:.1%}")
+    steps = " / ".join(str(len(v.rows)) for v in validations)
+    lines.append(f"| all | {steps} steps | " + " | ".join(totals) + " |")
+    return "\n".join(lines) + "\n"
+
+
+SCHEME_ORDER = ("mha", "cache-kv", "expand", "recompute", "reuse")
+"""The order of the README's rows: the MHA twin, then MLA's schemes from most cached to most absorbed."""

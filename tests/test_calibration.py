@@ -14,7 +14,7 @@ import pytest
 
 from mlacc import cli
 from mlacc.hardware import load_hardware
-from mlacc.validate import Validation, check_limits, validate
+from mlacc.validate import Validation, check_limits, markdown_table, validate
 from passes.cost import (
     Gemm,
     Machine,
@@ -54,6 +54,13 @@ def test_estimates_hold_on_the_committed_measurements(name: str):
     # The estimates rank the schemes as measured wherever the measurements tell them apart by 10% or more.
     assert v.summary()["rankings_agreeing_within_10%"] == v.summary()["rankings"]
 
+
+def test_the_readme_shows_todays_validation_table():
+    """The README's table is `python benchmarks/validation_table.py`'s output for today's model (a regeneration
+    once left it with no rows but the totals)."""
+    table = markdown_table([validated(name) for name in ("h100_2026-11-24.csv", "h200_2026-11-24.csv")])
+    assert table.count("\n") == 13
+    assert table in (RESULTS.parent.parent / "README.md").read_text()
 
 
 @pytest.mark.parametrize("name", sorted(LIMITS))
