@@ -295,8 +295,7 @@ def markdown_table(validations: list[Validation]) -> str:
     """The README's table: per (phase, scheme), each device's median and largest |time error| and median
     |energy error|, then the same over all its steps."""
     header = "| phase | scheme | " + " | ".join(
-        f"{v.device.split()[1] if len(v.device.split()) > 1 else v.device}: time median | max | energy median"
-        for v in validations
+        f"{v.hardware.upper()}: time median | max | energy median" for v in validations
     )
     lines = [header + " |", "|---|---|" + "---:|---:|---:|" * len(validations)]
     keys = sorted({k for v in validations for k in v.groups()}, key=lambda k: (k[0], SCHEME_ORDER.index(k[1])))
