@@ -252,7 +252,7 @@ def test_big_gemms_of_the_calibration_grid_follow_the_epilogue_model(name: str):
 
 def test_flash_programs_over_few_keys_run_below_the_kernels_rate():
     """A flash program's start and end (query rows in, output out) overlap nothing: on H200 they are worth
-    `attention_program_keys` keys of its mainloop (fit on benchmarks/results/h200_kernels_2026-11-30.csv), so
+    `attention_program_keys` keys of its mainloop (fit on benchmarks/results/h200_decode_kernels_2026-11-30.csv), so
     batch-1 latent decode, split into programs of 512 keys, runs at 512 / (512 + k0) of the long-program rate."""
     h200 = Machine.of(load_hardware("h200"))
     assert 100 < h200.attention_program_keys < 400 and h200.attention_split_cycles > 0
@@ -272,10 +272,10 @@ def latent_scores(batch: int, keys: int, causal: bool = False) -> OpSpec:
 
 
 def test_each_compiled_flash_kernel_runs_at_its_own_measured_rate():
-    """The kernel grid times three compiled kernels apart (benchmarks/gpu/fit.py --kernels): causal prefill
-    programs, split decode programs and the decode kernel without splits, whose mainloop measured 8% slower
-    than the split one's on H200 (at batch 1, a program streams 24k keys in 1.71 ms unsplit and 12k in 0.75 ms
-    split)."""
+    """The kernel grids time three compiled kernels apart (benchmarks/gpu/fit.py --kernels): causal prefill
+    programs, split decode programs and the decode kernel without splits, whose mainloop measured 2% slower
+    than the split one's on H200 (batch 72-100 unsplit against batch 3-64 split, key counts not a multiple of 16
+    as the steps have them)."""
     h200 = Machine.of(load_hardware("h200"))
     assert h200.attention_decode_unsplit_compute < h200.attention_decode_compute < h200.attention_compute_efficiency
     start_end = lambda keys: keys / (keys + h200.attention_program_keys)  # noqa: E731
@@ -283,9 +283,11 @@ def test_each_compiled_flash_kernel_runs_at_its_own_measured_rate():
     assert compute_efficiency(h200, latent_scores(128, 4096)) == pytest.approx(
         h200.attention_decode_unsplit_compute * start_end(4096)
     )
-    # Batch 32: 64 row blocks, each split 5 ways.
+    # Batch 32: 64 row blocks, each split 5 ways (four of 3328 keys, one of 3072): the 320 programs take the
+    # time of two long and one short program, where whole waves of the average would take three of 3276.8.
+    k = h200.attention_program_keys
     assert compute_efficiency(h200, latent_scores(32, 16384)) == pytest.approx(
-        h200.attention_decode_compute * start_end(16384 / 5)
+        h200.attention_decode_compute * 3 * 16384 / 5 / (2 * (3328 + k) + 3072 + k)
     )
     # A causal mask makes it a prefill program (half the keys visible on average).
     assert compute_efficiency(h200, latent_scores(128, 4096, causal=True)) == pytest.approx(
@@ -293,8 +295,10 @@ def test_each_compiled_flash_kernel_runs_at_its_own_measured_rate():
     )
 
 
-def test_the_kernel_grid_was_fit_on_checked_kernels():
-    rows = list(csv.DictReader(open(RESULTS / "h200_kernels_2026-11-30.csv")))
-    attention = [r for r in rows if r["kind"] in ("latent-split", "prefill-attention", "head-decode")]
-    assert len(attention) > 100 and all(r["status"] == "ok" and float(r["rel_error"]) < 1e-2 for r in attention)
+@pytest.mark.parametrize("name", ["h200_kernels_2026-11-30.csv", "h200_decode_kernels_2026-11-30.csv"])
+def test_the_kernel_grid_was_fit_on_checked_kernels(name: str):
+    rows = list(csv.DictReader(open(RESULTS / name)))
+    kinds = ("latent-split", "latent-default", "prefill-attention", "head-decode")
+    attention = [r for r in rows if r["kind"] in kinds]
+    assert len(attention) > 60 and all(r["status"] == "ok" and float(r["rel_error"]) < 1e-2 for r in attention)
     assert {r["grid"] for r in rows} == {"calibration"}

@@ -110,23 +110,40 @@ def test_results_crossing_cores_pay_the_interconnect():
     assert crossing_bytes(producer, (0,), (1,), 4, off_chip, MULTICORE) == 0  # through DRAM, costed there
 
 
-def test_flash_decoding_splits_keys_to_two_programs_per_unit_and_pays_whole_waves():
+def test_flash_decoding_splits_whole_key_blocks_and_schedules_the_short_last_split():
     """DeepSeek-V3 absorbed decode, batch 32 at 16k context, on H100: 64 blocks of 64 query rows (two per
-    sequence) split the keys 5 ways (2 x 132 / 64, rounded up) into 320 programs, which take 3 waves of 132
-    SMs; the kernel's measured time on H200 (benchmarks/gpu/profile_step.py) shows the same: 694 us at
-    batch 32 against 604 us at batch 128 and 4k for the same FLOPs (256 programs, 2 waves)."""
-    from passes.cost.gemm import flash_programs
+    sequence) split the keys 5 ways (2 x 132 / 64, rounded up), each split whole blocks of 64 keys as the kernel
+    does (benchmarks/gpu/flash_attention.py): four of 52 blocks (3328 keys) and a last one of the 3073 left.
+    The 256 long programs take two rounds of the 132 SMs; the 64 short ones start on the 8 SMs left free in the
+    second round and then on the first SMs to finish it: one program more, not a whole wave of long ones."""
+    from passes.cost.gemm import flash_programs, flash_splits
 
     assert flash_programs(132, 64, 16385) == 320
+    assert [float(x) for x in flash_splits(132, 64, 16385)] == [5, 3328, 3073]
     assert flash_programs(132, 256, 4097) == 256  # enough row blocks: no split
     assert flash_programs(132, 2, 1025) == 6  # at least 512 keys per split
+    assert [float(x) for x in flash_splits(132, 16, 4097)] == [9, 512, 1]  # eight splits of 512 keys, one of 1
     sizes = {"b": 32, "s": 1, "h": 128, "c": 512, "t": 16385}
     op = replace(gemm_op("bshc,btc->bsht", sizes, 2, "bf16"), flash=True, keys=16385)
     _, est = best_tiling(H100, op, Placement(("l2", "hbm"), "smem"))
-    per_program = 32 * 128 * 512 * 16385 / 320
     assert est.units == 132
-    # Each program's mainloop runs at the split decode kernel's measured rate, less its unoverlapped start
-    # and end, worth attention_program_keys keys of the 16385 * 64 / 320 it streams.
-    keys = 16385 * 64 / 320
-    rate = H100.attention_decode_compute * keys / (keys + H100.attention_program_keys)
-    assert est.compute_cycles == pytest.approx(3 * per_program / (2048 * rate))
+    # Each program's mainloop runs at the split decode kernel's measured rate, with its unoverlapped start and
+    # end worth attention_program_keys keys; the busiest SM runs two long programs and one short one.
+    start_end = H100.attention_program_keys
+    busiest_keys = 2 * (3328 + start_end) + (3073 + start_end)
+    per_key = 64 * 512  # MACs of one program (64 query rows) per key
+    assert est.compute_cycles == pytest.approx(per_key * busiest_keys / (2048 * H100.attention_decode_compute))
+
+
+def test_the_schedule_of_long_then_short_programs_is_the_block_schedulers():
+    """`list_makespan` against a direct simulation: each program, in launch order, on the first unit free."""
+    import heapq
+
+    from passes.cost.gemm import list_makespan
+
+    for long, long_time, short, short_time in [(256, 10.0, 64, 9.0), (128, 5.0, 16, 1.0), (0, 1.0, 200, 3.0),
+                                               (264, 7.0, 8, 2.0), (300, 4.0, 150, 0.5)]:  # fmt: skip
+        free = [0.0] * 132
+        for t in [long_time] * long + [short_time] * short:
+            heapq.heappush(free, heapq.heappop(free) + t)
+        assert list_makespan(132, long, long_time, short, short_time) == pytest.approx(max(free))

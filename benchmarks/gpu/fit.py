@@ -3,7 +3,7 @@
     python benchmarks/gpu/fit.py benchmarks/results/h100_2026-11-24.csv --peak-tflops 989.4 --hbm-tbs 3.35 --preset h100
     python benchmarks/gpu/fit.py benchmarks/results/h200_2026-11-24.csv --peak-tflops 989.4 --hbm-tbs 4.8 \
         --preset h200 \
-        --kernels benchmarks/results/h200_kernels_2026-11-30.csv
+        --kernels benchmarks/results/h200_kernels_2026-11-30.csv benchmarks/results/h200_decode_kernels_2026-11-30.csv
 
 Prints the [efficiency] and energy lines for the preset, each with the rows it came from. Only
 calibration rows are read (never the validation grid), so `mlacc validate` judges the fit on shapes
@@ -21,6 +21,7 @@ import numpy as np
 
 from mlacc.hardware import load_hardware
 from passes.cost import Gemm, Machine, OpSpec, Placement, best_tiling, estimate_elementwise
+from passes.cost.gemm import flash_splits, list_makespan
 
 CLOCK = 1.83e9  # the presets' derived boost clock (h100.toml)
 
@@ -31,7 +32,7 @@ def main() -> None:
     parser.add_argument("--peak-tflops", type=float, required=True, help="datasheet dense bf16")
     parser.add_argument("--hbm-tbs", type=float, required=True, help="datasheet HBM bandwidth")
     parser.add_argument("--preset", required=True, help="the preset whose traffic model the energies are fit to")
-    parser.add_argument("--kernels", help="a benchmarks/gpu/kernel_grid.py CSV: fit the flash programs' constants")
+    parser.add_argument("--kernels", nargs="+", help="kernel_grid.py CSVs: fit the flash programs' constants")
     args = parser.parse_args()
     rows = [r for r in csv.DictReader(open(args.csv)) if r["grid"] == "calibration" and r["status"] == "ok"]
     peak, hbm = args.peak_tflops * 1e12, args.hbm_tbs * 1e12
@@ -109,56 +110,25 @@ def main() -> None:
     print(f"attention_mac_energy_ratio = {attention_ratio:.2f}   # median of {len(heavy)} compute-heavy attention rows")
 
 
-def fit_flash_programs(path: str, peak: float, hbm: float, machine: Machine) -> None:
+def fit_flash_programs(paths: list[str], peak: float, hbm: float, machine: Machine) -> None:
     """`attention_compute`, `attention_decode_compute`, `attention_decode_unsplit_compute`,
-    `attention_program_keys` and `attention_split_cycles` from a kernel_grid.py CSV.
+    `attention_program_keys` and `attention_split_cycles` from kernel_grid.py CSVs.
 
-    A flash program over K keys takes (K + program_keys) x its per-key work / (the SM's peak x its kernel's
-    mainloop rate), and a kernel as many of those as it has waves of programs (passes/cost/gemm.py
-    compute_efficiency): three rates, one per compiled kernel (causal prefill, split decode timed without its
-    combine, unsplit decode), fit by relative least squares at each program_keys; program_keys is the one that
-    fits the decode rows best, since there batch, context and splits set keys per program apart from the
-    rest.
     The combine of S splits reads the fp32 partials at the kernel's HBM rate (the preset's
-    `attention_memory`) and then takes S x split_cycles: the median of that residual per split.
+    `attention_memory`) and then takes S x split_cycles: the median of that residual per split, on the
+    `latent-split` kernels timed with and without it.
+    A flash program over K keys takes (K + program_keys) x its per-key work / (the SM's peak x its kernel's
+    mainloop rate) (passes/cost/gemm.py compute_efficiency). A causal prefill kernel takes as many of those as
+    it has waves of programs; the decode kernel, as the steps launch it (`latent-default`: its own splits,
+    the last one short), as long as its busiest SM's list of programs (`list_makespan`), plus its combine.
+    Three rates, one per compiled kernel (causal prefill, split decode, unsplit decode), fit by relative least
+    squares at each program_keys; program_keys is the one that fits the decode rows best, since there batch,
+    context and splits set keys per program apart from the rest. Decode rows whose key count is a multiple
+    of 16 are left out: Triton compiles the kernel for them apart and it runs 8% faster there (part
+    `divisibility`), where the steps' contexts (and most of a server's) are not.
     """
-    all_rows = [r for r in csv.DictReader(open(path)) if r["grid"] == "calibration" and r["status"] == "ok"]
-    alone = [r for r in all_rows if r["kind"] == "latent-split" and (r["splits"] == "1" or r["combine"] == "0")]
-    rows = [r for r in all_rows if r["kind"] == "prefill-attention"] + alone
-    units = machine.units
-    per_sm = peak / units
-    kind, waves, keys, work, seconds = [], [], [], [], []
-    for r in rows:
-        width = {"mla-latent": C_LATENT, "mla-expanded": 128 + 64 + 128, "mha": 128 + 128}[r["model"]]
-        queries = int(r["batch"]) * 128 * int(r["new_tokens"])
-        kind.append(f"{r['kind']} {r['model']}" + (" split" if int(r["splits"]) > 1 else ""))
-        waves.append(math.ceil(int(r["programs"]) / units))
-        keys.append(float(r["flops"]) / (2 * queries * width) / int(r["splits"]))  # visible keys per program
-        work.append(2 * int(r["block_m"]) * width)  # FLOPs per key of one program
-        seconds.append(float(r["seconds"]))
-    w, k, x, y = (np.array(v, dtype=float) for v in (waves, keys, work, seconds))
-    names = np.array(kind)
-    decode = np.array([n.startswith("latent-split") for n in kind])
-    groups = [~decode, decode & np.char.endswith(names, "split"), decode & ~np.char.endswith(names, "split")]
-    weight = np.array([1 / kind.count(c) for c in kind]) ** 0.5
-
-    def solve(program_keys: float) -> tuple[np.ndarray, np.ndarray]:
-        """Per kernel, 1 / rate by relative least squares (each row divided by its seconds); the errors."""
-        base = w * x * (k + program_keys) / per_sm / y
-        columns = np.stack([base * g for g in groups], axis=1)
-        inverse, *_ = np.linalg.lstsq(columns * weight[:, None], weight, rcond=None)
-        return inverse, columns @ inverse - 1
-
-    program_keys = min(np.arange(0.0, 500.0), key=lambda p: float(np.sum((solve(p)[1] * weight)[decode] ** 2)))
-    inverse, errors = solve(program_keys)
-    prefill, split, unsplit = 1 / inverse
-    print(f"attention_compute = {prefill:.3f}   # causal prefill programs' mainloop rate / peak")
-    print(f"attention_decode_compute = {split:.3f}   # split decode programs' mainloop rate / peak")
-    print(f"attention_decode_unsplit_compute = {unsplit:.3f}   # unsplit decode programs' mainloop rate / peak")
-    print(f"attention_program_keys = {program_keys:.0f}   # a program's unoverlapped start and end, in keys")
-    for c in sorted(set(kind)):
-        e = [abs(errors[i]) for i in range(len(kind)) if kind[i] == c]
-        print(f"    {c}: {len(e)} rows, |error| median {statistics.median(e):.1%}, max {max(e):.1%}")
+    all_rows = [r for p in paths for r in csv.DictReader(open(p)) if r["grid"] == "calibration" and r["status"] == "ok"]
+    units, per_sm = machine.units, peak / machine.units
     by_point = {(r["batch"], r["context"], r["splits"], r["combine"]): float(r["seconds"])
                 for r in all_rows if r["kind"] == "latent-split"}  # fmt: skip
     per_split = []
@@ -167,10 +137,59 @@ def fit_flash_programs(path: str, peak: float, hbm: float, machine: Machine) -> 
             partial = int(b) * int(s) * 128 * C_VALUE * 4
             alone = total - by_point[(b, t, s, "0")] - partial / (hbm * machine.attention_memory_efficiency)
             per_split.append(alone / int(s))
-    print(
-        f"attention_split_cycles = {statistics.median(per_split) * CLOCK:.0f}   # combine per split, median of "
-        f"{len(per_split)} split kernels timed with and without it"
-    )
+    split_seconds = statistics.median(per_split)
+
+    prefill_rows = [r for r in all_rows if r["kind"] == "prefill-attention"]
+    decode_rows = [r for r in all_rows if r["kind"] == "latent-default" and (int(r["context"]) + 1) % 16]
+    seconds = np.array([float(r["seconds"]) for r in prefill_rows + decode_rows])
+    decode = np.arange(len(seconds)) >= len(prefill_rows)
+    split = np.array([False] * len(prefill_rows) + [int(r["splits"]) > 1 for r in decode_rows])
+    groups = [~decode, split, decode & ~split]
+    combine = np.zeros_like(seconds)
+    for i, r in enumerate(decode_rows, start=len(prefill_rows)):
+        s = int(r["splits"])
+        partial = int(r["batch"]) * s * 128 * C_VALUE * 4
+        combine[i] = (partial / (hbm * machine.attention_memory_efficiency) + s * split_seconds) if s > 1 else 0.0
+
+    def busiest_keys(program_keys: float) -> np.ndarray:
+        """Keys (with each program's start and end) on the busiest SM of every row's kernel."""
+        out = []
+        for r in prefill_rows:
+            width = {"mla-latent": C_LATENT, "mla-expanded": 128 + 64 + 128, "mha": 128 + 128}[r["model"]]
+            visible = float(r["flops"]) / (2 * int(r["batch"]) * 128 * int(r["new_tokens"]) * width)
+            out.append(math.ceil(int(r["programs"]) / units) * (visible + program_keys))
+        for r in decode_rows:
+            blocks, keys = 128 / int(r["block_m"]) * int(r["batch"]), int(r["context"]) + 1
+            splits, split_keys, last = flash_splits(units, blocks, keys)
+            assert int(splits) == int(r["splits"]), "the model splits the keys as the kernel did"
+            out.append(list_makespan(units, blocks * (splits - 1), split_keys + program_keys, blocks,
+                                     last + program_keys))  # fmt: skip
+        return np.array(out, dtype=float)
+
+    work = np.array([2 * int(r["block_m"]) * ({"mla-latent": C_LATENT, "mla-expanded": 128 + 64 + 128,
+                     "mha": 128 + 128}[r["model"]]) for r in prefill_rows + decode_rows], dtype=float)  # fmt: skip
+    weight = sum(g / max(1, int(g.sum())) ** 0.5 for g in groups)  # each kernel counts alike
+
+    def solve(program_keys: float) -> tuple[np.ndarray, np.ndarray]:
+        """Per kernel, 1 / rate by relative least squares (each row divided by its seconds); the errors."""
+        base = busiest_keys(program_keys) * work / per_sm / seconds
+        columns = np.stack([base * g for g in groups], axis=1)
+        target = 1 - combine / seconds
+        inverse, *_ = np.linalg.lstsq(columns * weight[:, None], target * weight, rcond=None)
+        return inverse, (columns @ inverse + combine / seconds) - 1
+
+    program_keys = min(np.arange(0.0, 400.0, 2.0), key=lambda p: float(np.sum(solve(p)[1][decode] ** 2)))
+    inverse, errors = solve(program_keys)
+    prefill, split_rate, unsplit = 1 / inverse
+    print(f"attention_compute = {prefill:.3f}   # causal prefill programs' mainloop rate / peak")
+    print(f"attention_decode_compute = {split_rate:.3f}   # split decode programs' mainloop rate / peak")
+    print(f"attention_decode_unsplit_compute = {unsplit:.3f}   # unsplit decode programs' mainloop rate / peak")
+    print(f"attention_program_keys = {program_keys:.0f}   # a program's unoverlapped start and end, in keys")
+    print(f"attention_split_cycles = {split_seconds * CLOCK:.0f}   # combine per split, median of "
+          f"{len(per_split)} split kernels timed with and without it")  # fmt: skip
+    for name, g in zip(("prefill", "decode split", "decode unsplit"), groups, strict=True):
+        e = np.abs(errors[g])
+        print(f"    {name}: {len(e)} rows, |error| median {np.median(e):.1%}, max {e.max():.1%}")
 
 
 C_LATENT, C_VALUE = 512 + 64 + 512, 512

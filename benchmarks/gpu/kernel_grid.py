@@ -1,6 +1,10 @@
 """Calibration grids of single kernels, to find how a kernel's rate depends on its shape (one CSV).
 
-    python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_kernels_2026-11-30.csv
+    python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_kernels_2026-11-30.csv \
+        --only tune,gemm,latent,prefill,head
+    python benchmarks/gpu/kernel_grid.py --out a.csv --only tune,latent-default,head-short
+    python benchmarks/gpu/kernel_grid.py --out b.csv --only tune,divisibility,latent-unsplit,head-odd
+    (a.csv then b.csv's rows: benchmarks/results/h200_decode_kernels_2026-11-30.csv)
 
 Needs torch, triton and NVML on the GPU machine (as measure.py, whose timing and energy it reuses:
 CUDA-graph replays, inputs rotated over several copies so each call reads HBM as in a real step).
@@ -11,10 +15,16 @@ says so, so a fit on these rows is judged by `mlacc validate` on other points. K
   (batch x row blocks x splits / SMs) and keys per program (context / splits) vary independently;
   `combine` says whether the split results were combined in the same call (1) or left as partials (0),
   so the combine kernel's share can be taken apart.
+- `latent-default`: the same kernel with the splits the steps give it (flash_attention.py `default_splits`,
+  rounded to whole key blocks), at key counts one past a multiple of the block, so the last split of each
+  batch element is short (down to one key) and programs spill past whole waves; `latent-unsplit` the
+  same at batch 72-100, where the kernel runs unsplit; `divisibility` the latent and per-head kernels at
+  12288-12304 keys (Triton compiles a key count divisible by 16 apart).
 - `prefill-attention`: the causal kernels of prefill (latent as recompute/reuse run it, per-head
   128 + 64 as expand/cache-kv, MHA 128) over prompt length.
 - `head-decode`: per-head decode kernels in the layout the steps keep their caches in ([b, t, h, d]):
-  MHA (128-wide keys) against cache-kv's (a 128-wide part and a 64-wide RoPE part per key).
+  MHA (128-wide keys) against cache-kv's (a 128-wide part and a 64-wide RoPE part per key), over long
+  contexts (part `head`; `head-odd` one key more) and short ones (part `head-short`: under 2k keys).
 - `gemm`: cuBLAS GEMMs at M = 1..512 with deep K (up to 65536), including the reuse scheme's composed
   W_UV x W_O (K = 65536, N = 7168) and W_UQ x W_UK (K = 1536, N = 65536).
 """
@@ -30,7 +40,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from flash_attention import attention
+from flash_attention import attention, default_splits
 from measure import (
     BF16,
     DEV,
@@ -127,6 +137,37 @@ def latent_split(run: GridRunner) -> None:
             torch.cuda.empty_cache()
 
 
+def latent_default(run: GridRunner, batches: tuple[int, ...], contexts: tuple[int, ...]) -> None:
+    scale = (N + P) ** -0.5
+    for t in contexts:
+        for b in batches:
+            per_set = b * t * (C + P) * 2
+            sets = []
+            for _ in range(rotation(per_set)):
+                lat = rand(b, t, C + P)
+                sets.append((rand(b, H, 1, C), rand(b, H, 1, P), lat[:, None, :, :C], lat[:, None, :, C:],
+                             lat[:, None, :, :C], torch.empty(b, H, 1, C, device=DEV, dtype=BF16)))  # fmt: skip
+            blocks = blocks_for(sets[0][2], sets[0][0], False)
+            block_m, block_n = blocks.get("block_m", 64), blocks.get("block_n", 64)
+            row_blocks = math.ceil(H / block_m)
+            key_blocks = math.ceil(t / block_n)
+            per_split = math.ceil(key_blocks / default_splits(row_blocks * b, t, block_n, sm_count()))
+            splits = math.ceil(key_blocks / per_split)
+            tail = t - (splits - 1) * per_split * block_n
+            error = checked(sets, False, scale, **blocks)
+            flops = 2 * b * H * t * (C + P + C)
+            s, j = timed_attention(run, sets, False, scale, **blocks)
+            run.row(grid="calibration", kind="latent-default", model="mla-latent", phase="decode", batch=b,
+                    context=t - 1, new_tokens=1, heads=H, seconds=s, joules=j, flops=flops, bytes=per_set,
+                    rel_error=error, status="ok" if error < 2e-2 else "attention-check-failed", splits=splits,
+                    programs=row_blocks * b * splits, block_m=block_m, combine=1,
+                    note=f"{per_split * block_n} keys a split, last {tail}")  # fmt: skip
+            print(f"latent-default b{b:<3} t{t:<6} splits {splits:<3} programs {row_blocks * b * splits:<5} "
+                  f"last {tail:<5}: {s * 1e6:9.1f} us err {error:.1e}", flush=True)  # fmt: skip
+            del sets
+            torch.cuda.empty_cache()
+
+
 def prefill_attention(run: GridRunner) -> None:
     points = [(1, s) for s in (256, 768, 1536, 3072, 6144, 12288)] + [(2, 768), (2, 3072)]
     for name in ("mla-latent", "mla-expanded", "mha"):
@@ -160,12 +201,12 @@ def prefill_attention(run: GridRunner) -> None:
             torch.cuda.empty_cache()
 
 
-def head_decode(run: GridRunner) -> None:
+def head_decode(run: GridRunner, batches: tuple[int, ...], contexts: tuple[int, ...]) -> None:
     """Caches stored [b, t, h, d] as the steps store them, seen as [b, h, t, d] by the kernel."""
     heads = lambda x: x.permute(0, 2, 1, 3)  # noqa: E731
     for name in ("mha", "cache-kv"):
-        for b in (4, 16, 48):
-            for t in (3072, 12288):
+        for b in batches:
+            for t in contexts:
                 widths = (HD, 0, HD) if name == "mha" else (N, P, V)
                 per_set = b * t * H * sum(widths) * 2
                 sets = []
@@ -214,11 +255,30 @@ def gemms(run: GridRunner) -> None:
             torch.cuda.empty_cache()
 
 
+PARTS = {
+    "gemm": gemms,
+    "latent": latent_split,
+    "latent-default": lambda r: latent_default(r, (3, 6, 12, 24, 40, 64), (1537, 3073, 8193, 12289, 20481)),
+    "latent-unsplit": lambda r: latent_default(r, (72, 100), (1537, 3073, 6145)),
+    "prefill": prefill_attention,
+    "head": lambda r: head_decode(r, (4, 16, 48), (3072, 12288)),
+    "head-odd": lambda r: head_decode(r, (4, 16, 48), (3073, 12289)),
+    "head-short": lambda r: head_decode(r, (16, 64, 96), (769, 1537, 2049)),
+    # the same kernels where only the key count's divisibility changes (Triton specialises integer
+    # arguments divisible by 16)
+    "divisibility": lambda r: (
+        latent_default(r, (16,), (12288, 12289, 12296, 12304)),
+        head_decode(r, (16,), (12288, 12289, 12296, 12304)),
+    ),
+}
+"""Each part of the grid: `--only` picks some."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--window", type=float, default=0.15, help="seconds of replays per energy reading")
-    parser.add_argument("--only", default="tune,gemm,latent,prefill,head")
+    parser.add_argument("--only", default=",".join(["tune", *PARTS]))
     args = parser.parse_args()
     torch.manual_seed(0)
     run = GridRunner(args.out, args.window)
@@ -227,8 +287,7 @@ def main() -> None:
     print(f"{run.device}: idle {run.idle_watts:.1f} W, {sm_count()} SMs", flush=True)
     if "tune" in parts:
         tune(run)
-    for part, fn in (("gemm", gemms), ("latent", latent_split), ("prefill", prefill_attention),
-                     ("head", head_decode)):  # fmt: skip
+    for part, fn in PARTS.items():
         if part in parts:
             fn(run)
     run.file.close()

@@ -375,14 +375,47 @@ def contraction_compute(machine: Machine, op: OpSpec, work: Work) -> np.ndarray:
     return compute
 
 
-def flash_programs(units: int, row_blocks: Num, keys: Num) -> np.ndarray:
-    """Programs of a flash kernel: each block of query rows, its keys split (flash-decoding) when there are
-    fewer row blocks than units, so that about two programs per unit run, each over at least
-    FLASH_CHUNK_KEYS keys (benchmarks/gpu/flash_attention.py `default_splits`, as measured; FlashAttention's
-    split heuristic has the same aim). Elementwise over arrays of row blocks and keys."""
+def flash_splits(units: int, row_blocks: Num, keys: Num) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """How a flash kernel splits its keys (flash-decoding) when there are fewer row blocks than units: about
+    two programs per unit, each over at least FLASH_CHUNK_KEYS keys (benchmarks/gpu/flash_attention.py
+    `default_splits`, as measured; FlashAttention's split heuristic has the same aim), each split whole key
+    blocks, so the last holds what is left (4097 keys in 9 splits: eight of 512 and one of a single key).
+    Returns (splits, keys of a split, keys of the last one), elementwise over arrays of row blocks and keys."""
     blocks = np.asarray(row_blocks, dtype=float)
-    splits = np.maximum(1, np.minimum(np.ceil(2 * units / blocks), np.ceil(np.asarray(keys) / FLASH_CHUNK_KEYS)))
-    return np.where(blocks >= units, blocks, blocks * splits)
+    keys = np.asarray(keys, dtype=float)
+    wanted = np.maximum(1, np.minimum(np.ceil(2 * units / blocks), np.ceil(keys / FLASH_CHUNK_KEYS)))
+    key_blocks = np.maximum(1, np.ceil(keys / FLASH_KEY_BLOCK))
+    per_split = np.ceil(key_blocks / np.where(blocks >= units, 1, wanted))
+    splits = np.ceil(key_blocks / per_split)
+    split_keys = np.minimum(per_split * FLASH_KEY_BLOCK, keys)
+    return splits, split_keys, keys - (splits - 1) * split_keys
+
+
+def flash_programs(units: int, row_blocks: Num, keys: Num) -> np.ndarray:
+    """Programs of a flash kernel: each block of query rows times its splits of the keys (`flash_splits`)."""
+    return np.asarray(row_blocks, dtype=float) * flash_splits(units, row_blocks, keys)[0]
+
+
+def list_makespan(units: int, long: Num, long_time: Num, short: Num, short_time: Num) -> np.ndarray:
+    """When the last of `long` programs of `long_time` and then `short` ones of `short_time` ends, each
+    program starting on the first unit free, in launch order (a GPU's block scheduler). The short ones start
+    at the S smallest of the free units' slot times (bisection on a count of slots), elementwise."""
+    long, long_time, short, short_time = (np.asarray(x, dtype=float) for x in (long, long_time, short, short_time))
+    rounds = np.floor(long / units)
+    busy = long - rounds * units  # units running one more long program
+    early, late = rounds * long_time, (rounds + 1) * long_time
+
+    def slots(t: np.ndarray) -> np.ndarray:
+        """Short programs that can start by time t."""
+        first = np.where(t >= early, (units - busy) * (np.floor((t - early) / short_time) + 1), 0)
+        return first + np.where(t >= late, busy * (np.floor((t - late) / short_time) + 1), 0)
+
+    low, high = early, late + np.ceil(short / units) * short_time
+    for _ in range(64):
+        middle = (low + high) / 2
+        enough = slots(middle) >= short
+        low, high = np.where(enough, low, middle), np.where(enough, middle, high)
+    return np.maximum(np.where(busy > 0, late, early), np.where(short > 0, high + short_time, 0.0))
 
 
 def compute_efficiency(machine: Machine, op: OpSpec) -> Num:
@@ -402,15 +435,24 @@ def compute_efficiency(machine: Machine, op: OpSpec) -> Num:
         if op.gemm is None:
             return machine.attention_compute_efficiency
         row_blocks = op.gemm.extents["g"] * np.ceil(np.asarray(op.gemm.extents["m"], dtype=float) / machine.rows)
-        programs = flash_programs(machine.units, row_blocks, op.keys)
-        decode = np.where(
-            programs > row_blocks, machine.attention_decode_compute, machine.attention_decode_unsplit_compute
-        )
-        # No causal mask: the decode kernel, split along the keys or not.
-        rate = np.where(np.asarray(op.density) == 1, decode, machine.attention_compute_efficiency)
-        keys = op.keys * op.density * row_blocks / programs
+        splits, split_keys, last_keys = flash_splits(machine.units, row_blocks, op.keys)
+        programs = row_blocks * splits
         start_end = np.asarray(machine.attention_program_keys, dtype=float)
-        return rate * keys / (keys + start_end)
+        # `contraction_work` gives the busiest unit whole waves of programs over the average keys; a causal
+        # (prefill) program is charged that, a decode program the kernel's schedule: the splits' keys and
+        # then the short last splits (`list_makespan`), each with its start and end.
+        average = op.keys * op.density * row_blocks / programs
+        waves = np.ceil(programs / machine.units) * average
+        busiest = list_makespan(
+            machine.units, programs - row_blocks, split_keys + start_end, row_blocks, last_keys + start_end
+        )
+        prefill = machine.attention_compute_efficiency * average / (average + start_end)
+        decode = (
+            np.where(splits > 1, machine.attention_decode_compute, machine.attention_decode_unsplit_compute)
+            * waves
+            / busiest
+        )
+        return np.where(np.asarray(op.density) == 1, decode, prefill)
     if op.gemm is None:
         return machine.compute_efficiency
     slices = np.ceil(np.asarray(op.gemm.extents["k"], dtype=float) / SLICE_DEPTH)
@@ -422,6 +464,9 @@ def compute_efficiency(machine: Machine, op: OpSpec) -> Num:
 FLASH_CHUNK_KEYS = 512
 """Fewest keys a flash-decoding split gives one program, so partial results cost less than the keys they
 cover (benchmarks/gpu/flash_attention.py `default_splits`, as measured)."""
+
+FLASH_KEY_BLOCK = 64
+"""Keys a flash program loads at a time (benchmarks/gpu/flash_attention.py `block_n`): splits hold whole blocks."""
 
 SLICE_DEPTH = 64
 """K extent of the operand slices a unit streams through the innermost level (a GPU SM's TMA/wgmma k-slice)."""
