@@ -126,7 +126,7 @@ BAD_FILES = [
         "53:1: error: 'static_power_watts' in [energy] must be non-negative, got -3",
     ),
     (
-        ("attention_compute = 0.322", "attention_compute = 1.5"),
+        ("attention_compute = 0.316", "attention_compute = 1.5"),
         "62:1: error: [efficiency] compute and memory are fractions of peak: at most 1",
     ),
 ]
@@ -186,6 +186,6 @@ def test_duplicate_unit_names_are_refused(tmp_path: Path, capsys: pytest.Capture
 
 
 def test_the_attention_energy_ratio_is_not_a_fraction_of_peak():
-    """`attention_mac_energy_ratio` is pJ over pJ (measured about 4 on H100), so the at-most-1 rule of the
+    """`attention_mac_energy_ratio` is pJ over pJ (measured 3.6 on H100), so the at-most-1 rule of the
     efficiency fractions must not refuse it."""
-    assert Machine.of(load_hardware("h100")).attention_mac_energy_ratio == pytest.approx(4.05)
+    assert Machine.of(load_hardware("h100")).attention_mac_energy_ratio == pytest.approx(3.63)

@@ -158,7 +158,7 @@ def _exhaustive(machine: Machine, op: OpSpec, homes: Homes) -> tuple[float, floa
     fits = op.element_bytes * (tm * tk + tk * tn + tm * tn) <= machine.tile_level.capacity
     work = contraction_work(machine, op, homes, tm, tn, tk, inner)
     cycles = contraction_compute(machine, op, work)
-    for level in _level_cycles(machine, work.reads, work.writes, work.units, op.flash):
+    for level in _level_cycles(machine, work.reads, work.writes, work.units, op):
         cycles = np.maximum(cycles, level)
     energy = sum(dynamic_energy_pj(machine, column(op.macs), op.dtype, work.reads, work.writes, op.flash))
     cycles = np.where(fits, cycles, np.inf)[0]
@@ -191,7 +191,7 @@ def test_the_pruned_tiling_search_finds_the_exhaustive_searchs_best(
     tiling = tuple(column(x) for x in best_tilings(machine, op, placement))
     work = contraction_work(machine, op, placement, *tiling)
     cycles = contraction_compute(machine, op, work)
-    for level in _level_cycles(machine, work.reads, work.writes, work.units, op.flash):
+    for level in _level_cycles(machine, work.reads, work.writes, work.units, op):
         cycles = np.maximum(cycles, level)
     energy = sum(dynamic_energy_pj(machine, column(op.macs), op.dtype, work.reads, work.writes, op.flash))
     best_cycles, best_energy = _exhaustive(machine, op, placement)

@@ -20,6 +20,7 @@ import statistics
 import numpy as np
 
 from mlacc.hardware import load_hardware
+from mlacc.validate import Point, estimate_point
 from passes.cost import Gemm, Machine, OpSpec, Placement, best_tiling, estimate_elementwise
 from passes.cost.gemm import flash_splits, list_makespan
 
@@ -95,11 +96,13 @@ def main() -> None:
     streams = kind("copy") + kind("rmsnorm") + kind("rope") + gemv
     hbm_pj = statistics.median(j / b for j, b, _ in map(left, streams) if b > 1 << 24)
     mac_pj = statistics.median((j - hbm_pj * b) / m for j, b, m in map(left, big) if m > 0)
-    # The fused attention kernel's MACs, on its compute-heavy rows (latent decode, prefill), after static
-    # power and its HBM bytes (L2 traffic and softmax fold into the ratio).
+    # The fused attention kernel's MACs, on its compute-heavy rows (prefill), after static power, its HBM bytes
+    # and the L2 bytes the model gives the same kernel (the model charges those apart; the softmax folds in).
     heavy = [r for r in attention if f(r, "flops") >= 1e10 and f(r, "flops") / f(r, "bytes") >= 256]
     attention_ratio = statistics.median(
-        (f(r, "joules") - static * f(r, "seconds") - hbm_pj * f(r, "bytes")) / (f(r, "flops") / 2) / mac_pj
+        (f(r, "joules") - static * f(r, "seconds") - hbm_pj * f(r, "bytes") - l2_pj * flash_l2_bytes(r, args.preset))
+        / (f(r, "flops") / 2)
+        / mac_pj
         for r in heavy
     )
     idle = f(kind("idle")[0], "joules") / 3
@@ -190,10 +193,35 @@ def fit_flash_programs(paths: list[str], peak: float, hbm: float, machine: Machi
     for name, g in zip(("prefill", "decode split", "decode unsplit"), groups, strict=True):
         e = np.abs(errors[g])
         print(f"    {name}: {len(e)} rows, |error| median {np.median(e):.1%}, max {e.max():.1%}")
+    # Per-head decode kernels stream from HBM: their rate per byte, at batch >= 16 (as attention_memory) and key
+    # counts not a multiple of 16, for keys in one part (MHA) and in two (cache-kv's 128 + 64).
+    heads = [
+        r for r in all_rows if r["kind"] == "head-decode" and int(r["batch"]) >= 16 and (int(r["context"]) + 1) % 16
+    ]
+    rate = {m: statistics.median(float(r["bytes"]) / float(r["seconds"]) / hbm for r in heads if r["model"] == m)
+            for m in ("mha", "cache-kv")}  # fmt: skip
+    two_part = sum(r["model"] == "cache-kv" for r in heads)
+    print(
+        f"attention_two_part_memory = {rate['cache-kv']:.3f}   # median of {two_part} cache-kv decode kernels / "
+        f"datasheet (MHA's kernel on the same grid: {rate['mha']:.3f})"
+    )
 
 
 C_LATENT, C_VALUE = 512 + 64 + 512, 512
 """DeepSeek-V3's latent attention: key width (latent + RoPE) plus value width, and the value width."""
+
+
+def flash_l2_bytes(row: dict[str, str], preset: str) -> float:
+    """L2 bytes the cost model moves for the fused attention kernel of a calibration `attention` row: its
+    flash group's ops in the step of the same shape (the latent kernel as recompute runs it, the per-head
+    one as expand does, MHA's)."""
+    model, scheme = {"mla-latent": ("deepseek_v3", "recompute"), "mla-expanded": ("deepseek_v3", "expand"),
+                     "mha": ("mha_baseline", "mha")}[row["model"]]  # fmt: skip
+    point = Point(model, row["phase"], int(row["batch"]), int(row["context"]), int(row["new_tokens"]))
+    result = estimate_point(point, preset)[scheme]
+    group = {"scores_nope", "scores_pe", "scores", "probs", "attn_out_latent" if scheme == "recompute" else "attn_out"}
+    level = Machine.of(load_hardware(preset)).levels[-2].name
+    return sum(op.bytes.get(level, 0.0) for op in result.ops if op.name in group)
 
 
 def model_traffic(machine: Machine, row: dict[str, str]) -> tuple[dict[str, float], float]:

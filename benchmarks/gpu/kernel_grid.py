@@ -201,18 +201,23 @@ def prefill_attention(run: GridRunner) -> None:
             torch.cuda.empty_cache()
 
 
-def head_decode(run: GridRunner, batches: tuple[int, ...], contexts: tuple[int, ...]) -> None:
-    """Caches stored [b, t, h, d] as the steps store them, seen as [b, h, t, d] by the kernel."""
+def head_decode(
+    run: GridRunner, batches: tuple[int, ...], contexts: tuple[int, ...], names: tuple[str, ...] = ("mha", "cache-kv")
+) -> None:
+    """Caches stored [b, t, h, d] as the steps store them, seen as [b, h, t, d] by the kernel; expand's RoPE
+    key is one per token, broadcast to every head (stride 0), as its step passes it."""
     heads = lambda x: x.permute(0, 2, 1, 3)  # noqa: E731
-    for name in ("mha", "cache-kv"):
+    for name in names:
         for b in batches:
             for t in contexts:
                 widths = (HD, 0, HD) if name == "mha" else (N, P, V)
-                per_set = b * t * H * sum(widths) * 2
+                per_set = b * t * (H * (widths[0] + widths[2]) + (P if name == "expand" else H * widths[1])) * 2
                 sets = []
                 for _ in range(rotation(per_set)):
                     k1, v = rand(b, t, H, widths[0]), rand(b, t, H, widths[2])
                     k2 = rand(b, t, H, widths[1]) if widths[1] else None
+                    if name == "expand":
+                        k2 = rand(b, t, 1, P).expand(b, t, H, P)
                     q2 = rand(b, H, 1, widths[1]) if widths[1] else None
                     sets.append((rand(b, H, 1, widths[0]), q2, heads(k1), None if k2 is None else heads(k2),
                                  heads(v), torch.empty(b, H, 1, widths[2], device=DEV, dtype=BF16)))  # fmt: skip
@@ -229,6 +234,24 @@ def head_decode(run: GridRunner, batches: tuple[int, ...], contexts: tuple[int, 
                       f"err {error:.1e}", flush=True)  # fmt: skip
                 del sets
                 torch.cuda.empty_cache()
+
+
+def latent_gemms(run: GridRunner) -> None:
+    """expand's up-projections of the whole latent cache: M = batch x context rows of K = 512, the latent's
+    first 512 of its 576 columns (A's rows strided 576, as the step views it) or a contiguous copy."""
+    for m in (24576, 98304, 196608, 393216):
+        for strided in (True, False):
+            latent = rand(m, C + P)
+            a = latent[:, :C] if strided else latent[:, :C].contiguous()
+            b, c = rand(C, H * N, scale=C**-0.5), torch.empty(m, H * N, device=DEV, dtype=BF16)
+            s, j = run.time_and_energy(lambda a=a, b=b, c=c: torch.matmul(a, b, out=c))
+            flops, total = 2 * m * C * H * N, 2 * (m * C + C * H * N + m * H * N)
+            run.row(grid="calibration", kind="gemm-latent", m=m, n=H * N, k=C, seconds=s, joules=j, flops=flops,
+                    bytes=total, note=f"A {'strided 576' if strided else 'contiguous'}")  # fmt: skip
+            print(f"gemm-latent m{m:<7} {'strided' if strided else 'contig':>8}: {s * 1e6:9.1f} us "
+                  f"{flops / s / 1e12:6.1f} TFLOP/s", flush=True)  # fmt: skip
+            del latent, a, b, c
+            torch.cuda.empty_cache()
 
 
 def gemms(run: GridRunner) -> None:
@@ -264,6 +287,8 @@ PARTS = {
     "head": lambda r: head_decode(r, (4, 16, 48), (3072, 12288)),
     "head-odd": lambda r: head_decode(r, (4, 16, 48), (3073, 12289)),
     "head-short": lambda r: head_decode(r, (16, 64, 96), (769, 1537, 2049)),
+    "head-expand": lambda r: head_decode(r, (4, 16, 48), (3073, 12289), ("expand", "cache-kv", "mha")),
+    "gemm-latent": latent_gemms,
     # the same kernels where only the key count's divisibility changes (Triton specialises integer
     # arguments divisible by 16)
     "divisibility": lambda r: (

@@ -6,6 +6,13 @@ Builds each step as benchmarks/gpu/measure.py does (its `Step`, the tuned block 
 kernel from a short `tune`), runs it eagerly under torch.profiler (CUPTI) 10 times after warm-up and
 writes one row per kernel launch of the step, in launch order, with the median device time over the
 10 runs. Launch gaps are not in these times: the step's CUDA-graph time (measure.py) is the total.
+Eager runs between syncs keep a chip under its power limit where back-to-back replays may not, so a
+compute-heavy kernel can time faster here than in its step (a K = 512 up-projection: 709 TFLOP/s here,
+566-587 replayed back to back on the kernel grid).
+
+benchmarks/results/h200_profile_2026-11-30.csv: the default points, then the rows of a second run with
+--points deepseek_v3:recompute:decode:8:4096 ...:8:16384 ...:8:32768 ...:32:4096 ...:1:4096
+deepseek_v3:cache-kv:decode:8:32768 ...:128:1024 mha_baseline:mha:decode:32:1024 ...:128:1024.
 """
 
 from __future__ import annotations

@@ -21,6 +21,8 @@ The schema (every key carries its unit; see presets/h100.toml for a commented ex
                  contraction_latency_cycles: the same for a contraction or fused attention (default: op's);
                  attention_compute, attention_memory: the same fractions for a fused attention kernel (optional;
                  attention_compute: a causal, prefill program's mainloop);
+                 attention_two_part_memory: attention_memory where each program reads its keys in two parts
+                 (optional, default attention_memory);
                  attention_decode_compute, attention_decode_unsplit_compute: the mainloop of a flash-decoding
                  program, split along the keys or not (optional, default attention_compute);
                  attention_mac_energy_ratio: pJ per MAC of that kernel over a GEMM's (optional, default 1);
@@ -150,6 +152,7 @@ _EFFICIENCY = {
     "attention_decode_compute",
     "attention_decode_unsplit_compute",
     "attention_memory",
+    "attention_two_part_memory",
     "attention_mac_energy_ratio",
     "attention_program_keys",
     "attention_split_cycles",
@@ -162,6 +165,7 @@ _FRACTIONS = {
     "attention_decode_compute",
     "attention_decode_unsplit_compute",
     "attention_memory",
+    "attention_two_part_memory",
 }
 
 

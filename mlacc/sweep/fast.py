@@ -119,6 +119,7 @@ def evaluate_table(
                 density=density,
                 launch=task.launch,
                 keys=integer(task.keys) if task.keys >= 0 else 0,
+                two_part_keys=task.two_part_keys,
             )
             placement = Homes(
                 tuple(innermost if v < 0 else homes[v] for v in task.operands),
@@ -157,7 +158,16 @@ def _tilings(
     features = np.stack(
         [*(np.broadcast_to(np.asarray(x, dtype=float), rows) for x in values), *placement.operands, placement.result]
     )
-    key = (task.name, task.kind, task.dtype, task.flash, task.launch, task.gemm_letters, features.tobytes())
+    key = (
+        task.name,
+        task.kind,
+        task.dtype,
+        task.flash,
+        task.two_part_keys,
+        task.launch,
+        task.gemm_letters,
+        features.tobytes(),
+    )
     if key not in found:
         rows, inverse = np.unique(features, axis=1, return_inverse=True)
         inverse = inverse.reshape(-1)

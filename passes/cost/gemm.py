@@ -76,6 +76,10 @@ class OpSpec:
     """Whether the op starts a kernel of its own (pays the fixed per-op latency): one per flash group."""
     keys: Num = 0
     """For a flash-group op, the keys each query attends over (the softmax's last axis)."""
+    two_part_keys: bool = False
+    """For a flash-group op: the scores are summed from two contractions over keys of the same programs
+    (DeepSeek's 128-wide keys and their 64-wide RoPE part, per head or shared), so each program streams its keys
+    in two parts, at the fused kernel's measured two-part rate (`attention_two_part_memory`)."""
 
     @property
     def macs(self) -> Num:
@@ -482,13 +486,16 @@ def unit_tile(machine: Machine, element_bytes: int) -> tuple[int, int]:
 
 
 def _level_cycles(
-    machine: Machine, reads: list[np.ndarray], writes: list[np.ndarray], units: np.ndarray, flash: bool = False
+    machine: Machine, reads: list[np.ndarray], writes: list[np.ndarray], units: np.ndarray, op: OpSpec
 ) -> list[np.ndarray]:
     """On-chip levels read and write through separate ports; the off-chip bus is shared by reads and writes
-    and reaches the measured fraction of its peak (of a fused attention kernel's, for a flash group)."""
+    and reaches the measured fraction of its peak (of a fused attention kernel's, for a flash group: the
+    kernel's own where its keys come in two parts)."""
     cycles = []
     last = len(machine.levels) - 1
-    off_chip = machine.attention_memory_efficiency if flash else machine.memory_efficiency
+    off_chip = machine.memory_efficiency
+    if op.flash:
+        off_chip = machine.attention_two_part_memory if op.two_part_keys else machine.attention_memory_efficiency
     for i, level in enumerate(machine.levels):
         instances = np.minimum(level.count, units) if i == 0 else level.count
         scale = instances * (column(off_chip) if i == last else 1.0)
@@ -541,7 +548,7 @@ def contraction_estimates(
     tm, tn, tk, inner = (column(x) for x in (tm, tn, tk, inner))
     work = contraction_work(machine, op, homes, tm, tn, tk, inner)
     compute = contraction_compute(machine, op, work)
-    level_cycles = _level_cycles(machine, work.reads, work.writes, work.units, op.flash)
+    level_cycles = _level_cycles(machine, work.reads, work.writes, work.units, op)
     return _estimates(machine, op, compute, work.reads, work.writes, work.units, work.utilisation, level_cycles)
 
 
@@ -644,7 +651,7 @@ def best_tilings(
         tm, tn, tk, inner, valid = (x[workload] for x in (tm, tn, tk, inner, valid))
     compute = contraction_compute(machine, op, work)
     cycles = compute
-    for level in _level_cycles(machine, work.reads, work.writes, work.units, op.flash):
+    for level in _level_cycles(machine, work.reads, work.writes, work.units, op):
         cycles = np.maximum(cycles, level)
     energy = np.zeros_like(cycles)
     for part in dynamic_energy_pj(machine, column(op.macs), op.dtype, work.reads, work.writes, op.flash):
@@ -670,7 +677,7 @@ def elementwise_estimates(machine: Machine, op: OpSpec, homes: Homes) -> Estimat
     reads, writes = _traffic(machine, homes, loads, (result, np.zeros_like(result)))
     units = np.full_like(result, machine.units)
     compute = column(op.flops) / (machine.units * machine.cols * column(compute_efficiency(machine, op)))
-    level_cycles = _level_cycles(machine, reads, writes, units, op.flash)
+    level_cycles = _level_cycles(machine, reads, writes, units, op)
     if op.flash and machine.attention_measured:
         # Inside the fused kernel, on data its contractions hold on chip: the kernel's measured contraction
         # rate already includes this work and its on-chip traffic; only off-chip bytes can add time.

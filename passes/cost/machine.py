@@ -55,6 +55,8 @@ class Machine:
     attention_decode_unsplit_compute: Num = 1.0
     """The same for the decode kernel compiled without splits (enough row blocks to fill the units)."""
     attention_memory_efficiency: Num = 1.0
+    attention_two_part_memory: Num = 1.0
+    """Off-chip rate / peak of the fused kernel where each program reads its keys in two parts."""
     attention_program_keys: Num = 0.0
     """A flash program's unoverlapped start and end (query rows in, output out), in keys of its mainloop."""
     attention_split_cycles: Num = 0.0
@@ -87,6 +89,7 @@ class Machine:
         cores = {k: v.value.data for k, v in target.cores.data.items()}  # type: ignore[attr-defined]
         link = target.interconnect_fields()
         attention_compute = efficiency.get("attention_compute", efficiency.get("compute", 1.0))
+        attention_memory = efficiency.get("attention_memory", efficiency.get("memory", 1.0))
         return Machine(
             name=target.target_name.data,
             frequency=target.frequency,
@@ -116,7 +119,8 @@ class Machine:
             attention_compute_efficiency=attention_compute,
             attention_decode_compute=efficiency.get("attention_decode_compute", attention_compute),
             attention_decode_unsplit_compute=efficiency.get("attention_decode_unsplit_compute", attention_compute),
-            attention_memory_efficiency=efficiency.get("attention_memory", efficiency.get("memory", 1.0)),
+            attention_memory_efficiency=attention_memory,
+            attention_two_part_memory=efficiency.get("attention_two_part_memory", attention_memory),
             attention_program_keys=efficiency.get("attention_program_keys", 0.0),
             attention_split_cycles=efficiency.get("attention_split_cycles", 0.0),
             attention_mac_energy_ratio=efficiency.get("attention_mac_energy_ratio", 1.0),
@@ -201,6 +205,7 @@ _STACKED = (
     "attention_decode_compute",
     "attention_decode_unsplit_compute",
     "attention_memory_efficiency",
+    "attention_two_part_memory",
     "attention_program_keys",
     "attention_split_cycles",
     "attention_mac_energy_ratio",

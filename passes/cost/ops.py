@@ -83,7 +83,22 @@ def op_spec(op: la.LaOp) -> OpSpec:
         density=density,
         launch=not group or op is softmax,
         keys=la.tensor_type(softmax.input).get_shape()[-1] if softmax is not None else 0,
+        two_part_keys=softmax is not None and two_part_keys(softmax),
     )
+
+
+def two_part_keys(softmax: la.SoftmaxOp) -> bool:
+    """Whether the scores are the sum of two contractions batched alike (the same programs read both parts
+    of their keys), as DeepSeek's keys and RoPE keys are; a part shared by all heads where the other is per
+    head (expand's RoPE key) is read once by all heads' programs together."""
+    scores = softmax.input.owner
+    if not isinstance(scores, la.AddOp):
+        return False
+    parts = [v.owner for v in scores.operands]
+    if not all(isinstance(p, la.EinsumOp) for p in parts):
+        return False
+    batched = [Gemm.of(p.spec.data, p.index_sizes()).extents["g"] for p in parts]  # type: ignore[union-attr]
+    return batched[0] == batched[1]
 
 
 def is_gamma(op: Operation, value: SSAValue) -> bool:
