@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from xdsl.dialects.builtin import TensorType, f32
 
 from dialects import la
@@ -135,15 +137,21 @@ def test_flash_decoding_splits_whole_key_blocks_and_schedules_the_short_last_spl
     assert est.compute_cycles == pytest.approx(per_key * busiest_keys / (2048 * H100.attention_decode_compute))
 
 
-def test_the_schedule_of_long_then_short_programs_is_the_block_schedulers():
+@given(
+    long=st.integers(0, 900),
+    long_time=st.floats(0.1, 50),
+    short=st.integers(0, 400),
+    short_time=st.floats(0.05, 50),
+)
+def test_the_schedule_of_long_then_short_programs_is_the_block_schedulers(
+    long: int, long_time: float, short: int, short_time: float
+):
     """`list_makespan` against a direct simulation: each program, in launch order, on the first unit free."""
     import heapq
 
     from passes.cost.gemm import list_makespan
 
-    for long, long_time, short, short_time in [(256, 10.0, 64, 9.0), (128, 5.0, 16, 1.0), (0, 1.0, 200, 3.0),
-                                               (264, 7.0, 8, 2.0), (300, 4.0, 150, 0.5)]:  # fmt: skip
-        free = [0.0] * 132
-        for t in [long_time] * long + [short_time] * short:
-            heapq.heappush(free, heapq.heappop(free) + t)
-        assert list_makespan(132, long, long_time, short, short_time) == pytest.approx(max(free))
+    free = [0.0] * 132
+    for t in [long_time] * long + [short_time] * short:
+        heapq.heappush(free, heapq.heappop(free) + t)
+    assert list_makespan(132, long, long_time, short, short_time) == pytest.approx(max(free))

@@ -402,24 +402,25 @@ def flash_programs(units: int, row_blocks: Num, keys: Num) -> np.ndarray:
 
 def list_makespan(units: int, long: Num, long_time: Num, short: Num, short_time: Num) -> np.ndarray:
     """When the last of `long` programs of `long_time` and then `short` ones of `short_time` ends, each
-    program starting on the first unit free, in launch order (a GPU's block scheduler). The short ones start
-    at the S smallest of the free units' slot times (bisection on a count of slots), elementwise."""
+    program starting on the first unit free, in launch order (a GPU's block scheduler). Elementwise.
+
+    After the whole rounds of long programs, `busy` units run one long program more while the others
+    start short ones back to back; once the busy units are free too, every unit takes short ones, the
+    free units `phase` into a short program: the last short program starts at the S-th of those slots."""
     long, long_time, short, short_time = (np.asarray(x, dtype=float) for x in (long, long_time, short, short_time))
     rounds = np.floor(long / units)
-    busy = long - rounds * units  # units running one more long program
+    busy = long - rounds * units
     early, late = rounds * long_time, (rounds + 1) * long_time
-
-    def slots(t: np.ndarray) -> np.ndarray:
-        """Short programs that can start by time t."""
-        first = np.where(t >= early, (units - busy) * (np.floor((t - early) / short_time) + 1), 0)
-        return first + np.where(t >= late, busy * (np.floor((t - late) / short_time) + 1), 0)
-
-    low, high = early, late + np.ceil(short / units) * short_time
-    for _ in range(64):
-        middle = (low + high) / 2
-        enough = slots(middle) >= short
-        low, high = np.where(enough, low, middle), np.where(enough, middle, high)
-    return np.maximum(np.where(busy > 0, late, early), np.where(short > 0, high + short_time, 0.0))
+    free = units - busy
+    alone = np.where(busy > 0, np.ceil(long_time / short_time), np.inf)  # slots each free unit has before `late`
+    before = free * alone  # short programs started before the busy units are free
+    phase = alone * short_time - long_time  # how far into a short program the free units are at `late`
+    last_alone = early + (np.ceil(short / np.maximum(free, 1)) - 1) * short_time
+    after = np.maximum(short - before, 1) - 1  # index of the last short program among those from `late` on
+    rounds_after, place = np.floor(after / units), np.mod(after, units)
+    last_after = late + rounds_after * short_time + np.where(place < busy, 0.0, phase)
+    start = np.where(short <= before, last_alone, last_after)
+    return np.maximum(np.where(busy > 0, late, early), np.where(short > 0, start + short_time, 0.0))
 
 
 def compute_efficiency(machine: Machine, op: OpSpec) -> Num:
