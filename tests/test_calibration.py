@@ -36,7 +36,13 @@ RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 LIMITS = {
     "h100_2026-11-24.csv": {"median": 0.03, "max_median": 0.07, "max_error": 0.12, "max_energy": 0.05},
     "h200_2026-11-24.csv": {"median": 0.03, "max_median": 0.05, "max_error": 0.28, "max_energy": 0.065},
+    # The same validation grid measured again six days later on another lent H200 (measure.py --only
+    # tune,validation): steps within 0.5% of the first run's (median; 4.9% at most).
+    "h200_2026-11-30.csv": {"median": 0.03, "max_median": 0.05, "max_error": 0.28, "max_energy": 0.065},
 }
+
+FIT_ON = ("h100_2026-11-24.csv", "h200_2026-11-24.csv")
+"""The runs whose calibration rows the presets were fit on (the later H200 run measured the validation grid only)."""
 
 
 @cache
@@ -229,7 +235,7 @@ def test_elementwise_work_inside_a_measured_fused_kernel_costs_no_on_chip_time()
     assert est.read_bytes[on_chip] > 0  # the traffic is still counted (and priced in energy)
 
 
-@pytest.mark.parametrize("name", sorted(LIMITS))
+@pytest.mark.parametrize("name", FIT_ON)
 def test_big_gemms_of_the_calibration_grid_follow_the_epilogue_model(name: str):
     """cuBLAS reaches 0.58 of peak at K = 512 and 0.70 at K = 7168: with one constant efficiency the model
     was up to 14-15% off on these calibration GEMMs; the mainloop rate with a write-out of `epilogue_slices`
