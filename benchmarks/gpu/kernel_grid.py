@@ -100,16 +100,23 @@ def checked(sets: list[tuple], causal: bool, scale: float, **kw) -> float:
     return attention_error(step)
 
 
+def latent_sets(b: int, t: int, count: int) -> list[tuple]:
+    """`count` input sets of the absorbed decode kernel: 128 query heads over one latent cache of t tokens,
+    the latent both keys and values, its RoPE part beside it (as the steps keep it)."""
+    sets = []
+    for _ in range(count):
+        lat = rand(b, t, C + P)
+        sets.append((rand(b, H, 1, C), rand(b, H, 1, P), lat[:, None, :, :C], lat[:, None, :, C:],
+                     lat[:, None, :, :C], torch.empty(b, H, 1, C, device=DEV, dtype=BF16)))  # fmt: skip
+    return sets
+
+
 def latent_split(run: GridRunner) -> None:
     scale = (N + P) ** -0.5
     for t in (2048, 6144, 24576):
         for b in (1, 2, 4, 16, 48, 96):
             per_set = b * t * (C + P) * 2
-            sets = []
-            for _ in range(rotation(per_set)):
-                lat = rand(b, t, C + P)
-                sets.append((rand(b, H, 1, C), rand(b, H, 1, P), lat[:, None, :, :C], lat[:, None, :, C:],
-                             lat[:, None, :, :C], torch.empty(b, H, 1, C, device=DEV, dtype=BF16)))  # fmt: skip
+            sets = latent_sets(b, t, rotation(per_set))
             blocks = blocks_for(sets[0][2], sets[0][0], False)
             block_m = blocks.get("block_m", 64)
             row_blocks = math.ceil(H / block_m)
@@ -142,11 +149,7 @@ def latent_default(run: GridRunner, batches: tuple[int, ...], contexts: tuple[in
     for t in contexts:
         for b in batches:
             per_set = b * t * (C + P) * 2
-            sets = []
-            for _ in range(rotation(per_set)):
-                lat = rand(b, t, C + P)
-                sets.append((rand(b, H, 1, C), rand(b, H, 1, P), lat[:, None, :, :C], lat[:, None, :, C:],
-                             lat[:, None, :, :C], torch.empty(b, H, 1, C, device=DEV, dtype=BF16)))  # fmt: skip
+            sets = latent_sets(b, t, rotation(per_set))
             blocks = blocks_for(sets[0][2], sets[0][0], False)
             block_m, block_n = blocks.get("block_m", 64), blocks.get("block_n", 64)
             row_blocks = math.ceil(H / block_m)
