@@ -344,8 +344,9 @@ def contraction_work(
     per_unit = macs / units
     if op.flash:
         # A flash kernel runs one program per block of query rows (one array pass tall) and split of the keys
-        # (see `flash_programs`), one program per unit at a time: it takes as many waves of programs as
-        # the units need, the last one part-empty (320 programs on 132 SMs take 3 waves, not 2.4).
+        # (see `flash_splits`), one program per unit at a time: the busiest unit runs whole waves of programs,
+        # the last one part-empty (320 programs on 132 SMs take 3 waves, not 2.4); `compute_efficiency`
+        # turns that into a decode kernel's schedule of long splits and short last ones.
         row_blocks = g * np.ceil(m / rows)
         programs = flash_programs(machine.units, row_blocks, column(op.keys))
         units = np.minimum(machine.units, programs) * np.ones_like(tm)
@@ -434,8 +435,9 @@ def compute_efficiency(machine: Machine, op: OpSpec) -> Num:
     benchmarks/gpu/kernel_grid.py). It loads its query rows before its keys stream past and writes its output
     after, time worth `attention_program_keys` keys of its mainloop that nothing overlaps (measured on the
     latent decode kernel over batch x context x splits), so programs over few keys (batch-1 decode split
-    into many programs, short prompts) run below the rate of long ones. Keys per program: the keys each
-    query sees (the causal mask's average) over the splits (`flash_programs`)."""
+    into many programs, short prompts) run below the rate of long ones. A causal program is charged the
+    keys each query sees on average; a decode kernel its busiest unit's list of programs, the splits' keys
+    and then the short last splits' (`flash_splits`, `list_makespan`)."""
     if op.flash:
         if op.gemm is None:
             return machine.attention_compute_efficiency
