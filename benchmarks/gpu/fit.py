@@ -158,8 +158,7 @@ def fit_flash_programs(paths: list[str], peak: float, hbm: float, machine: Machi
         """Keys (with each program's start and end) on the busiest SM of every row's kernel."""
         out = []
         for r in prefill_rows:
-            width = {"mla-latent": C_LATENT, "mla-expanded": 128 + 64 + 128, "mha": 128 + 128}[r["model"]]
-            visible = float(r["flops"]) / (2 * int(r["batch"]) * 128 * int(r["new_tokens"]) * width)
+            visible = float(r["flops"]) / (2 * int(r["batch"]) * 128 * int(r["new_tokens"]) * WIDTH[r["model"]])
             out.append(math.ceil(int(r["programs"]) / units) * (visible + program_keys))
         for r in decode_rows:
             blocks, keys = 128 / int(r["block_m"]) * int(r["batch"]), int(r["context"]) + 1
@@ -169,8 +168,7 @@ def fit_flash_programs(paths: list[str], peak: float, hbm: float, machine: Machi
                                      last + program_keys))  # fmt: skip
         return np.array(out, dtype=float)
 
-    work = np.array([2 * int(r["block_m"]) * ({"mla-latent": C_LATENT, "mla-expanded": 128 + 64 + 128,
-                     "mha": 128 + 128}[r["model"]]) for r in prefill_rows + decode_rows], dtype=float)  # fmt: skip
+    work = np.array([2 * int(r["block_m"]) * WIDTH[r["model"]] for r in prefill_rows + decode_rows], dtype=float)
     weight = sum(g / max(1, int(g.sum())) ** 0.5 for g in groups)  # each kernel counts alike
 
     def solve(program_keys: float) -> tuple[np.ndarray, np.ndarray]:
@@ -209,6 +207,9 @@ def fit_flash_programs(paths: list[str], peak: float, hbm: float, machine: Machi
 
 C_LATENT, C_VALUE = 512 + 64 + 512, 512
 """DeepSeek-V3's latent attention: key width (latent + RoPE) plus value width, and the value width."""
+
+WIDTH = {"mla-latent": C_LATENT, "mla-expanded": 128 + 64 + 128, "mha": 128 + 128}
+"""Key plus value width per query row of each fused kernel the grids time."""
 
 
 def flash_l2_bytes(row: dict[str, str], preset: str) -> float:

@@ -57,6 +57,7 @@ from measure import (
     blocks_for,
     rand,
     rotation,
+    time_gemm,
     tune,
 )
 
@@ -100,6 +101,14 @@ def checked(sets: list[tuple], causal: bool, scale: float, **kw) -> float:
     return attention_error(step)
 
 
+def decode_row(run: GridRunner, kind: str, model: str, b: int, t: int, s: float, j: float, flops: int,
+               read: int, error: float, **extra: object) -> None:  # fmt: skip
+    """One calibration row of a decode kernel (one new token over t keys, 128 query heads)."""
+    run.row(grid="calibration", kind=kind, model=model, phase="decode", batch=b, context=t - 1, new_tokens=1,
+            heads=H, seconds=s, joules=j, flops=flops, bytes=read, rel_error=error,
+            status="ok" if error < 2e-2 else "attention-check-failed", **extra)  # fmt: skip
+
+
 def latent_sets(b: int, t: int, count: int) -> list[tuple]:
     """`count` input sets of the absorbed decode kernel: 128 query heads over one latent cache of t tokens,
     the latent both keys and values, its RoPE part beside it (as the steps keep it)."""
@@ -133,11 +142,9 @@ def latent_split(run: GridRunner) -> None:
                 flops = 2 * b * H * t * (C + P + C)
                 for combine in (True, False) if splits > 1 else (True,):
                     s, j = timed_attention(run, sets, False, scale, splits=splits, combine=combine, **blocks)
-                    run.row(grid="calibration", kind="latent-split", model="mla-latent", phase="decode", batch=b,
-                            context=t - 1, new_tokens=1, heads=H, seconds=s, joules=j, flops=flops, bytes=per_set,
-                            rel_error=error, status="ok" if error < 2e-2 else "attention-check-failed",
-                            splits=splits, programs=programs, block_m=block_m, combine=int(combine),
-                            note=f"{flops / s / 1e12:.1f} TFLOP/s")  # fmt: skip
+                    decode_row(run, "latent-split", "mla-latent", b, t, s, j, flops, per_set, error, splits=splits,
+                               programs=programs, block_m=block_m, combine=int(combine),
+                               note=f"{flops / s / 1e12:.1f} TFLOP/s")  # fmt: skip
                     print(f"latent b{b:<3} t{t:<6} splits {splits:<3} programs {programs:<5} combine {int(combine)}: "
                           f"{s * 1e6:9.1f} us {flops / s / 1e12:6.1f} TFLOP/s err {error:.1e}", flush=True)  # fmt: skip
             del sets
@@ -160,11 +167,9 @@ def latent_default(run: GridRunner, batches: tuple[int, ...], contexts: tuple[in
             error = checked(sets, False, scale, **blocks)
             flops = 2 * b * H * t * (C + P + C)
             s, j = timed_attention(run, sets, False, scale, **blocks)
-            run.row(grid="calibration", kind="latent-default", model="mla-latent", phase="decode", batch=b,
-                    context=t - 1, new_tokens=1, heads=H, seconds=s, joules=j, flops=flops, bytes=per_set,
-                    rel_error=error, status="ok" if error < 2e-2 else "attention-check-failed", splits=splits,
-                    programs=row_blocks * b * splits, block_m=block_m, combine=1,
-                    note=f"{per_split * block_n} keys a split, last {tail}")  # fmt: skip
+            decode_row(run, "latent-default", "mla-latent", b, t, s, j, flops, per_set, error, splits=splits,
+                       programs=row_blocks * b * splits, block_m=block_m, combine=1,
+                       note=f"{per_split * block_n} keys a split, last {tail}")  # fmt: skip
             print(f"latent-default b{b:<3} t{t:<6} splits {splits:<3} programs {row_blocks * b * splits:<5} "
                   f"last {tail:<5}: {s * 1e6:9.1f} us err {error:.1e}", flush=True)  # fmt: skip
             del sets
@@ -229,10 +234,8 @@ def head_decode(
                 error = checked(sets, False, scale, **blocks)
                 s, j = timed_attention(run, sets, False, scale, **blocks)
                 flops = 2 * b * H * t * sum(widths)
-                run.row(grid="calibration", kind="head-decode", model=name, phase="decode", batch=b, context=t - 1,
-                        new_tokens=1, heads=H, seconds=s, joules=j, flops=flops, bytes=per_set, rel_error=error,
-                        status="ok" if error < 2e-2 else "attention-check-failed",
-                        note=f"{per_set / s / 1e12:.2f} TB/s")  # fmt: skip
+                decode_row(run, "head-decode", name, b, t, s, j, flops, per_set, error,
+                           note=f"{per_set / s / 1e12:.2f} TB/s")  # fmt: skip
                 print(f"head-decode {name:>8} b{b:<3} t{t:<6}: {s * 1e6:9.1f} us {per_set / s / 1e12:.2f} TB/s "
                       f"err {error:.1e}", flush=True)  # fmt: skip
                 del sets
@@ -262,22 +265,12 @@ def gemms(run: GridRunner) -> None:
     for k, n in shapes:
         for m in (1, 8, 32, 64, 96, 128, 192, 256, 512):
             total = 2 * (m * k + k * n + m * n)
-            sets = rotation(total)
-            a = [rand(m, k) for _ in range(sets)]
-            b = [rand(k, n, scale=k**-0.5) for _ in range(sets)]
-            c = [torch.empty(m, n, device=DEV, dtype=BF16) for _ in range(sets)]
-
-            def fn(a=a, b=b, c=c) -> None:
-                for x, y, z in zip(a, b, c, strict=True):
-                    torch.matmul(x, y, out=z)
-
-            s, j = run.time_and_energy(fn, calls=sets)
+            s, j = time_gemm(run, m, k, n)
             rate = f"{2 * m * n * k / s / 1e12:.1f} TFLOP/s, {total / s / 1e12:.2f} TB/s"
             run.row(grid="calibration", kind="gemm", m=m, n=n, k=k, seconds=s, joules=j, flops=2 * m * n * k,
                     bytes=total, note=rate)  # fmt: skip
             print(f"gemm m{m:<4} n{n:<6} k{k:<6}: {s * 1e6:9.1f} us {2 * m * n * k / s / 1e12:6.1f} TFLOP/s "
                   f"{total / s / 1e12:.2f} TB/s", flush=True)  # fmt: skip
-            del a, b, c
             torch.cuda.empty_cache()
 
 

@@ -156,6 +156,20 @@ def rotation(bytes_per_set: int) -> int:
 # ---- calibration kernels --------------------------------------------------------------------------------
 
 
+def time_gemm(run: Runner, m: int, k: int, n: int) -> tuple[float, float]:
+    """Seconds and joules of one bf16 (m x k) @ (k x n) cuBLAS GEMM, over rotating copies of its operands."""
+    sets = rotation(2 * (m * k + k * n + m * n))
+    a = [rand(m, k) for _ in range(sets)]
+    b = [rand(k, n, scale=k**-0.5) for _ in range(sets)]
+    c = [torch.empty(m, n, device=DEV, dtype=BF16) for _ in range(sets)]
+
+    def gemms() -> None:
+        for x, y, z in zip(a, b, c, strict=True):
+            torch.matmul(x, y, out=z)
+
+    return run.time_and_energy(gemms, calls=sets)
+
+
 def calibrate_kernels(run: Runner) -> None:
     n = 1 << (28 if run.quick else 30)
     src, dst = rand(n // 2), rand(n // 2)
@@ -185,19 +199,9 @@ def calibrate_kernels(run: Runner) -> None:
             total = 2 * (m * k + k * n_ + m * n_)
             if total > 8 << 30:
                 continue
-            sets = rotation(total)
-            a = [rand(m, k) for _ in range(sets)]
-            b = [rand(k, n_, scale=k**-0.5) for _ in range(sets)]
-            c = [torch.empty(m, n_, device=DEV, dtype=BF16) for _ in range(sets)]
-
-            def gemms(a=a, b=b, c=c) -> None:
-                for x, y, z in zip(a, b, c, strict=True):
-                    torch.matmul(x, y, out=z)
-
-            s, j = run.time_and_energy(gemms, calls=sets)
+            s, j = time_gemm(run, m, k, n_)
             run.row(grid="calibration", kind="gemm", m=m, n=n_, k=k, seconds=s, joules=j, flops=2 * m * n_ * k,
                     bytes=total)  # fmt: skip
-            del a, b, c
     for k, n_ in ((N, C), (C, V)):  # W_UK folded into the query, W_UV after latent attention: per head
         for m in ms:
             total = 2 * H * (m * k + k * n_ + m * n_)
