@@ -5,6 +5,8 @@
     python benchmarks/gpu/kernel_grid.py --out a.csv --only tune,latent-default,head-short
     python benchmarks/gpu/kernel_grid.py --out b.csv --only tune,divisibility,latent-unsplit,head-odd
     (a.csv then b.csv's rows: benchmarks/results/h200_decode_kernels_2026-11-30.csv)
+    python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_clocks_2026-11-30.csv \
+        --only tune,clocks,gemm-split
 
 Needs torch, triton and NVML on the GPU machine (as measure.py, whose timing and energy it reuses:
 CUDA-graph replays, inputs rotated over several copies so each call reads HBM as in a real step).
@@ -26,7 +28,11 @@ says so, so a fit on these rows is judged by `mlacc validate` on other points. K
   MHA (128-wide keys) against cache-kv's (a 128-wide part and a 64-wide RoPE part per key), over long
   contexts (part `head`; `head-odd` one key more) and short ones (part `head-short`: under 2k keys).
 - `gemm`: cuBLAS GEMMs at M = 1..512 with deep K (up to 65536), including the reuse scheme's composed
-  W_UV x W_O (K = 65536, N = 7168) and W_UQ x W_UK (K = 1536, N = 65536).
+  W_UV x W_O (K = 65536, N = 7168) and W_UQ x W_UK (K = 1536, N = 65536); `gemm-split` that W_UV x W_O
+  GEMM at M = 64-256 as cuBLAS picks its kernel and split in 2 or 4 along K by the caller.
+- `clock`: the SM clock (NVML) and board power under expand's K = 512 up-projection back to back, between
+  copies and after idle, under a deep (K = 7168) GEMM, and under expand's whole step: the power limit
+  lowers the clock of compute-bound work, and how far depends on what runs around it.
 """
 
 from __future__ import annotations
@@ -34,7 +40,10 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import statistics
 import sys
+import threading
+import time
 from pathlib import Path
 
 import torch
@@ -55,13 +64,15 @@ from measure import (
     V,
     attention_error,
     blocks_for,
+    capture,
     rand,
+    replay_seconds,
     rotation,
     time_gemm,
     tune,
 )
 
-EXTRA = ["splits", "programs", "block_m", "combine"]
+EXTRA = ["splits", "programs", "block_m", "combine", "sm_mhz"]
 
 
 class GridRunner(Runner):
@@ -260,6 +271,137 @@ def latent_gemms(run: GridRunner) -> None:
             torch.cuda.empty_cache()
 
 
+def clock_and_power(run: GridRunner, fn, seconds: float = 0.6) -> tuple[float, float]:
+    """Mean SM clock (MHz, NVML samples every 2 ms, the first fifth dropped) and board watts while `fn` runs
+    back to back for about `seconds`."""
+    nvml, handle = run.board.nvml, run.board.handle
+    samples: list[int] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            samples.append(nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_SM))
+            time.sleep(0.002)
+
+    fn()
+    torch.cuda.synchronize()
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    e0, t0, calls = run.board.joules(), time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds:
+        fn()
+        calls += 1
+        if calls % 4 == 0:
+            torch.cuda.synchronize()
+    torch.cuda.synchronize()
+    watts = (run.board.joules() - e0) / (time.perf_counter() - t0)
+    stop.set()
+    sampler.join()
+    return statistics.mean(samples[len(samples) // 5 :]), watts
+
+
+def clocks(run: GridRunner) -> None:
+    """How the board's power limit sets a compute-bound kernel's clock, so its rate depends on its neighbours:
+    expand's K = 512 up-projection (M = 16 x 8193, A strided 576) replayed back to back, alternating with a
+    2 GiB copy (memory-bound, as an attention kernel), and alone after 100 ms idle; then expand's whole step
+    at that shape. `sm_mhz` is the mean SM clock over the replays."""
+    m = 16 * 8193
+    latent, w = rand(m, C + P), rand(C, H * N, scale=C**-0.5)
+    out = torch.empty(m, H * N, device=DEV, dtype=BF16)
+    src = rand(1 << 30)
+    dst = torch.empty_like(src)
+    flops = 2 * m * C * H * N
+
+    def gemm() -> None:
+        torch.matmul(latent[:, :C], w, out=out)
+
+    def copy() -> None:
+        dst.copy_(src)
+
+    def mix() -> None:
+        gemm()
+        copy()
+
+    def record(label: str, fn, calls: int, work: float, gemm_seconds: float | None = None) -> float:
+        graph = capture(fn, calls)
+        seconds = replay_seconds(graph, 0.3) / calls
+        mhz, watts = clock_and_power(run, graph.replay)
+        rate = flops / (gemm_seconds or seconds) / 1e12 if work else 0.0
+        run.row(grid="calibration", kind="clock", model=label, m=m, n=H * N, k=C, seconds=seconds,
+                joules=watts * seconds, flops=work, sm_mhz=f"{mhz:.0f}",
+                note=f"GEMM {rate:.1f} TFLOP/s" if work else "")  # fmt: skip
+        print(f"clock {label:>22}: {seconds * 1e6:9.1f} us, SM {mhz:5.0f} MHz, {watts:4.0f} W"
+              + (f", GEMM {rate:.1f} TFLOP/s" if work else ""), flush=True)  # fmt: skip
+        del graph
+        return seconds
+
+    record("gemm back-to-back", gemm, 4, flops)
+    copy_seconds = record("copy", copy, 2, 0.0)
+    mixed = capture(mix, 4)
+    mix_seconds = replay_seconds(mixed, 0.3) / 4
+    del mixed
+    record("gemm between copies", mix, 4, flops, gemm_seconds=mix_seconds - copy_seconds)
+    after_idle = []
+    for _ in range(8):
+        time.sleep(0.1)
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        gemm()
+        end.record()
+        end.synchronize()
+        after_idle.append(start.elapsed_time(end) / 1e3)
+    idle_seconds = statistics.median(after_idle)
+    run.row(grid="calibration", kind="clock", model="gemm after idle", m=m, n=H * N, k=C, seconds=idle_seconds,
+            flops=flops, note=f"GEMM {flops / idle_seconds / 1e12:.1f} TFLOP/s, median of 8")  # fmt: skip
+    print(f"clock {'gemm after idle':>22}: {idle_seconds * 1e6:9.1f} us, GEMM {flops / idle_seconds / 1e12:.1f}"
+          " TFLOP/s", flush=True)  # fmt: skip
+    deep_a, deep_b = rand(16384, 7168), rand(7168, 16384, scale=7168**-0.5)
+    deep_c = torch.empty(16384, 16384, device=DEV, dtype=BF16)
+    graph = capture(lambda: torch.matmul(deep_a, deep_b, out=deep_c), 2)
+    seconds = replay_seconds(graph, 0.3) / 2
+    mhz, watts = clock_and_power(run, graph.replay)
+    deep = 2 * 16384 * 7168 * 16384
+    run.row(grid="calibration", kind="clock", model="deep gemm back-to-back", m=16384, n=16384, k=7168,
+            seconds=seconds, joules=watts * seconds, flops=deep, sm_mhz=f"{mhz:.0f}",
+            note=f"GEMM {deep / seconds / 1e12:.1f} TFLOP/s")  # fmt: skip
+    print(f"clock {'deep gemm back-to-back':>22}: {seconds * 1e6:9.1f} us, SM {mhz:5.0f} MHz, {watts:4.0f} W, "
+          f"GEMM {deep / seconds / 1e12:.1f} TFLOP/s", flush=True)  # fmt: skip
+    del graph
+    step = Step("deepseek_v3", "expand", 16, 8192, 1)
+    record("expand step b16 x 8k", step, 1, 0.0)
+    del step
+    torch.cuda.empty_cache()
+
+
+def split_gemms(run: GridRunner) -> None:
+    """reuse's W_UV x W_O GEMM (K = 65536, N = 7168) at M = 64..256 as cuBLAS picks its kernel (splits 1) and as
+    a batched product of 2 or 4 K-slices and their sum (a split-K the caller chooses), to show how far
+    cuBLAS's choice at each M is from what the same GEMM can take."""
+    k, n = 65536, 7168
+    for m in (64, 96, 128, 192, 256):
+        for splits in (1, 2, 4):
+            sets = rotation(2 * (m * k + k * n))
+            a = [rand(m, k) for _ in range(sets)]
+            b = [rand(k, n, scale=k**-0.5) for _ in range(sets)]
+            c = [torch.empty(splits, m, n, device=DEV, dtype=BF16) for _ in range(sets)]
+
+            def product(a=a, b=b, c=c, m=m, splits=splits) -> None:
+                for x, y, z in zip(a, b, c, strict=True):
+                    if splits == 1:
+                        torch.matmul(x, y, out=z[0])
+                    else:
+                        torch.bmm(x.view(m, splits, k // splits).transpose(0, 1), y.view(splits, k // splits, n), out=z)
+                        z.sum(0)
+
+            s, j = run.time_and_energy(product, calls=sets)
+            total = 2 * (m * k + k * n + m * n)
+            run.row(grid="calibration", kind="gemm-split", m=m, n=n, k=k, seconds=s, joules=j, flops=2 * m * n * k,
+                    bytes=total, splits=splits, note=f"{total / s / 1e12:.2f} TB/s")  # fmt: skip
+            print(f"gemm-split m{m:<4} splits {splits}: {s * 1e6:9.1f} us {total / s / 1e12:.2f} TB/s", flush=True)
+            del a, b, c
+            torch.cuda.empty_cache()
+
+
 def gemms(run: GridRunner) -> None:
     shapes = [(65536, 7168), (32768, 7168), (8192, 7168), (1536, 65536), (24576, 1536)]
     for k, n in shapes:
@@ -285,6 +427,8 @@ PARTS = {
     "head-short": lambda r: head_decode(r, (16, 64, 96), (769, 1537, 2049)),
     "head-expand": lambda r: head_decode(r, (4, 16, 48), (3073, 12289), ("expand", "cache-kv", "mha")),
     "gemm-latent": latent_gemms,
+    "clocks": clocks,
+    "gemm-split": split_gemms,
     # the same kernels where only the key count's divisibility changes (Triton specialises integer
     # arguments divisible by 16)
     "divisibility": lambda r: (
