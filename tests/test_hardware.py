@@ -126,7 +126,7 @@ BAD_FILES = [
         "53:1: error: 'static_power_watts' in [energy] must be non-negative, got -3",
     ),
     (
-        ("attention_compute = 0.316", "attention_compute = 1.5"),
+        ("attention_compute = 0.306", "attention_compute = 1.5"),
         "62:1: error: [efficiency] compute and memory are fractions of peak: at most 1",
     ),
 ]

@@ -124,11 +124,13 @@ def fit_flash_programs(paths: list[str], peak: float, hbm: float, machine: Machi
     mainloop rate) (passes/cost/gemm.py compute_efficiency). A causal prefill kernel takes as many of those as
     it has waves of programs; the decode kernel, as the steps launch it (`latent-default`: its own splits,
     the last one short), as long as its busiest SM's list of programs (`list_makespan`), plus its combine.
-    Three rates, one per compiled kernel (causal prefill, split decode, unsplit decode), fit by relative least
-    squares at each program_keys; program_keys is the one that fits the decode rows best, since there batch,
-    context and splits set keys per program apart from the rest. Decode rows whose key count is a multiple
-    of 16 are left out: Triton compiles the kernel for them apart and it runs 8% faster there (part
-    `divisibility`), where the steps' contexts (and most of a server's) are not.
+    Four rates, one per compiled kernel (causal prefill: the latent and MHA kernels, whose rates fit apart
+    agree within 1%, and the per-head kernel whose keys come in two parts, 10% faster; split decode; unsplit
+    decode), fit by relative least squares at each program_keys; program_keys is the one that fits the
+    decode rows best, since there batch, context and splits set keys per program apart from the rest.
+    Decode rows whose key count is a multiple of 16 are left out: Triton compiles the kernel for them apart
+    and it runs 8% faster there (part `divisibility`), where the steps' contexts (and most of a server's)
+    are not.
     """
     all_rows = [r for p in paths for r in csv.DictReader(open(p)) if r["grid"] == "calibration" and r["status"] == "ok"]
     units, per_sm = machine.units, peak / machine.units
@@ -147,7 +149,8 @@ def fit_flash_programs(paths: list[str], peak: float, hbm: float, machine: Machi
     seconds = np.array([float(r["seconds"]) for r in prefill_rows + decode_rows])
     decode = np.arange(len(seconds)) >= len(prefill_rows)
     split = np.array([False] * len(prefill_rows) + [int(r["splits"]) > 1 for r in decode_rows])
-    groups = [~decode, split, decode & ~split]
+    two_part = np.array([r["model"] == "mla-expanded" for r in prefill_rows] + [False] * len(decode_rows))
+    groups = [~decode & ~two_part, two_part, split, decode & ~split]
     combine = np.zeros_like(seconds)
     for i, r in enumerate(decode_rows, start=len(prefill_rows)):
         s = int(r["splits"])
@@ -181,14 +184,15 @@ def fit_flash_programs(paths: list[str], peak: float, hbm: float, machine: Machi
 
     program_keys = min(np.arange(0.0, 400.0, 2.0), key=lambda p: float(np.sum(solve(p)[1][decode] ** 2)))
     inverse, errors = solve(program_keys)
-    prefill, split_rate, unsplit = 1 / inverse
-    print(f"attention_compute = {prefill:.3f}   # causal prefill programs' mainloop rate / peak")
+    prefill, two_part_rate, split_rate, unsplit = 1 / inverse
+    print(f"attention_compute = {prefill:.3f}   # causal prefill programs' mainloop rate / peak (latent, MHA)")
+    print(f"attention_two_part_compute = {two_part_rate:.3f}   # the same, per-head kernel with keys in two parts")
     print(f"attention_decode_compute = {split_rate:.3f}   # split decode programs' mainloop rate / peak")
     print(f"attention_decode_unsplit_compute = {unsplit:.3f}   # unsplit decode programs' mainloop rate / peak")
     print(f"attention_program_keys = {program_keys:.0f}   # a program's unoverlapped start and end, in keys")
     print(f"attention_split_cycles = {split_seconds * CLOCK:.0f}   # combine per split, median of "
           f"{len(per_split)} split kernels timed with and without it")  # fmt: skip
-    for name, g in zip(("prefill", "decode split", "decode unsplit"), groups, strict=True):
+    for name, g in zip(("prefill", "prefill two-part", "decode split", "decode unsplit"), groups, strict=True):
         e = np.abs(errors[g])
         print(f"    {name}: {len(e)} rows, |error| median {np.median(e):.1%}, max {e.max():.1%}")
     # Per-head decode kernels stream from HBM: their rate per byte, at batch >= 16 (as attention_memory) and key

@@ -21,6 +21,8 @@ The schema (every key carries its unit; see presets/h100.toml for a commented ex
                  contraction_latency_cycles: the same for a contraction or fused attention (default: op's);
                  attention_compute, attention_memory: the same fractions for a fused attention kernel (optional;
                  attention_compute: a causal, prefill program's mainloop);
+                 attention_two_part_compute: attention_compute for a per-head kernel whose keys come in two
+                 parts (optional, default attention_compute);
                  attention_two_part_memory: attention_memory where each program reads its keys in two parts
                  (optional, default attention_memory);
                  attention_decode_compute, attention_decode_unsplit_compute: the mainloop of a flash-decoding
@@ -149,6 +151,7 @@ _EFFICIENCY = {
     "op_latency_cycles",
     "contraction_latency_cycles",
     "attention_compute",
+    "attention_two_part_compute",
     "attention_decode_compute",
     "attention_decode_unsplit_compute",
     "attention_memory",
@@ -162,6 +165,7 @@ _FRACTIONS = {
     "compute",
     "memory",
     "attention_compute",
+    "attention_two_part_compute",
     "attention_decode_compute",
     "attention_decode_unsplit_compute",
     "attention_memory",

@@ -120,6 +120,7 @@ def evaluate_table(
                 launch=task.launch,
                 keys=integer(task.keys) if task.keys >= 0 else 0,
                 two_part_keys=task.two_part_keys,
+                two_part_heads=task.two_part_heads,
             )
             placement = Homes(
                 tuple(innermost if v < 0 else homes[v] for v in task.operands),
@@ -164,6 +165,7 @@ def _tilings(
         task.dtype,
         task.flash,
         task.two_part_keys,
+        task.two_part_heads,
         task.launch,
         task.gemm_letters,
         features.tobytes(),

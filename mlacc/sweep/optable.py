@@ -31,7 +31,7 @@ from passes.accounting import account, activation_spans
 from passes.cost import fused_values, is_collective, is_task, task_operands
 from passes.cost.gemm import Gemm
 from passes.cost.homes import OFF_CHIP, home_rule
-from passes.cost.ops import flash_group, two_part_keys
+from passes.cost.ops import flash_group, two_part_heads, two_part_keys
 
 
 class NotParametric(Exception):
@@ -78,6 +78,8 @@ class Task:
     keys: int = -1
     two_part_keys: bool = False
     """Whether its flash group's programs read their keys in two parts (passes/cost/ops.py `two_part_keys`)."""
+    two_part_heads: bool = False
+    """Whether its flash group runs as the per-head two-part kernel (passes/cost/ops.py `two_part_heads`)."""
     operands: tuple[int, ...] = ()
     """Value ids of the operands (-1: loaded into the innermost level by an earlier op of its flash group)."""
     result: int = -1
@@ -222,6 +224,7 @@ def _task(op: la.LaOp, i: int, ids: dict[SSAValue, int], record: _Recorder) -> T
         causal=causal,
         keys=keys,
         two_part_keys=softmax is not None and two_part_keys(softmax),
+        two_part_heads=softmax is not None and two_part_heads(softmax),
         operands=tuple(-1 if v in loaded else ids[v] for v in task_operands(op)),
         result=-1 if isinstance(op, la.KvStoreOp) else ids[op.results[0]],
     )

@@ -80,6 +80,10 @@ class OpSpec:
     """For a flash-group op: the scores are summed from two contractions over keys of the same programs
     (DeepSeek's 128-wide keys and their 64-wide RoPE part, per head or shared), so each program streams its keys
     in two parts, at the fused kernel's measured two-part rate (`attention_two_part_memory`)."""
+    two_part_heads: bool = False
+    """For a flash-group op: each program holds one head's query rows and its scores are summed from two
+    contractions (DeepSeek's 128-wide keys and their RoPE part, per head or shared), the per-head kernel that
+    is compiled apart from MHA's and the latent one: its causal programs run at `attention_two_part_compute`."""
 
     @property
     def macs(self) -> Num:
@@ -430,7 +434,8 @@ def compute_efficiency(machine: Machine, op: OpSpec) -> Num:
     so a shallow K (512, an MLA up-projection) reaches less of its mainloop rate than a deep one.
 
     A flash program's mainloop runs at its compiled kernel's rate: a causal (prefill) program's
-    `attention_compute`, a flash-decoding program's `attention_decode_compute`, or
+    `attention_compute` (the latent and MHA kernels) or `attention_two_part_compute` (the per-head kernel
+    whose keys come in two parts), a flash-decoding program's `attention_decode_compute`, or
     `attention_decode_unsplit_compute` where the decode kernel runs unsplit (each measured apart,
     benchmarks/gpu/kernel_grid.py). It loads its query rows before its keys stream past and writes its output
     after, time worth `attention_program_keys` keys of its mainloop that nothing overlaps (measured on the
@@ -453,7 +458,8 @@ def compute_efficiency(machine: Machine, op: OpSpec) -> Num:
         busiest = list_makespan(
             machine.units, programs - row_blocks, split_keys + start_end, row_blocks, last_keys + start_end
         )
-        prefill = machine.attention_compute_efficiency * average / (average + start_end)
+        causal_rate = machine.attention_two_part_compute if op.two_part_heads else machine.attention_compute_efficiency
+        prefill = causal_rate * average / (average + start_end)
         decode = (
             np.where(splits > 1, machine.attention_decode_compute, machine.attention_decode_unsplit_compute)
             * waves

@@ -49,6 +49,8 @@ class Machine:
     """Fixed cycles of a contraction or fused-attention kernel (a GEMM's prologue and epilogue)."""
     attention_compute_efficiency: Num = 1.0
     """Mainloop rate / peak of a causal (prefill) flash program."""
+    attention_two_part_compute: Num = 1.0
+    """The same for a per-head kernel whose keys come in two parts (DeepSeek's 128 + 64 RoPE), compiled apart."""
     attention_decode_compute: Num = 1.0
     """The same for a flash-decoding program (no causal mask, keys split over programs): a program of the
     split kernel, which streams its keys from off chip and writes fp32 partials."""
@@ -117,6 +119,7 @@ class Machine:
             op_latency=efficiency.get("op_latency_cycles", 0.0),
             contraction_latency=efficiency.get("contraction_latency_cycles", efficiency.get("op_latency_cycles", 0.0)),
             attention_compute_efficiency=attention_compute,
+            attention_two_part_compute=efficiency.get("attention_two_part_compute", attention_compute),
             attention_decode_compute=efficiency.get("attention_decode_compute", attention_compute),
             attention_decode_unsplit_compute=efficiency.get("attention_decode_unsplit_compute", attention_compute),
             attention_memory_efficiency=attention_memory,
@@ -202,6 +205,7 @@ _STACKED = (
     "op_latency",
     "contraction_latency",
     "attention_compute_efficiency",
+    "attention_two_part_compute",
     "attention_decode_compute",
     "attention_decode_unsplit_compute",
     "attention_memory_efficiency",

@@ -84,6 +84,7 @@ def op_spec(op: la.LaOp) -> OpSpec:
         launch=not group or op is softmax,
         keys=la.tensor_type(softmax.input).get_shape()[-1] if softmax is not None else 0,
         two_part_keys=softmax is not None and two_part_keys(softmax),
+        two_part_heads=softmax is not None and two_part_heads(softmax),
     )
 
 
@@ -99,6 +100,17 @@ def two_part_keys(softmax: la.SoftmaxOp) -> bool:
         return False
     batched = [Gemm.of(p.spec.data, p.index_sizes()).extents["g"] for p in parts]  # type: ignore[union-attr]
     return batched[0] == batched[1]
+
+
+def two_part_heads(softmax: la.SoftmaxOp) -> bool:
+    """Whether the scores are the sum of two contractions and the first holds one head's queries per batch
+    (its rows are the softmax's queries, heads batched apart): the per-head kernel of `cache-kv` and `expand`,
+    not the latent kernel, whose rows are every head's queries over the shared latent."""
+    scores = softmax.input.owner
+    if not isinstance(scores, la.AddOp) or not isinstance(first := scores.operands[0].owner, la.EinsumOp):
+        return False
+    queries = la.tensor_type(softmax.input).get_shape()[-2]
+    return Gemm.of(first.spec.data, first.index_sizes()).extents["m"] == queries
 
 
 def is_gamma(op: Operation, value: SSAValue) -> bool:
