@@ -322,25 +322,22 @@ def clocks(run: GridRunner) -> None:
         gemm()
         copy()
 
-    def record(label: str, fn, calls: int, work: float, gemm_seconds: float | None = None) -> float:
+    def record(label: str, fn, calls: int, work: float, shape=(m, H * N, C), besides: float = 0.0) -> float:
+        """One row: seconds per call of `fn` replayed `calls` times a graph, its clock and power; the GEMM rate
+        of `work` FLOPs over the call's seconds less `besides` (the copy's, where a copy shares the call)."""
         graph = capture(fn, calls)
         seconds = replay_seconds(graph, 0.3) / calls
         mhz, watts = clock_and_power(run, graph.replay)
-        rate = flops / (gemm_seconds or seconds) / 1e12 if work else 0.0
-        run.row(grid="calibration", kind="clock", model=label, m=m, n=H * N, k=C, seconds=seconds,
-                joules=watts * seconds, flops=work, sm_mhz=f"{mhz:.0f}",
-                note=f"GEMM {rate:.1f} TFLOP/s" if work else "")  # fmt: skip
-        print(f"clock {label:>22}: {seconds * 1e6:9.1f} us, SM {mhz:5.0f} MHz, {watts:4.0f} W"
-              + (f", GEMM {rate:.1f} TFLOP/s" if work else ""), flush=True)  # fmt: skip
         del graph
+        rate = f", GEMM {work / (seconds - besides) / 1e12:.1f} TFLOP/s" if work else ""
+        run.row(grid="calibration", kind="clock", model=label, m=shape[0], n=shape[1], k=shape[2], seconds=seconds,
+                joules=watts * seconds, flops=work, sm_mhz=f"{mhz:.0f}", note=rate.removeprefix(", "))  # fmt: skip
+        print(f"clock {label:>22}: {seconds * 1e6:9.1f} us, SM {mhz:5.0f} MHz, {watts:4.0f} W{rate}", flush=True)
         return seconds
 
     record("gemm back-to-back", gemm, 4, flops)
     copy_seconds = record("copy", copy, 2, 0.0)
-    mixed = capture(mix, 4)
-    mix_seconds = replay_seconds(mixed, 0.3) / 4
-    del mixed
-    record("gemm between copies", mix, 4, flops, gemm_seconds=mix_seconds - copy_seconds)
+    record("gemm between copies", mix, 4, flops, besides=copy_seconds)
     after_idle = []
     for _ in range(8):
         time.sleep(0.1)
@@ -357,16 +354,8 @@ def clocks(run: GridRunner) -> None:
           " TFLOP/s", flush=True)  # fmt: skip
     deep_a, deep_b = rand(16384, 7168), rand(7168, 16384, scale=7168**-0.5)
     deep_c = torch.empty(16384, 16384, device=DEV, dtype=BF16)
-    graph = capture(lambda: torch.matmul(deep_a, deep_b, out=deep_c), 2)
-    seconds = replay_seconds(graph, 0.3) / 2
-    mhz, watts = clock_and_power(run, graph.replay)
-    deep = 2 * 16384 * 7168 * 16384
-    run.row(grid="calibration", kind="clock", model="deep gemm back-to-back", m=16384, n=16384, k=7168,
-            seconds=seconds, joules=watts * seconds, flops=deep, sm_mhz=f"{mhz:.0f}",
-            note=f"GEMM {deep / seconds / 1e12:.1f} TFLOP/s")  # fmt: skip
-    print(f"clock {'deep gemm back-to-back':>22}: {seconds * 1e6:9.1f} us, SM {mhz:5.0f} MHz, {watts:4.0f} W, "
-          f"GEMM {deep / seconds / 1e12:.1f} TFLOP/s", flush=True)  # fmt: skip
-    del graph
+    record("deep gemm back-to-back", lambda: torch.matmul(deep_a, deep_b, out=deep_c), 2, 2 * 16384 * 7168 * 16384,
+           shape=(16384, 16384, 7168))  # fmt: skip
     step = Step("deepseek_v3", "expand", 16, 8192, 1)
     record("expand step b16 x 8k", step, 1, 0.0)
     del step

@@ -145,22 +145,6 @@ _MEMORY = {
     "write_energy_pj_per_byte",
 }
 _CORES = {"count", "interconnect_bandwidth_bytes_per_cycle", "interconnect_energy_pj_per_byte"}
-_EFFICIENCY = {
-    "compute",
-    "memory",
-    "op_latency_cycles",
-    "contraction_latency_cycles",
-    "attention_compute",
-    "attention_two_part_compute",
-    "attention_decode_compute",
-    "attention_decode_unsplit_compute",
-    "attention_memory",
-    "attention_two_part_memory",
-    "attention_mac_energy_ratio",
-    "attention_program_keys",
-    "attention_split_cycles",
-    "epilogue_slices",
-}
 _FRACTIONS = {
     "compute",
     "memory",
@@ -170,6 +154,14 @@ _FRACTIONS = {
     "attention_decode_unsplit_compute",
     "attention_memory",
     "attention_two_part_memory",
+}
+_EFFICIENCY = _FRACTIONS | {
+    "op_latency_cycles",
+    "contraction_latency_cycles",
+    "attention_mac_energy_ratio",
+    "attention_program_keys",
+    "attention_split_cycles",
+    "epilogue_slices",
 }
 
 

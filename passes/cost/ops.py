@@ -88,29 +88,31 @@ def op_spec(op: la.LaOp) -> OpSpec:
     )
 
 
+def score_parts(softmax: la.SoftmaxOp) -> list[Gemm]:
+    """The two contractions the scores are summed from (DeepSeek's keys and RoPE keys), or none."""
+    scores = softmax.input.owner
+    if not isinstance(scores, la.AddOp):
+        return []
+    parts = [v.owner for v in scores.operands]
+    if not all(isinstance(p, la.EinsumOp) for p in parts):
+        return []
+    return [Gemm.of(p.spec.data, p.index_sizes()) for p in parts]  # type: ignore[union-attr]
+
+
 def two_part_keys(softmax: la.SoftmaxOp) -> bool:
     """Whether the scores are the sum of two contractions batched alike (the same programs read both parts
     of their keys), as DeepSeek's keys and RoPE keys are; a part shared by all heads where the other is per
     head (expand's RoPE key) is read once by all heads' programs together."""
-    scores = softmax.input.owner
-    if not isinstance(scores, la.AddOp):
-        return False
-    parts = [v.owner for v in scores.operands]
-    if not all(isinstance(p, la.EinsumOp) for p in parts):
-        return False
-    batched = [Gemm.of(p.spec.data, p.index_sizes()).extents["g"] for p in parts]  # type: ignore[union-attr]
-    return batched[0] == batched[1]
+    parts = score_parts(softmax)
+    return bool(parts) and parts[0].extents["g"] == parts[1].extents["g"]
 
 
 def two_part_heads(softmax: la.SoftmaxOp) -> bool:
     """Whether the scores are the sum of two contractions and the first holds one head's queries per batch
     (its rows are the softmax's queries, heads batched apart): the per-head kernel of `cache-kv` and `expand`,
     not the latent kernel, whose rows are every head's queries over the shared latent."""
-    scores = softmax.input.owner
-    if not isinstance(scores, la.AddOp) or not isinstance(first := scores.operands[0].owner, la.EinsumOp):
-        return False
-    queries = la.tensor_type(softmax.input).get_shape()[-2]
-    return Gemm.of(first.spec.data, first.index_sizes()).extents["m"] == queries
+    parts = score_parts(softmax)
+    return bool(parts) and parts[0].extents["m"] == la.tensor_type(softmax.input).get_shape()[-2]
 
 
 def is_gamma(op: Operation, value: SSAValue) -> bool:
