@@ -7,6 +7,7 @@
     (a.csv then b.csv's rows: benchmarks/results/h200_decode_kernels_2026-11-30.csv)
     python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_clocks_2026-11-30.csv \
         --only tune,clocks,gemm-split
+    python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_duty_2026-11-30.csv --only tune,duty
 
 Needs torch, triton and NVML on the GPU machine (as measure.py, whose timing and energy it reuses:
 CUDA-graph replays, inputs rotated over several copies so each call reads HBM as in a real step).
@@ -32,7 +33,10 @@ says so, so a fit on these rows is judged by `mlacc validate` on other points. K
   GEMM at M = 64-256 as cuBLAS picks its kernel and split in 2 or 4 along K by the caller.
 - `clock`: the SM clock (NVML) and board power under expand's K = 512 up-projection back to back, between
   copies and after idle, under a deep (K = 7168) GEMM, and under expand's whole step: the power limit
-  lowers the clock of compute-bound work, and how far depends on what runs around it.
+  lowers the clock of compute-bound work, and how far depends on what runs around it. Part `duty`: the
+  clock each kind of kernel holds back to back (GEMMs, causal MHA and latent attention, expand's two-part
+  decode attention, a copy), and a K = 512 GEMM alternating with copies by its share of the time and the
+  length of its runs.
 """
 
 from __future__ import annotations
@@ -300,6 +304,87 @@ def clock_and_power(run: GridRunner, fn, seconds: float = 0.6) -> tuple[float, f
     return statistics.mean(samples[len(samples) // 5 :]), watts
 
 
+def record_clock(run: GridRunner, label: str, fn, calls: int, work: float, shape: tuple[int, int, int],
+                 besides: float = 0.0, note: str = "") -> float:  # fmt: skip
+    """One `clock` row: seconds per call of `fn` replayed `calls` times a graph, its clock and power; the GEMM
+    rate of `work` FLOPs over the call's seconds less `besides` (the copy's, where a copy shares the call)."""
+    graph = capture(fn, calls)
+    seconds = replay_seconds(graph, 0.3) / calls
+    mhz, watts = clock_and_power(run, graph.replay)
+    del graph
+    rate = f", GEMM {work / (seconds - besides) / 1e12:.1f} TFLOP/s" if work else ""
+    text = (note + rate).removeprefix(", ")
+    run.row(grid="calibration", kind="clock", model=label, m=shape[0], n=shape[1], k=shape[2], seconds=seconds,
+            joules=watts * seconds, flops=work, sm_mhz=f"{mhz:.0f}", note=text)  # fmt: skip
+    print(f"clock {label:>26}: {seconds * 1e6:9.1f} us, SM {mhz:5.0f} MHz, {watts:4.0f} W, {text}", flush=True)
+    return seconds
+
+
+def duty(run: GridRunner) -> None:
+    """The clock the power limit leaves each kind of kernel, replayed back to back (a K = 512 and a K = 7168
+    GEMM, a causal MHA and latent prefill attention, expand's two-part decode attention, a copy), then a
+    K = 512 GEMM alternating with copies: its share of the time 1/4, 1/2, 3/4 and 1, in chunks of about 0.25,
+    1, 4 and 16 ms of GEMM. A step's clock, and so its GEMMs' and SM-bound kernels' rates, is set by such a
+    mix; these rows are what a model of it is fit on."""
+    m, k, n = 8192, C, H * N
+    a, w = rand(m, k), rand(k, n, scale=k**-0.5)
+    out = torch.empty(m, n, device=DEV, dtype=BF16)
+    src = rand(1 << 27)  # 256 MiB
+    dst = torch.empty_like(src)
+    work = 2 * m * k * n
+
+    def gemm() -> None:
+        torch.matmul(a, w, out=out)
+
+    def copy() -> None:
+        dst.copy_(src)
+
+    gemm_seconds = record_clock(run, "duty gemm k512", gemm, 16, work, (m, n, k))
+    copy_seconds = record_clock(run, "duty copy 256 MiB", copy, 16, 0.0, (0, 0, 0))
+    deep_a, deep_b = rand(8192, 7168), rand(7168, 16384, scale=7168**-0.5)
+    deep_c = torch.empty(8192, 16384, device=DEV, dtype=BF16)
+    record_clock(run, "duty gemm k7168", lambda: torch.matmul(deep_a, deep_b, out=deep_c), 8,
+                 2 * 8192 * 7168 * 16384, (8192, 16384, 7168))  # fmt: skip
+    for name, b, s in (("mha", 2, 4096), ("mla-latent", 2, 4096)):
+        if name == "mha":
+            args = (rand(b, H, s, HD), None, rand(b, H, s, HD), None, rand(b, H, s, HD))
+            dv, scale = HD, HD**-0.5
+        else:
+            lat = rand(b, s, C + P)
+            args = (rand(b, H, s, C), rand(b, H, s, P), lat[:, None, :, :C], lat[:, None, :, C:], lat[:, None, :, :C])
+            dv, scale = C, (N + P) ** -0.5
+        o = torch.empty(b, H, s, dv, device=DEV, dtype=BF16)
+        blocks = blocks_for(args[2], args[0], True)
+        record_clock(run, f"duty {name} prefill b{b} x {s}",
+                     lambda args=args, o=o, blocks=blocks, scale=scale: attention(*args, causal=True, scale=scale,
+                                                                                  out=o, **blocks),
+                     4, 0.0, (0, 0, 0), note="causal attention")  # fmt: skip
+        del args, o
+    b, t = 16, 8193
+    heads = lambda x: x.permute(0, 2, 1, 3)  # noqa: E731
+    k1, v = rand(b, t, H, N), rand(b, t, H, V)
+    k2 = rand(b, t, 1, P).expand(b, t, H, P)
+    q1, q2, o = rand(b, H, 1, N), rand(b, H, 1, P), torch.empty(b, H, 1, V, device=DEV, dtype=BF16)
+    blocks = blocks_for(heads(k1), q1, False)
+    record_clock(run, "duty expand decode b16 x 8k",
+                 lambda: attention(q1, q2, heads(k1), heads(k2), heads(v), causal=False, scale=(N + P) ** -0.5, out=o,
+                                   **blocks),
+                 4, 0.0, (0, 0, 0), note=f"{b * t * H * (N + V) * 2 / 1e9:.2f} GB of keys and values")  # fmt: skip
+    for share in (0.25, 0.5, 0.75):
+        for gemms in (1, 4, 16, 64):
+            copies = max(1, round(gemms * gemm_seconds * (1 - share) / share / copy_seconds))
+
+            def mix(gemms=gemms, copies=copies) -> None:
+                for _ in range(gemms):
+                    gemm()
+                for _ in range(copies):
+                    copy()
+
+            record_clock(run, f"duty share {share:.2f} x {gemms} gemms", mix, 1, gemms * work, (m, n, k),
+                         besides=copies * copy_seconds,
+                         note=f"{gemms} GEMMs ({gemms * gemm_seconds * 1e3:.2f} ms) then {copies} copies")  # fmt: skip
+
+
 def clocks(run: GridRunner) -> None:
     """How the board's power limit sets a compute-bound kernel's clock, so its rate depends on its neighbours:
     expand's K = 512 up-projection (M = 16 x 8193, A strided 576) replayed back to back, alternating with a
@@ -323,17 +408,7 @@ def clocks(run: GridRunner) -> None:
         copy()
 
     def record(label: str, fn, calls: int, work: float, shape=(m, H * N, C), besides: float = 0.0) -> float:
-        """One row: seconds per call of `fn` replayed `calls` times a graph, its clock and power; the GEMM rate
-        of `work` FLOPs over the call's seconds less `besides` (the copy's, where a copy shares the call)."""
-        graph = capture(fn, calls)
-        seconds = replay_seconds(graph, 0.3) / calls
-        mhz, watts = clock_and_power(run, graph.replay)
-        del graph
-        rate = f", GEMM {work / (seconds - besides) / 1e12:.1f} TFLOP/s" if work else ""
-        run.row(grid="calibration", kind="clock", model=label, m=shape[0], n=shape[1], k=shape[2], seconds=seconds,
-                joules=watts * seconds, flops=work, sm_mhz=f"{mhz:.0f}", note=rate.removeprefix(", "))  # fmt: skip
-        print(f"clock {label:>22}: {seconds * 1e6:9.1f} us, SM {mhz:5.0f} MHz, {watts:4.0f} W{rate}", flush=True)
-        return seconds
+        return record_clock(run, label, fn, calls, work, shape, besides)
 
     record("gemm back-to-back", gemm, 4, flops)
     copy_seconds = record("copy", copy, 2, 0.0)
@@ -417,6 +492,7 @@ PARTS = {
     "head-expand": lambda r: head_decode(r, (4, 16, 48), (3073, 12289), ("expand", "cache-kv", "mha")),
     "gemm-latent": latent_gemms,
     "clocks": clocks,
+    "duty": duty,
     "gemm-split": split_gemms,
     # the same kernels where only the key count's divisibility changes (Triton specialises integer
     # arguments divisible by 16)

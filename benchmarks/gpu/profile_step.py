@@ -8,22 +8,34 @@ writes one row per kernel launch of the step, in launch order, with the median d
 10 runs. Launch gaps are not in these times: the step's CUDA-graph time (measure.py) is the total.
 Eager runs between syncs keep a chip under its power limit where back-to-back replays may not, so a
 compute-heavy kernel can time faster here than in its step (a K = 512 up-projection: 709 TFLOP/s here,
-566-587 replayed back to back on the kernel grid).
+566-587 replayed back to back on the kernel grid). With --graph, the step is captured in a CUDA graph as
+measure.py times it, replayed back to back for half a second (the power state of its measurement), then
+profiled over 10 more back-to-back replays: each kernel's time inside its step as measured, and `sm_mhz`,
+the mean SM clock NVML reports over those replays.
 
 benchmarks/results/h200_profile_2026-11-30.csv: the default points, then the rows of a second run with
 --points deepseek_v3:recompute:decode:8:4096 ...:8:16384 ...:8:32768 ...:32:4096 ...:1:4096
 deepseek_v3:cache-kv:decode:8:32768 ...:128:1024 mha_baseline:mha:decode:32:1024 ...:128:1024.
+benchmarks/results/h200_profile_graph_2026-11-30.csv: two --graph runs, with --points
+deepseek_v3:expand:decode:2:8192 ...:16:8192 ...:8:32768 ...:128:4096 deepseek_v3:reuse:decode:128:1024
+mha_baseline:mha:decode:128:4096 deepseek_v3:recompute:decode:128:1024 deepseek_v3:cache-kv:decode:128:1024
+deepseek_v3:expand:prefill:4:8192, then expand decode 64:2048 2:24576, cache-kv decode 16:8192 64:8192,
+recompute decode 64:8192 16:24576, reuse decode 64:8192 16:24576, mha decode 16:8192 64:2048, every
+scheme's prefill at 2:4096 and expand decode 16:8192 again. benchmarks/step_breakdown.py reads them.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import math
 import statistics
+import threading
+import time
 from pathlib import Path
 
 import torch
-from measure import Runner, Step, tune
+from measure import Board, Runner, Step, capture, replay_seconds, tune
 from torch.profiler import ProfilerActivity, profile
 
 POINTS = [
@@ -57,10 +69,51 @@ def kernels_of(step: Step) -> list[tuple[str, float]]:
     return [(per_run[0][i][0], statistics.median(r[i][1] for r in per_run)) for i in range(launches)]
 
 
+def graph_kernels_of(step: Step, board: Board) -> tuple[list[tuple[str, float]], float]:
+    """(kernel name, median device seconds) per launch of one step replayed back to back from a CUDA graph,
+    and the mean SM clock (MHz, NVML sampled every 2 ms) over the profiled replays."""
+    graph = capture(step)
+    print(f"   the graph replays in {replay_seconds(graph) * 1e6:.1f} us", flush=True)
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        graph.replay()
+        torch.cuda.synchronize()
+    launches = sum(1 for e in prof.events() if e.device_type.name == "CUDA" and e.device_time > 0)
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < 0.5:
+        for _ in range(4):
+            graph.replay()
+        torch.cuda.synchronize()
+    clocks: list[int] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            clocks.append(board.nvml.nvmlDeviceGetClockInfo(board.handle, board.nvml.NVML_CLOCK_SM))
+            time.sleep(0.002)
+
+    sampler = threading.Thread(target=sample)
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        sampler.start()
+        for _ in range(RUNS):
+            graph.replay()
+        torch.cuda.synchronize()
+        stop.set()
+        sampler.join()
+    events = [e for e in prof.events() if e.device_type.name == "CUDA" and e.device_time > 0]
+    events.sort(key=lambda e: e.time_range.start)
+    assert len(events) == launches * RUNS, f"{len(events)} kernels profiled, {launches} x {RUNS} launched"
+    per_run = [events[r * launches : (r + 1) * launches] for r in range(RUNS)]
+    kernels = [
+        (per_run[0][i].name, statistics.median(r[i].device_time / 1e6 for r in per_run)) for i in range(launches)
+    ]
+    return kernels, statistics.mean(clocks) if clocks else math.nan
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--points", nargs="*", default=POINTS, help="model:scheme:phase:batch:context")
+    parser.add_argument("--graph", action="store_true", help="profile back-to-back CUDA-graph replays, not eager runs")
     args = parser.parse_args()
     run = Runner(args.out.with_suffix(".tune.csv"), 0.5, quick=False)
     tune(run)
@@ -68,17 +121,18 @@ def main() -> None:
     with open(args.out, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["device", "model", "scheme", "phase", "batch", "context", "new_tokens", "launch", "kernel",
-                         "seconds"])  # fmt: skip
+                         "seconds", "sm_mhz"])  # fmt: skip
         for point in args.points:
             model, scheme, phase, batch, context = point.split(":")
             new = 1 if phase == "decode" else int(context)
             ctx = int(context) if phase == "decode" else 0
             step = Step(model, scheme, int(batch), ctx, new)
-            kernels = kernels_of(step)
+            kernels, mhz = graph_kernels_of(step, run.board) if args.graph else (kernels_of(step), math.nan)
             total = sum(s for _, s in kernels)
-            print(f"== {point}: {len(kernels)} kernels, {total * 1e6:.1f} us of device time", flush=True)
+            print(f"== {point}: {len(kernels)} kernels, {total * 1e6:.1f} us of device time, {mhz:.0f} MHz", flush=True)
             for i, (name, seconds) in enumerate(kernels):
-                writer.writerow([device, model, scheme, phase, batch, ctx, new, i, name, f"{seconds:.6g}"])
+                writer.writerow([device, model, scheme, phase, batch, ctx, new, i, name, f"{seconds:.6g}",
+                                 "" if math.isnan(mhz) else f"{mhz:.0f}"])  # fmt: skip
                 print(f"  {i:2d} {seconds * 1e6:9.1f} us  {name[:90]}", flush=True)
             del step
             torch.cuda.empty_cache()

@@ -1,0 +1,96 @@
+"""Where a step's estimate and its measurement part ways, by kind of kernel (no GPU needed):
+
+    python benchmarks/step_breakdown.py benchmarks/results/h200_profile_graph_2026-11-30.csv [--hw h200]
+
+Reads per-kernel times of whole steps (benchmarks/gpu/profile_step.py; --graph rows are the kernels inside
+the step's own CUDA-graph replays, at the clock the board's power limit leaves the step) and sets them
+against the cost model's ops of the same step, summed by class: GEMMs (cuBLAS), the fused attention kernel
+(Triton, with its split combine) and everything else (norms, RoPE, cache stores, copies). A step whose
+total matches can still hide two errors that cancel; this shows them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlacc.validate import Point, estimate_point, preset_for
+
+CLASSES = ("gemm", "attention", "other")
+FLASH_OPS = {"scores_nope", "scores_pe", "scores", "probs", "attn_out", "attn_out_latent"}
+"""The ops the fused attention kernel runs, as fit.py names them."""
+
+
+def kernel_class(name: str) -> str:
+    if name.startswith(("nvjet", "void cublas", "sm90_xmma", "cutlass")) or "gemm" in name.lower():
+        return "gemm"
+    return "attention" if name in ("_attention_kernel", "_combine_kernel") else "other"
+
+
+def op_class(name: str, kind: str) -> str:
+    if name in FLASH_OPS:
+        return "attention"
+    return "gemm" if kind == "einsum" else "other"
+
+
+@dataclass
+class StepBreakdown:
+    step: str
+    sm_mhz: str
+    estimate: dict[str, float]
+    measured: dict[str, float]
+
+
+def breakdown(path: str, hardware: str | None = None) -> list[StepBreakdown]:
+    """One row per profiled step (a step profiled twice gives two): its clock, and the estimated and measured
+    seconds of each class."""
+    steps: list[list[dict[str, str]]] = []
+    for row in csv.DictReader(Path(path).open(newline="")):
+        if row["launch"] == "0":
+            steps.append([])
+        steps[-1].append(row)
+    out = []
+    for kernels in steps:
+        device, model, scheme, phase, batch, context, new = (
+            kernels[0][c] for c in ("device", "model", "scheme", "phase", "batch", "context", "new_tokens")
+        )
+        measured: dict[str, float] = defaultdict(float)
+        for kernel in kernels:
+            measured[kernel_class(kernel["kernel"])] += float(kernel["seconds"])
+        point = Point(model, phase, int(batch), int(context), int(new))
+        results = estimate_point(point, hardware or preset_for(device))
+        estimate: dict[str, float] = defaultdict(float)
+        for op in results[scheme].ops:
+            estimate[op_class(op.name, op.kind)] += op.seconds
+        label = f"{model} {scheme} {phase} b{batch} ctx {context} new {new}"
+        out.append(StepBreakdown(label, kernels[0].get("sm_mhz") or "", estimate, measured))
+    return out
+
+
+def format_breakdown(rows: list[StepBreakdown]) -> str:
+    head = f"{'step':46} {'MHz':>5}" + "".join(f" | {c:>9}: est    meas    err" for c in CLASSES)
+    lines = [head]
+    for row in rows:
+        est, meas = row.estimate, row.measured
+        line = f"{row.step:46} {row.sm_mhz:>5}"
+        for c in CLASSES:
+            err = f"{est[c] / meas[c] - 1:+6.1%}" if meas[c] else "      "
+            line += f" | {est[c] * 1e3:9.3f} {meas[c] * 1e3:7.3f} {err}"
+        lines.append(line)
+    lines.append("milliseconds per step; err = estimate / measurement - 1")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("csv", help="per-kernel rows of benchmarks/gpu/profile_step.py")
+    parser.add_argument("--hw", help="preset to judge (default: by device)")
+    args = parser.parse_args()
+    print(format_breakdown(breakdown(args.csv, args.hw)), end="")
+
+
+if __name__ == "__main__":
+    main()
