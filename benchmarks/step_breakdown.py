@@ -17,11 +17,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlacc.estimates import OpResult
 from mlacc.validate import Point, estimate_point, preset_for
 
 CLASSES = ("gemm", "attention", "other")
-FLASH_OPS = {"scores_nope", "scores_pe", "scores", "probs", "attn_out", "attn_out_latent"}
-"""The ops the fused attention kernel runs, as fit.py names them."""
 
 
 def kernel_class(name: str) -> str:
@@ -30,10 +29,10 @@ def kernel_class(name: str) -> str:
     return "attention" if name in ("_attention_kernel", "_combine_kernel") else "other"
 
 
-def op_class(name: str, kind: str) -> str:
-    if name in FLASH_OPS:
+def op_class(op: OpResult) -> str:
+    if op.kernel == "flash":
         return "attention"
-    return "gemm" if kind == "einsum" else "other"
+    return "gemm" if op.kind == "einsum" else "other"
 
 
 @dataclass
@@ -64,7 +63,7 @@ def breakdown(path: str, hardware: str | None = None) -> list[StepBreakdown]:
         results = estimate_point(point, hardware or preset_for(device))
         estimate: dict[str, float] = defaultdict(float)
         for op in results[scheme].ops:
-            estimate[op_class(op.name, op.kind)] += op.seconds
+            estimate[op_class(op)] += op.seconds
         label = f"{model} {scheme} {phase} b{batch} ctx {context} new {new}"
         out.append(StepBreakdown(label, kernels[0].get("sm_mhz") or "", estimate, measured))
     return out

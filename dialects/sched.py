@@ -2,8 +2,9 @@
 
 `schedule` puts one `sched.task` after every `la` op that computes or stores:
 the unit it runs on, its start and end cycle, the bytes it moves per memory
-level, its energy per component, and the term that bounds it (compute or a
-memory level). The function carries the totals (`sched.cycles`,
+level, its energy per component, the term that bounds it (compute or a
+memory level) and, for the ops fused into one kernel, that kernel (`flash`: the
+scores, softmax and weighted sum of one flash-attention kernel). The function carries the totals (`sched.cycles`,
 `sched.energy_pj`).
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from xdsl.dialects.builtin import I64, DictionaryAttr, Float64Type, FloatAttr, IntegerAttr, StringAttr, f64, i64
 from xdsl.ir import Dialect
-from xdsl.irdl import IRDLOperation, irdl_op_definition, prop_def
+from xdsl.irdl import IRDLOperation, irdl_op_definition, opt_prop_def, prop_def
 
 
 def _floats(values: dict[str, float]) -> DictionaryAttr:
@@ -34,6 +35,7 @@ class TaskOp(IRDLOperation):
     bound = prop_def(StringAttr)
     bytes = prop_def(DictionaryAttr)
     energy_pj = prop_def(DictionaryAttr)
+    kernel = opt_prop_def(StringAttr)
 
     def __init__(
         self,
@@ -47,6 +49,7 @@ class TaskOp(IRDLOperation):
         bound: str,
         bytes_per_level: dict[str, float],
         energy_pj: dict[str, float],
+        kernel: str | None = None,
     ):
         super().__init__(
             properties={
@@ -61,6 +64,7 @@ class TaskOp(IRDLOperation):
                 "bytes": _floats(bytes_per_level),
                 "energy_pj": _floats(energy_pj),
             }
+            | ({"kernel": StringAttr(kernel)} if kernel else {})
         )
 
     @property

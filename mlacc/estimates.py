@@ -49,6 +49,8 @@ class OpResult:
     seconds: float
     energy_pj: float
     bound: str
+    kernel: str | None = None
+    """The fused kernel the op runs inside ('flash'), or None where it is a kernel of its own."""
 
     def json(self) -> dict[str, Any]:
         return asdict(self)
@@ -211,6 +213,7 @@ def layer_result(function: func.FuncOp, target: TargetAttr) -> LayerResult:
             t.cycles / frequency,
             sum(_floats(t.energy_pj).values()),
             t.bound.data,
+            t.kernel.data if t.kernel is not None else None,
         )
         for t in tasks
     ]

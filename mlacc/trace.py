@@ -131,6 +131,8 @@ class _Process:
             "bytes": _floats(task.bytes),
             "energy_pj": _floats(task.energy_pj),
         }
+        if task.kernel is not None:
+            args["kernel"] = task.kernel.data
         if isinstance(op, CollectiveOp):
             track = Track(COLLECTIVES_TRACK, (1, 0, 0))
             label = f"{task.kind.data} {name}"  # the value a collective produces says less than its kind

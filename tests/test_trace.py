@@ -103,6 +103,22 @@ def test_one_process_per_scheme_with_the_reports_latency(compiled):
         assert ends[pid] == pytest.approx(_schedule_of(name, results)["seconds"] * 1e9, abs=1)
 
 
+def test_the_ops_of_one_fused_attention_kernel_say_so(compiled):
+    _, results, events = compiled
+    processes, checked = _names(events, "process_name"), 0
+    listed = {f"{r['layer']} x {r['workload']}: {r['scheme']}": r["ops"] for r in results}  # the reports' schemes
+    for e in events:
+        if e["ph"] != "X" or e["cat"] == "transfer":
+            continue
+        ops = listed.get(processes[e["pid"]].split(" on ")[0].removesuffix(" (chosen by auto)"))
+        if ops is not None:
+            fused = {op["name"] for op in ops if op["kernel"] == "flash"}
+            assert {"scores_nope", "probs"} <= fused
+            assert (e["args"].get("kernel") == "flash") == (e["args"]["op"] in fused)
+            checked += 1
+    assert checked
+
+
 def test_slices_on_a_track_do_not_overlap(compiled):
     _, _, events = compiled
     for track in _slices(events).values():

@@ -224,9 +224,8 @@ def flash_l2_bytes(row: dict[str, str], preset: str) -> float:
                      "mha": ("mha_baseline", "mha")}[row["model"]]  # fmt: skip
     point = Point(model, row["phase"], int(row["batch"]), int(row["context"]), int(row["new_tokens"]))
     result = estimate_point(point, preset)[scheme]
-    group = {"scores_nope", "scores_pe", "scores", "probs", "attn_out_latent" if scheme == "recompute" else "attn_out"}
     level = Machine.of(load_hardware(preset)).levels[-2].name
-    return sum(op.bytes.get(level, 0.0) for op in result.ops if op.name in group)
+    return sum(op.bytes.get(level, 0.0) for op in result.ops if op.kernel == "flash")
 
 
 def model_traffic(machine: Machine, row: dict[str, str]) -> tuple[dict[str, float], float]:

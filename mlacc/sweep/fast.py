@@ -36,6 +36,8 @@ class TaskResult:
     energy: dict[str, np.ndarray]
     bound: np.ndarray
     """Index into `TableResult.terms`."""
+    kernel: str | None = None
+    """The fused kernel it runs inside ('flash'), as `sched.task` says."""
 
 
 @dataclass
@@ -138,7 +140,8 @@ def evaluate_table(
             flops = np.asarray(spec.flops, dtype=float)
         if static:
             energy["static"] = np.asarray(static_pj(machine, cycles, 1), dtype=float)
-        tasks.append(TaskResult(task.name, task.kind, flops, moved, cycles, energy, bound))
+        kernel = "flash" if task.flash else None
+        tasks.append(TaskResult(task.name, task.kind, flops, moved, cycles, energy, bound, kernel))
     numbers = numbers[:, workload]
     return _totals(table, machine, terms, tasks, numbers, batch, context, new_tokens)
 

@@ -320,6 +320,7 @@ def _op_lists(result: TableResult, frequency: np.ndarray) -> list[list[dict[str,
                 "seconds": seconds[i],
                 "energy_pj": energy[i],
                 "bound": bounds[i],
+                "kernel": task.kernel,
             }
             for task, flops, moved, cycles, seconds, energy, bounds in columns
         ]

@@ -1,6 +1,7 @@
 // schedule: every op that computes or stores becomes a sched.task (unit, start/end cycle, bytes per level,
-// energy per component, bound), list-scheduled on the dataflow graph by longest path to the end; the function
-// gets the totals. Input: the small MLA decode step, tiled and placed for tests/filecheck/hw/Inputs/tiny.toml.
+// energy per component, bound, and `kernel = "flash"` on the ops fused into one attention kernel),
+// list-scheduled on the dataflow graph by longest path to the end; the function gets the totals. Input: the
+// small MLA decode step, tiled and placed for tests/filecheck/hw/Inputs/tiny.toml.
 // RUN: mlacc-opt %s -p schedule | filecheck %s
 // RUN: mlacc-opt %s -p schedule | mlacc-opt | filecheck %s
 // Scheduling needs the tiling and placement in the IR:
@@ -80,6 +81,16 @@ builtin.module attributes {hw.target = #hw.target<"tiny",
 // CHECK-NEXT: "sched.task"() <{task = "c_kv", {{.*}}start = 7.200000e+01 : f64, end = 1.440000e+02 : f64
 // CHECK:      la.kv_store %c_kv_normed into "latent"
 // CHECK-NEXT: "sched.task"() <{task = "store latent", kind = "kv_store"
+// The scores, their sum, the softmax and the latent's weighted sum run inside one flash kernel; W_UV's product
+// after it is a kernel of its own.
+// CHECK:      %scores_nope = la.einsum
+// CHECK-NEXT: "sched.task"() <{task = "scores_nope", {{.*}}, kernel = "flash"}>
+// CHECK:      %probs = la.softmax
+// CHECK-NEXT: "sched.task"() <{task = "probs", {{.*}}, kernel = "flash"}>
+// CHECK:      %attn_out_latent = la.einsum
+// CHECK-NEXT: "sched.task"() <{task = "attn_out_latent", {{.*}}, kernel = "flash"}>
+// CHECK:      %attn_out = la.einsum
+// CHECK-NEXT: "sched.task"() <{task = "attn_out", {{.*}} : f64}}>
 // The output projection is not last: the cache stores (no successors, lowest priority) finish the layer.
 // CHECK:      %output = la.einsum
 // CHECK-NEXT: "sched.task"() <{task = "output", {{.*}}start = 3.485000e+02 : f64, end = 4.205000e+02 : f64
