@@ -311,20 +311,22 @@ def test_each_kernel_holds_its_own_clock_back_to_back():
 def test_in_step_profiles_show_where_errors_cancel():
     """Kernels timed inside their steps' own CUDA-graph replays (profile_step.py --graph), by class against the
     model's ops (benchmarks/step_breakdown.py). In decode steps that leave the clock near its top the fused
-    attention kernel is within 10% of the model. expand decode's total holds on H200 only because two errors
-    cancel: its up-projection GEMMs run faster than their back-to-back rate and its two-part attention kernel
-    (the shared RoPE key re-read by every head) slower than the one-part rate the model charges it."""
+    attention kernel is within 10% of the model from 4k keys on (16% at 2k). expand decode's total holds on
+    H200 only because two errors cancel: its up-projection GEMMs run faster than their back-to-back rate and
+    its two-part attention kernel (the shared RoPE key re-read by every head) slower than the one-part rate
+    the model charges it."""
     sys.path.insert(0, str(RESULTS.parent))
     from step_breakdown import breakdown
 
     steps = breakdown(str(RESULTS / "h200_profile_graph_2026-11-30.csv"))
-    assert len(steps) == 25
+    assert len(steps) == 39
     for step in steps:
         err = {c: step.estimate[c] / step.measured[c] - 1 for c in ("gemm", "attention")}
         if "expand decode" in step.step:
             assert 0.04 < err["gemm"] < 0.2 and -0.4 < err["attention"] < -0.25
         elif "decode" in step.step and int(step.sm_mhz) > 1840:
-            assert abs(err["attention"]) < 0.1
+            keys = int(step.step.split(" ctx ")[1].split()[0])
+            assert abs(err["attention"]) < (0.1 if keys >= 4096 else 0.17)
 
 
 def test_flash_programs_over_few_keys_run_below_the_kernels_rate():

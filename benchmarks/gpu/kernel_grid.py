@@ -8,6 +8,7 @@
     python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_clocks_2026-11-30.csv \
         --only tune,clocks,gemm-split
     python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_duty_2026-11-30.csv --only tune,duty
+    python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_duty_mix_2026-11-30.csv --only tune,duty-mix
 
 Needs torch, triton and NVML on the GPU machine (as measure.py, whose timing and energy it reuses:
 CUDA-graph replays, inputs rotated over several copies so each call reads HBM as in a real step).
@@ -36,7 +37,8 @@ says so, so a fit on these rows is judged by `mlacc validate` on other points. K
   lowers the clock of compute-bound work, and how far depends on what runs around it. Part `duty`: the
   clock each kind of kernel holds back to back (GEMMs, causal MHA and latent attention, expand's two-part
   decode attention, a copy), and a K = 512 GEMM alternating with copies by its share of the time and the
-  length of its runs.
+  length of its runs; `duty-mix` mixes that take the kinds apart (attention with copies, GEMMs with
+  attention).
 """
 
 from __future__ import annotations
@@ -437,6 +439,53 @@ def clocks(run: GridRunner) -> None:
     torch.cuda.empty_cache()
 
 
+def duty_mix(run: GridRunner) -> None:
+    """The clock of mixes that take each kind of kernel apart: a causal MHA prefill attention (batch 2 x 4k)
+    alternating with copies at 1/4, 1/2 and 3/4 of the time, a K = 512 GEMM alternating with that attention
+    at the same shares, and a K = 7168 GEMM alternating with copies at 1/2. With part `duty`'s GEMM and copy
+    mixes, these give each kind its own weight in the power the limiter holds. A row's GEMM rate subtracts
+    the other kind's time alone, so it is low where that kind slows with the clock (the attention)."""
+    m, k, n = 8192, C, H * N
+    a, w = rand(m, k), rand(k, n, scale=k**-0.5)
+    out = torch.empty(m, n, device=DEV, dtype=BF16)
+    src = rand(1 << 27)  # 256 MiB
+    dst = torch.empty_like(src)
+    b, s = 2, 4096
+    args = (rand(b, H, s, HD), None, rand(b, H, s, HD), None, rand(b, H, s, HD))
+    o = torch.empty(b, H, s, HD, device=DEV, dtype=BF16)
+    blocks = blocks_for(args[2], args[0], True)
+    deep_a, deep_b = rand(8192, 7168), rand(7168, 16384, scale=7168**-0.5)
+    deep_c = torch.empty(8192, 16384, device=DEV, dtype=BF16)
+    kernels = {
+        "gemm k512": (lambda: torch.matmul(a, w, out=out), 2 * m * k * n),
+        "gemm k7168": (lambda: torch.matmul(deep_a, deep_b, out=deep_c), 2 * 8192 * 7168 * 16384),
+        "mha prefill": (lambda: attention(*args, causal=True, scale=HD**-0.5, out=o, **blocks), 0),
+        "copy": (lambda: dst.copy_(src), 0),
+    }
+    alone = {}
+    for name, (fn, work) in kernels.items():
+        alone[name] = record_clock(run, f"mix {name} alone", fn, 8, work, (0, 0, 0))
+    mixes = [("mha prefill", "copy", (0.25, 0.5, 0.75)), ("gemm k512", "mha prefill", (0.25, 0.5, 0.75)),
+             ("gemm k7168", "copy", (0.5,))]  # fmt: skip
+    for first, second, shares in mixes:
+        for share in shares:
+            # at least 4 ms of the first kind a run, and enough that one of the second kind keeps the share
+            firsts = max(1, round(max(4e-3, alone[second] * share / (1 - share)) / alone[first]))
+            seconds = max(1, round(firsts * alone[first] * (1 - share) / share / alone[second]))
+            share = firsts * alone[first] / (firsts * alone[first] + seconds * alone[second])  # as run
+
+            def mix(firsts=firsts, seconds=seconds, f=kernels[first][0], g=kernels[second][0]) -> None:
+                for _ in range(firsts):
+                    f()
+                for _ in range(seconds):
+                    g()
+
+            record_clock(run, f"mix {first} {share:.2f} with {second}", mix, 1, firsts * kernels[first][1],
+                         (0, 0, 0), besides=seconds * alone[second],
+                         note=f"{firsts} x {first} ({firsts * alone[first] * 1e3:.2f} ms alone) then {seconds} x "
+                         f"{second} ({seconds * alone[second] * 1e3:.2f} ms alone)")  # fmt: skip
+
+
 def split_gemms(run: GridRunner) -> None:
     """reuse's W_UV x W_O GEMM (K = 65536, N = 7168) at M = 64..256 as cuBLAS picks its kernel (splits 1) and as
     a batched product of 2 or 4 K-slices and their sum (a split-K the caller chooses), to show how far
@@ -493,6 +542,7 @@ PARTS = {
     "gemm-latent": latent_gemms,
     "clocks": clocks,
     "duty": duty,
+    "duty-mix": duty_mix,
     "gemm-split": split_gemms,
     # the same kernels where only the key count's divisibility changes (Triton specialises integer
     # arguments divisible by 16)

@@ -21,7 +21,9 @@ deepseek_v3:expand:decode:2:8192 ...:16:8192 ...:8:32768 ...:128:4096 deepseek_v
 mha_baseline:mha:decode:128:4096 deepseek_v3:recompute:decode:128:1024 deepseek_v3:cache-kv:decode:128:1024
 deepseek_v3:expand:prefill:4:8192, then expand decode 64:2048 2:24576, cache-kv decode 16:8192 64:8192,
 recompute decode 64:8192 16:24576, reuse decode 64:8192 16:24576, mha decode 16:8192 64:2048, every
-scheme's prefill at 2:4096 and expand decode 16:8192 again. benchmarks/step_breakdown.py reads them.
+scheme's prefill at 2:4096 and expand decode 16:8192 again; a third run with every scheme's prefill at 2:1024
+and decode at 2:2048, expand decode 16:2048 16:24576, cache-kv decode 2:8192 and mha decode 2:24576.
+benchmarks/step_breakdown.py reads them.
 """
 
 from __future__ import annotations
