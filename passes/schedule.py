@@ -86,9 +86,9 @@ def schedule_function(function: func.FuncOp, machine: Machine) -> None:
         if machine.cores > 1:
             moved["interconnect"] = slot.interconnect_bytes
             energy["interconnect"] = float(slot.interconnect_bytes * machine.interconnect_energy)
-        flops, kernel = int(spec.flops), "flash" if spec.flash else None
+        flops = int(spec.flops)
         task = TaskOp(spec.name, spec.kind, unit, est.units, slot.start, slot.end, flops, est.bound, moved, energy,
-                      kernel)  # fmt: skip
+                      spec.kernel)  # fmt: skip
         function.body.block.insert_op_after(task, op)
     cycles, energy_pj = layer_cycles_and_energy(slots, machine)
     function.attributes["sched.cycles"] = FloatAttr(cycles, f64)

@@ -48,8 +48,8 @@ import csv
 import math
 import statistics
 import sys
-import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -280,29 +280,17 @@ def latent_gemms(run: GridRunner) -> None:
 def clock_and_power(run: GridRunner, fn, seconds: float = 0.6) -> tuple[float, float]:
     """Mean SM clock (MHz, NVML samples every 2 ms, the first fifth dropped) and board watts while `fn` runs
     back to back for about `seconds`."""
-    nvml, handle = run.board.nvml, run.board.handle
-    samples: list[int] = []
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            samples.append(nvml.nvmlDeviceGetClockInfo(handle, nvml.NVML_CLOCK_SM))
-            time.sleep(0.002)
-
     fn()
     torch.cuda.synchronize()
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    e0, t0, calls = run.board.joules(), time.perf_counter(), 0
-    while time.perf_counter() - t0 < seconds:
-        fn()
-        calls += 1
-        if calls % 4 == 0:
-            torch.cuda.synchronize()
-    torch.cuda.synchronize()
-    watts = (run.board.joules() - e0) / (time.perf_counter() - t0)
-    stop.set()
-    sampler.join()
+    with run.board.sm_clocks() as samples:
+        e0, t0, calls = run.board.joules(), time.perf_counter(), 0
+        while time.perf_counter() - t0 < seconds:
+            fn()
+            calls += 1
+            if calls % 4 == 0:
+                torch.cuda.synchronize()
+        torch.cuda.synchronize()
+        watts = (run.board.joules() - e0) / (time.perf_counter() - t0)
     return statistics.mean(samples[len(samples) // 5 :]), watts
 
 
@@ -322,46 +310,62 @@ def record_clock(run: GridRunner, label: str, fn, calls: int, work: float, shape
     return seconds
 
 
+def clock_kernels() -> dict[str, tuple[Callable[[], object], float, tuple[int, int, int]]]:
+    """The kinds of kernel parts `duty` and `duty-mix` time: (call, FLOPs a GEMM does, its m, n, k)."""
+    m, k, n = 8192, C, H * N
+    a, w = rand(m, k), rand(k, n, scale=k**-0.5)
+    out = torch.empty(m, n, device=DEV, dtype=BF16)
+    deep_a, deep_b = rand(8192, 7168), rand(7168, 16384, scale=7168**-0.5)
+    deep_c = torch.empty(8192, 16384, device=DEV, dtype=BF16)
+    src = rand(1 << 27)  # 256 MiB
+    dst = torch.empty_like(src)
+    b, s = 2, 4096
+    args = (rand(b, H, s, HD), None, rand(b, H, s, HD), None, rand(b, H, s, HD))
+    o = torch.empty(b, H, s, HD, device=DEV, dtype=BF16)
+    blocks = blocks_for(args[2], args[0], True)
+    return {
+        "gemm k512": (lambda: torch.matmul(a, w, out=out), 2 * m * k * n, (m, n, k)),
+        "gemm k7168": (lambda: torch.matmul(deep_a, deep_b, out=deep_c), 2 * 8192 * 7168 * 16384, (8192, 16384, 7168)),
+        "mha prefill": (lambda: attention(*args, causal=True, scale=HD**-0.5, out=o, **blocks), 0, (0, 0, 0)),
+        "copy": (lambda: dst.copy_(src), 0, (0, 0, 0)),
+    }
+
+
+def alternating(f: Callable[[], object], firsts: int, g: Callable[[], object], seconds: int) -> Callable[[], None]:
+    """`firsts` calls of f, then `seconds` calls of g: one run of a mix."""
+
+    def mix() -> None:
+        for _ in range(firsts):
+            f()
+        for _ in range(seconds):
+            g()
+
+    return mix
+
+
 def duty(run: GridRunner) -> None:
     """The clock the power limit leaves each kind of kernel, replayed back to back (a K = 512 and a K = 7168
     GEMM, a causal MHA and latent prefill attention, expand's two-part decode attention, a copy), then a
     K = 512 GEMM alternating with copies: its share of the time 1/4, 1/2, 3/4 and 1, in chunks of about 0.25,
     1, 4 and 16 ms of GEMM. A step's clock, and so its GEMMs' and SM-bound kernels' rates, is set by such a
     mix; these rows are what a model of it is fit on."""
-    m, k, n = 8192, C, H * N
-    a, w = rand(m, k), rand(k, n, scale=k**-0.5)
-    out = torch.empty(m, n, device=DEV, dtype=BF16)
-    src = rand(1 << 27)  # 256 MiB
-    dst = torch.empty_like(src)
-    work = 2 * m * k * n
-
-    def gemm() -> None:
-        torch.matmul(a, w, out=out)
-
-    def copy() -> None:
-        dst.copy_(src)
-
-    gemm_seconds = record_clock(run, "duty gemm k512", gemm, 16, work, (m, n, k))
+    kinds = clock_kernels()
+    gemm, work, shape = kinds["gemm k512"]
+    copy = kinds["copy"][0]
+    gemm_seconds = record_clock(run, "duty gemm k512", gemm, 16, work, shape)
     copy_seconds = record_clock(run, "duty copy 256 MiB", copy, 16, 0.0, (0, 0, 0))
-    deep_a, deep_b = rand(8192, 7168), rand(7168, 16384, scale=7168**-0.5)
-    deep_c = torch.empty(8192, 16384, device=DEV, dtype=BF16)
-    record_clock(run, "duty gemm k7168", lambda: torch.matmul(deep_a, deep_b, out=deep_c), 8,
-                 2 * 8192 * 7168 * 16384, (8192, 16384, 7168))  # fmt: skip
-    for name, b, s in (("mha", 2, 4096), ("mla-latent", 2, 4096)):
-        if name == "mha":
-            args = (rand(b, H, s, HD), None, rand(b, H, s, HD), None, rand(b, H, s, HD))
-            dv, scale = HD, HD**-0.5
-        else:
-            lat = rand(b, s, C + P)
-            args = (rand(b, H, s, C), rand(b, H, s, P), lat[:, None, :, :C], lat[:, None, :, C:], lat[:, None, :, :C])
-            dv, scale = C, (N + P) ** -0.5
-        o = torch.empty(b, H, s, dv, device=DEV, dtype=BF16)
-        blocks = blocks_for(args[2], args[0], True)
-        record_clock(run, f"duty {name} prefill b{b} x {s}",
-                     lambda args=args, o=o, blocks=blocks, scale=scale: attention(*args, causal=True, scale=scale,
-                                                                                  out=o, **blocks),
-                     4, 0.0, (0, 0, 0), note="causal attention")  # fmt: skip
-        del args, o
+    deep, deep_work, deep_shape = kinds["gemm k7168"]
+    record_clock(run, "duty gemm k7168", deep, 8, deep_work, deep_shape)
+    b, s = 2, 4096
+    record_clock(run, f"duty mha prefill b{b} x {s}", kinds["mha prefill"][0], 4, 0.0, (0, 0, 0),
+                 note="causal attention")  # fmt: skip
+    lat = rand(b, s, C + P)
+    args = (rand(b, H, s, C), rand(b, H, s, P), lat[:, None, :, :C], lat[:, None, :, C:], lat[:, None, :, :C])
+    o = torch.empty(b, H, s, C, device=DEV, dtype=BF16)
+    blocks = blocks_for(args[2], args[0], True)
+    record_clock(run, f"duty mla-latent prefill b{b} x {s}",
+                 lambda: attention(*args, causal=True, scale=(N + P) ** -0.5, out=o, **blocks), 4, 0.0, (0, 0, 0),
+                 note="causal attention")  # fmt: skip
     b, t = 16, 8193
     heads = lambda x: x.permute(0, 2, 1, 3)  # noqa: E731
     k1, v = rand(b, t, H, N), rand(b, t, H, V)
@@ -375,15 +379,8 @@ def duty(run: GridRunner) -> None:
     for share in (0.25, 0.5, 0.75):
         for gemms in (1, 4, 16, 64):
             copies = max(1, round(gemms * gemm_seconds * (1 - share) / share / copy_seconds))
-
-            def mix(gemms=gemms, copies=copies) -> None:
-                for _ in range(gemms):
-                    gemm()
-                for _ in range(copies):
-                    copy()
-
-            record_clock(run, f"duty share {share:.2f} x {gemms} gemms", mix, 1, gemms * work, (m, n, k),
-                         besides=copies * copy_seconds,
+            record_clock(run, f"duty share {share:.2f} x {gemms} gemms", alternating(gemm, gemms, copy, copies), 1,
+                         gemms * work, shape, besides=copies * copy_seconds,
                          note=f"{gemms} GEMMs ({gemms * gemm_seconds * 1e3:.2f} ms) then {copies} copies")  # fmt: skip
 
 
@@ -445,26 +442,10 @@ def duty_mix(run: GridRunner) -> None:
     at the same shares, and a K = 7168 GEMM alternating with copies at 1/2. With part `duty`'s GEMM and copy
     mixes, these give each kind its own weight in the power the limiter holds. A row's GEMM rate subtracts
     the other kind's time alone, so it is low where that kind slows with the clock (the attention)."""
-    m, k, n = 8192, C, H * N
-    a, w = rand(m, k), rand(k, n, scale=k**-0.5)
-    out = torch.empty(m, n, device=DEV, dtype=BF16)
-    src = rand(1 << 27)  # 256 MiB
-    dst = torch.empty_like(src)
-    b, s = 2, 4096
-    args = (rand(b, H, s, HD), None, rand(b, H, s, HD), None, rand(b, H, s, HD))
-    o = torch.empty(b, H, s, HD, device=DEV, dtype=BF16)
-    blocks = blocks_for(args[2], args[0], True)
-    deep_a, deep_b = rand(8192, 7168), rand(7168, 16384, scale=7168**-0.5)
-    deep_c = torch.empty(8192, 16384, device=DEV, dtype=BF16)
-    kernels = {
-        "gemm k512": (lambda: torch.matmul(a, w, out=out), 2 * m * k * n),
-        "gemm k7168": (lambda: torch.matmul(deep_a, deep_b, out=deep_c), 2 * 8192 * 7168 * 16384),
-        "mha prefill": (lambda: attention(*args, causal=True, scale=HD**-0.5, out=o, **blocks), 0),
-        "copy": (lambda: dst.copy_(src), 0),
+    kinds = clock_kernels()
+    alone = {
+        name: record_clock(run, f"mix {name} alone", fn, 8, work, (0, 0, 0)) for name, (fn, work, _) in kinds.items()
     }
-    alone = {}
-    for name, (fn, work) in kernels.items():
-        alone[name] = record_clock(run, f"mix {name} alone", fn, 8, work, (0, 0, 0))
     mixes = [("mha prefill", "copy", (0.25, 0.5, 0.75)), ("gemm k512", "mha prefill", (0.25, 0.5, 0.75)),
              ("gemm k7168", "copy", (0.5,))]  # fmt: skip
     for first, second, shares in mixes:
@@ -473,14 +454,8 @@ def duty_mix(run: GridRunner) -> None:
             firsts = max(1, round(max(4e-3, alone[second] * share / (1 - share)) / alone[first]))
             seconds = max(1, round(firsts * alone[first] * (1 - share) / share / alone[second]))
             share = firsts * alone[first] / (firsts * alone[first] + seconds * alone[second])  # as run
-
-            def mix(firsts=firsts, seconds=seconds, f=kernels[first][0], g=kernels[second][0]) -> None:
-                for _ in range(firsts):
-                    f()
-                for _ in range(seconds):
-                    g()
-
-            record_clock(run, f"mix {first} {share:.2f} with {second}", mix, 1, firsts * kernels[first][1],
+            mix = alternating(kinds[first][0], firsts, kinds[second][0], seconds)
+            record_clock(run, f"mix {first} {share:.2f} with {second}", mix, 1, firsts * kinds[first][1],
                          (0, 0, 0), besides=seconds * alone[second],
                          note=f"{firsts} x {first} ({firsts * alone[first] * 1e3:.2f} ms alone) then {seconds} x "
                          f"{second} ({seconds * alone[second] * 1e3:.2f} ms alone)")  # fmt: skip

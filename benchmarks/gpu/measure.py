@@ -31,8 +31,10 @@ import datetime
 import math
 import statistics
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -66,6 +68,25 @@ class Board:
 
     def joules(self) -> float:
         return self.nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle) / 1e3
+
+    @contextmanager
+    def sm_clocks(self) -> Iterator[list[int]]:
+        """The SM clock (MHz) NVML reports, sampled every 2 ms by a thread while the block runs."""
+        samples: list[int] = []
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                samples.append(self.nvml.nvmlDeviceGetClockInfo(self.handle, self.nvml.NVML_CLOCK_SM))
+                time.sleep(0.002)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            yield samples
+        finally:
+            stop.set()
+            sampler.join()
 
 
 def capture(fn: Callable[[], object], copies: int = 1) -> torch.cuda.CUDAGraph:

@@ -32,7 +32,6 @@ import argparse
 import csv
 import math
 import statistics
-import threading
 import time
 from pathlib import Path
 
@@ -85,22 +84,10 @@ def graph_kernels_of(step: Step, board: Board) -> tuple[list[tuple[str, float]],
         for _ in range(4):
             graph.replay()
         torch.cuda.synchronize()
-    clocks: list[int] = []
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            clocks.append(board.nvml.nvmlDeviceGetClockInfo(board.handle, board.nvml.NVML_CLOCK_SM))
-            time.sleep(0.002)
-
-    sampler = threading.Thread(target=sample)
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        sampler.start()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof, board.sm_clocks() as clocks:
         for _ in range(RUNS):
             graph.replay()
         torch.cuda.synchronize()
-        stop.set()
-        sampler.join()
     events = [e for e in prof.events() if e.device_type.name == "CUDA" and e.device_time > 0]
     events.sort(key=lambda e: e.time_range.start)
     assert len(events) == launches * RUNS, f"{len(events)} kernels profiled, {launches} x {RUNS} launched"

@@ -101,6 +101,7 @@ def evaluate_table(
             moved = {LINK: sent + 0.0}
             bound = np.full(points, len(terms) - 1)
             flops = np.zeros(points)
+            kernel = None
         else:
             density: np.ndarray | float = 1.0
             if task.causal is not None:
@@ -138,9 +139,9 @@ def evaluate_table(
             energy = {"mac": est.energy[0], **{name: est.energy[i + 1] for i, name in enumerate(levels)}}
             bound = est.bound
             flops = np.asarray(spec.flops, dtype=float)
+            kernel = spec.kernel
         if static:
             energy["static"] = np.asarray(static_pj(machine, cycles, 1), dtype=float)
-        kernel = "flash" if task.flash else None
         tasks.append(TaskResult(task.name, task.kind, flops, moved, cycles, energy, bound, kernel))
     numbers = numbers[:, workload]
     return _totals(table, machine, terms, tasks, numbers, batch, context, new_tokens)

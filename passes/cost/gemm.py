@@ -89,6 +89,11 @@ class OpSpec:
     def macs(self) -> Num:
         return self.gemm.macs * self.density if self.gemm else 0
 
+    @property
+    def kernel(self) -> str | None:
+        """The fused kernel the op runs inside ('flash'), or None where it is a kernel of its own."""
+        return "flash" if self.flash else None
+
     def take(self, index: np.ndarray) -> OpSpec:
         """The op at design points from its values per workload (point i is of workload `index[i]`)."""
 
