@@ -39,6 +39,8 @@ def op_class(op: OpResult) -> str:
 class StepBreakdown:
     step: str
     sm_mhz: str
+    model_mhz: float | None
+    """The clock the model gives the step (passes/cost/clock.py), where its preset models one."""
     estimate: dict[str, float]
     measured: dict[str, float]
 
@@ -65,21 +67,27 @@ def breakdown(path: str, hardware: str | None = None) -> list[StepBreakdown]:
         for op in results[scheme].ops:
             estimate[op_class(op)] += op.seconds
         label = f"{model} {scheme} {phase} b{batch} ctx {context} new {new}"
-        out.append(StepBreakdown(label, kernels[0].get("sm_mhz") or "", estimate, measured))
+        clock = results[scheme].clock_hz
+        mhz = clock / 1e6 if clock else None
+        out.append(StepBreakdown(label, kernels[0].get("sm_mhz") or "", mhz, estimate, measured))
     return out
 
 
 def format_breakdown(rows: list[StepBreakdown]) -> str:
-    head = f"{'step':46} {'MHz':>5}" + "".join(f" | {c:>9}: est    meas    err" for c in CLASSES)
+    head = f"{'step':46} {'MHz':>5} {'model':>5}" + "".join(f" | {c:>9}: est    meas    err" for c in CLASSES)
     lines = [head]
     for row in rows:
         est, meas = row.estimate, row.measured
-        line = f"{row.step:46} {row.sm_mhz:>5}"
+        model = f"{row.model_mhz:5.0f}" if row.model_mhz else ""
+        line = f"{row.step:46} {row.sm_mhz:>5} {model:>5}"
         for c in CLASSES:
             err = f"{est[c] / meas[c] - 1:+6.1%}" if meas[c] else "      "
             line += f" | {est[c] * 1e3:9.3f} {meas[c] * 1e3:7.3f} {err}"
         lines.append(line)
-    lines.append("milliseconds per step; err = estimate / measurement - 1")
+    lines.append(
+        "milliseconds per step; err = estimate / measurement - 1; MHz: the SM clock measured in the step, "
+        "model: the model's"
+    )
     return "\n".join(lines) + "\n"
 
 

@@ -94,6 +94,8 @@ class LayerResult:
     """With `--layout auto`: this layer's result under every layout tried, the chosen one among them."""
     schedule: func.FuncOp | None = field(default=None, repr=False, compare=False)
     """The scheduled function these figures were read from, for `--trace` (mlacc/trace.py)."""
+    clock_hz: float | None = None
+    """The SM clock the step holds under the power limit (`sched.clock_hz`), where the preset models it."""
 
     @property
     def devices(self) -> int:
@@ -151,6 +153,8 @@ class LayerResult:
             "fits": self.fits,
             "max_batch": self.model.max_batch,
         }
+        if self.clock_hz is not None:
+            out["clock_hz"] = self.clock_hz
         if self.devices > 1:
             out["tp"], out["dp"] = self.tp, self.dp
             # max_batch is one GPU's; the node holds dp groups of sequences (tp ranks share theirs).
@@ -225,6 +229,7 @@ def layer_result(function: func.FuncOp, target: TargetAttr) -> LayerResult:
         by_bound[row.bound] = by_bound.get(row.bound, 0.0) + row.cycles
     cycles = function.attributes["sched.cycles"]
     assert isinstance(cycles, FloatAttr)
+    clock = function.attributes.get("sched.clock_hz")
     tp, dp = (function.attributes.get(key) for key in (TP_KEY, DP_KEY))
     w = counts.workload
     return LayerResult(
@@ -256,6 +261,7 @@ def layer_result(function: func.FuncOp, target: TargetAttr) -> LayerResult:
         tp=tp.value.data if isinstance(tp, IntegerAttr) else 1,
         dp=dp.value.data if isinstance(dp, IntegerAttr) else 1,
         schedule=function,
+        clock_hz=clock.value.data if isinstance(clock, FloatAttr) else None,
     )
 
 
@@ -379,7 +385,8 @@ def format_text(results: list[LayerResult], target: TargetAttr, defaulted: bool)
             )
         if r.layers is not None:
             out += _model_lines(r, rows)
-        out.append(f"  ops of {r.scheme}:")
+        clock = f" (SM clock {si(r.clock_hz, 'Hz')} under the power limit)" if r.clock_hz else ""
+        out.append(f"  ops of {r.scheme}{clock}:")
         width = max(len(op.name) for op in r.ops)
         dram = target.dram.level_name.data
         for op in r.ops:

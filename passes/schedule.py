@@ -93,6 +93,9 @@ def schedule_function(function: func.FuncOp, machine: Machine) -> None:
     cycles, energy_pj = layer_cycles_and_energy(slots, machine)
     function.attributes["sched.cycles"] = FloatAttr(cycles, f64)
     function.attributes["sched.energy_pj"] = FloatAttr(energy_pj, f64)
+    clock = max((slot.clock for slot in slots.values()), default=0.0)
+    if clock:
+        function.attributes["sched.clock_hz"] = FloatAttr(clock, f64)
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,16 @@ BAD_FILES = [
         ("attention_compute = 0.306", "attention_compute = 1.5"),
         "62:1: error: [efficiency] compute and memory are fractions of peak: at most 1",
     ),
+    (
+        ("memory_power = 0.85 ", "# "),
+        "62:1: error: [efficiency] models the step clock with all of attention_clock_hz, clock_power_exponent, "
+        "clock_top_hz, gemm_clock_hz, memory_power: missing memory_power",
+    ),
+    (
+        ("attention_shared_key_clock_hz = 1.939e9", "# "),
+        "62:1: error: [efficiency] attention_shared_key_memory needs attention_shared_key_clock_hz, the clock it was "
+        "measured at, where the step clock is modelled",
+    ),
 ]
 
 

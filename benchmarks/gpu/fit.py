@@ -3,7 +3,8 @@
     python benchmarks/gpu/fit.py benchmarks/results/h100_2026-11-24.csv --peak-tflops 989.4 --hbm-tbs 3.35 --preset h100
     python benchmarks/gpu/fit.py benchmarks/results/h200_2026-11-24.csv --peak-tflops 989.4 --hbm-tbs 4.8 \
         --preset h200 \
-        --kernels benchmarks/results/h200_kernels_2026-11-30.csv benchmarks/results/h200_decode_kernels_2026-11-30.csv
+        --kernels benchmarks/results/h200_kernels_2026-11-30.csv benchmarks/results/h200_decode_kernels_2026-11-30.csv \
+        --clock benchmarks/results/h200_duty_2026-11-30.csv benchmarks/results/h200_duty_mix_2026-11-30.csv
 
 Prints the [efficiency] and energy lines for the preset, each with the rows it came from. Only
 calibration rows are read (never the validation grid), so `mlacc validate` judges the fit on shapes
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import re
 import statistics
 
 import numpy as np
@@ -22,6 +24,7 @@ import numpy as np
 from mlacc.hardware import load_hardware
 from mlacc.validate import Point, estimate_point
 from passes.cost import Gemm, Machine, OpSpec, Placement, best_tiling, estimate_elementwise
+from passes.cost.clock import balanced_clock
 from passes.cost.gemm import flash_splits, list_makespan
 
 CLOCK = 1.83e9  # the presets' derived boost clock (h100.toml)
@@ -34,6 +37,7 @@ def main() -> None:
     parser.add_argument("--hbm-tbs", type=float, required=True, help="datasheet HBM bandwidth")
     parser.add_argument("--preset", required=True, help="the preset whose traffic model the energies are fit to")
     parser.add_argument("--kernels", nargs="+", help="kernel_grid.py CSVs: fit the flash programs' constants")
+    parser.add_argument("--clock", nargs="+", help="kernel_grid.py duty and duty-mix CSVs: fit the step clock's power")
     args = parser.parse_args()
     rows = [r for r in csv.DictReader(open(args.csv)) if r["grid"] == "calibration" and r["status"] == "ok"]
     peak, hbm = args.peak_tflops * 1e12, args.hbm_tbs * 1e12
@@ -76,6 +80,8 @@ def main() -> None:
     else:
         print(f"attention_compute = {statistics.median(f(r, 'flops') / f(r, 'seconds') / peak for r in prefill):.3f}")
     print(f"l2 read_bandwidth_bytes_per_cycle = {f(l2, 'bytes') / f(l2, 'seconds') / CLOCK:.0f}")
+    if args.clock:
+        fit_clock(args.clock)
 
     # Energy: board joules = static W x seconds + pJ/B x bytes per memory level + pJ/MAC x MACs, with the
     # bytes per level the cost model's own for each calibration kernel (so no byte is charged twice), fit in
@@ -207,6 +213,61 @@ def fit_flash_programs(paths: list[str], peak: float, hbm: float, machine: Machi
         f"attention_two_part_memory = {rate['cache-kv']:.3f}   # median of {two_part} cache-kv decode kernels / "
         f"datasheet (MHA's kernel on the same grid: {rate['mha']:.3f})"
     )
+    expand = [r for r in all_rows if r["kind"] == "head-decode" and r["model"] == "expand"]
+    shared = [float(r["bytes"]) / float(r["seconds"]) / hbm for r in expand]
+    if shared:
+        print(
+            f"attention_shared_key_memory = {statistics.median(shared):.3f}   # median of {len(shared)} expand decode "
+            "kernels (keys in two parts, the RoPE part shared by all heads) / datasheet"
+        )
+
+
+def fit_clock(paths: list[str]) -> None:
+    """`clock_power_exponent` and `memory_power` (passes/cost/clock.py) from kernel_grid.py's `duty` and
+    `duty-mix` rows: kernels replayed alone (each at the clock it holds) and mixes of two kinds.
+
+    A mix of n kernels of each kind, each taking t alone at its own clock f_k (copies are memory-bound: no
+    clock), holds the clock the model gives it: a clock-bound kernel takes t f_k / f and draws (f / f_k)^exponent
+    of the power limit, a copy draws memory_power, and f is the highest clock, at most the top any row held, at
+    which the mix's time-weighted draw is at most 1. Least squares of the clock's relative error over a grid of
+    the two (exponent 0.5-5 by 0.25, memory_power 0.30-1 by 0.01).
+    """
+    rows = [r for p in paths for r in csv.DictReader(open(p)) if r["kind"] == "clock" and r["status"] == "ok"]
+    by_name = {r["model"]: r for r in rows}
+
+    def alone(name: str) -> tuple[float, float | None]:
+        r = by_name[name]
+        return float(r["seconds"]), None if "copy" in name else float(r["sm_mhz"]) * 1e6
+
+    mixes: list[tuple[str, list[tuple[int, tuple[float, float | None]]], float]] = []
+    for r in rows:
+        if two := re.match(r"(\d+) x (.+?) \(.* then (\d+) x (.+?) \(", r["note"]):
+            parts = [(int(two[1]), alone(f"mix {two[2]} alone")), (int(two[3]), alone(f"mix {two[4]} alone"))]
+        elif duty := re.match(r"(\d+) GEMMs .* then (\d+) copies", r["note"]):
+            parts = [(int(duty[1]), alone("duty gemm k512")), (int(duty[2]), alone("duty copy 256 MiB"))]
+        else:
+            continue
+        mixes.append((r["model"], parts, float(r["sm_mhz"]) * 1e6))
+    exponent, memory = (g.ravel() for g in np.meshgrid(np.arange(0.5, 5.01, 0.25), np.arange(0.30, 1.0001, 0.01)))
+    top = np.full(exponent.shape, max(float(r["sm_mhz"]) for r in rows) * 1e6)
+    predicted = []
+    for _, parts, _ in mixes:
+
+        def mean_draw(f: np.ndarray, parts: list[tuple[int, tuple[float, float | None]]] = parts) -> np.ndarray:
+            time, drawn = np.zeros_like(f), np.zeros_like(f)
+            for n, (seconds, own) in parts:
+                t = n * seconds * (own / f if own else 1.0)
+                time, drawn = time + t, drawn + t * ((f / own) ** exponent if own else memory)
+            return drawn / time
+
+        predicted.append(balanced_clock(mean_draw, top))
+    measured = np.array([clock for *_, clock in mixes])
+    errors = np.array(predicted) / measured[:, None] - 1
+    best = int(np.argmin((errors**2).sum(axis=0)))
+    print(f"clock_power_exponent = {exponent[best]:g}   # least squares over {len(mixes)} kernel mixes' clocks")
+    print(f"memory_power = {memory[best]:.2f}   # the same fit")
+    for (name, _, clock), error in zip(mixes, errors[:, best], strict=True):
+        print(f"    {name}: measured {clock / 1e6:.0f} MHz, model {clock * (1 + error) / 1e6:.0f} ({error:+.1%})")
 
 
 C_LATENT, C_VALUE = 512 + 64 + 512, 512

@@ -30,7 +30,15 @@ The schema (every key carries its unit; see presets/h100.toml for a commented ex
                  attention_mac_energy_ratio: pJ per MAC of that kernel over a GEMM's (optional, default 1);
                  attention_program_keys: a flash program's unoverlapped start and end in keys of its mainloop,
                  whether compute or the off-chip stream bounds it (optional, default 0);
-                 attention_split_cycles: cycles per split of a split kernel's combine (optional, default 0)
+                 attention_split_cycles: cycles per split of a split kernel's combine (optional, default 0);
+                 attention_shared_key_memory, attention_shared_key_clock_hz: the off-chip rate at most the
+                 decode kernel whose second key part all heads share reaches (over the datasheet's; above 1
+                 where that chip's HBM is slower than the kernel's loads), and the clock it held then
+                 (optional, default attention_memory);
+                 clock_top_hz, gemm_clock_hz, attention_clock_hz, clock_power_exponent, memory_power: the step
+                 clock under the power limit (optional, all or none; passes/cost/clock.py): the top SM clock,
+                 the clocks GEMMs and causal flash kernels hold alone, how a clock-bound kernel's power follows
+                 the clock, and the share of the limit a memory-bound kernel draws
 
 `count` fields are totals on the chip. Unknown keys are errors, so a typo never
 silently falls back to a default.
@@ -162,7 +170,16 @@ _EFFICIENCY = _FRACTIONS | {
     "attention_program_keys",
     "attention_split_cycles",
     "epilogue_slices",
+    "attention_shared_key_memory",
+    "clock_top_hz",
+    "gemm_clock_hz",
+    "attention_clock_hz",
+    "attention_shared_key_clock_hz",
+    "clock_power_exponent",
+    "memory_power",
 }
+_CLOCK = {"clock_top_hz", "gemm_clock_hz", "attention_clock_hz", "clock_power_exponent", "memory_power"}
+"""The step-clock model's fields (passes/cost/clock.py): all of them or none."""
 
 
 class _Reader:
@@ -316,6 +333,24 @@ class _Reader:
                 }
                 if key == "efficiency" and any(v > 1 for k, v in optional[key].items() if k in _FRACTIONS):
                     self.fail("[efficiency] compute and memory are fractions of peak: at most 1", key)
+                if key == "efficiency" and _CLOCK & set(table) and not _CLOCK <= set(table):
+                    missing = ", ".join(sorted(_CLOCK - set(table)))
+                    self.fail(
+                        f"[efficiency] models the step clock with all of {', '.join(sorted(_CLOCK))}: "
+                        f"missing {missing}",
+                        key,
+                    )
+                if (
+                    key == "efficiency"
+                    and "attention_shared_key_memory" in table
+                    and _CLOCK <= set(table)
+                    and ("attention_shared_key_clock_hz" not in table)
+                ):
+                    self.fail(
+                        "[efficiency] attention_shared_key_memory needs attention_shared_key_clock_hz, the "
+                        "clock it was measured at, where the step clock is modelled",
+                        key,
+                    )
         interconnect: dict[str, float] | None = None
         if "interconnect" in data:
             from dialects.hw import INTERCONNECT_FIELDS

@@ -18,6 +18,7 @@ import numpy as np
 from mlacc.sweep.optable import OpTable, Task
 from passes.accounting import peak_bytes
 from passes.cost import LINK, Gemm, Machine, OpSpec, collective_cycles, ring_factor
+from passes.cost.clock import ClockedOp, clock_modelled, step_clock
 from passes.cost.gemm import Homes, best_tilings, op_estimates
 from passes.cost.homes import Tensor, place_tensors
 from passes.cost.ops import causal_fraction
@@ -92,6 +93,7 @@ def evaluate_table(
     tasks: list[TaskResult] = []
     tilings: dict[tuple[object, ...], tuple[np.ndarray, ...]] = {} if shared is None else shared
     static = bool(np.any(machine.static_power))  # the same for every point: part of `Machine.shape`
+    clocked: list[ClockedOp] = []
     for task in table.tasks:
         if task.collective:
             size = integer(task.result_bytes)[workload]
@@ -102,6 +104,7 @@ def evaluate_table(
             bound = np.full(points, len(terms) - 1)
             flops = np.zeros(points)
             kernel = None
+            clocked.append(ClockedOp(None, 0.0, 0.0, 0.0, cycles))
         else:
             density: np.ndarray | float = 1.0
             if task.causal is not None:
@@ -140,9 +143,16 @@ def evaluate_table(
             bound = est.bound
             flops = np.asarray(spec.flops, dtype=float)
             kernel = spec.kernel
-        if static:
-            energy["static"] = np.asarray(static_pj(machine, cycles, 1), dtype=float)
+            body = np.max(np.vstack([est.compute_cycles, est.level_cycles]), axis=0)
+            on_chip = np.max(est.level_cycles[:-1], axis=0) if len(levels) > 1 else np.zeros(points)
+            clocked.append(ClockedOp(spec, est.compute_cycles, on_chip, est.level_cycles[-1], cycles - body))
         tasks.append(TaskResult(task.name, task.kind, flops, moved, cycles, energy, bound, kernel))
+    if clock_modelled(machine):
+        for result, cycles in zip(tasks, step_clock(machine, clocked, points)[1], strict=True):
+            result.cycles = cycles
+    for result in tasks:
+        if static:
+            result.energy["static"] = np.asarray(static_pj(machine, result.cycles, 1), dtype=float)
     numbers = numbers[:, workload]
     return _totals(table, machine, terms, tasks, numbers, batch, context, new_tokens)
 

@@ -504,12 +504,19 @@ def _level_cycles(
 ) -> list[np.ndarray]:
     """On-chip levels read and write through separate ports; the off-chip bus is shared by reads and writes
     and reaches the measured fraction of its peak (of a fused attention kernel's, for a flash group: the
-    kernel's own where its keys come in two parts)."""
+    kernel's own where its keys come in two parts, or, for the decode kernel whose second key part all
+    heads share, at most the rate its loads allow, `attention_shared_key_memory`)."""
     cycles = []
     last = len(machine.levels) - 1
     off_chip = machine.memory_efficiency
-    if op.flash:
-        off_chip = machine.attention_two_part_memory if op.two_part_keys else machine.attention_memory_efficiency
+    if op.flash and op.two_part_keys:
+        off_chip = machine.attention_two_part_memory
+    elif op.flash and op.two_part_heads:
+        decode = np.asarray(op.density) == 1
+        shared = np.minimum(machine.attention_memory_efficiency, machine.attention_shared_key_memory)
+        off_chip = np.where(decode, shared, machine.attention_memory_efficiency)
+    elif op.flash:
+        off_chip = machine.attention_memory_efficiency
     for i, level in enumerate(machine.levels):
         instances = np.minimum(level.count, units) if i == 0 else level.count
         scale = instances * (column(off_chip) if i == last else 1.0)

@@ -66,6 +66,22 @@ class Machine:
     attention_mac_energy_ratio: Num = 1.0
     """pJ per MAC of a fused attention kernel over a GEMM's: measured, its MACs cost more (register-fed
     products, softmax in between) than a large GEMM's."""
+    attention_shared_key_memory: Num = 1.0
+    """Off-chip rate / peak that the per-head decode kernel whose keys are in two parts, one shared by all
+    heads (expand's), reaches at most at `attention_shared_key_clock`: its loads, not the bus, bound it."""
+    clock_top: Num = 0.0
+    """The highest SM clock (Hz) a step may hold under the power limit; 0 where the clock is not modelled
+    (passes/cost/clock.py)."""
+    gemm_clock: Num = 0.0
+    """The clock (Hz) a GEMM's measured `compute_efficiency` holds: GEMMs replayed back to back."""
+    attention_clock: Num = 0.0
+    """The clock (Hz) a causal flash program's measured `attention_compute` holds."""
+    attention_shared_key_clock: Num = 0.0
+    """The clock (Hz) the shared-key decode kernel held when `attention_shared_key_memory` was measured."""
+    clock_power_exponent: Num = 1.0
+    """How a clock-bound kernel's power follows the clock: (f / its own clock) ** exponent of the limit."""
+    memory_power: Num = 1.0
+    """The share of the power limit a kernel bound by memory (or a fixed latency) draws, at any clock."""
     attention_measured: bool = False
     """Whether `attention_compute` was measured on whole fused kernels: their contractions' rate then already
     pays for the softmax and sums inside them."""
@@ -127,6 +143,13 @@ class Machine:
             attention_program_keys=efficiency.get("attention_program_keys", 0.0),
             attention_split_cycles=efficiency.get("attention_split_cycles", 0.0),
             attention_mac_energy_ratio=efficiency.get("attention_mac_energy_ratio", 1.0),
+            attention_shared_key_memory=efficiency.get("attention_shared_key_memory", attention_memory),
+            clock_top=efficiency.get("clock_top_hz", 0.0),
+            gemm_clock=efficiency.get("gemm_clock_hz", 0.0),
+            attention_clock=efficiency.get("attention_clock_hz", 0.0),
+            attention_shared_key_clock=efficiency.get("attention_shared_key_clock_hz", 0.0),
+            clock_power_exponent=efficiency.get("clock_power_exponent", 1.0),
+            memory_power=efficiency.get("memory_power", 1.0),
             attention_measured="attention_compute" in efficiency,
             static_power=target.static_power,
             cores=target.core_count(),
@@ -213,6 +236,13 @@ _STACKED = (
     "attention_program_keys",
     "attention_split_cycles",
     "attention_mac_energy_ratio",
+    "attention_shared_key_memory",
+    "clock_top",
+    "gemm_clock",
+    "attention_clock",
+    "attention_shared_key_clock",
+    "clock_power_exponent",
+    "memory_power",
     "static_power",
     "interconnect_bandwidth",
     "interconnect_energy",

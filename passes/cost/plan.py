@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import networkx as nx
 from xdsl.dialects import func
@@ -10,8 +10,9 @@ from xdsl.ir import Operation, SSAValue
 
 from dialects import la
 from dialects.mesh import CollectiveOp
+from passes.cost.clock import ClockedOp, clock_modelled, step_clock
 from passes.cost.collectives import estimate_collective, is_collective
-from passes.cost.gemm import Estimate, Placement, Tiling, best_tiling, estimate
+from passes.cost.gemm import Estimate, OpSpec, Placement, Tiling, best_tiling, estimate
 from passes.cost.homes import assign_homes, fused_values, placement_of
 from passes.cost.machine import Machine, Num
 from passes.cost.ops import is_task, op_spec
@@ -48,6 +49,8 @@ class Slot:
     end: float
     estimate: Estimate
     interconnect_bytes: float
+    clock: float = 0.0
+    """The SM clock (Hz) the step holds under the power limit; 0 where the preset does not model it."""
 
 
 def plan(
@@ -78,6 +81,9 @@ def plan(
         return estimate(on, op_spec(op), placements[op], tilings[op])  # type: ignore[arg-type]
 
     full = {op: cost(machine, op) for op in graph}
+    clock = 0.0
+    if count == 1 and clock_modelled(machine):
+        clock, full = at_step_clock(machine, full)
     single = {op: cost(core, op) for op in graph} if core else {}
     priority = {op: full[op].cycles for op in graph}
     for op in reversed(list(nx.topological_sort(graph))):
@@ -105,7 +111,7 @@ def plan(
             est = full[op] if cores == everyone else single[op]
             start = max(arrive, *(free[c] for c in cores))
             if best is None or start + est.cycles < best.end - 1e-9:
-                best = Slot(cores, start, start + est.cycles, est, received)
+                best = Slot(cores, start, start + est.cycles, est, received, clock)
         assert best is not None
         slots[op] = best
         for c in best.cores:
@@ -115,6 +121,25 @@ def plan(
             if waiting[succ] == 0:
                 ready.append(succ)
     return slots
+
+
+def at_step_clock(machine: Machine, estimates: dict[Operation, Estimate]) -> tuple[float, dict[Operation, Estimate]]:
+    """The clock a one-core chip's step holds and its ops' estimates at that clock (passes/cost/clock.py)."""
+    ops = list(estimates)
+    clocked = [clocked_op(machine, op_spec(op) if is_task(op) else None, estimates[op]) for op in ops]  # type: ignore[arg-type]
+    clock, cycles = step_clock(machine, clocked)
+    return float(clock[0]), {op: replace(estimates[op], cycles=float(c[0])) for op, c in zip(ops, cycles, strict=True)}
+
+
+def clocked_op(machine: Machine, spec: OpSpec | None, est: Estimate) -> ClockedOp:
+    """An estimate's terms as the clock model reads them (a collective: all fixed time)."""
+    if spec is None:
+        return ClockedOp(None, 0.0, 0.0, 0.0, est.cycles)
+    dram = machine.dram.name
+    on_chip = max((c for name, c in est.level_cycles.items() if name != dram), default=0.0)
+    off_chip = est.level_cycles.get(dram, 0.0)
+    body = max(est.compute_cycles, on_chip, off_chip)
+    return ClockedOp(spec, est.compute_cycles, on_chip, off_chip, est.cycles - body)
 
 
 def crossing_bytes(
