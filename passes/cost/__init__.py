@@ -26,12 +26,16 @@ The model, per op (all counts whole-op; the README's "How the estimates are made
   the op takes the max of compute and level cycles (transfers overlap compute,
   as double buffering allows), and that term is its bound.
 - energy = MACs x pJ/MAC + sum over levels of bytes read and written x pJ/B.
+- the step clock (presets that measured it): the power limit leaves a step one
+  SM clock between the clocks its kinds of kernel hold alone (clock.py); ops
+  bound by compute take their time at it.
 Not modelled: caches' hit rates beyond the tiling's reuse, bank conflicts,
-launch latency, clock throttling, vector-unit throughput separate from the array.
+vector-unit throughput separate from the array.
 
 The package, one concept per file: machine (the `#hw.target` as numbers), gemm (one op: tiling,
 traffic, cycles), energy (one op's pJ from its MACs and traffic), ops (`la` IR -> op table), homes
-(where tensors live), plan (list scheduling, with the static and interconnect energy it implies),
+(where tensors live), plan (list scheduling, with the static and interconnect energy it implies), clock (the
+SM clock a power-limited step holds),
 collectives (ring collectives between the devices of a node, over the target's [interconnect]).
 """
 
