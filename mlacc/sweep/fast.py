@@ -58,6 +58,8 @@ class TableResult:
     kv_cache_bytes: np.ndarray
     weight_bytes: np.ndarray
     activation_bytes: np.ndarray
+    clock_hz: np.ndarray
+    """The SM clock each point's step holds (`sched.clock_hz`); 0 where its preset does not model it."""
 
     @property
     def resident_bytes(self) -> np.ndarray:
@@ -147,14 +149,17 @@ def evaluate_table(
             on_chip = np.max(est.level_cycles[:-1], axis=0) if len(levels) > 1 else np.zeros(points)
             clocked.append(ClockedOp(spec, est.compute_cycles, on_chip, est.level_cycles[-1], cycles - body))
         tasks.append(TaskResult(task.name, task.kind, flops, moved, cycles, energy, bound, kernel))
+    clock = np.zeros(points)
     if clock_modelled(machine):
-        for result, cycles in zip(tasks, step_clock(machine, clocked, points)[1], strict=True):
+        clock, times = step_clock(machine, clocked, points)
+        clock = np.where(np.asarray(machine.clock_top) > 0, clock, 0.0)
+        for result, cycles in zip(tasks, times, strict=True):
             result.cycles = cycles
     for result in tasks:
         if static:
             result.energy["static"] = np.asarray(static_pj(machine, result.cycles, 1), dtype=float)
     numbers = numbers[:, workload]
-    return _totals(table, machine, terms, tasks, numbers, batch, context, new_tokens)
+    return _totals(table, machine, terms, tasks, numbers, batch, context, new_tokens, clock)
 
 
 def _tilings(
@@ -202,6 +207,7 @@ def _totals(
     batch: np.ndarray,
     context: np.ndarray,
     new_tokens: int,
+    clock: np.ndarray,
 ) -> TableResult:
     """The layer's figures from its tasks', summed in program order as `layer_result` reads them."""
     points = len(batch)
@@ -244,6 +250,7 @@ def _totals(
         kv_cache_bytes=kv_per_token * batch * (context + new_tokens),
         weight_bytes=numbers[table.weight_bytes],
         activation_bytes=np.broadcast_to(peak_bytes(spans, table.positions), (points,)),
+        clock_hz=clock,
     )
 
 

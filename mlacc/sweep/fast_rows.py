@@ -276,6 +276,7 @@ def _columns(
         "resident_bytes": result.resident_bytes.astype(np.int64).tolist(),
         "fits": fits.tolist(),
         "max_batch": biggest.astype(np.int64).tolist(),
+        "clock_hz": result.clock_hz.tolist(),
     }
     if tp * dp > 1:
         columns["tp"], columns["dp"] = same(tp), same(dp)
@@ -287,7 +288,11 @@ def _columns(
     if sweep.ops:
         columns["ops"] = _op_lists(result, frequency)
     names = list(columns)
-    return [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    rows = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    for row in rows:
+        if not row["clock_hz"]:  # as `LayerResult.json`: only where the preset models the clock
+            del row["clock_hz"]
+    return rows
 
 
 def _op_lists(result: TableResult, frequency: np.ndarray) -> list[list[dict[str, Any]]]:
