@@ -75,15 +75,18 @@ def plan(
     count = machine.cores
     core = machine.per_core() if count > 1 else None
 
+    specs = {op: None if isinstance(op, CollectiveOp) else op_spec(op) for op in graph}  # type: ignore[arg-type]
+
     def cost(on: Machine, op: Operation) -> Estimate:
-        if isinstance(op, CollectiveOp):
-            return estimate_collective(on, op)
-        return estimate(on, op_spec(op), placements[op], tilings[op])  # type: ignore[arg-type]
+        spec = specs[op]
+        if spec is None:
+            return estimate_collective(on, op)  # type: ignore[arg-type]
+        return estimate(on, spec, placements[op], tilings[op])
 
     full = {op: cost(machine, op) for op in graph}
     clock = 0.0
     if count == 1 and clock_modelled(machine):
-        clock, full = at_step_clock(machine, full)
+        clock, full = at_step_clock(machine, specs, full)
     single = {op: cost(core, op) for op in graph} if core else {}
     priority = {op: full[op].cycles for op in graph}
     for op in reversed(list(nx.topological_sort(graph))):
@@ -123,10 +126,13 @@ def plan(
     return slots
 
 
-def at_step_clock(machine: Machine, estimates: dict[Operation, Estimate]) -> tuple[float, dict[Operation, Estimate]]:
-    """The clock a one-core chip's step holds and its ops' estimates at that clock (passes/cost/clock.py)."""
+def at_step_clock(
+    machine: Machine, specs: dict[Operation, OpSpec | None], estimates: dict[Operation, Estimate]
+) -> tuple[float, dict[Operation, Estimate]]:
+    """The clock a one-core chip's step holds and its ops' estimates at that clock (passes/cost/clock.py);
+    `specs` holds None for a collective."""
     ops = list(estimates)
-    clocked = [clocked_op(machine, op_spec(op) if is_task(op) else None, estimates[op]) for op in ops]  # type: ignore[arg-type]
+    clocked = [clocked_op(machine, specs[op], estimates[op]) for op in ops]
     clock, cycles = step_clock(machine, clocked)
     return float(clock[0]), {op: replace(estimates[op], cycles=float(c[0])) for op, c in zip(ops, cycles, strict=True)}
 
