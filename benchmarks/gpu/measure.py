@@ -2,6 +2,8 @@
 in seconds and in joules the board draws. One run writes one CSV that `mlacc validate` reads.
 
     python benchmarks/gpu/measure.py --out benchmarks/results/h100_2026-11-24.csv
+    python benchmarks/gpu/measure.py --tuned-gemms --only tune,validation \
+        --out benchmarks/results/h200_tuned_2026-11-30.csv
 
 Needs torch, triton and NVML (the nvidia-ml-py package) on the GPU machine; no mlacc install.
 
@@ -15,6 +17,9 @@ A step is the layer's `la` ops one kernel each, as mlacc lowers them (cuBLAS GEM
 RoPE, a copy per KV-cache store), with scores, softmax and the weighted sum fused in one Triton
 flash-attention kernel (flash_attention.py) that splits long contexts and reads every cache block
 once for all heads of its group. Every attention call is checked against a float64 reference.
+
+With --tuned-gemms each GEMM of a step runs as the fastest of cuBLAS's own kernel and the product split in
+2 or 4 along K, timed once per shape (`matmul`), and a step row's note names the GEMMs that ran split.
 
 Timing: the step is captured in a CUDA graph (launch gaps as a serving engine sees them) and replayed;
 the median of event-timed replays is `seconds`. Kernels small enough to sit in the 50 MB L2 are
@@ -260,6 +265,69 @@ def calibrate_kernels(run: Runner) -> None:
 
 # ---- attention steps ------------------------------------------------------------------------------------
 
+TUNED_GEMMS = False
+"""Whether the steps' GEMMs run as a tuned engine runs them (`matmul`); set by --tuned-gemms."""
+K_SPLITS = (1, 2, 4)
+_SPLIT: dict[tuple[int, int, int], int] = {}
+"""Per (m, k, n): the parts along K that ran fastest when the shape was first met."""
+_CALLED: set[tuple[int, int, int]] = set()
+"""The shapes `matmul` ran since `splits_used` last read them."""
+
+
+def matmul(a: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """a @ w: cuBLAS's own kernel, or, with TUNED_GEMMS, the fastest of that and the product split in 2 or 4
+    along K (the parts after the first accumulated onto it by cuBLAS), timed once per shape as an autotuning
+    engine picks among a GEMM's implementations. cuBLAS's heuristic runs reuse's K = 65536 product at
+    M = 128 in about 400 us where the caller's split in 2 takes 254 (kernel_grid.py part gemm-split)."""
+    (m, k), n = a.shape, w.shape[1]
+    if not TUNED_GEMMS:
+        return a @ w
+    if (m, k, n) not in _SPLIT:
+        _SPLIT[(m, k, n)] = fastest_split(a, w)
+    _CALLED.add((m, k, n))
+    return split_matmul(a, w, _SPLIT[(m, k, n)])
+
+
+def split_matmul(a: torch.Tensor, w: torch.Tensor, parts: int) -> torch.Tensor:
+    depth = a.shape[1] // parts
+    out = a[:, :depth] @ w[:depth]
+    for i in range(1, parts):
+        out.addmm_(a[:, i * depth : (i + 1) * depth], w[i * depth : (i + 1) * depth])
+    return out
+
+
+def fastest_split(a: torch.Tensor, w: torch.Tensor) -> int:
+    """The parts along K (of K_SPLITS, whole slices of 64) whose product ran fastest: median of 10 event-timed
+    calls after 3, and a split only where it beats cuBLAS's own pick by more than 3% and agrees with it on the
+    first 256 rows (bf16 sums in another order: relative error under 1e-2)."""
+    k = a.shape[1]
+    seconds = {}
+    rows = a[:256]
+    whole = (rows @ w).float()
+    for parts in (p for p in K_SPLITS if k % (64 * p) == 0):
+        if (split_matmul(rows, w, parts).float() - whole).norm() > 1e-2 * whole.norm():
+            continue
+        for _ in range(3):
+            split_matmul(a, w, parts)
+        times = []
+        for _ in range(10):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            split_matmul(a, w, parts)
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end))
+        seconds[parts] = statistics.median(times)
+    best = min(seconds, key=lambda p: seconds[p])
+    return best if seconds[best] < 0.97 * seconds[1] else 1
+
+
+def splits_used() -> str:
+    """The GEMMs run since the last call that ran split along K, for a step row's note (and forget them)."""
+    split = sorted(shape for shape in _CALLED if _SPLIT[shape] > 1)
+    _CALLED.clear()
+    return ", ".join(f"GEMM {m}x{k}x{n} split in {_SPLIT[(m, k, n)]} along K" for m, k, n in split)
+
 
 class Step:
     """One attention step of a layer under a scheme, the `la` ops one kernel each; `attention_io` keeps the
@@ -309,57 +377,57 @@ class Step:
 
     def mha(self) -> torch.Tensor:
         b, s, ctx = self.b, self.s, self.ctx
-        q = rope((self.x @ self.w_q).view(b * s * H, HD), H, s, ctx).view(b, s, H, HD)
-        k = rope((self.x @ self.w_k).view(b * s * H, HD), H, s, ctx).view(b, s, H, HD)
-        v = (self.x @ self.w_v).view(b, s, H, HD)
+        q = rope(matmul(self.x, self.w_q).view(b * s * H, HD), H, s, ctx).view(b, s, H, HD)
+        k = rope(matmul(self.x, self.w_k).view(b * s * H, HD), H, s, ctx).view(b, s, H, HD)
+        v = matmul(self.x, self.w_v).view(b, s, H, HD)
         self.k_cache[:, ctx:].copy_(k)
         self.v_cache[:, ctx:].copy_(v)
         out = torch.empty(b, s, H, HD, device=DEV, dtype=BF16)
         t = lambda x: x.permute(0, 2, 1, 3)  # noqa: E731  (b, s, h, d) storage seen as (b, h, s, d)
         self.attend(t(q), None, t(self.k_cache), None, t(self.v_cache), t(out))
-        return out.view(b * s, H * HD) @ self.w_o
+        return matmul(out.view(b * s, H * HD), self.w_o)
 
     def mla(self) -> torch.Tensor:
         b, s, ctx, t = self.b, self.s, self.ctx, self.t
         heads = lambda x: x.permute(0, 2, 1, 3)  # noqa: E731
-        c_q = rmsnorm(self.x @ self.w_dq, self.q_norm)
-        q_pe = rope((c_q @ self.w_qr).view(b * s * H, P), H, s, ctx).view(b, s, H, P)
-        c_kv = rmsnorm(self.x @ self.w_dkv, self.kv_norm)
-        k_pe = rope(self.x @ self.w_kr, 1, s, ctx)
+        c_q = rmsnorm(matmul(self.x, self.w_dq), self.q_norm)
+        q_pe = rope(matmul(c_q, self.w_qr).view(b * s * H, P), H, s, ctx).view(b, s, H, P)
+        c_kv = rmsnorm(matmul(self.x, self.w_dkv), self.kv_norm)
+        k_pe = rope(matmul(self.x, self.w_kr), 1, s, ctx)
         if self.scheme == "cache-kv":
-            q_nope = (c_q @ self.w_uq).view(b, s, H, N)
-            self.k_cache[:, ctx:].copy_((c_kv @ self.w_uk).view(b, s, H, N))
-            self.v_cache[:, ctx:].copy_((c_kv @ self.w_uv).view(b, s, H, V))
+            q_nope = matmul(c_q, self.w_uq).view(b, s, H, N)
+            self.k_cache[:, ctx:].copy_(matmul(c_kv, self.w_uk).view(b, s, H, N))
+            self.v_cache[:, ctx:].copy_(matmul(c_kv, self.w_uv).view(b, s, H, V))
             self.r_cache[:, ctx:].copy_(k_pe.view(b, s, 1, P).expand(b, s, H, P))
             out = torch.empty(b, s, H, V, device=DEV, dtype=BF16)
             k1, k2, v = heads(self.k_cache), heads(self.r_cache), heads(self.v_cache)
             self.attend(heads(q_nope), heads(q_pe), k1, k2, v, heads(out))
-            return out.view(b * s, H * V) @ self.w_o
+            return matmul(out.view(b * s, H * V), self.w_o)
         self.latent[:, ctx:, :C].copy_(c_kv.view(b, s, C))
         self.latent[:, ctx:, C:].copy_(k_pe.view(b, s, P))
         latent, rope_key = self.latent[:, :, :C], self.latent[:, :, C:]
         if self.scheme == "expand":
-            q_nope = (c_q @ self.w_uq).view(b, s, H, N)
+            q_nope = matmul(c_q, self.w_uq).view(b, s, H, N)
             flat = self.latent.view(b * t, C + P)[:, :C]
-            k_nope = (flat @ self.w_uk).view(b, t, H, N)
-            value = (flat @ self.w_uv).view(b, t, H, V)
+            k_nope = matmul(flat, self.w_uk).view(b, t, H, N)
+            value = matmul(flat, self.w_uv).view(b, t, H, V)
             out = torch.empty(b, s, H, V, device=DEV, dtype=BF16)
             k2 = rope_key.unsqueeze(1).expand(b, H, t, P)
             self.attend(heads(q_nope), heads(q_pe), heads(k_nope), k2, heads(value), heads(out))
-            return out.view(b * s, H * V) @ self.w_o
+            return matmul(out.view(b * s, H * V), self.w_o)
         if self.scheme == "reuse":
-            q_lat = (c_q @ self.w_uqk).view(b, s, H, C)
+            q_lat = matmul(c_q, self.w_uqk).view(b, s, H, C)
         else:
-            q_nope = (c_q @ self.w_uq).view(b * s, H, N).transpose(0, 1)
+            q_nope = matmul(c_q, self.w_uq).view(b * s, H, N).transpose(0, 1)
             q_lat = torch.bmm(q_nope, self.w_uk_h).view(H, b, s, C).permute(1, 2, 0, 3)
         o_lat = torch.empty(b, s, H, C, device=DEV, dtype=BF16)
         self.attend(heads(q_lat), heads(q_pe), latent.unsqueeze(1), rope_key.unsqueeze(1), latent.unsqueeze(1),
                     heads(o_lat))  # fmt: skip
         if self.scheme == "reuse":
-            return o_lat.view(b * s, H * C) @ self.w_uvo
+            return matmul(o_lat.view(b * s, H * C), self.w_uvo)
         attn_out = torch.empty(b * s, H, V, device=DEV, dtype=BF16)
         torch.bmm(o_lat.view(b * s, H, C).transpose(0, 1), self.w_uv_h, out=attn_out.transpose(0, 1))
-        return attn_out.view(b * s, H * V) @ self.w_o
+        return matmul(attn_out.view(b * s, H * V), self.w_o)
 
 
 def attention_error(step: Step) -> float:
@@ -395,13 +463,15 @@ def measure_step(run: Runner, grid: str, model: str, scheme: str, phase: str, ba
         return
     try:
         step = Step(model, scheme, batch, ctx, new)
+        splits_used()
         step()
         torch.cuda.synchronize()
+        note = splits_used()
         error = attention_error(step)
         seconds, joules = run.time_and_energy(step)
         status = "ok" if error < 2e-2 else "attention-check-failed"
         run.row(**fields, seconds=seconds, joules=joules, rel_error=error, bytes=step.resident_bytes(),
-                status=status)  # fmt: skip
+                status=status, note=note)  # fmt: skip
         print(f"{grid:>11} {model:>12} {scheme:>9} {phase:>7} b{batch:<4} ctx {ctx:>6} new {new:>5}: "
               f"{seconds * 1e6:10.1f} us {joules:8.4f} J err {error:.1e}", flush=True)  # fmt: skip
         del step
@@ -515,7 +585,14 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=0.5, help="seconds of replays per energy reading")
     parser.add_argument("--quick", action="store_true", help="a few points of each kind, to smoke-test")
     parser.add_argument("--only", default="tune,kernels,attention,validation,calibration-steps")
+    parser.add_argument(
+        "--tuned-gemms",
+        action="store_true",
+        help="run the steps' GEMMs split along K where that is faster than cuBLAS's pick (matmul)",
+    )
     args = parser.parse_args()
+    global TUNED_GEMMS
+    TUNED_GEMMS = args.tuned_gemms
     torch.manual_seed(0)
     run = Runner(args.out, args.window, args.quick)
     parts = args.only.split(",")
