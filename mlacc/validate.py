@@ -291,12 +291,11 @@ def plot_validation(validations: list[Validation], path: str) -> None:
     plt.close(fig)
 
 
-def markdown_table(validations: list[Validation]) -> str:
-    """The README's table: per (phase, scheme), each device's median and largest |time error| and median
-    |energy error|, then the same over all its steps."""
-    header = "| phase | scheme | " + " | ".join(
-        f"{v.hardware.upper()}: time median | max | energy median" for v in validations
-    )
+def markdown_table(validations: list[Validation], labels: list[str] | None = None) -> str:
+    """The README's table: per (phase, scheme), each measurement's median and largest |time error| and median
+    |energy error|, then the same over all its steps; each headed by its label (default: the preset)."""
+    labels = labels or [v.hardware.upper() for v in validations]
+    header = "| phase | scheme | " + " | ".join(f"{label}: time median | max | energy median" for label in labels)
     lines = [header + " |", "|---|---|" + "---:|---:|---:|" * len(validations)]
     keys = sorted({k for v in validations for k in v.groups()}, key=lambda k: (k[0], SCHEME_ORDER.index(k[1])))
     for key in keys:
