@@ -121,7 +121,10 @@ def step_clock(machine: Machine, ops: list[ClockedOp], points: int = 1) -> tuple
         drawn = sum((t * p for t, p in zip(times, powers, strict=True)), np.zeros(points))
         return drawn / np.maximum(total, 1e-30)
 
-    f = np.where(modelled, balanced_clock(mean_draw, top), top)
+    # Times beyond the float range (absurd hardware files) draw nan, never over the limit: the top clock.
+    with np.errstate(over="ignore", invalid="ignore"):
+        f = np.where(modelled, balanced_clock(mean_draw, top), top)
+        at_f = _times(machine, ops, f)[0]
     as_measured = [np.maximum(np.maximum(op.compute, op.on_chip), op.off_chip) + op.fixed for op in ops]
-    times = [np.where(modelled, t, m) for t, m in zip(_times(machine, ops, f)[0], as_measured, strict=True)]
+    times = [np.where(modelled, t, m) for t, m in zip(at_f, as_measured, strict=True)]
     return f, times
