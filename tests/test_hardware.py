@@ -139,6 +139,10 @@ BAD_FILES = [
         "62:1: error: [efficiency] attention_shared_key_memory needs attention_shared_key_clock_hz, the clock it was "
         "measured at, where the step clock is modelled",
     ),
+    (
+        ("attention_program_keys = 138", "attention_two_part_program_keys = -20\nattention_program_keys = 138"),
+        "72:1: error: 'attention_two_part_program_keys' in [efficiency] must be positive, got -20",
+    ),
 ]
 
 

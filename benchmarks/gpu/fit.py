@@ -201,20 +201,44 @@ def fit_flash_programs(paths: list[str], peak: float, hbm: float, machine: Machi
     for name, g in zip(("prefill", "prefill two-part", "decode split", "decode unsplit"), groups, strict=True):
         e = np.abs(errors[g])
         print(f"    {name}: {len(e)} rows, |error| median {np.median(e):.1%}, max {e.max():.1%}")
-    # Per-head decode kernels stream from HBM: their rate per byte, at batch >= 16 (as attention_memory) and key
-    # counts not a multiple of 16, for keys in one part (MHA) and in two (cache-kv's 128 + 64).
-    heads = [
-        r for r in all_rows if r["kind"] == "head-decode" and int(r["batch"]) >= 16 and (int(r["context"]) + 1) % 16
-    ]
-    rate = {m: statistics.median(float(r["bytes"]) / float(r["seconds"]) / hbm for r in heads if r["model"] == m)
-            for m in ("mha", "cache-kv")}  # fmt: skip
-    two_part = sum(r["model"] == "cache-kv" for r in heads)
+    fit_head_decode(all_rows, hbm, units)
+
+
+def fit_head_decode(all_rows: list[dict[str, str]], hbm: float, units: int) -> None:
+    """`attention_two_part_memory` and `attention_two_part_program_keys` from the per-head decode kernels
+    (kernel_grid.py part `head-decode`: one new token over context + 1 keys), key counts not a multiple of 16
+    (see `fit_flash_programs`: this kernel too ran faster there, 3.77-3.78 ms at batch 16 x 12288 and 12304 keys,
+    3.81-4.31 at 12289 and 12296).
+
+    The kernel whose keys come in two parts (cache-kv's 128 + 64) streams HBM at one rate, and each of its
+    programs (batch x heads x splits, over K keys) streams nothing while it starts and ends, time worth P keys:
+    seconds = bytes / (rate x datasheet) x (K + P) / K, linear in 1 / rate and P / rate, fit by relative least
+    squares over every batch (at batch 4 x 3k the kernel reads 3.6 TB/s, at 48 x 12k 4.3). MHA's one-part
+    kernel gains nothing from P (its rows fit as well without); its rate is the median at batch >= 16
+    (`attention_memory`)."""
+    heads = [r for r in all_rows if r["kind"] == "head-decode" and (int(r["context"]) + 1) % 16]
+    one_part = [float(r["bytes"]) / float(r["seconds"]) / hbm for r in heads if r["model"] == "mha"
+                and int(r["batch"]) >= 16]  # fmt: skip
+    two_part = [r for r in heads if r["model"] == "cache-kv"]
+    seconds = np.array([float(r["seconds"]) for r in two_part])
+    stream = np.array([float(r["bytes"]) / hbm for r in two_part])
+    keys = []
+    for r in two_part:
+        total = int(r["context"]) + 1
+        keys.append(total / flash_splits(units, int(r["batch"]) * int(r["heads"]), total)[0])
+    columns = np.stack([stream, stream / np.array(keys, dtype=float)], axis=1)
+    (inverse, start_end), *_ = np.linalg.lstsq(columns / seconds[:, None], np.ones_like(seconds), rcond=None)
+    errors = np.abs(columns @ [inverse, start_end] / seconds - 1)
     print(
-        f"attention_two_part_memory = {rate['cache-kv']:.3f}   # median of {two_part} cache-kv decode kernels / "
-        f"datasheet (MHA's kernel on the same grid: {rate['mha']:.3f})"
+        f"attention_two_part_memory = {1 / inverse:.3f}   # the cache-kv decode kernel's HBM rate / datasheet, "
+        f"{len(two_part)} kernels, |error| median {np.median(errors):.1%}, max {errors.max():.1%} "
+        f"(MHA's one-part kernel at batch >= 16: {statistics.median(one_part):.3f})"
     )
-    expand = [r for r in all_rows if r["kind"] == "head-decode" and r["model"] == "expand"]
-    shared = [float(r["bytes"]) / float(r["seconds"]) / hbm for r in expand]
+    print(f"attention_two_part_program_keys = {start_end / inverse:.0f}   # a program's start and end, in keys")
+    # expand's kernel is the same one with the RoPE key shared by all heads, bound by its loads: one rate, the
+    # median of its rows (taking each program's start and end out too, 0.738, moved its steps' estimates
+    # further from the measured ones: mlacc validate on h200_tuned_2026-11-30.csv, expand decode 3.2% -> 4.8%).
+    shared = [float(r["bytes"]) / float(r["seconds"]) / hbm for r in heads if r["model"] == "expand"]
     if shared:
         print(
             f"attention_shared_key_memory = {statistics.median(shared):.3f}   # median of {len(shared)} expand decode "

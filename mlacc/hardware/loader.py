@@ -25,6 +25,8 @@ The schema (every key carries its unit; see presets/h100.toml for a commented ex
                  parts (optional, default attention_compute);
                  attention_two_part_memory: attention_memory where each program reads its keys in two parts
                  (optional, default attention_memory);
+                 attention_two_part_program_keys: the start and end of each program of that per-head decode
+                 kernel, when it streams nothing, in keys of its stream (optional, default 0);
                  attention_decode_compute, attention_decode_unsplit_compute: the mainloop of a flash-decoding
                  program, split along the keys or not (optional, default attention_compute);
                  attention_mac_energy_ratio: pJ per MAC of that kernel over a GEMM's (optional, default 1);
@@ -168,6 +170,7 @@ _EFFICIENCY = _FRACTIONS | {
     "contraction_latency_cycles",
     "attention_mac_energy_ratio",
     "attention_program_keys",
+    "attention_two_part_program_keys",
     "attention_split_cycles",
     "epilogue_slices",
     "attention_shared_key_memory",

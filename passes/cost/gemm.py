@@ -405,6 +405,12 @@ def flash_splits(units: int, row_blocks: Num, keys: Num) -> tuple[np.ndarray, np
     return splits, split_keys, keys - (splits - 1) * split_keys
 
 
+def flash_row_blocks(machine: Machine, gemm: Gemm) -> np.ndarray:
+    """Blocks of query rows a flash kernel launches: each batch (and head, where heads are batched apart)
+    times its query rows in array passes."""
+    return gemm.extents["g"] * np.ceil(np.asarray(gemm.extents["m"], dtype=float) / machine.rows)
+
+
 def flash_programs(units: int, row_blocks: Num, keys: Num) -> np.ndarray:
     """Programs of a flash kernel: each block of query rows times its splits of the keys (`flash_splits`)."""
     return np.asarray(row_blocks, dtype=float) * flash_splits(units, row_blocks, keys)[0]
@@ -451,7 +457,7 @@ def compute_efficiency(machine: Machine, op: OpSpec) -> Num:
     if op.flash:
         if op.gemm is None:
             return machine.attention_compute_efficiency
-        row_blocks = op.gemm.extents["g"] * np.ceil(np.asarray(op.gemm.extents["m"], dtype=float) / machine.rows)
+        row_blocks = flash_row_blocks(machine, op.gemm)
         splits, split_keys, last_keys = flash_splits(machine.units, row_blocks, op.keys)
         programs = row_blocks * splits
         start_end = np.asarray(machine.attention_program_keys, dtype=float)
@@ -505,18 +511,26 @@ def _level_cycles(
     """On-chip levels read and write through separate ports; the off-chip bus is shared by reads and writes
     and reaches the measured fraction of its peak (of a fused attention kernel's, for a flash group: the
     kernel's own where its keys come in two parts, or, for the decode kernel whose second key part all
-    heads share, at most the rate its loads allow, `attention_shared_key_memory`)."""
+    heads share, at most the rate its loads allow, `attention_shared_key_memory`). The per-head decode
+    kernel whose keys come in two parts (cache-kv's) streams nothing while each program starts and ends,
+    time worth `attention_two_part_program_keys` keys of its stream: over K keys a program, it reads at its
+    rate x K / (K + those keys)."""
     cycles = []
     last = len(machine.levels) - 1
     off_chip = machine.memory_efficiency
+    decode = np.asarray(op.density) == 1
     if op.flash and op.two_part_keys:
         off_chip = machine.attention_two_part_memory
     elif op.flash and op.two_part_heads:
-        decode = np.asarray(op.density) == 1
         shared = np.minimum(machine.attention_memory_efficiency, machine.attention_shared_key_memory)
         off_chip = np.where(decode, shared, machine.attention_memory_efficiency)
     elif op.flash:
         off_chip = machine.attention_memory_efficiency
+    if op.flash and op.two_part_keys and op.two_part_heads and op.gemm is not None:
+        splits = flash_splits(machine.units, flash_row_blocks(machine, op.gemm), op.keys)[0]
+        keys = np.asarray(op.keys, dtype=float) / splits  # a program's, on average
+        start_end = np.asarray(machine.attention_two_part_program_keys, dtype=float)
+        off_chip = off_chip * np.where(decode, keys / (keys + start_end), 1.0)
     for i, level in enumerate(machine.levels):
         instances = np.minimum(level.count, units) if i == 0 else level.count
         scale = instances * (column(off_chip) if i == last else 1.0)

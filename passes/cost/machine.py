@@ -59,6 +59,9 @@ class Machine:
     attention_memory_efficiency: Num = 1.0
     attention_two_part_memory: Num = 1.0
     """Off-chip rate / peak of the fused kernel where each program reads its keys in two parts."""
+    attention_two_part_program_keys: Num = 0.0
+    """The per-head decode kernel whose keys come in two parts (cache-kv's): each program's start and end, when
+    its SM streams nothing, in keys of its stream."""
     attention_program_keys: Num = 0.0
     """A flash program's unoverlapped start and end (query rows in, output out), in keys of its mainloop."""
     attention_split_cycles: Num = 0.0
@@ -140,6 +143,7 @@ class Machine:
             attention_decode_unsplit_compute=efficiency.get("attention_decode_unsplit_compute", attention_compute),
             attention_memory_efficiency=attention_memory,
             attention_two_part_memory=efficiency.get("attention_two_part_memory", attention_memory),
+            attention_two_part_program_keys=efficiency.get("attention_two_part_program_keys", 0.0),
             attention_program_keys=efficiency.get("attention_program_keys", 0.0),
             attention_split_cycles=efficiency.get("attention_split_cycles", 0.0),
             attention_mac_energy_ratio=efficiency.get("attention_mac_energy_ratio", 1.0),
@@ -233,6 +237,7 @@ _STACKED = (
     "attention_decode_unsplit_compute",
     "attention_memory_efficiency",
     "attention_two_part_memory",
+    "attention_two_part_program_keys",
     "attention_program_keys",
     "attention_split_cycles",
     "attention_mac_energy_ratio",
