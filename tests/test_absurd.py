@@ -10,6 +10,8 @@ import pytest
 
 from mlacc import cli
 
+ROOT = Path(__file__).resolve().parents[1]
+
 BIG = "layer big : mha { d_model = 7168 heads = 2000000 head_dim = 2000000 }\n"
 
 
@@ -42,3 +44,18 @@ def test_a_count_beyond_64_bits_is_one_plain_line(tmp_path: Path, capsys: pytest
     assert _compile(tmp_path, text) == 1
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("error: a count of ") and "exceeds the 64-bit integers of mlacc's IR" in line
+
+
+def test_an_absurd_but_finite_energy_compiles_without_numpy_warnings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], recwarn: pytest.WarningsRecorder
+):
+    """1e308 pJ per MAC is finite, so the loader takes it; the attention kernel's MACs (4x a GEMM's) then
+    overflow to an infinite energy, which the report prints as such, without numpy's overflow warnings
+    (seen in tests/test_fuzz.py)."""
+    text = (ROOT / "mlacc/hardware/presets/h200.toml").read_text()
+    chip = tmp_path / "chip.toml"
+    chip.write_text(text.replace("bf16 = 0.831 ", "bf16 = 1e308 "))
+    example = ROOT / "examples/mha_baseline.attn"
+    assert cli.main(["compile", str(example), "--hw", str(chip), "--workload", "decode", "-q"]) == 0
+    assert "inf" in capsys.readouterr().out
+    assert [str(w.message) for w in recwarn if "overflow" in str(w.message) or "invalid" in str(w.message)] == []

@@ -29,8 +29,11 @@ def dynamic_energy_pj(
         return np.reshape(np.asarray(value, dtype=float), (-1, 1))
 
     ratio = column(machine.attention_mac_energy_ratio) if flash else 1.0
-    mac_pj = column(machine.mac_energy.get(dtype, 0.0)) * ratio
-    per_level = [
-        reads[i] * column(lv.read_energy) + writes[i] * column(lv.write_energy) for i, lv in enumerate(machine.levels)
-    ]
-    return [np.zeros_like(reads[0]) + macs * mac_pj, *per_level]
+    # A finite but absurd energy in a hardware file may overflow: the op's energy is then infinite, as reported.
+    with np.errstate(over="ignore", invalid="ignore"):
+        mac_pj = column(machine.mac_energy.get(dtype, 0.0)) * ratio
+        per_level = [
+            reads[i] * column(lv.read_energy) + writes[i] * column(lv.write_energy)
+            for i, lv in enumerate(machine.levels)
+        ]
+        return [np.zeros_like(reads[0]) + macs * mac_pj, *per_level]
