@@ -49,7 +49,7 @@ LIMITS = {
     "h200_2026-11-30.csv": {"median": 0.03, "max_median": 0.05, "max_error": 0.28, "max_energy": 0.065},
     # The same grid on a third lent H200 with each GEMM run the fastest of cuBLAS's own kernel and a split
     # along K in 2 or 4 (measure.py --tuned-gemms): reuse's K = 65536 product at batch 128 runs split in 4, and
-    # the largest error falls to 14.9%, and every (phase, scheme) median is within 3.6%.
+    # the largest error falls to 13.6%, and every (phase, scheme) median is within 3.8%.
     "h200_tuned_2026-11-30.csv": {"median": 0.03, "max_median": 0.04, "max_error": 0.16, "max_energy": 0.08},
 }
 
@@ -523,7 +523,7 @@ def test_the_per_head_two_part_decode_kernel_is_estimated_as_the_kernel_grid_tim
 def test_the_attention_mac_energy_is_what_the_board_drew_after_everything_charged_apart(name: str):
     """The fused kernel's pJ per MAC (over a GEMM's) is the board energy of its compute-heavy calibration rows
     less static power, HBM bytes and the L2 bytes the model charges apart for the same kernel: left in, the L2
-    energy was counted twice (4.74 on H200 where 4.22 is measured)."""
+    energy was counted twice (4.74 on H200 where 4.22 was measured with the L2 of the time)."""
     from mlacc.validate import Point, estimate_point
 
     machine = Machine.of(load_hardware(name))

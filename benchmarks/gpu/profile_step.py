@@ -23,6 +23,9 @@ deepseek_v3:expand:prefill:4:8192, then expand decode 64:2048 2:24576, cache-kv 
 recompute decode 64:8192 16:24576, reuse decode 64:8192 16:24576, mha decode 16:8192 64:2048, every
 scheme's prefill at 2:4096 and expand decode 16:8192 again; a third run with every scheme's prefill at 2:1024
 and decode at 2:2048, expand decode 16:2048 16:24576, cache-kv decode 2:8192 and mha decode 2:24576.
+benchmarks/results/h200_profile_small_2026-11-30.csv: one --graph run of short steps, with --points
+deepseek_v3:expand:decode:1:1536 ...:1:768 ...:2:1024 deepseek_v3:reuse:decode:1:1536
+deepseek_v3:recompute:decode:1:1536 deepseek_v3:cache-kv:decode:1:1536 ...:4:1536 mha_baseline:mha:decode:1:1536.
 benchmarks/step_breakdown.py reads them.
 """
 
