@@ -51,6 +51,9 @@ LIMITS = {
     # along K in 2 or 4 (measure.py --tuned-gemms): reuse's K = 65536 product at batch 128 runs split in 4, and
     # the largest error falls to 13.6%, and every (phase, scheme) median is within 3.8%.
     "h200_tuned_2026-11-30.csv": {"median": 0.03, "max_median": 0.04, "max_error": 0.16, "max_energy": 0.08},
+    # The same again on a fourth lent H200 (its autotuner split other GEMMs: reuse's at M = 1 and 8, and the
+    # K = 7168 projections at M = 32): the group medians within 5.0%, the largest 15.2%.
+    "h200_tuned2_2026-11-30.csv": {"median": 0.03, "max_median": 0.05, "max_error": 0.16, "max_energy": 0.07},
 }
 
 FIT_ON = ("h100_2026-11-24.csv", "h200_2026-11-24.csv")
