@@ -26,6 +26,8 @@ and decode at 2:2048, expand decode 16:2048 16:24576, cache-kv decode 2:8192 and
 benchmarks/results/h200_profile_small_2026-11-30.csv: one --graph run of short steps, with --points
 deepseek_v3:expand:decode:1:1536 ...:1:768 ...:2:1024 deepseek_v3:reuse:decode:1:1536
 deepseek_v3:recompute:decode:1:1536 deepseek_v3:cache-kv:decode:1:1536 ...:4:1536 mha_baseline:mha:decode:1:1536.
+benchmarks/results/h200_profile_mha_2026-11-30.csv: one --graph run of large-batch decode, with --points
+mha_baseline:mha:decode:64:2048 ...:112:1024 ...:96:1536 ...:1:24576 deepseek_v3:cache-kv:decode:112:1024.
 benchmarks/step_breakdown.py reads them.
 """
 
