@@ -458,6 +458,7 @@ def test_the_per_head_two_part_kernel_runs_causal_programs_at_its_own_measured_r
         ("h200_kernels_2026-11-30.csv", 60),
         ("h200_decode_kernels_2026-11-30.csv", 60),
         ("h200_head_many_2026-11-30.csv", 30),
+        ("h200_head_few_2026-11-30.csv", 18),
     ],
 )
 def test_the_kernel_grid_was_fit_on_checked_kernels(name: str, kernels: int):

@@ -29,7 +29,8 @@ says so, so a fit on these rows is judged by `mlacc validate` on other points. K
 - `head-decode`: per-head decode kernels in the layout the steps keep their caches in ([b, t, h, d]):
   MHA (128-wide keys) against cache-kv's (a 128-wide part and a 64-wide RoPE part per key), over long
   contexts (part `head`; `head-odd` one key more) and short ones (part `head-short`: under 2k keys;
-  `head-many`: batch 112 and 144, 14-18k programs of 769-1537 keys).
+  `head-many`: batch 112 and 144, 14-18k programs of 769-1537 keys; `head-few`: batch 1-3 over 6-24k keys,
+  256-384 programs).
 - `gemm`: cuBLAS GEMMs at M = 1..512 with deep K (up to 65536), including the reuse scheme's composed
   W_UV x W_O (K = 65536, N = 7168) and W_UQ x W_UK (K = 1536, N = 65536); `gemm-split` that W_UV x W_O
   GEMM at M = 64-256 as cuBLAS picks its kernel and split in 2 or 4 along K by the caller.
@@ -517,6 +518,8 @@ PARTS = {
     # many programs over few keys each (batch x 128 heads of 769-1537 keys): where each program's start and end
     # weigh most
     "head-many": lambda r: head_decode(r, (112, 144), (769, 1153, 1537)),
+    # few programs (batch 1-3 x 128 heads, split along the keys where they are fewer than two per SM)
+    "head-few": lambda r: head_decode(r, (1, 2, 3), (6145, 12289, 24577)),
     "head-expand": lambda r: head_decode(r, (4, 16, 48), (3073, 12289), ("expand", "cache-kv", "mha")),
     "gemm-latent": latent_gemms,
     "clocks": clocks,
