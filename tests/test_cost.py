@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -16,6 +17,7 @@ from xdsl.dialects.builtin import TensorType, f32
 from dialects import la
 from mlacc.hardware import load_hardware
 from passes.cost import Gemm, Machine, OpSpec, Placement, Tiling, best_tiling, crossing_bytes, estimate_contraction
+from passes.cost.gemm import in_flight_share
 from tests.conftest import ROOT
 
 TINY = Machine.of(load_hardware(str(ROOT / "tests" / "filecheck" / "hw" / "Inputs" / "tiny.toml")))
@@ -155,3 +157,12 @@ def test_the_schedule_of_long_then_short_programs_is_the_block_schedulers(
     for t in [long_time] * long + [short_time] * short:
         heapq.heappush(free, heapq.heappop(free) + t)
     assert list_makespan(132, long, long_time, short, short_time) == pytest.approx(max(free))
+
+
+def test_a_kernel_with_too_few_programs_in_flight_streams_below_its_rate():
+    # 384 programs, 264 at once, 190 needed for the full rate: a round of 264 at the full rate, then 120 at
+    # 120 / 190 of it, which take the time of 190: 384 programs in the time of 454.
+    assert in_flight_share(384, 264, 190) == pytest.approx(384 / 454)
+    assert in_flight_share(256, 264, 190) == 1.0  # one round, enough in flight
+    assert in_flight_share(384, 264, 0) == 1.0  # not measured: the full rate
+    assert list(in_flight_share(np.array([100.0, 528.0]), 264, 190)) == pytest.approx([100 / 190, 1.0])

@@ -140,6 +140,11 @@ BAD_FILES = [
         "measured at, where the step clock is modelled",
     ),
     (
+        ("attention_program_keys = 138", "attention_stream_programs = 190\nattention_program_keys = 138"),
+        "62:1: error: [efficiency] models the decode kernel's programs in flight with both of "
+        "attention_programs_per_unit, attention_stream_programs: missing attention_programs_per_unit",
+    ),
+    (
         ("attention_program_keys = 138", "attention_two_part_program_keys = -20\nattention_program_keys = 138"),
         "72:1: error: 'attention_two_part_program_keys' in [efficiency] must be positive, got -20",
     ),

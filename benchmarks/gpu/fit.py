@@ -4,7 +4,7 @@
     python benchmarks/gpu/fit.py benchmarks/results/h200_2026-11-24.csv --peak-tflops 989.4 --hbm-tbs 4.8 \
         --preset h200 \
         --kernels benchmarks/results/h200_kernels_2026-11-30.csv benchmarks/results/h200_decode_kernels_2026-11-30.csv \
-        benchmarks/results/h200_head_many_2026-11-30.csv \
+        benchmarks/results/h200_head_many_2026-11-30.csv benchmarks/results/h200_head_few_2026-11-30.csv \
         --clock benchmarks/results/h200_duty_2026-11-30.csv benchmarks/results/h200_duty_mix_2026-11-30.csv
 
 Prints the [efficiency] and energy lines for the preset, each with the rows it came from. Only
@@ -26,7 +26,7 @@ from mlacc.hardware import load_hardware
 from mlacc.validate import Point, estimate_point
 from passes.cost import Gemm, Machine, OpSpec, Placement, best_tiling, estimate_elementwise
 from passes.cost.clock import balanced_clock
-from passes.cost.gemm import flash_splits, list_makespan
+from passes.cost.gemm import flash_splits, in_flight_share, list_makespan
 
 CLOCK = 1.83e9  # the presets' derived boost clock (h100.toml)
 
@@ -237,6 +237,7 @@ def fit_head_decode(all_rows: list[dict[str, str]], hbm: float, units: int) -> N
         f"(MHA's one-part kernel at batch >= 16: {statistics.median(one_part):.3f})"
     )
     print(f"attention_two_part_program_keys = {start_end / inverse:.0f}   # a program's start and end, in keys")
+    fit_in_flight([r for r in heads if r["model"] == "mha"], hbm, units)
     # expand's kernel is the same one with the RoPE key shared by all heads, bound by its loads: one rate, the
     # median of its rows (taking each program's start and end out too, 0.738, moved its steps' estimates
     # further from the measured ones: mlacc validate on h200_tuned_2026-11-30.csv, expand decode 3.2% -> 4.8%).
@@ -246,6 +247,38 @@ def fit_head_decode(all_rows: list[dict[str, str]], hbm: float, units: int) -> N
             f"attention_shared_key_memory = {statistics.median(shared):.3f}   # median of {len(shared)} expand decode "
             "kernels (keys in two parts, the RoPE part shared by all heads) / datasheet"
         )
+
+
+def fit_in_flight(rows: list[dict[str, str]], hbm: float, units: int) -> None:
+    """`attention_programs_per_unit` and `attention_stream_programs` from MHA's per-head decode kernels: the
+    kernel holds a few programs per SM at once and streams at its full rate only with enough of them in
+    flight (`in_flight_share`), so 384 programs (batch 1 split in 3, or batch 3) read 14-26% slower than 256 or
+    512 (part `head-few`). Relative least squares of seconds = bytes / (rate x datasheet x share) over a grid of
+    the two (1-4 per SM, 20-700 in flight by 10), the rate solved at each."""
+    seconds = np.array([float(r["seconds"]) for r in rows])
+    stream = np.array([float(r["bytes"]) / hbm for r in rows])
+    programs = []
+    for r in rows:
+        blocks, keys = int(r["batch"]) * int(r["heads"]), int(r["context"]) + 1
+        programs.append(blocks * flash_splits(units, blocks, keys)[0])
+    best = None
+    for per_unit in (1, 2, 3, 4):
+        for needed in range(20, 701, 10):
+            x = stream / in_flight_share(np.array(programs, dtype=float), units * per_unit, needed) / seconds
+            inverse = float(np.sum(x) / np.sum(x**2))  # x / rate = 1 in relative least squares
+            errors = x * inverse - 1
+            fit = (float(np.sqrt(np.mean(errors**2))), per_unit, needed, 1 / inverse, errors)
+            best = fit if best is None or fit[0] < best[0] else best
+    assert best is not None
+    rms, per_unit, needed, rate, errors = best
+    one = stream / seconds
+    alone = one * float(np.sum(one) / np.sum(one**2)) - 1
+    print(
+        f"attention_programs_per_unit = {per_unit}   # MHA's decode kernel: programs each SM holds at once\n"
+        f"attention_stream_programs = {needed}   # programs in flight for its full rate; {len(rows)} kernels, rate "
+        f"{rate:.3f}, |error| median {np.median(np.abs(errors)):.1%}, rms {rms:.1%} (without: median "
+        f"{np.median(np.abs(alone)):.1%}, rms {np.sqrt(np.mean(alone**2)):.1%})"
+    )
 
 
 def fit_clock(paths: list[str]) -> None:

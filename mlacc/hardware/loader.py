@@ -27,6 +27,9 @@ The schema (every key carries its unit; see presets/h100.toml for a commented ex
                  (optional, default attention_memory);
                  attention_two_part_program_keys: the start and end of each program of that per-head decode
                  kernel, when it streams nothing, in keys of its stream (optional, default 0);
+                 attention_programs_per_unit, attention_stream_programs: programs of the one-part decode
+                 kernel (MHA's) each unit holds at once, and those it needs in flight to stream at its full
+                 rate (optional, both or neither);
                  attention_decode_compute, attention_decode_unsplit_compute: the mainloop of a flash-decoding
                  program, split along the keys or not (optional, default attention_compute);
                  attention_mac_energy_ratio: pJ per MAC of that kernel over a GEMM's (optional, default 1);
@@ -171,6 +174,8 @@ _EFFICIENCY = _FRACTIONS | {
     "attention_mac_energy_ratio",
     "attention_program_keys",
     "attention_two_part_program_keys",
+    "attention_programs_per_unit",
+    "attention_stream_programs",
     "attention_split_cycles",
     "epilogue_slices",
     "attention_shared_key_memory",
@@ -181,6 +186,8 @@ _EFFICIENCY = _FRACTIONS | {
     "clock_power_exponent",
     "memory_power",
 }
+_IN_FLIGHT = {"attention_programs_per_unit", "attention_stream_programs"}
+"""The one-part decode kernel's programs in flight: both or neither."""
 _CLOCK = {"clock_top_hz", "gemm_clock_hz", "attention_clock_hz", "clock_power_exponent", "memory_power"}
 """The step-clock model's fields (passes/cost/clock.py): all of them or none."""
 
@@ -336,6 +343,10 @@ class _Reader:
                 }
                 if key == "efficiency" and any(v > 1 for k, v in optional[key].items() if k in _FRACTIONS):
                     self.fail("[efficiency] compute and memory are fractions of peak: at most 1", key)
+                if key == "efficiency" and len(_IN_FLIGHT & set(table)) == 1:
+                    (missing,) = _IN_FLIGHT - set(table)
+                    self.fail(f"[efficiency] models the decode kernel's programs in flight with both of "
+                              f"{', '.join(sorted(_IN_FLIGHT))}: missing {missing}", key)  # fmt: skip
                 if key == "efficiency" and _CLOCK & set(table) and not _CLOCK <= set(table):
                     missing = ", ".join(sorted(_CLOCK - set(table)))
                     self.fail(

@@ -416,6 +416,24 @@ def flash_programs(units: int, row_blocks: Num, keys: Num) -> np.ndarray:
     return np.asarray(row_blocks, dtype=float) * flash_splits(units, row_blocks, keys)[0]
 
 
+def in_flight_share(programs: Num, slots: Num, needed: Num) -> np.ndarray:
+    """The share of its full off-chip rate a kernel of equal `programs` reaches when `slots` of them run at
+    once and `needed` must be in flight for the full rate (fewer stream proportionally less): whole rounds of
+    `slots`, then the rest. 384 programs in 264 slots needing 190: a full round, then 120 at 120 / 190 of the
+    rate, 0.85 in all; 256 programs stream at the full rate. Elementwise; 1 where `needed` is 0."""
+    programs, slots, needed = (np.asarray(x, dtype=float) for x in (programs, slots, needed))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slots = np.maximum(slots, 1.0)
+        rounds = np.floor(programs / slots)
+        rest = programs - rounds * slots
+
+        def rate(n: np.ndarray) -> np.ndarray:
+            return np.minimum(1.0, n / np.maximum(needed, 1e-30))
+
+        time = rounds * slots / rate(slots) + np.where(rest > 0, rest / rate(np.maximum(rest, 1e-30)), 0.0)
+        return np.where((needed > 0) & (programs > 0), programs / time, 1.0)
+
+
 def list_makespan(units: int, long: Num, long_time: Num, short: Num, short_time: Num) -> np.ndarray:
     """When the last of `long` programs of `long_time` and then `short` ones of `short_time` ends, each
     program starting on the first unit free, in launch order (a GPU's block scheduler). Elementwise.
@@ -514,7 +532,8 @@ def _level_cycles(
     heads share, at most the rate its loads allow, `attention_shared_key_memory`). The per-head decode
     kernel whose keys come in two parts (cache-kv's) streams nothing while each program starts and ends,
     time worth `attention_two_part_program_keys` keys of its stream: over K keys a program, it reads at its
-    rate x K / (K + those keys)."""
+    rate x K / (K + those keys). The one-part decode kernel (MHA's) streams at its rate only with
+    `attention_stream_programs` programs in flight (`in_flight_share`)."""
     cycles = []
     last = len(machine.levels) - 1
     off_chip = machine.memory_efficiency
@@ -526,6 +545,12 @@ def _level_cycles(
         off_chip = np.where(decode, shared, machine.attention_memory_efficiency)
     elif op.flash:
         off_chip = machine.attention_memory_efficiency
+    one_part = op.flash and not op.two_part_keys and not op.two_part_heads
+    if one_part and op.gemm is not None and np.any(np.asarray(machine.attention_stream_programs) > 0):
+        programs = flash_programs(machine.units, flash_row_blocks(machine, op.gemm), op.keys)
+        slots = machine.units * np.asarray(machine.attention_programs_per_unit, dtype=float)
+        share = in_flight_share(programs, slots, np.asarray(machine.attention_stream_programs, dtype=float))
+        off_chip = off_chip * np.where(decode, share, 1.0)
     if op.flash and op.two_part_keys and op.two_part_heads and op.gemm is not None:
         splits = flash_splits(machine.units, flash_row_blocks(machine, op.gemm), op.keys)[0]
         keys = np.asarray(op.keys, dtype=float) / splits  # a program's, on average

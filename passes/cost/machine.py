@@ -62,6 +62,11 @@ class Machine:
     attention_two_part_program_keys: Num = 0.0
     """The per-head decode kernel whose keys come in two parts (cache-kv's): each program's start and end, when
     its SM streams nothing, in keys of its stream."""
+    attention_programs_per_unit: Num = 0.0
+    """Programs of the one-part decode kernel (MHA's, GQA's) each unit keeps resident at once; 0 where not
+    measured."""
+    attention_stream_programs: Num = 0.0
+    """Programs in flight that kernel needs to stream at its full off-chip rate: fewer stream proportionally less."""
     attention_program_keys: Num = 0.0
     """A flash program's unoverlapped start and end (query rows in, output out), in keys of its mainloop."""
     attention_split_cycles: Num = 0.0
@@ -144,6 +149,8 @@ class Machine:
             attention_memory_efficiency=attention_memory,
             attention_two_part_memory=efficiency.get("attention_two_part_memory", attention_memory),
             attention_two_part_program_keys=efficiency.get("attention_two_part_program_keys", 0.0),
+            attention_programs_per_unit=efficiency.get("attention_programs_per_unit", 0.0),
+            attention_stream_programs=efficiency.get("attention_stream_programs", 0.0),
             attention_program_keys=efficiency.get("attention_program_keys", 0.0),
             attention_split_cycles=efficiency.get("attention_split_cycles", 0.0),
             attention_mac_energy_ratio=efficiency.get("attention_mac_energy_ratio", 1.0),
@@ -238,6 +245,8 @@ _STACKED = (
     "attention_memory_efficiency",
     "attention_two_part_memory",
     "attention_two_part_program_keys",
+    "attention_programs_per_unit",
+    "attention_stream_programs",
     "attention_program_keys",
     "attention_split_cycles",
     "attention_mac_energy_ratio",
