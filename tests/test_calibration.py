@@ -507,6 +507,24 @@ def test_a_kernel_that_reads_each_heads_keys_in_two_parts_streams_at_its_own_mea
     assert h100.attention_two_part_program_keys == 0
 
 
+def decode_kernel_times(kernel: str, names: tuple[str, ...]) -> tuple[dict, dict]:
+    """The kernel grid's `kind = head-decode` rows of one kernel (one new token over context + 1 keys, key
+    counts not a multiple of 16 as the steps' are), as measured (median of repeats) and as the model's flash
+    ops of the same H200 decode step take it, both keyed by (batch, context)."""
+    layer, scheme = {"mha": ("mha_baseline", None), "cache-kv": ("deepseek_v3", "cache-kv")}[kernel]
+    rows = [r for name in names for r in csv.DictReader(open(RESULTS / name))
+            if r["kind"] == "head-decode" and r["model"] == kernel and (int(r["context"]) + 1) % 16]  # fmt: skip
+    seconds: dict[tuple[int, int], list[float]] = {}
+    for r in rows:
+        seconds.setdefault((int(r["batch"]), int(r["context"])), []).append(float(r["seconds"]))
+    estimated = {}
+    for batch, context in seconds:
+        results = estimate_point(Point(layer, "decode", batch, context, 1), "h200")
+        (result,) = results.values() if scheme is None else (results[scheme],)
+        estimated[batch, context] = sum(op.seconds for op in result.ops if op.kernel == "flash")
+    return {p: statistics.median(t) for p, t in seconds.items()}, estimated
+
+
 def test_the_per_head_two_part_decode_kernel_is_estimated_as_the_kernel_grid_timed_it():
     """The kernel grid timed cache-kv's per-head decode kernel alone over batch 4-144 x 769-12k keys
     (benchmarks/results/h200_decode_kernels_2026-11-30.csv, h200_head_many_2026-11-30.csv): it reads 3.5 TB/s
@@ -514,22 +532,14 @@ def test_the_per_head_two_part_decode_kernel_is_estimated_as_the_kernel_grid_tim
     put the validation steps' cache-kv decode 5-10% fast at 1k context and 4-10% slow at 16k-32k; with each
     program's start and end (`attention_two_part_program_keys`) the model's kernel (its flash ops, launch
     included) follows the grid."""
-    rows = [r for name in ("h200_decode_kernels_2026-11-30.csv", "h200_head_many_2026-11-30.csv")
-            for r in csv.DictReader(open(RESULTS / name))
-            if r["kind"] == "head-decode" and r["model"] == "cache-kv" and (int(r["context"]) + 1) % 16]  # fmt: skip
-    measured: dict[tuple[int, int], list[float]] = {}
-    for r in rows:  # one new token over context + 1 keys
-        measured.setdefault((int(r["batch"]), int(r["context"])), []).append(float(r["seconds"]))
-    estimated = {}
-    for batch, context in measured:
-        result = estimate_point(Point("deepseek_v3", "decode", batch, context, 1), "h200")["cache-kv"]
-        estimated[batch, context] = sum(op.seconds for op in result.ops if op.kernel == "flash")
-    errors = [abs(estimated[p] / statistics.median(measured[p]) - 1) for p in measured]
+    measured, estimated = decode_kernel_times(
+        "cache-kv", ("h200_decode_kernels_2026-11-30.csv", "h200_head_many_2026-11-30.csv")
+    )
+    errors = [abs(estimated[p] / measured[p] - 1) for p in measured]
     assert len(errors) >= 15 and statistics.median(errors) < 0.03 and max(errors) < 0.12
     # At batch 16 it takes 21% longer per key over 769 keys a program than over 12289, as measured.
     slowdown = lambda seconds: seconds[16, 768] / 769 / (seconds[16, 12288] / 12289)  # noqa: E731
-    median = {p: statistics.median(t) for p, t in measured.items()}
-    assert slowdown(estimated) == pytest.approx(slowdown(median), rel=0.05) and slowdown(estimated) > 1.15
+    assert slowdown(estimated) == pytest.approx(slowdown(measured), rel=0.05) and slowdown(estimated) > 1.15
 
 
 @pytest.mark.parametrize("name", ["h100", "h200"])
@@ -561,21 +571,14 @@ def test_the_one_part_decode_kernel_streams_at_its_rate_only_with_enough_program
     flight (`in_flight_share`; fit.py --kernels): timed alone (kernel_grid.py parts head-few and head-many),
     384 programs (batch 1 split in 3, or batch 3 unsplit) read 3.7-3.9 TB/s where 256 (batch 2) read 4.3-4.4.
     One rate had those 384-program kernels 14-26% fast."""
-    rows = [r for name in ("h200_head_few_2026-11-30.csv", "h200_head_many_2026-11-30.csv")
-            for r in csv.DictReader(open(RESULTS / name))
-            if r["kind"] == "head-decode" and r["model"] == "mha" and (int(r["context"]) + 1) % 16]  # fmt: skip
-    errors = {}
-    for r in rows:
-        batch, context = int(r["batch"]), int(r["context"])
-        (result,) = estimate_point(Point("mha_baseline", "decode", batch, context, 1), "h200").values()
-        kernel = sum(op.seconds for op in result.ops if op.kernel == "flash")
-        errors[batch, context + 1] = kernel / float(r["seconds"]) - 1
+    measured, estimated = decode_kernel_times("mha", ("h200_head_few_2026-11-30.csv", "h200_head_many_2026-11-30.csv"))
+    errors = {p: estimated[p] / measured[p] - 1 for p in measured}
     assert len(errors) == 24
     assert statistics.median(abs(e) for e in errors.values()) < 0.03 and max(abs(e) for e in errors.values()) < 0.14
     # 384 programs over 4k keys or more each, and 256: within 3% either way.
     for batch in (1, 2, 3):
-        for keys in (12289, 24577):
-            assert abs(errors[batch, keys]) < 0.03, (batch, keys, errors[batch, keys])
+        for context in (12288, 24576):
+            assert abs(errors[batch, context]) < 0.03, (batch, context, errors[batch, context])
     h200 = Machine.of(load_hardware("h200"))
     assert in_flight_share(384, 132 * h200.attention_programs_per_unit, h200.attention_stream_programs) < 0.9
     assert in_flight_share(256, 132 * h200.attention_programs_per_unit, h200.attention_stream_programs) == 1

@@ -26,7 +26,7 @@ from mlacc.hardware import load_hardware
 from mlacc.validate import Point, estimate_point
 from passes.cost import Gemm, Machine, OpSpec, Placement, best_tiling, estimate_elementwise
 from passes.cost.clock import balanced_clock
-from passes.cost.gemm import flash_splits, in_flight_share, list_makespan
+from passes.cost.gemm import flash_programs, flash_splits, in_flight_share, list_makespan
 
 CLOCK = 1.83e9  # the presets' derived boost clock (h100.toml)
 
@@ -257,14 +257,12 @@ def fit_in_flight(rows: list[dict[str, str]], hbm: float, units: int) -> None:
     the two (1-4 per SM, 20-700 in flight by 10), the rate solved at each."""
     seconds = np.array([float(r["seconds"]) for r in rows])
     stream = np.array([float(r["bytes"]) / hbm for r in rows])
-    programs = []
-    for r in rows:
-        blocks, keys = int(r["batch"]) * int(r["heads"]), int(r["context"]) + 1
-        programs.append(blocks * flash_splits(units, blocks, keys)[0])
+    blocks = np.array([int(r["batch"]) * int(r["heads"]) for r in rows], dtype=float)
+    programs = flash_programs(units, blocks, np.array([int(r["context"]) + 1 for r in rows], dtype=float))
     best = None
     for per_unit in (1, 2, 3, 4):
         for needed in range(20, 701, 10):
-            x = stream / in_flight_share(np.array(programs, dtype=float), units * per_unit, needed) / seconds
+            x = stream / in_flight_share(programs, units * per_unit, needed) / seconds
             inverse = float(np.sum(x) / np.sum(x**2))  # x / rate = 1 in relative least squares
             errors = x * inverse - 1
             fit = (float(np.sqrt(np.mean(errors**2))), per_unit, needed, 1 / inverse, errors)

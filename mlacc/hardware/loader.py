@@ -190,6 +190,11 @@ _IN_FLIGHT = {"attention_programs_per_unit", "attention_stream_programs"}
 """The one-part decode kernel's programs in flight: both or neither."""
 _CLOCK = {"clock_top_hz", "gemm_clock_hz", "attention_clock_hz", "clock_power_exponent", "memory_power"}
 """The step-clock model's fields (passes/cost/clock.py): all of them or none."""
+_TOGETHER = (
+    (_IN_FLIGHT, "the decode kernel's programs in flight", "both"),
+    (_CLOCK, "the step clock", "all"),
+)
+"""Fields a model needs all of, or none: each group, what it models, and how the error counts them."""
 
 
 class _Reader:
@@ -343,17 +348,14 @@ class _Reader:
                 }
                 if key == "efficiency" and any(v > 1 for k, v in optional[key].items() if k in _FRACTIONS):
                     self.fail("[efficiency] compute and memory are fractions of peak: at most 1", key)
-                if key == "efficiency" and len(_IN_FLIGHT & set(table)) == 1:
-                    (missing,) = _IN_FLIGHT - set(table)
-                    self.fail(f"[efficiency] models the decode kernel's programs in flight with both of "
-                              f"{', '.join(sorted(_IN_FLIGHT))}: missing {missing}", key)  # fmt: skip
-                if key == "efficiency" and _CLOCK & set(table) and not _CLOCK <= set(table):
-                    missing = ", ".join(sorted(_CLOCK - set(table)))
-                    self.fail(
-                        f"[efficiency] models the step clock with all of {', '.join(sorted(_CLOCK))}: "
-                        f"missing {missing}",
-                        key,
-                    )
+                for group, what, quantifier in _TOGETHER if key == "efficiency" else ():
+                    given = group & set(table)
+                    if given and given != group:
+                        self.fail(
+                            f"[efficiency] models {what} with {quantifier} of {', '.join(sorted(group))}: "
+                            f"missing {', '.join(sorted(group - given))}",
+                            key,
+                        )
                 if (
                     key == "efficiency"
                     and "attention_shared_key_memory" in table
