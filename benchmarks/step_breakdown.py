@@ -43,6 +43,9 @@ class StepBreakdown:
     """The clock the model gives the step (passes/cost/clock.py), where its preset models one."""
     estimate: dict[str, float]
     measured: dict[str, float]
+    step_seconds: float | None = None
+    """The whole step's replay (its kernels and the gaps between them), where the profile timed it."""
+    kernels: int = 0
 
 
 def breakdown(path: str, hardware: str | None = None) -> list[StepBreakdown]:
@@ -69,12 +72,19 @@ def breakdown(path: str, hardware: str | None = None) -> list[StepBreakdown]:
         label = f"{model} {scheme} {phase} b{batch} ctx {context} new {new}"
         clock = results[scheme].clock_hz
         mhz = clock / 1e6 if clock else None
-        out.append(StepBreakdown(label, kernels[0].get("sm_mhz") or "", mhz, estimate, measured))
+        whole = kernels[0].get("step_seconds")
+        out.append(
+            StepBreakdown(
+                label, kernels[0].get("sm_mhz") or "", mhz, estimate, measured, float(whole) if whole else None,
+                len(kernels),
+            )
+        )  # fmt: skip
     return out
 
 
 def format_breakdown(rows: list[StepBreakdown]) -> str:
     head = f"{'step':46} {'MHz':>5} {'model':>5}" + "".join(f" | {c:>9}: est    meas    err" for c in CLASSES)
+    head += " |  step: est    meas    err  gaps"
     lines = [head]
     for row in rows:
         est, meas = row.estimate, row.measured
@@ -83,10 +93,16 @@ def format_breakdown(rows: list[StepBreakdown]) -> str:
         for c in CLASSES:
             err = f"{est[c] / meas[c] - 1:+6.1%}" if meas[c] else "      "
             line += f" | {est[c] * 1e3:9.3f} {meas[c] * 1e3:7.3f} {err}"
+        if row.step_seconds:
+            total, kernel_sum = sum(est.values()), sum(meas.values())
+            gap = (row.step_seconds - kernel_sum) / row.kernels
+            error = total / row.step_seconds - 1
+            line += f" | {total * 1e3:9.3f} {row.step_seconds * 1e3:7.3f} {error:+6.1%} {gap * 1e6:4.2f}"
         lines.append(line)
     lines.append(
         "milliseconds per step; err = estimate / measurement - 1; MHz: the SM clock measured in the step, "
-        "model: the model's"
+        "model: the model's; step: the whole replay where the profile timed it, gaps: its microseconds per kernel "
+        "beyond the kernels' own"
     )
     return "\n".join(lines) + "\n"
 

@@ -9,6 +9,8 @@
         --only tune,clocks,gemm-split
     python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_duty_2026-11-30.csv --only tune,duty
     python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_duty_mix_2026-11-30.csv --only tune,duty-mix
+    python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_expand_short_2026-11-30.csv \
+        --only tune,head-expand-short
 
 Needs torch, triton and NVML on the GPU machine (as measure.py, whose timing and energy it reuses:
 CUDA-graph replays, inputs rotated over several copies so each call reads HBM as in a real step).
@@ -30,7 +32,8 @@ says so, so a fit on these rows is judged by `mlacc validate` on other points. K
   MHA (128-wide keys) against cache-kv's (a 128-wide part and a 64-wide RoPE part per key), over long
   contexts (part `head`; `head-odd` one key more) and short ones (part `head-short`: under 2k keys;
   `head-many`: batch 112 and 144, 14-18k programs of 769-1537 keys; `head-few`: batch 1-3 over 6-24k keys,
-  256-384 programs).
+  256-384 programs); `head-expand` adds expand's kernel (its RoPE key shared by all heads), `head-expand-short`
+  that kernel alone at batch 1-8 over 769-6145 keys.
 - `gemm`: cuBLAS GEMMs at M = 1..512 with deep K (up to 65536), including the reuse scheme's composed
   W_UV x W_O (K = 65536, N = 7168) and W_UQ x W_UK (K = 1536, N = 65536); `gemm-split` that W_UV x W_O
   GEMM at M = 64-256 as cuBLAS picks its kernel and split in 2 or 4 along K by the caller.
@@ -521,6 +524,8 @@ PARTS = {
     # few programs (batch 1-3 x 128 heads, split along the keys where they are fewer than two per SM)
     "head-few": lambda r: head_decode(r, (1, 2, 3), (6145, 12289, 24577)),
     "head-expand": lambda r: head_decode(r, (4, 16, 48), (3073, 12289), ("expand", "cache-kv", "mha")),
+    # expand's shared-key kernel with few programs over few keys each (batch 1-8 x 128 heads, 769-6145 keys)
+    "head-expand-short": lambda r: head_decode(r, (1, 2, 4, 8), (769, 1537, 3073, 6145), ("expand",)),
     "gemm-latent": latent_gemms,
     "clocks": clocks,
     "duty": duty,

@@ -28,6 +28,9 @@ deepseek_v3:expand:decode:1:1536 ...:1:768 ...:2:1024 deepseek_v3:reuse:decode:1
 deepseek_v3:recompute:decode:1:1536 deepseek_v3:cache-kv:decode:1:1536 ...:4:1536 mha_baseline:mha:decode:1:1536.
 benchmarks/results/h200_profile_mha_2026-11-30.csv: one --graph run of large-batch decode, with --points
 mha_baseline:mha:decode:64:2048 ...:112:1024 ...:96:1536 ...:1:24576 deepseek_v3:cache-kv:decode:112:1024.
+benchmarks/results/h200_profile_expand_2026-11-30.csv: one --graph run of short steps that also wrote each
+step's whole replay (`step_seconds`), with --points deepseek_v3:expand:decode:1:1024 ...:1:4096
+deepseek_v3:reuse:decode:1:4096 deepseek_v3:expand:decode:8:1024 ...:2:2048 deepseek_v3:reuse:decode:1:1024.
 benchmarks/step_breakdown.py reads them.
 """
 
@@ -75,11 +78,13 @@ def kernels_of(step: Step) -> list[tuple[str, float]]:
     return [(per_run[0][i][0], statistics.median(r[i][1] for r in per_run)) for i in range(launches)]
 
 
-def graph_kernels_of(step: Step, board: Board) -> tuple[list[tuple[str, float]], float]:
+def graph_kernels_of(step: Step, board: Board) -> tuple[list[tuple[str, float]], float, float]:
     """(kernel name, median device seconds) per launch of one step replayed back to back from a CUDA graph,
-    and the mean SM clock (MHz, NVML sampled every 2 ms) over the profiled replays."""
+    the mean SM clock (MHz, NVML sampled every 2 ms) over the profiled replays, and the whole replay's seconds
+    (launch gaps included), timed as measure.py times a step."""
     graph = capture(step)
-    print(f"   the graph replays in {replay_seconds(graph) * 1e6:.1f} us", flush=True)
+    whole = replay_seconds(graph)
+    print(f"   the graph replays in {whole * 1e6:.1f} us", flush=True)
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         graph.replay()
         torch.cuda.synchronize()
@@ -100,7 +105,7 @@ def graph_kernels_of(step: Step, board: Board) -> tuple[list[tuple[str, float]],
     kernels = [
         (per_run[0][i].name, statistics.median(r[i].device_time / 1e6 for r in per_run)) for i in range(launches)
     ]
-    return kernels, statistics.mean(clocks) if clocks else math.nan
+    return kernels, statistics.mean(clocks) if clocks else math.nan, whole
 
 
 def main() -> None:
@@ -115,18 +120,22 @@ def main() -> None:
     with open(args.out, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["device", "model", "scheme", "phase", "batch", "context", "new_tokens", "launch", "kernel",
-                         "seconds", "sm_mhz"])  # fmt: skip
+                         "seconds", "sm_mhz", "step_seconds"])  # fmt: skip
         for point in args.points:
             model, scheme, phase, batch, context = point.split(":")
             new = 1 if phase == "decode" else int(context)
             ctx = int(context) if phase == "decode" else 0
             step = Step(model, scheme, int(batch), ctx, new)
-            kernels, mhz = graph_kernels_of(step, run.board) if args.graph else (kernels_of(step), math.nan)
+            if args.graph:
+                kernels, mhz, whole = graph_kernels_of(step, run.board)
+            else:
+                kernels, mhz, whole = kernels_of(step), math.nan, math.nan
             total = sum(s for _, s in kernels)
             print(f"== {point}: {len(kernels)} kernels, {total * 1e6:.1f} us of device time, {mhz:.0f} MHz", flush=True)
             for i, (name, seconds) in enumerate(kernels):
                 writer.writerow([device, model, scheme, phase, batch, ctx, new, i, name, f"{seconds:.6g}",
-                                 "" if math.isnan(mhz) else f"{mhz:.0f}"])  # fmt: skip
+                                 "" if math.isnan(mhz) else f"{mhz:.0f}",
+                                 "" if math.isnan(whole) else f"{whole:.6g}"])  # fmt: skip
                 print(f"  {i:2d} {seconds * 1e6:9.1f} us  {name[:90]}", flush=True)
             del step
             torch.cuda.empty_cache()
