@@ -31,7 +31,7 @@ from passes.cost import (
     estimate_elementwise,
 )
 from passes.cost.clock import ClockedOp, step_clock
-from passes.cost.gemm import compute_efficiency, flash_programs, in_flight_share
+from passes.cost.gemm import compute_efficiency, flash_programs, in_flight_share, library_splits_k
 from passes.cost.ops import causal_density, op_spec
 from passes.cost.plan import clocked_op
 
@@ -41,19 +41,19 @@ RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 # that makes any of them worse fails here. Time: median |error| of the worst (phase, scheme) and the largest;
 # energy: median |error| over all steps.
 LIMITS = {
-    # H100's largest is expand decode b1 x 1k (16.5%), a 264 us step the step clock puts at the top clock.
-    "h100_2026-11-24.csv": {"median": 0.03, "max_median": 0.05, "max_error": 0.17, "max_energy": 0.05},
+    # H100's largest is expand decode b1 x 1k (12.9%), a 264 us step the step clock puts at the top clock.
+    "h100_2026-11-24.csv": {"median": 0.03, "max_median": 0.05, "max_error": 0.14, "max_energy": 0.05},
     "h200_2026-11-24.csv": {"median": 0.03, "max_median": 0.05, "max_error": 0.28, "max_energy": 0.065},
     # The same validation grid measured again six days later on another lent H200 (measure.py --only
     # tune,validation): steps within 0.5% of the first run's (median; 4.9% at most).
     "h200_2026-11-30.csv": {"median": 0.03, "max_median": 0.05, "max_error": 0.28, "max_energy": 0.065},
     # The same grid on a third lent H200 with each GEMM run the fastest of cuBLAS's own kernel and a split
     # along K in 2 or 4 (measure.py --tuned-gemms): reuse's K = 65536 product at batch 128 runs split in 4, and
-    # the largest error falls to 13.6%, and every (phase, scheme) median is within 3.8%.
-    "h200_tuned_2026-11-30.csv": {"median": 0.03, "max_median": 0.04, "max_error": 0.16, "max_energy": 0.08},
+    # the largest error falls to 12.8%, and every (phase, scheme) median is within 3.6%.
+    "h200_tuned_2026-11-30.csv": {"median": 0.03, "max_median": 0.04, "max_error": 0.14, "max_energy": 0.08},
     # The same again on a fourth lent H200 (its autotuner split other GEMMs: reuse's at M = 1 and 8, and the
-    # K = 7168 projections at M = 32): the group medians within 4.2%, the largest 15.2%.
-    "h200_tuned2_2026-11-30.csv": {"median": 0.03, "max_median": 0.045, "max_error": 0.16, "max_energy": 0.07},
+    # K = 7168 projections at M = 32): the group medians within 3.4%, the largest 14.5%.
+    "h200_tuned2_2026-11-30.csv": {"median": 0.03, "max_median": 0.04, "max_error": 0.155, "max_energy": 0.07},
 }
 
 FIT_ON = ("h100_2026-11-24.csv", "h200_2026-11-24.csv")
@@ -280,6 +280,30 @@ def test_big_gemms_of_the_calibration_grid_follow_the_epilogue_model(name: str):
     assert len(errors) == 20 and max(map(abs, errors)) < 0.08
 
 
+@pytest.mark.parametrize("name", FIT_ON)
+def test_weight_streams_pay_the_split_k_kernel_where_the_library_splits_k(name: str):
+    """The calibration grid's 27 skinny GEMMs (M <= 16, plain and per-head batched): a latency plus the weights
+    at one rate was 13-26% fast on the K = 7168 projections onto 576 and 1536 columns, which cuBLAS splits along
+    K and sums in a second kernel, and 9-17% slow on the small unsplit ones. With that kernel charged where
+    `library_splits_k` says the library splits, every one holds within 9%."""
+    rows = [r for r in csv.DictReader(open(RESULTS / name)) if r["grid"] == "calibration" and r["status"] == "ok"]
+    skinny = [r for r in rows if r["kind"] in ("gemm", "bmm") and int(r["m"]) <= 16]
+    machine = Machine.of(load_hardware(name.split("_")[0]))
+    assert machine.split_k_latency > 0
+    dram = machine.dram.name
+    errors, split = [], 0
+    for r in skinny:
+        g = int(r["heads"]) if r["kind"] == "bmm" else 1
+        m, n, k = int(r["m"]), int(r["n"]), int(r["k"])
+        gemm = Gemm.of("gmk,gkn->gmn", {"g": g, "m": m, "n": n, "k": k})
+        op = OpSpec("g", "einsum", "bf16", 2, 2 * g * m * n * k, (2 * g * m * k, 2 * g * k * n), 2 * g * m * n, gemm)
+        _, est = best_tiling(machine, op, Placement((dram, dram), dram))
+        errors.append(est.cycles / machine.frequency / float(r["seconds"]) - 1)
+        split += bool(library_splits_k(machine.units, gemm))
+    assert len(errors) == 27 and split == 9
+    assert max(map(abs, errors)) < 0.09 and statistics.median(map(abs, errors)) < 0.03
+
+
 def test_gemm_rates_are_the_sustained_ones_under_the_power_limit():
     """The board holds its power limit by lowering the SM clock (benchmarks/gpu/kernel_grid.py part `clocks`):
     1498 MHz under expand's K = 512 up-projection back to back, 1428 MHz under a K = 7168 GEMM, 1980 at most.
@@ -459,6 +483,7 @@ def test_the_per_head_two_part_kernel_runs_causal_programs_at_its_own_measured_r
         ("h200_decode_kernels_2026-11-30.csv", 60),
         ("h200_head_many_2026-11-30.csv", 30),
         ("h200_head_few_2026-11-30.csv", 18),
+        ("h200_expand_short_2026-11-30.csv", 16),
     ],
 )
 def test_the_kernel_grid_was_fit_on_checked_kernels(name: str, kernels: int):
@@ -575,10 +600,11 @@ def test_the_one_part_decode_kernel_streams_at_its_rate_only_with_enough_program
     errors = {p: estimated[p] / measured[p] - 1 for p in measured}
     assert len(errors) == 24
     assert statistics.median(abs(e) for e in errors.values()) < 0.03 and max(abs(e) for e in errors.values()) < 0.14
-    # 384 programs over 4k keys or more each, and 256: within 3% either way.
+    # 384 programs over 4k keys or more each, and 256: within 3.5% either way (the kernel's fixed time is a
+    # GEMM's, 3.27 us since that fit charged the split-K sum apart: batch 1 x 12k, -3.1%).
     for batch in (1, 2, 3):
         for context in (12288, 24576):
-            assert abs(errors[batch, context]) < 0.03, (batch, context, errors[batch, context])
+            assert abs(errors[batch, context]) < 0.035, (batch, context, errors[batch, context])
     h200 = Machine.of(load_hardware("h200"))
     assert in_flight_share(384, 132 * h200.attention_programs_per_unit, h200.attention_stream_programs) < 0.9
     assert in_flight_share(256, 132 * h200.attention_programs_per_unit, h200.attention_stream_programs) == 1

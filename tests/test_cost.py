@@ -17,7 +17,7 @@ from xdsl.dialects.builtin import TensorType, f32
 from dialects import la
 from mlacc.hardware import load_hardware
 from passes.cost import Gemm, Machine, OpSpec, Placement, Tiling, best_tiling, crossing_bytes, estimate_contraction
-from passes.cost.gemm import in_flight_share
+from passes.cost.gemm import in_flight_share, library_splits_k
 from tests.conftest import ROOT
 
 TINY = Machine.of(load_hardware(str(ROOT / "tests" / "filecheck" / "hw" / "Inputs" / "tiny.toml")))
@@ -78,17 +78,17 @@ def test_reloading_operands_costs_dram_traffic():
 
 def test_decode_attention_over_a_long_cache_is_bandwidth_bound_on_h100():
     # DeepSeek-V3 absorbed scores at context 32k: 128 heads x 512-wide latent queries against 32769 cached
-    # latents (bf16) read from HBM: 33.6 MB at 1830.6 B/cycle x 0.881 (measured) = 20.8 k cycles, plus the
-    # measured 7021 cycles of a contraction's fixed time; the 2.15 G MACs take 2.15e9 / (132 x 2048 x 0.584)
-    # = 13.6 k cycles, 0.584 being the measured mainloop rate 0.714 less the write-out of each tile after its
-    # 8 K slices of 64 (8 / (8 + 1.81)).
+    # latents (bf16) read from HBM: 33.6 MB at 1830.6 B/cycle x 0.886 (measured) = 20.7 k cycles, plus the
+    # measured 5596 cycles of a contraction's fixed time (257 output tiles: no split along K); the 2.15 G MACs
+    # take 2.15e9 / (132 x 2048 x 0.584) = 13.6 k cycles, 0.584 being the measured mainloop rate 0.714 less
+    # the write-out of each tile after its 8 K slices of 64 (8 / (8 + 1.81)).
     sizes = {"b": 1, "s": 1, "h": 128, "c": 512, "t": 32769}
     op = gemm_op("bshc,btc->bhst", sizes, 2, "bf16")
     _, est = best_tiling(H100, op, Placement(("l2", "hbm"), "smem"))
     latent = 32769 * 512 * 2
     assert est.bytes()["hbm"] == latent
     assert est.bound == "hbm"
-    assert est.cycles == pytest.approx(latent / (1830.6 * 0.881) + 7021)
+    assert est.cycles == pytest.approx(latent / (1830.6 * 0.886) + 5596)
     assert est.compute_cycles == pytest.approx(128 * 512 * 32769 / (132 * 2048 * 0.714 * 8 / (8 + 1.81)))
 
 
@@ -166,3 +166,34 @@ def test_a_kernel_with_too_few_programs_in_flight_streams_below_its_rate():
     assert in_flight_share(256, 264, 190) == 1.0  # one round, enough in flight
     assert in_flight_share(384, 264, 0) == 1.0  # not measured: the full rate
     assert list(in_flight_share(np.array([100.0, 528.0]), 264, 190)) == pytest.approx([100 / 190, 1.0])
+
+
+@pytest.mark.parametrize(
+    "extents, splits",
+    [
+        ({"g": 1, "m": 1, "n": 1536, "k": 7168}, True),  # a down-projection at decode: 12 tiles, 597 of K each
+        ({"g": 1, "m": 128, "n": 7168, "k": 16384}, True),  # the output projection at batch 128: 56 tiles, 292 each
+        ({"g": 1, "m": 2048, "n": 64, "k": 7168}, True),  # the RoPE key of a 2048-token prefill: 16 tiles
+        ({"g": 1, "m": 1, "n": 16384, "k": 1536}, False),  # an up-projection: 128 tiles, 12 each
+        ({"g": 1, "m": 2048, "n": 512, "k": 7168}, False),  # a prefill's down-projection: 64 tiles, 112 each
+        ({"g": 128, "m": 1, "n": 128, "k": 512}, False),  # per-head batched: 128 tiles
+        ({"g": 1, "m": 8192, "n": 7168, "k": 65536}, False),  # tiles enough for every SM
+    ],
+)
+def test_the_library_splits_k_where_few_output_tiles_each_hold_a_deep_k(extents: dict[str, int], splits: bool):
+    assert bool(library_splits_k(132, Gemm({}, extents))) is splits
+
+
+def test_a_gemm_split_along_k_pays_the_kernel_that_sums_its_parts():
+    h200 = Machine.of(load_hardware("h200"))
+    dram = h200.dram.name
+
+    def seconds(machine: Machine, n: int, k: int) -> float:
+        gemm = Gemm.of("mk,kn->mn", {"m": 1, "n": n, "k": k})
+        op = OpSpec("g", "einsum", "bf16", 2, 2 * n * k, (2 * k, 2 * k * n), 2 * n, gemm)
+        return best_tiling(machine, op, Placement((dram, dram), dram))[1].cycles / machine.frequency
+
+    without = replace(h200, split_k_latency=0.0)
+    split = seconds(h200, 1536, 7168) - seconds(without, 1536, 7168)
+    assert split == pytest.approx(h200.split_k_latency / h200.frequency)
+    assert seconds(h200, 16384, 1536) == seconds(without, 16384, 1536)

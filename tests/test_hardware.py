@@ -146,7 +146,11 @@ BAD_FILES = [
     ),
     (
         ("attention_program_keys = 138", "attention_two_part_program_keys = -20\nattention_program_keys = 138"),
-        "72:1: error: 'attention_two_part_program_keys' in [efficiency] must be positive, got -20",
+        "73:1: error: 'attention_two_part_program_keys' in [efficiency] must be positive, got -20",
+    ),
+    (
+        ("split_k_latency_cycles = 4598", "split_k_latency_cycles = -1"),
+        "68:1: error: 'split_k_latency_cycles' in [efficiency] must be positive, got -1",
     ),
 ]
 

@@ -5,6 +5,7 @@
         --preset h200 \
         --kernels benchmarks/results/h200_kernels_2026-11-30.csv benchmarks/results/h200_decode_kernels_2026-11-30.csv \
         benchmarks/results/h200_head_many_2026-11-30.csv benchmarks/results/h200_head_few_2026-11-30.csv \
+        benchmarks/results/h200_expand_short_2026-11-30.csv \
         --clock benchmarks/results/h200_duty_2026-11-30.csv benchmarks/results/h200_duty_mix_2026-11-30.csv
 
 Prints the [efficiency] and energy lines for the preset, each with the rows it came from. Only
@@ -26,7 +27,7 @@ from mlacc.hardware import load_hardware
 from mlacc.validate import Point, estimate_point
 from passes.cost import Gemm, Machine, OpSpec, Placement, best_tiling, estimate_elementwise
 from passes.cost.clock import balanced_clock
-from passes.cost.gemm import flash_programs, flash_splits, in_flight_share, list_makespan
+from passes.cost.gemm import flash_programs, flash_splits, in_flight_share, library_splits_k, list_makespan
 
 CLOCK = 1.83e9  # the presets' derived boost clock (h100.toml)
 
@@ -63,14 +64,26 @@ def main() -> None:
     mha_decode = [r for r in attention if r["model"] == "mha" and r["phase"] == "decode" and f(r, "batch") >= 16]
     prefill = [r for r in attention if r["phase"] == "prefill"]
     l2 = kind("l2read")[0]
-    # Skinny GEMMs (M <= 16) and per-head batched ones are weight streams: seconds = latency + bytes / rate.
+    # Skinny GEMMs (M <= 16) and per-head batched ones are weight streams: seconds = latency + bytes / rate, plus
+    # the kernel that sums the partial results where the library splits K (passes/cost/gemm.py
+    # `library_splits_k`), by relative least squares.
     skinny = [r for r in gemms + kind("bmm") if f(r, "m") <= 16]
-    slope, intercept = np.polyfit([f(r, "bytes") for r in skinny], [f(r, "seconds") for r in skinny], 1)
+    units = Machine.of(load_hardware(args.preset)).units
+    split = [bool(library_splits_k_of(units, r)) for r in skinny]
+    seconds = np.array([f(r, "seconds") for r in skinny])
+    columns = np.array([[1.0, f(r, "bytes"), s] for r, s in zip(skinny, split, strict=True)])
+    (intercept, slope, reduce), *_ = np.linalg.lstsq(columns / seconds[:, None], np.ones_like(seconds), rcond=None)
+    errors = np.abs(columns @ [intercept, slope, reduce] / seconds - 1)
     print(
-        f"memory = {1 / slope / hbm:.3f}   # weight-stream rate of {len(skinny)} GEMMs with M <= 16 (fit) / datasheet"
+        f"memory = {1 / slope / hbm:.3f}   # weight-stream rate of {len(skinny)} GEMMs with M <= 16 (fit) / datasheet, "
+        f"|error| median {np.median(errors):.1%}, max {errors.max():.1%}"
     )
     print(
         f"contraction_latency_cycles = {intercept * CLOCK:.0f}   # {intercept * 1e6:.2f} us, the same fit's intercept"
+    )
+    print(
+        f"split_k_latency_cycles = {reduce * CLOCK:.0f}   # {reduce * 1e6:.2f} us, the same fit: {sum(split)} of them "
+        "split K"
     )
     print(f"compute = {compute:.3f}     # mainloop rate of {len(big)} bf16 GEMMs with M >= 4096 / peak (fit)")
     print(f"epilogue_slices = {epilogue:.2f}   # the same fit: a tile's write-out in K slices of 64")
@@ -205,6 +218,14 @@ def fit_flash_programs(paths: list[str], peak: float, hbm: float, machine: Machi
     fit_head_decode(all_rows, hbm, units)
 
 
+def library_splits_k_of(units: int, row: dict[str, str]) -> bool:
+    """Whether the model takes the library to split this calibration row's GEMM along K (bmm rows: one GEMM per
+    head, 128 of them)."""
+    g = int(row["heads"] or 128) if row["kind"] == "bmm" else 1
+    gemm = Gemm({}, {"g": g, "m": int(row["m"]), "n": int(row["n"]), "k": int(row["k"])})
+    return bool(library_splits_k(units, gemm))
+
+
 def fit_head_decode(all_rows: list[dict[str, str]], hbm: float, units: int) -> None:
     """`attention_two_part_memory` and `attention_two_part_program_keys` from the per-head decode kernels
     (kernel_grid.py part `head-decode`: one new token over context + 1 keys), key counts not a multiple of 16
@@ -221,32 +242,48 @@ def fit_head_decode(all_rows: list[dict[str, str]], hbm: float, units: int) -> N
     heads = [r for r in all_rows if r["kind"] == "head-decode" and (int(r["context"]) + 1) % 16]
     one_part = [float(r["bytes"]) / float(r["seconds"]) / hbm for r in heads if r["model"] == "mha"
                 and int(r["batch"]) >= 16]  # fmt: skip
-    two_part = [r for r in heads if r["model"] == "cache-kv"]
-    seconds = np.array([float(r["seconds"]) for r in two_part])
-    stream = np.array([float(r["bytes"]) / hbm for r in two_part])
-    keys = []
-    for r in two_part:
-        total = int(r["context"]) + 1
-        keys.append(total / flash_splits(units, int(r["batch"]) * int(r["heads"]), total)[0])
-    columns = np.stack([stream, stream / np.array(keys, dtype=float)], axis=1)
-    (inverse, start_end), *_ = np.linalg.lstsq(columns / seconds[:, None], np.ones_like(seconds), rcond=None)
-    errors = np.abs(columns @ [inverse, start_end] / seconds - 1)
+    rate, start_end, errors = _start_end_fit([r for r in heads if r["model"] == "cache-kv"], hbm, units)
     print(
-        f"attention_two_part_memory = {1 / inverse:.3f}   # the cache-kv decode kernel's HBM rate / datasheet, "
-        f"{len(two_part)} kernels, |error| median {np.median(errors):.1%}, max {errors.max():.1%} "
+        f"attention_two_part_memory = {rate:.3f}   # the cache-kv decode kernel's HBM rate / datasheet, "
+        f"{len(errors)} kernels, |error| median {np.median(errors):.1%}, max {errors.max():.1%} "
         f"(MHA's one-part kernel at batch >= 16: {statistics.median(one_part):.3f})"
     )
-    print(f"attention_two_part_program_keys = {start_end / inverse:.0f}   # a program's start and end, in keys")
+    print(f"attention_two_part_program_keys = {start_end:.0f}   # a program's start and end, in keys")
     fit_in_flight([r for r in heads if r["model"] == "mha"], hbm, units)
     # expand's kernel is the same one with the RoPE key shared by all heads, bound by its loads: one rate, the
-    # median of its rows (taking each program's start and end out too, 0.738, moved its steps' estimates
-    # further from the measured ones: mlacc validate on h200_tuned_2026-11-30.csv, expand decode 3.2% -> 4.8%).
-    shared = [float(r["bytes"]) / float(r["seconds"]) / hbm for r in heads if r["model"] == "expand"]
+    # median over the shapes of part head-expand (batch 4-48 x 3073 and 12289 keys; a shape timed twice counts
+    # once, at its median). Its rows over fewer keys too (part head-expand-short, batch 1-8 x 769-6145) fit its
+    # programs' start and end as cache-kv's do: `_start_end_fit` over all 22 gives 0.747 and 255 keys, median
+    # |error| 2.9% against 7.2% for one rate. Taken into the model, that moved the
+    # steps' estimates away from the measured ones on balance (expand decode group medians up 0.1-1.8 points on the
+    # five committed validation runs, the largest errors down 0-5): in its steps this kernel runs at a clock the
+    # step-clock model puts too low (1688 MHz at batch 1 x 4k against 1935 measured, passes/cost/clock.py;
+    # benchmarks/step_breakdown.py on benchmarks/results/h200_profile_expand_2026-11-30.csv).
+    shapes: dict[tuple[str, str], list[float]] = {}
+    for r in heads:
+        if r["model"] == "expand" and int(r["batch"]) in (4, 16, 48) and int(r["context"]) in (3072, 12288):
+            shapes.setdefault((r["batch"], r["context"]), []).append(float(r["bytes"]) / float(r["seconds"]) / hbm)
+    shared = [statistics.median(rates) for rates in shapes.values()]
     if shared:
         print(
             f"attention_shared_key_memory = {statistics.median(shared):.3f}   # median of {len(shared)} expand decode "
             "kernels (keys in two parts, the RoPE part shared by all heads) / datasheet"
         )
+
+
+def _start_end_fit(rows: list[dict[str, str]], hbm: float, units: int) -> tuple[float, float, np.ndarray]:
+    """A per-head decode kernel's HBM rate (over the datasheet) and each program's start and end P (in keys of its
+    stream): seconds = bytes / (rate x datasheet) x (K + P) / K over K keys a program, linear in 1 / rate and
+    P / rate, by relative least squares. Returns the rate, P and each row's |relative error|."""
+    seconds = np.array([float(r["seconds"]) for r in rows])
+    stream = np.array([float(r["bytes"]) / hbm for r in rows])
+    keys = []
+    for r in rows:
+        total = int(r["context"]) + 1
+        keys.append(total / flash_splits(units, int(r["batch"]) * int(r["heads"]), total)[0])
+    columns = np.stack([stream, stream / np.array(keys, dtype=float)], axis=1)
+    (inverse, start_end), *_ = np.linalg.lstsq(columns / seconds[:, None], np.ones_like(seconds), rcond=None)
+    return 1 / inverse, start_end / inverse, np.abs(columns @ [inverse, start_end] / seconds - 1)
 
 
 def fit_in_flight(rows: list[dict[str, str]], hbm: float, units: int) -> None:

@@ -19,6 +19,8 @@ The schema (every key carries its unit; see presets/h100.toml for a commented ex
                  epilogue_slices: a GEMM tile's write-out time in K slices of 64 (optional, default 0);
                  op_latency_cycles: measured fixed time of one op (launch, sync);
                  contraction_latency_cycles: the same for a contraction or fused attention (default: op's);
+                 split_k_latency_cycles: what a GEMM split along K adds, the kernel that sums its partial
+                 results (optional, default 0; passes/cost/gemm.py `library_splits_k`);
                  attention_compute, attention_memory: the same fractions for a fused attention kernel (optional;
                  attention_compute: a causal, prefill program's mainloop);
                  attention_two_part_compute: attention_compute for a per-head kernel whose keys come in two
@@ -171,6 +173,7 @@ _FRACTIONS = {
 _EFFICIENCY = _FRACTIONS | {
     "op_latency_cycles",
     "contraction_latency_cycles",
+    "split_k_latency_cycles",
     "attention_mac_energy_ratio",
     "attention_program_keys",
     "attention_two_part_program_keys",

@@ -503,6 +503,26 @@ def compute_efficiency(machine: Machine, op: OpSpec) -> Num:
     return np.where(epilogue == 0, machine.compute_efficiency, deep)
 
 
+LIBRARY_TILE = 128
+"""Output tile edge by which `library_splits_k` counts a GEMM's tiles (cuBLAS's Hopper kernels: 64-256)."""
+
+SPLIT_K_DEPTH = 192
+"""K per output tile from which the library splits K (see `library_splits_k`)."""
+
+
+def library_splits_k(units: int, gemm: Gemm) -> np.ndarray:
+    """Whether a GEMM library splits the GEMM along K and sums the partial results in a second kernel: when
+    its output has fewer tiles than there are `units` and each tile's K is deep, at least SPLIT_K_DEPTH per
+    tile. What cuBLAS did in every step profiled (benchmarks/results/h200_profile_*_2026-11-30.csv): it split
+    the down-projections (K = 7168 onto 64-1536 columns, 597-7168 per tile) and the output projections
+    (K = 16384-65536 onto 7168, 292-1170) at batch 1-128 and the RoPE key's in a 2048-token prefill (448); not
+    the projections onto 8192-65536 columns (at most 56), the per-head batched ones, nor a prefill's
+    down-projections of 64 tiles (112). Elementwise over design points."""
+    g, m, n, k = (np.asarray(gemm.extents[c], dtype=float) for c in "gmnk")
+    tiles = g * np.ceil(m / LIBRARY_TILE) * np.ceil(n / LIBRARY_TILE)
+    return (tiles < units) & (k >= SPLIT_K_DEPTH * tiles)
+
+
 FLASH_CHUNK_KEYS = 512
 """Fewest keys a flash-decoding split gives one program, so partial results cost less than the keys they
 cover (benchmarks/gpu/flash_attention.py `default_splits`, as measured)."""
@@ -586,6 +606,8 @@ def _estimates(
     terms = np.concatenate([compute, *level_cycles], axis=1)
     bound = np.argmax(terms, axis=1)  # the first of equal terms, as `max` over (compute, levels) picks it
     latency = machine.contraction_latency if op.gemm is not None or op.flash else machine.op_latency
+    if op.gemm is not None and not op.flash:
+        latency = np.asarray(latency) + np.where(library_splits_k(machine.units, op.gemm), machine.split_k_latency, 0.0)
     energy = dynamic_energy_pj(machine, column(op.macs), op.dtype, reads, writes, op.flash)
     cycles = np.take_along_axis(terms, bound[:, None], axis=1)[:, 0]
     return Estimates(

@@ -47,6 +47,9 @@ class Machine:
     op_latency: Num = 0.0
     contraction_latency: Num = 0.0
     """Fixed cycles of a contraction or fused-attention kernel (a GEMM's prologue and epilogue)."""
+    split_k_latency: Num = 0.0
+    """Fixed cycles a GEMM the library splits along K (`library_splits_k`) adds: the kernel that sums its
+    partial results, launched after it."""
     attention_compute_efficiency: Num = 1.0
     """Mainloop rate / peak of a causal (prefill) flash program."""
     attention_two_part_compute: Num = 1.0
@@ -142,6 +145,7 @@ class Machine:
             memory_efficiency=efficiency.get("memory", 1.0),
             op_latency=efficiency.get("op_latency_cycles", 0.0),
             contraction_latency=efficiency.get("contraction_latency_cycles", efficiency.get("op_latency_cycles", 0.0)),
+            split_k_latency=efficiency.get("split_k_latency_cycles", 0.0),
             attention_compute_efficiency=attention_compute,
             attention_two_part_compute=efficiency.get("attention_two_part_compute", attention_compute),
             attention_decode_compute=efficiency.get("attention_decode_compute", attention_compute),
@@ -238,6 +242,7 @@ _STACKED = (
     "memory_efficiency",
     "op_latency",
     "contraction_latency",
+    "split_k_latency",
     "attention_compute_efficiency",
     "attention_two_part_compute",
     "attention_decode_compute",
