@@ -41,18 +41,18 @@ RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 # that makes any of them worse fails here. Time: median |error| of the worst (phase, scheme) and the largest;
 # energy: median |error| over all steps.
 LIMITS = {
-    # H100's largest is expand decode b1 x 1k (12.9%), a 264 us step the step clock puts at the top clock.
-    "h100_2026-11-24.csv": {"median": 0.03, "max_median": 0.05, "max_error": 0.14, "max_energy": 0.05},
+    # H100's largest is expand decode b1 x 1k (10.2%), a 264 us step the step clock puts at the top clock.
+    "h100_2026-11-24.csv": {"median": 0.03, "max_median": 0.05, "max_error": 0.12, "max_energy": 0.05},
     "h200_2026-11-24.csv": {"median": 0.03, "max_median": 0.05, "max_error": 0.28, "max_energy": 0.065},
     # The same validation grid measured again six days later on another lent H200 (measure.py --only
     # tune,validation): steps within 0.5% of the first run's (median; 4.9% at most).
     "h200_2026-11-30.csv": {"median": 0.03, "max_median": 0.05, "max_error": 0.28, "max_energy": 0.065},
     # The same grid on a third lent H200 with each GEMM run the fastest of cuBLAS's own kernel and a split
     # along K in 2 or 4 (measure.py --tuned-gemms): reuse's K = 65536 product at batch 128 runs split in 4, and
-    # the largest error falls to 12.8%, and every (phase, scheme) median is within 3.6%.
+    # the largest error falls to 11.7%, and every (phase, scheme) median is within 3.8%.
     "h200_tuned_2026-11-30.csv": {"median": 0.03, "max_median": 0.04, "max_error": 0.14, "max_energy": 0.08},
     # The same again on a fourth lent H200 (its autotuner split other GEMMs: reuse's at M = 1 and 8, and the
-    # K = 7168 projections at M = 32): the group medians within 3.4%, the largest 14.5%.
+    # K = 7168 projections at M = 32): the group medians within 3.1%, the largest 13.2%.
     "h200_tuned2_2026-11-30.csv": {"median": 0.03, "max_median": 0.04, "max_error": 0.155, "max_energy": 0.07},
 }
 
@@ -302,6 +302,31 @@ def test_weight_streams_pay_the_split_k_kernel_where_the_library_splits_k(name: 
         split += bool(library_splits_k(machine.units, gemm))
     assert len(errors) == 27 and split == 9
     assert max(map(abs, errors)) < 0.09 and statistics.median(map(abs, errors)) < 0.03
+
+
+def test_small_ops_cost_in_a_step_what_its_profile_measured():
+    """A norm, a RoPE or a cache store adds its kernel and the launch gap after it to a step: 2.57 us (median)
+    in the profiled calibration steps (`fit.py --profiles`), where a tiny op replayed alone back to back took
+    1.30 us, the figure the model charged before: then every step's small ops came out 40-65% short."""
+    steps: list[list[dict[str, str]]] = []
+    for row in csv.DictReader(open(RESULTS / "h200_profile_gaps_2026-11-30.csv")):
+        if row["launch"] == "0":
+            steps.append([])
+        steps[-1].append(row)
+    errors = []
+    for kernels in steps:
+        if float(kernels[0]["sm_mhz"]) < 1950:
+            continue  # a long step's profiled replays run hotter than its timed ones: no gap to read
+        gap = (float(kernels[0]["step_seconds"]) - sum(float(k["seconds"]) for k in kernels)) / len(kernels)
+        small = ("_rmsnorm", "_rope", "Memcpy", "memcpy", "void at::native")
+        measured = sum(float(k["seconds"]) + gap for k in kernels if k["kernel"].startswith(small))
+        model, scheme, batch, context = (kernels[0][c] for c in ("model", "scheme", "batch", "context"))
+        ops = estimate_point(Point(model, "decode", int(batch), int(context), 1), "h200")[scheme].ops
+        estimated = sum(op.seconds for op in ops if op.kind != "einsum" and op.kernel != "flash")
+        errors.append(estimated / measured - 1)
+    assert len(errors) == 13
+    # MHA's RoPE over 128 heads x 128 dims takes longer than MLA's (2.6-3.0 us): its steps' small ops are 8-31% short.
+    assert statistics.median(map(abs, errors)) < 0.08 and max(map(abs, errors)) < 0.35
 
 
 def test_gemm_rates_are_the_sustained_ones_under_the_power_limit():

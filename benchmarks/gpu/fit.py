@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--preset", required=True, help="the preset whose traffic model the energies are fit to")
     parser.add_argument("--kernels", nargs="+", help="kernel_grid.py CSVs: fit the flash programs' constants")
     parser.add_argument("--clock", nargs="+", help="kernel_grid.py duty and duty-mix CSVs: fit the step clock's power")
+    parser.add_argument("--profiles", nargs="+", help="profile_step.py --graph CSVs with step_seconds: fit op_latency")
     args = parser.parse_args()
     rows = [r for r in csv.DictReader(open(args.csv)) if r["grid"] == "calibration" and r["status"] == "ok"]
     peak, hbm = args.peak_tflops * 1e12, args.hbm_tbs * 1e12
@@ -87,7 +88,10 @@ def main() -> None:
     )
     print(f"compute = {compute:.3f}     # mainloop rate of {len(big)} bf16 GEMMs with M >= 4096 / peak (fit)")
     print(f"epilogue_slices = {epilogue:.2f}   # the same fit: a tile's write-out in K slices of 64")
-    print(f"op_latency_cycles = {f(tiny, 'seconds') * CLOCK:.0f}   # {f(tiny, 'seconds') * 1e6:.2f} us per tiny op")
+    if args.profiles:
+        fit_op_latency(args.profiles)
+    else:
+        print(f"op_latency_cycles = {f(tiny, 'seconds') * CLOCK:.0f}   # {f(tiny, 'seconds') * 1e6:.2f} us per tiny op")
     print(f"attention_memory = {statistics.median(f(r, 'bytes') / f(r, 'seconds') / hbm for r in mha_decode):.3f}")
     if args.kernels:
         fit_flash_programs(args.kernels, peak, hbm, Machine.of(load_hardware(args.preset)))
@@ -216,6 +220,35 @@ def fit_flash_programs(paths: list[str], peak: float, hbm: float, machine: Machi
         e = np.abs(errors[g])
         print(f"    {name}: {len(e)} rows, |error| median {np.median(e):.1%}, max {e.max():.1%}")
     fit_head_decode(all_rows, hbm, units)
+
+
+SMALL_KERNELS = ("_rmsnorm", "_rope", "Memcpy", "memcpy", "void at::native")
+"""The kernels of a step's norms, RoPEs and cache stores (the copies) in profile_step.py's rows."""
+
+
+def fit_op_latency(paths: list[str]) -> None:
+    """`op_latency_cycles`: what a small op adds to a step, its kernel's time and the launch gap after it. Each
+    profiled step's gap per kernel is (its whole replay - its kernels' sum) / kernels, taken where the profiled
+    replays held the top clock the step's timing held (a longer step's profile runs hotter, slower, than its
+    first replays timed); the median over the small kernels of those steps of their time plus that gap."""
+    steps: list[list[dict[str, str]]] = []
+    for path in paths:
+        for row in csv.DictReader(open(path)):
+            if row["launch"] == "0":
+                steps.append([])
+            steps[-1].append(row)
+    costs, gaps = [], []
+    for kernels in steps:
+        if not kernels[0].get("step_seconds") or float(kernels[0]["sm_mhz"]) < 1950:
+            continue
+        gap = (float(kernels[0]["step_seconds"]) - sum(float(k["seconds"]) for k in kernels)) / len(kernels)
+        gaps.append(gap)
+        costs += [float(k["seconds"]) + gap for k in kernels if k["kernel"].startswith(SMALL_KERNELS)]
+    latency = statistics.median(costs)
+    print(
+        f"op_latency_cycles = {latency * CLOCK:.0f}   # {latency * 1e6:.2f} us: {len(costs)} small kernels of "
+        f"{len(gaps)} profiled steps, each with its step's launch gap (median {statistics.median(gaps) * 1e6:.2f} us)"
+    )
 
 
 def library_splits_k_of(units: int, row: dict[str, str]) -> bool:

@@ -17,7 +17,8 @@ The schema (every key carries its unit; see presets/h100.toml for a commented ex
                  pJ per byte a device sends)
     [efficiency] compute, memory: measured fractions of peak in (0, 1] (compute: a GEMM's mainloop);
                  epilogue_slices: a GEMM tile's write-out time in K slices of 64 (optional, default 0);
-                 op_latency_cycles: measured fixed time of one op (launch, sync);
+                 op_latency_cycles: measured fixed time of one small op inside a step (its kernel and the
+                 launch gap after it);
                  contraction_latency_cycles: the same for a contraction or fused attention (default: op's);
                  split_k_latency_cycles: what a GEMM split along K adds, the kernel that sums its partial
                  results (optional, default 0; passes/cost/gemm.py `library_splits_k`);

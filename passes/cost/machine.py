@@ -45,6 +45,8 @@ class Machine:
     """Time a GEMM's output tile takes to write out, in K slices of its mainloop (0: hidden)."""
     memory_efficiency: Num = 1.0
     op_latency: Num = 0.0
+    """Fixed cycles of any other kernel (a norm, a RoPE, a cache store): in a step, its own time and the launch
+    gap after it."""
     contraction_latency: Num = 0.0
     """Fixed cycles of a contraction or fused-attention kernel (a GEMM's prologue and epilogue)."""
     split_k_latency: Num = 0.0
