@@ -507,7 +507,8 @@ LIBRARY_TILE = 128
 """Output tile edge by which `library_splits_k` counts a GEMM's tiles (cuBLAS's Hopper kernels: 64-256)."""
 
 SPLIT_K_DEPTH = 192
-"""K per output tile from which the library splits K (see `library_splits_k`)."""
+"""K per output tile from which the library splits K (see `library_splits_k`): between the deepest unsplit
+GEMM profiled (112 per tile) and the shallowest split one (292)."""
 
 
 def library_splits_k(units: int, gemm: Gemm) -> np.ndarray:
