@@ -6,7 +6,8 @@
         --kernels benchmarks/results/h200_kernels_2026-11-30.csv benchmarks/results/h200_decode_kernels_2026-11-30.csv \
         benchmarks/results/h200_head_many_2026-11-30.csv benchmarks/results/h200_head_few_2026-11-30.csv \
         benchmarks/results/h200_expand_short_2026-11-30.csv \
-        --clock benchmarks/results/h200_duty_2026-11-30.csv benchmarks/results/h200_duty_mix_2026-11-30.csv
+        --clock benchmarks/results/h200_duty_2026-11-30.csv benchmarks/results/h200_duty_mix_2026-11-30.csv \
+        --profiles benchmarks/results/h200_profile_gaps_2026-11-30.csv
 
 Prints the [efficiency] and energy lines for the preset, each with the rows it came from. Only
 calibration rows are read (never the validation grid), so `mlacc validate` judges the fit on shapes
