@@ -12,13 +12,11 @@ total matches can still hide two errors that cancel; this shows them.
 from __future__ import annotations
 
 import argparse
-import csv
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 
 from mlacc.estimates import OpResult
-from mlacc.validate import Point, estimate_point, preset_for
+from mlacc.validate import Point, estimate_point, preset_for, read_profile
 
 CLASSES = ("gemm", "attention", "other")
 
@@ -45,19 +43,16 @@ class StepBreakdown:
     measured: dict[str, float]
     step_seconds: float | None = None
     """The whole step's replay (its kernels and the gaps between them), where the profile timed it."""
-    kernels: int = 0
+    gap: float | None = None
+    """`ProfiledStep.gap`: seconds per kernel of launch gaps, where the profile timed them."""
 
 
 def breakdown(path: str, hardware: str | None = None) -> list[StepBreakdown]:
     """One row per profiled step (a step profiled twice gives two): its clock, and the estimated and measured
     seconds of each class."""
-    steps: list[list[dict[str, str]]] = []
-    for row in csv.DictReader(Path(path).open(newline="")):
-        if row["launch"] == "0":
-            steps.append([])
-        steps[-1].append(row)
     out = []
-    for kernels in steps:
+    for step in read_profile(path):
+        kernels = step.kernels
         device, model, scheme, phase, batch, context, new = (
             kernels[0][c] for c in ("device", "model", "scheme", "phase", "batch", "context", "new_tokens")
         )
@@ -76,7 +71,7 @@ def breakdown(path: str, hardware: str | None = None) -> list[StepBreakdown]:
         out.append(
             StepBreakdown(
                 label, kernels[0].get("sm_mhz") or "", mhz, estimate, measured, float(whole) if whole else None,
-                len(kernels),
+                step.gap,
             )
         )  # fmt: skip
     return out
@@ -94,15 +89,14 @@ def format_breakdown(rows: list[StepBreakdown]) -> str:
             err = f"{est[c] / meas[c] - 1:+6.1%}" if meas[c] else "      "
             line += f" | {est[c] * 1e3:9.3f} {meas[c] * 1e3:7.3f} {err}"
         if row.step_seconds:
-            total, kernel_sum = sum(est.values()), sum(meas.values())
-            gap = (row.step_seconds - kernel_sum) / row.kernels
-            error = total / row.step_seconds - 1
-            line += f" | {total * 1e3:9.3f} {row.step_seconds * 1e3:7.3f} {error:+6.1%} {gap * 1e6:4.2f}"
+            total = sum(est.values())
+            gap = f"{row.gap * 1e6:4.2f}" if row.gap is not None else ""
+            line += f" | {total * 1e3:9.3f} {row.step_seconds * 1e3:7.3f} {total / row.step_seconds - 1:+6.1%} {gap}"
         lines.append(line)
     lines.append(
         "milliseconds per step; err = estimate / measurement - 1; MHz: the SM clock measured in the step, "
         "model: the model's; step: the whole replay where the profile timed it, gaps: its microseconds per kernel "
-        "beyond the kernels' own"
+        "beyond the kernels' own (where its profile held the top clock it was timed at)"
     )
     return "\n".join(lines) + "\n"
 

@@ -126,6 +126,41 @@ def preset_for(device: str) -> str:
     raise InputError(f"no preset models device '{device}': name one with --hw")
 
 
+SMALL_KERNELS = ("_rmsnorm", "_rope", "Memcpy", "memcpy", "void at::native")
+"""How a profile names the kernels of a step's norms, RoPEs and cache stores (the copies)."""
+
+TOP_CLOCK_MHZ = 1950
+"""A profiled step whose replays held at least this SM clock ran at the clock its whole replay was timed at."""
+
+
+@dataclass
+class ProfiledStep:
+    """One step of a benchmarks/gpu/profile_step.py CSV: its kernels' rows in launch order."""
+
+    kernels: list[dict[str, str]]
+
+    @property
+    def gap(self) -> float | None:
+        """Seconds per kernel the whole replay took beyond its kernels (the launch gaps), where the profile timed
+        the replay (`step_seconds`) at the clock it profiled the kernels at (the top one: a longer step's
+        profiled replays run hotter, slower, than its first replays timed)."""
+        first = self.kernels[0]
+        if not first.get("step_seconds") or float(first.get("sm_mhz") or 0) < TOP_CLOCK_MHZ:
+            return None
+        return (float(first["step_seconds"]) - sum(float(k["seconds"]) for k in self.kernels)) / len(self.kernels)
+
+
+def read_profile(path: str | Path) -> list[ProfiledStep]:
+    """A profile's steps: each starts at its launch 0."""
+    steps: list[ProfiledStep] = []
+    with open(path, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row["launch"] == "0":
+                steps.append(ProfiledStep([]))
+            steps[-1].kernels.append(row)
+    return steps
+
+
 def read_measurements(path: str, grid: str) -> dict[str, list[dict[str, str]]]:
     """The CSV's ok `step` rows of `grid` ('all' for every grid), by device."""
     try:

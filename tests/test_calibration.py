@@ -19,7 +19,16 @@ from mlacc import cli
 from mlacc.frontend import parse_dsl
 from mlacc.hardware import load_hardware
 from mlacc.pipeline import compile_to
-from mlacc.validate import Point, Validation, check_limits, estimate_point, markdown_table, validate
+from mlacc.validate import (
+    SMALL_KERNELS,
+    Point,
+    Validation,
+    check_limits,
+    estimate_point,
+    markdown_table,
+    read_profile,
+    validate,
+)
 from passes.cost import (
     Gemm,
     Machine,
@@ -308,18 +317,12 @@ def test_small_ops_cost_in_a_step_what_its_profile_measured():
     """A norm, a RoPE or a cache store adds its kernel and the launch gap after it to a step: 2.57 us (median)
     in the profiled calibration steps (`fit.py --profiles`), where a tiny op replayed alone back to back took
     1.30 us, the figure the model charged before: then every step's small ops came out 40-65% short."""
-    steps: list[list[dict[str, str]]] = []
-    for row in csv.DictReader(open(RESULTS / "h200_profile_gaps_2026-11-30.csv")):
-        if row["launch"] == "0":
-            steps.append([])
-        steps[-1].append(row)
     errors = []
-    for kernels in steps:
-        if float(kernels[0]["sm_mhz"]) < 1950:
+    for step in read_profile(RESULTS / "h200_profile_gaps_2026-11-30.csv"):
+        if step.gap is None:
             continue  # a long step's profiled replays run hotter than its timed ones: no gap to read
-        gap = (float(kernels[0]["step_seconds"]) - sum(float(k["seconds"]) for k in kernels)) / len(kernels)
-        small = ("_rmsnorm", "_rope", "Memcpy", "memcpy", "void at::native")
-        measured = sum(float(k["seconds"]) + gap for k in kernels if k["kernel"].startswith(small))
+        kernels = step.kernels
+        measured = sum(float(k["seconds"]) + step.gap for k in kernels if k["kernel"].startswith(SMALL_KERNELS))
         model, scheme, batch, context = (kernels[0][c] for c in ("model", "scheme", "batch", "context"))
         ops = estimate_point(Point(model, "decode", int(batch), int(context), 1), "h200")[scheme].ops
         estimated = sum(op.seconds for op in ops if op.kind != "einsum" and op.kernel != "flash")

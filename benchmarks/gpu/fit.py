@@ -25,7 +25,7 @@ import statistics
 import numpy as np
 
 from mlacc.hardware import load_hardware
-from mlacc.validate import Point, estimate_point
+from mlacc.validate import SMALL_KERNELS, Point, estimate_point, read_profile
 from passes.cost import Gemm, Machine, OpSpec, Placement, best_tiling, estimate_elementwise
 from passes.cost.clock import balanced_clock
 from passes.cost.gemm import flash_programs, flash_splits, in_flight_share, library_splits_k, list_makespan
@@ -223,28 +223,13 @@ def fit_flash_programs(paths: list[str], peak: float, hbm: float, machine: Machi
     fit_head_decode(all_rows, hbm, units)
 
 
-SMALL_KERNELS = ("_rmsnorm", "_rope", "Memcpy", "memcpy", "void at::native")
-"""The kernels of a step's norms, RoPEs and cache stores (the copies) in profile_step.py's rows."""
-
-
 def fit_op_latency(paths: list[str]) -> None:
-    """`op_latency_cycles`: what a small op adds to a step, its kernel's time and the launch gap after it. Each
-    profiled step's gap per kernel is (its whole replay - its kernels' sum) / kernels, taken where the profiled
-    replays held the top clock the step's timing held (a longer step's profile runs hotter, slower, than its
-    first replays timed); the median over the small kernels of those steps of their time plus that gap."""
-    steps: list[list[dict[str, str]]] = []
-    for path in paths:
-        for row in csv.DictReader(open(path)):
-            if row["launch"] == "0":
-                steps.append([])
-            steps[-1].append(row)
-    costs, gaps = [], []
-    for kernels in steps:
-        if not kernels[0].get("step_seconds") or float(kernels[0]["sm_mhz"]) < 1950:
-            continue
-        gap = (float(kernels[0]["step_seconds"]) - sum(float(k["seconds"]) for k in kernels)) / len(kernels)
-        gaps.append(gap)
-        costs += [float(k["seconds"]) + gap for k in kernels if k["kernel"].startswith(SMALL_KERNELS)]
+    """`op_latency_cycles`: what a small op adds to a step, its kernel's time and the launch gap after it: the
+    median over the small kernels of the profiled steps whose gap the profile timed (`ProfiledStep.gap`)."""
+    timed = [(step, gap) for path in paths for step in read_profile(path) if (gap := step.gap) is not None]
+    gaps = [gap for _, gap in timed]
+    costs = [float(k["seconds"]) + gap for step, gap in timed for k in step.kernels
+             if k["kernel"].startswith(SMALL_KERNELS)]  # fmt: skip
     latency = statistics.median(costs)
     print(
         f"op_latency_cycles = {latency * CLOCK:.0f}   # {latency * 1e6:.2f} us: {len(costs)} small kernels of "
