@@ -114,9 +114,15 @@ class Validation:
             "median_energy_error": statistics.median(energy_errors) if energy_errors else 0.0,
             "max_energy_error": max(energy_errors, default=0.0),
             "rankings_agreeing": sum(m == e for _, m, e in ranks),
-            "rankings_agreeing_within_10%": sum(self.agrees(p, e, 0.10) for p, _, e in ranks),
+            "rankings_agreeing_within_ties": sum(self.agrees(p, e, RANK_TIE) for p, _, e in ranks),
             "rankings": len(ranks),
         }
+
+
+RANK_TIE = 0.02
+"""Measured step times this close rank as a tie the measurement cannot break: two H200 runs of the same
+validation grid on different boards (benchmarks/results/h200_2026-11-24.csv and h200_2026-11-30.csv) time 90%
+of its 104 steps within 1.8% of each other (median 0.5%, largest 4.9%)."""
 
 
 def preset_for(device: str) -> str:
@@ -274,8 +280,8 @@ def format_validation(validations: list[Validation]) -> str:
         out.append(
             f"  all: time median {s['median_time_error']:.1%}, max {s['max_time_error']:.1%}; energy median "
             f"{s['median_energy_error']:.1%}, max {s['max_energy_error']:.1%}; scheme ranking agrees at "
-            f"{s['rankings_agreeing']} of {s['rankings']} points ({s['rankings_agreeing_within_10%']} counting "
-            "measured times within 10% as ties)"
+            f"{s['rankings_agreeing']} of {s['rankings']} points ({s['rankings_agreeing_within_ties']} counting "
+            f"measured times within {RANK_TIE:.0%} as ties)"
         )
         for point, measured, estimated in v.rankings():
             if measured != estimated:

@@ -20,6 +20,7 @@ from mlacc.frontend import parse_dsl
 from mlacc.hardware import load_hardware
 from mlacc.pipeline import compile_to
 from mlacc.validate import (
+    RANK_TIE,
     SMALL_KERNELS,
     Point,
     Validation,
@@ -81,8 +82,25 @@ def test_estimates_hold_on_the_committed_measurements(name: str):
     limits = LIMITS[name]
     assert check_limits([v], limits["max_median"], limits["max_error"], limits["max_energy"]) == []
     assert v.summary()["median_time_error"] <= limits["median"]
-    # The estimates rank the schemes as measured wherever the measurements tell them apart by 10% or more.
-    assert v.summary()["rankings_agreeing_within_10%"] == v.summary()["rankings"]
+    # The estimates rank the schemes as measured wherever the measurements tell them apart beyond run-to-run noise.
+    assert v.summary()["rankings_agreeing_within_ties"] == v.summary()["rankings"]
+
+
+def test_a_ranking_tie_is_what_two_runs_of_one_grid_differ_by():
+    """`RANK_TIE` is measured: two H200 runs of the same validation grid, on different boards six days apart,
+    time 90% of the steps within it of each other (so two schemes measured closer are not ordered by the
+    measurement)."""
+
+    def steps(name: str) -> dict[tuple[str, ...], float]:
+        keys = ("model", "scheme", "phase", "batch", "context", "new_tokens")
+        rows = csv.DictReader(open(RESULTS / name))
+        steps = (r for r in rows if r["kind"] == "step" and r["status"] == "ok")
+        return {tuple(r[k] for k in keys): float(r["seconds"]) for r in steps}
+
+    first, second = steps("h200_2026-11-24.csv"), steps("h200_2026-11-30.csv")
+    apart = [abs(second[k] / first[k] - 1) for k in first.keys() & second.keys()]
+    assert len(apart) == 104
+    assert 0.5 * RANK_TIE < float(np.percentile(apart, 90)) <= RANK_TIE
 
 
 def test_the_readme_shows_todays_validation_table():
