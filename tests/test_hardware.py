@@ -146,11 +146,19 @@ BAD_FILES = [
     ),
     (
         ("attention_program_keys = 138", "attention_two_part_program_keys = -20\nattention_program_keys = 138"),
-        "73:1: error: 'attention_two_part_program_keys' in [efficiency] must be positive, got -20",
+        "74:1: error: 'attention_two_part_program_keys' in [efficiency] must be positive, got -20",
     ),
     (
         ("split_k_latency_cycles = 4598", "split_k_latency_cycles = -1"),
-        "68:1: error: 'split_k_latency_cycles' in [efficiency] must be positive, got -1",
+        "69:1: error: 'split_k_latency_cycles' in [efficiency] must be positive, got -1",
+    ),
+    (
+        ("memory_write = 0.752", "memory_write = 1.2"),
+        "62:1: error: [efficiency] compute and memory are fractions of peak: at most 1",
+    ),
+    (
+        ("memory_write = 0.752", "memory_write = 0"),
+        "66:1: error: 'memory_write' in [efficiency] must be positive, got 0",
     ),
 ]
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from mlacc.hardware import load_hardware
 from mlacc.validate import SMALL_KERNELS, Point, estimate_point, read_profile
-from passes.cost import Gemm, Machine, OpSpec, Placement, best_tiling, estimate_elementwise
+from passes.cost import Estimate, Gemm, Machine, OpSpec, Placement, best_tiling, estimate_elementwise
 from passes.cost.clock import balanced_clock
 from passes.cost.gemm import flash_programs, flash_splits, in_flight_share, library_splits_k, list_makespan
 
@@ -86,6 +86,24 @@ def main() -> None:
     print(
         f"split_k_latency_cycles = {reduce * CLOCK:.0f}   # {reduce * 1e6:.2f} us, the same fit: {sum(split)} of them "
         "split K"
+    )
+    # Stores: the per-head batched GEMMs with M >= 64 write outputs up to 3x their reads; with the latency, read
+    # rate and split-K kernel above, the write rate that fits them best (relative least squares, one unknown).
+    machine = Machine.of(load_hardware(args.preset))
+    stores = [r for r in kind("bmm") if f(r, "m") >= 64]
+    fixed, written = [], []
+    for r in stores:
+        est = gemm_estimate(machine, r)
+        reads, writes = est.read_bytes[machine.dram.name], est.write_bytes[machine.dram.name]
+        fixed.append(intercept + slope * reads + reduce * library_splits_k_of(units, r))
+        written.append(writes)
+    per_byte = np.array(written) / np.array([f(r, "seconds") for r in stores])
+    share = np.array(fixed) / np.array([f(r, "seconds") for r in stores])
+    inverse_rate = float(np.sum(per_byte * (1 - share)) / np.sum(per_byte**2))
+    errors = np.abs(share + per_byte * inverse_rate - 1)
+    print(
+        f"memory_write = {1 / inverse_rate / hbm:.3f}   # store rate of {len(stores)} per-head batched GEMMs with "
+        f"M >= 64 (fit) / datasheet, |error| median {np.median(errors):.1%}, max {errors.max():.1%}"
     )
     print(f"compute = {compute:.3f}     # mainloop rate of {len(big)} bf16 GEMMs with M >= 4096 / peak (fit)")
     print(f"epilogue_slices = {epilogue:.2f}   # the same fit: a tile's write-out in K slices of 64")
@@ -402,17 +420,21 @@ def flash_l2_bytes(row: dict[str, str], preset: str) -> float:
     return sum(op.bytes.get(level, 0.0) for op in result.ops if op.kernel == "flash")
 
 
+def gemm_estimate(machine: Machine, row: dict[str, str]) -> Estimate:
+    """The cost model's estimate of a calibration GEMM (`gemm`, or per-head batched `bmm`) from and to DRAM."""
+    heads, m, n, k = (int(row[x] or 1) for x in ("heads", "m", "n", "k"))
+    sizes = {"g": heads, "m": m, "n": n, "k": k}
+    op = OpSpec(row["kind"], "einsum", "bf16", 2, 2 * heads * m * n * k, (2 * heads * m * k, 2 * heads * k * n),
+                2 * heads * m * n, Gemm.of("gmk,gkn->gmn", sizes))  # fmt: skip
+    dram = machine.dram.name
+    return best_tiling(machine, op, Placement((dram, dram), dram))[1]
+
+
 def model_traffic(machine: Machine, row: dict[str, str]) -> tuple[dict[str, float], float]:
     """Bytes the cost model moves through each level, and the MACs, for one calibration kernel."""
     kind, m, n, k = row["kind"], *(int(row[x] or 0) for x in "mnk")
     if kind in ("gemm", "bmm"):
-        heads = int(row["heads"] or 1)
-        sizes = {"g": heads, "m": m, "n": n, "k": k}
-        op = OpSpec(kind, "einsum", "bf16", 2, 2 * heads * m * n * k, (2 * heads * m * k, 2 * heads * k * n),
-                    2 * heads * m * n, Gemm.of("gmk,gkn->gmn", sizes))  # fmt: skip
-        dram = machine.dram.name
-        _, est = best_tiling(machine, op, Placement((dram, dram), dram))
-        return est.bytes(), op.macs
+        return gemm_estimate(machine, row).bytes(), int(row["heads"] or 1) * m * n * k
     if kind in ("copy", "rmsnorm", "rope"):
         moved = float(row["bytes"] or 0) / 2
         op = OpSpec(kind, kind, "bf16", 2, 0, (int(moved),), int(moved))

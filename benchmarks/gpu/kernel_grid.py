@@ -11,6 +11,7 @@
     python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_duty_mix_2026-11-30.csv --only tune,duty-mix
     python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_expand_short_2026-11-30.csv \
         --only tune,head-expand-short
+    python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_streams_2026-12-01.csv --only streams
 
 Needs torch, triton and NVML on the GPU machine (as measure.py, whose timing and energy it reuses:
 CUDA-graph replays, inputs rotated over several copies so each call reads HBM as in a real step).
@@ -37,6 +38,7 @@ says so, so a fit on these rows is judged by `mlacc validate` on other points. K
 - `gemm`: cuBLAS GEMMs at M = 1..512 with deep K (up to 65536), including the reuse scheme's composed
   W_UV x W_O (K = 65536, N = 7168) and W_UQ x W_UK (K = 1536, N = 65536); `gemm-split` that W_UV x W_O
   GEMM at M = 64-256 as cuBLAS picks its kernel and split in 2 or 4 along K by the caller.
+- `stream`: HBM by direction, a fill (writes only), a sum (reads only) and a copy of 64 MiB-1 GiB.
 - `clock`: the SM clock (NVML) and board power under expand's K = 512 up-projection back to back, between
   copies and after idle, under a deep (K = 7168) GEMM, and under expand's whole step: the power limit
   lowers the clock of compute-bound work, and how far depends on what runs around it. Part `duty`: the
@@ -509,6 +511,38 @@ def gemms(run: GridRunner) -> None:
             torch.cuda.empty_cache()
 
 
+def streams(run: GridRunner) -> None:
+    """HBM alone, by direction: a fill (writes only), a sum (reads only) and a copy (both) of 64 MiB to 1 GiB of
+    bf16, to check the cost model's write rate (`memory_write`, fit on GEMMs whose outputs outweigh their reads)
+    against stores that do nothing else."""
+    for mib in (64, 256, 1024):
+        elements = mib * 2**20 // 2
+        sets = rotation(2 * 2 * elements)
+        x = [rand(elements) for _ in range(sets)]
+        y = [torch.empty(elements, device=DEV, dtype=BF16) for _ in range(sets)]
+
+        def write(y: list[torch.Tensor] = y) -> None:
+            for z in y:
+                z.fill_(0.5)
+
+        def read(x: list[torch.Tensor] = x) -> None:
+            for z in x:
+                torch.sum(z, dtype=torch.float32)
+
+        def copy(x: list[torch.Tensor] = x, y: list[torch.Tensor] = y) -> None:
+            for z, w in zip(y, x, strict=True):
+                z.copy_(w)
+
+        kernels = {"write": (write, elements * 2), "read": (read, elements * 2), "copy": (copy, elements * 4)}
+        for name, (fn, moved) in kernels.items():
+            s, j = run.time_and_energy(fn, calls=sets)
+            run.row(grid="calibration", kind="stream", model=name, m=elements, seconds=s, joules=j, bytes=moved,
+                    note=f"{moved / s / 1e12:.2f} TB/s")  # fmt: skip
+            print(f"stream {name:<5} {mib:>5} MiB: {s * 1e6:9.1f} us {moved / s / 1e12:.2f} TB/s", flush=True)
+        del x, y
+        torch.cuda.empty_cache()
+
+
 PARTS = {
     "gemm": gemms,
     "latent": latent_split,
@@ -531,6 +565,7 @@ PARTS = {
     "duty": duty,
     "duty-mix": duty_mix,
     "gemm-split": split_gemms,
+    "streams": streams,
     # the same kernels where only the key count's divisibility changes (Triton specialises integer
     # arguments divisible by 16)
     "divisibility": lambda r: (

@@ -164,6 +164,7 @@ _CORES = {"count", "interconnect_bandwidth_bytes_per_cycle", "interconnect_energ
 _FRACTIONS = {
     "compute",
     "memory",
+    "memory_write",
     "attention_compute",
     "attention_two_part_compute",
     "attention_decode_compute",

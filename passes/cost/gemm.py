@@ -577,12 +577,19 @@ def _level_cycles(
         keys = np.asarray(op.keys, dtype=float) / splits  # a program's, on average
         start_end = np.asarray(machine.attention_two_part_program_keys, dtype=float)
         off_chip = off_chip * np.where(decode, keys / (keys + start_end), 1.0)
+    # A GEMM writes its output tiles after their mainloops have read their operands, at the measured write rate
+    # (a fill writes as fast, benchmarks/results/h200_streams_2026-12-01.csv). A copy-like op interleaves its
+    # reads and writes (a 256 MiB copy moves 4.1 TB/s, more than a fill or a sum alone) and a fused kernel's
+    # rates were measured on whole kernels: both keep one rate.
+    gemm_stores = op.gemm is not None and not op.flash
+    off_chip_write = machine.memory_write_efficiency if gemm_stores else off_chip
     for i, level in enumerate(machine.levels):
         instances = np.minimum(level.count, units) if i == 0 else level.count
         scale = instances * (column(off_chip) if i == last else 1.0)
         read_bw, write_bw = column(level.read_bandwidth), column(level.write_bandwidth)
         if i == last:
-            cycles.append(reads[i] / (read_bw * scale) + writes[i] / (write_bw * scale))
+            write_scale = instances * column(off_chip_write)
+            cycles.append(reads[i] / (read_bw * scale) + writes[i] / (write_bw * write_scale))
         else:
             cycles.append(np.maximum(reads[i] / (read_bw * scale), writes[i] / (write_bw * scale)))
     return cycles

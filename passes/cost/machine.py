@@ -44,6 +44,8 @@ class Machine:
     epilogue_slices: Num = 0.0
     """Time a GEMM's output tile takes to write out, in K slices of its mainloop (0: hidden)."""
     memory_efficiency: Num = 1.0
+    memory_write_efficiency: Num = 1.0
+    """Off-chip write rate / peak of a GEMM's output stores (`memory_efficiency` is its operands' reads)."""
     op_latency: Num = 0.0
     """Fixed cycles of any other kernel (a norm, a RoPE, a cache store): in a step, its own time and the launch
     gap after it."""
@@ -145,6 +147,7 @@ class Machine:
             compute_efficiency=efficiency.get("compute", 1.0),
             epilogue_slices=efficiency.get("epilogue_slices", 0.0),
             memory_efficiency=efficiency.get("memory", 1.0),
+            memory_write_efficiency=efficiency.get("memory_write", efficiency.get("memory", 1.0)),
             op_latency=efficiency.get("op_latency_cycles", 0.0),
             contraction_latency=efficiency.get("contraction_latency_cycles", efficiency.get("op_latency_cycles", 0.0)),
             split_k_latency=efficiency.get("split_k_latency_cycles", 0.0),
@@ -242,6 +245,7 @@ _STACKED = (
     "compute_efficiency",
     "epilogue_slices",
     "memory_efficiency",
+    "memory_write_efficiency",
     "op_latency",
     "contraction_latency",
     "split_k_latency",
