@@ -548,7 +548,8 @@ def _level_cycles(
     machine: Machine, reads: list[np.ndarray], writes: list[np.ndarray], units: np.ndarray, op: OpSpec
 ) -> list[np.ndarray]:
     """On-chip levels read and write through separate ports; the off-chip bus is shared by reads and writes
-    and reaches the measured fraction of its peak (of a fused attention kernel's, for a flash group: the
+    and reaches the measured fraction of its peak (a GEMM's output stores `memory_write`'s; of a fused
+    attention kernel's, for a flash group: the
     kernel's own where its keys come in two parts, or, for the decode kernel whose second key part all
     heads share, at most the rate its loads allow, `attention_shared_key_memory`). The per-head decode
     kernel whose keys come in two parts (cache-kv's) streams nothing while each program starts and ends,
