@@ -128,6 +128,8 @@ def test_validate_command_prints_the_table_and_exits_1_over_a_limit(capsys: pyte
     assert cli.main(["validate", csv_path]) == 0
     out = capsys.readouterr().out
     assert "NVIDIA H100" in out and "scheme ranking agrees" in out
+    # The one point whose order differs says how far apart the measurement put the pair it swaps.
+    assert "(the pair it swaps measured 0.9% apart: a tie)" in out
     assert cli.main(["validate", csv_path, "--max-error", "0.01"]) == 1
     assert "limit exceeded" in capsys.readouterr().out
 
