@@ -64,6 +64,13 @@ LIMITS = {
     # The same again on a fourth lent H200 (its autotuner split other GEMMs: reuse's at M = 1 and 8, and the
     # K = 7168 projections at M = 32): the group medians within 3.1%, the largest 13.2%.
     "h200_tuned2_2026-11-30.csv": {"median": 0.03, "max_median": 0.04, "max_error": 0.155, "max_energy": 0.07},
+    # A third grid of shapes in neither of the others (measure.py --only tune,holdout: batch 4-96 x context
+    # 3k-12k, prompts 1.5k and 6k), measured after every constant was fit, on two boards. The first (idle 137 W
+    # where the others read 123) ran recompute's and cache-kv's 6k prefill 10-13% slower than the second board
+    # and a profile on a third (h200_profile_prefill_2026-12-01.csv): prefill recompute's median of its two
+    # points is 5.5% there, 1.8% on the second. Largest on both: MHA decode at batch 12 x 12k (11.7%, 12.1%).
+    "h200_holdout_2026-12-01.csv": {"median": 0.025, "max_median": 0.06, "max_error": 0.13, "max_energy": 0.07},
+    "h200_holdout2_2026-12-01.csv": {"median": 0.025, "max_median": 0.05, "max_error": 0.13, "max_energy": 0.055},
 }
 
 FIT_ON = ("h100_2026-11-24.csv", "h200_2026-11-24.csv")
@@ -118,7 +125,7 @@ def test_the_readme_shows_todays_validation_table():
 def test_every_measured_attention_passed_its_float64_check(name: str):
     rows = list(csv.DictReader(open(RESULTS / name)))
     checked = [r for r in rows if r["kind"] in ("step", "attention") and r["status"] == "ok"]
-    assert len(checked) > 100
+    assert len(checked) >= 55
     assert all(float(r["rel_error"]) < 1e-2 for r in checked)
     assert {r["status"] for r in rows} <= {"ok", "skipped"}
 

@@ -4,6 +4,7 @@ in seconds and in joules the board draws. One run writes one CSV that `mlacc val
     python benchmarks/gpu/measure.py --out benchmarks/results/h100_2026-11-24.csv
     python benchmarks/gpu/measure.py --tuned-gemms --only tune,validation \
         --out benchmarks/results/h200_tuned_2026-11-30.csv
+    python benchmarks/gpu/measure.py --only tune,holdout --out benchmarks/results/h200_holdout_2026-12-01.csv
 
 Needs torch, triton and NVML (the nvidia-ml-py package) on the GPU machine; no mlacc install.
 
@@ -12,7 +13,8 @@ Two grids, on different shapes, so a model fitted on one is judged on the other:
   at the layer's projection shapes, one-kernel RMSNorm/RoPE/stores, back-to-back tiny ops in a graph, the
   fused attention kernel alone, and whole steps at batch 2/16/64 x context 2k/8k/24k;
 - validation: whole DeepSeek-V3 MLA steps under each execution scheme (and its MHA twin) for decode
-  (batch 1-128 x context 1k-32k) and prefill (batch 1-4 x prompt 512-8k).
+  (batch 1-128 x context 1k-32k) and prefill (batch 1-4 x prompt 512-8k); part `holdout` the same on a
+  third grid of shapes in neither (batch 4-96 x context 3k-12k, prompts 1.5k and 6k).
 A step is the layer's `la` ops one kernel each, as mlacc lowers them (cuBLAS GEMMs, Triton RMSNorm and
 RoPE, a copy per KV-cache store), with scores, softmax and the weighted sum fused in one Triton
 flash-attention kernel (flash_attention.py) that splits long contexts and reads every cache block
@@ -609,6 +611,11 @@ def main() -> None:
             decode = [(b, c) for b in (1, 8, 32, 128) for c in (1024, 4096, 16384, 32768)]
             prefill = [(b, c) for b in (1, 4) for c in (512, 2048, 8192)]
             steps(run, "validation", decode, prefill)
+    if "holdout" in parts:
+        # A third grid of shapes, in neither of the others (batch 4-96 x context 3k-12k, prompts 1.5k and 6k),
+        # measured after every constant was fit: its rows are `validation` rows of their own CSV.
+        decode = [(b, c) for b in (4, 24, 48, 96) for c in (3072, 6144)] + [(12, 12288)]
+        steps(run, "validation", decode, [(3, 1536), (2, 6144)])
     if "attention" in parts:
         attention_alone(run)
     if "calibration-steps" in parts and not run.quick:

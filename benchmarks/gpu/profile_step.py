@@ -31,6 +31,9 @@ mha_baseline:mha:decode:64:2048 ...:112:1024 ...:96:1536 ...:1:24576 deepseek_v3
 benchmarks/results/h200_profile_expand_2026-11-30.csv: one --graph run of short steps that also wrote each
 step's whole replay (`step_seconds`), with --points deepseek_v3:expand:decode:1:1024 ...:1:4096
 deepseek_v3:reuse:decode:1:4096 deepseek_v3:expand:decode:8:1024 ...:2:2048 deepseek_v3:reuse:decode:1:1024.
+benchmarks/results/h200_profile_prefill_2026-12-01.csv: one --graph run of prefill steps, with --points
+deepseek_v3:recompute:prefill:2:6144 and cache-kv, expand, reuse at 2:6144, recompute and cache-kv at 2:4096,
+recompute at 1:8192 (the hold-out grid's 6k prefill, which one board ran 10-13% slower than another).
 benchmarks/step_breakdown.py reads them.
 """
 
