@@ -31,6 +31,7 @@ from mlacc.validate import (
     validate,
 )
 from passes.cost import (
+    Estimate,
     Gemm,
     Machine,
     OpSpec,
@@ -75,6 +76,22 @@ LIMITS = {
 
 FIT_ON = ("h100_2026-11-24.csv", "h200_2026-11-24.csv")
 """The runs whose calibration rows the presets were fit on (the later H200 run measured the validation grid only)."""
+
+
+def dram_gemm(machine: Machine, m: int, n: int, k: int, g: int = 1) -> tuple[OpSpec, Estimate]:
+    """A bf16 (g x) M x K . K x N GEMM whose operands and result live in DRAM, as the kernel grids time them, and
+    the model's estimate of it at its best tiling."""
+    op = OpSpec("g", "einsum", "bf16", 2, 2 * g * m * n * k, (2 * g * m * k, 2 * g * k * n), 2 * g * m * n,
+                Gemm.of("gmk,gkn->gmn", {"g": g, "m": m, "n": n, "k": k}))  # fmt: skip
+    dram = machine.dram.name
+    return op, best_tiling(machine, op, Placement((dram, dram), dram))[1]
+
+
+def row_error(machine: Machine, row: dict[str, str]) -> float:
+    """estimate / measurement - 1 of a kernel-grid GEMM row (`gemm`, or per-head batched `bmm`)."""
+    g = int(row["heads"]) if row["kind"] == "bmm" else 1
+    _, est = dram_gemm(machine, int(row["m"]), int(row["n"]), int(row["k"]), g)
+    return float(est.cycles / machine.frequency) / float(row["seconds"]) - 1
 
 
 @cache
@@ -304,15 +321,8 @@ def test_big_gemms_of_the_calibration_grid_follow_the_epilogue_model(name: str):
     big = [r for r in rows if int(r["m"]) >= 4096]
     machine = Machine.of(load_hardware(name.split("_")[0]))
     assert machine.epilogue_slices > 1
-    dram = machine.dram.name
-    errors = []
-    for r in big:
-        m, n, k = int(r["m"]), int(r["n"]), int(r["k"])
-        gemm = Gemm.of("mk,kn->mn", {"m": m, "n": n, "k": k})
-        op = OpSpec("g", "einsum", "bf16", 2, 2 * m * n * k, (2 * m * k, 2 * k * n), 2 * m * n, gemm)
-        _, est = best_tiling(machine, op, Placement((dram, dram), dram))
-        assert est.bound == "compute"
-        errors.append(est.cycles / machine.frequency / float(r["seconds"]) - 1)
+    assert all(dram_gemm(machine, int(r["m"]), int(r["n"]), int(r["k"]))[1].bound == "compute" for r in big)
+    errors = [row_error(machine, r) for r in big]
     assert len(errors) == 20 and max(map(abs, errors)) < 0.08
 
 
@@ -326,16 +336,10 @@ def test_weight_streams_pay_the_split_k_kernel_where_the_library_splits_k(name: 
     skinny = [r for r in rows if r["kind"] in ("gemm", "bmm") and int(r["m"]) <= 16]
     machine = Machine.of(load_hardware(name.split("_")[0]))
     assert machine.split_k_latency > 0
-    dram = machine.dram.name
-    errors, split = [], 0
-    for r in skinny:
-        g = int(r["heads"]) if r["kind"] == "bmm" else 1
-        m, n, k = int(r["m"]), int(r["n"]), int(r["k"])
-        gemm = Gemm.of("gmk,gkn->gmn", {"g": g, "m": m, "n": n, "k": k})
-        op = OpSpec("g", "einsum", "bf16", 2, 2 * g * m * n * k, (2 * g * m * k, 2 * g * k * n), 2 * g * m * n, gemm)
-        _, est = best_tiling(machine, op, Placement((dram, dram), dram))
-        errors.append(est.cycles / machine.frequency / float(r["seconds"]) - 1)
-        split += bool(library_splits_k(machine.units, gemm))
+    errors = [row_error(machine, r) for r in skinny]
+    gemms = [(int(r["heads"]) if r["kind"] == "bmm" else 1, int(r["m"]), int(r["n"]), int(r["k"])) for r in skinny]
+    shapes = (Gemm.of("gmk,gkn->gmn", {"g": g, "m": m, "n": n, "k": k}) for g, m, n, k in gemms)
+    split = sum(bool(library_splits_k(machine.units, gemm)) for gemm in shapes)
     assert len(errors) == 27 and split == 9
     assert max(map(abs, errors)) < 0.09 and statistics.median(map(abs, errors)) < 0.03
 
@@ -348,14 +352,7 @@ def test_stores_run_at_the_measured_write_rate(name: str):
     rows = [r for r in csv.DictReader(open(RESULTS / name)) if r["grid"] == "calibration" and r["kind"] == "bmm"]
     machine = Machine.of(load_hardware(name.split("_")[0]))
     assert machine.memory_write_efficiency < 0.9 * machine.memory_efficiency
-    dram = machine.dram.name
-    errors = []
-    for r in (r for r in rows if int(r["m"]) >= 64):
-        g, m, n, k = (int(r[x]) for x in ("heads", "m", "n", "k"))
-        gemm = Gemm.of("gmk,gkn->gmn", {"g": g, "m": m, "n": n, "k": k})
-        op = OpSpec("g", "einsum", "bf16", 2, 2 * g * m * n * k, (2 * g * m * k, 2 * g * k * n), 2 * g * m * n, gemm)
-        _, est = best_tiling(machine, op, Placement((dram, dram), dram))
-        errors.append(est.cycles / machine.frequency / float(r["seconds"]) - 1)
+    errors = [row_error(machine, r) for r in rows if int(r["m"]) >= 64]
     assert len(errors) == 10 and max(map(abs, errors)) < 0.11
 
 
@@ -402,13 +399,9 @@ def test_gemm_rates_are_the_sustained_ones_under_the_power_limit():
     between memory-bound kernels runs cooler (1624 MHz) and faster, which the step clock gives it."""
     rows = {r["model"]: r for r in csv.DictReader(open(RESULTS / "h200_clocks_2026-11-30.csv")) if r["kind"] == "clock"}
     machine = Machine.of(load_hardware("h200"))
-    dram = machine.dram.name
 
     def model_seconds(r: dict[str, str]) -> float:
-        m, n, k = int(r["m"]), int(r["n"]), int(r["k"])
-        op = OpSpec("g", "einsum", "bf16", 2, 2 * m * n * k, (2 * m * k, 2 * k * n), 2 * m * n,
-                    Gemm.of("mk,kn->mn", {"m": m, "n": n, "k": k}))  # fmt: skip
-        return best_tiling(machine, op, Placement((dram, dram), dram))[1].cycles / machine.frequency
+        return float(dram_gemm(machine, int(r["m"]), int(r["n"]), int(r["k"]))[1].cycles / machine.frequency)
 
     for name in ("gemm back-to-back", "deep gemm back-to-back"):
         assert int(rows[name]["sm_mhz"]) < 0.8 * 1980
@@ -428,11 +421,8 @@ def test_the_step_clock_speeds_a_gemm_between_copies_as_measured():
         r["model"]: r for r in csv.DictReader(open(RESULTS / "h200_duty_mix_2026-11-30.csv")) if r["kind"] == "clock"
     }
     machine = Machine.of(load_hardware("h200"))
-    dram = machine.dram.name
-    m, n, k = 8192, 16384, 7168
-    op = OpSpec("g", "einsum", "bf16", 2, 2 * m * n * k, (2 * m * k, 2 * k * n), 2 * m * n,
-                Gemm.of("mk,kn->mn", {"m": m, "n": n, "k": k}))  # fmt: skip
-    gemm = clocked_op(machine, op, best_tiling(machine, op, Placement((dram, dram), dram))[1])
+    op, estimate = dram_gemm(machine, 8192, 16384, 7168)
+    gemm = clocked_op(machine, op, estimate)
     copy = ClockedOp(None, 0.0, 0.0, 0.0, float(rows["mix copy alone"]["seconds"]) * machine.frequency)
     alone_clock, (alone,) = step_clock(machine, [gemm])
     assert alone_clock[0] == pytest.approx(machine.gemm_clock, rel=0.01)
