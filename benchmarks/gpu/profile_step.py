@@ -34,6 +34,12 @@ deepseek_v3:reuse:decode:1:4096 deepseek_v3:expand:decode:8:1024 ...:2:2048 deep
 benchmarks/results/h200_profile_prefill_2026-12-01.csv: one --graph run of prefill steps, with --points
 deepseek_v3:recompute:prefill:2:6144 and cache-kv, expand, reuse at 2:6144, recompute and cache-kv at 2:4096,
 recompute at 1:8192 (the hold-out grid's 6k prefill, which one board ran 10-13% slower than another).
+benchmarks/results/h200_profile_mha_2026-12-01.csv: one --graph run of MHA decode at 8-16 x 12k and 12 and 24 x
+6k (the hold-out grid's MHA 12 x 12k, which measure.py had timed 12% slow). h200_profile_order_2026-12-01.csv:
+MHA decode 12 x 12k, expand and cache-kv decode 96 x 6k, then MHA 12 x 12k again: its whole replay, timed
+right after capture, reads 2.40 ms first and 2.74 ms after the power-heavy steps, its kernels 2.38 ms both
+times (why measure.py and this script now settle each step before timing it);
+h200_profile_order_settled_2026-12-01.csv: the same order with this script settling: 2.38 ms both times.
 benchmarks/step_breakdown.py reads them.
 """
 
@@ -81,12 +87,17 @@ def kernels_of(step: Step) -> list[tuple[str, float]]:
     return [(per_run[0][i][0], statistics.median(r[i][1] for r in per_run)) for i in range(launches)]
 
 
+SETTLE = 0.5
+"""Seconds of back-to-back replays before a step's whole replay is timed, as measure.py --settle (the runs
+below up to h200_profile_order_2026-12-01.csv timed it right after capture)."""
+
+
 def graph_kernels_of(step: Step, board: Board) -> tuple[list[tuple[str, float]], float, float]:
     """(kernel name, median device seconds) per launch of one step replayed back to back from a CUDA graph,
     the mean SM clock (MHz, NVML sampled every 2 ms) over the profiled replays, and the whole replay's seconds
     (launch gaps included), timed as measure.py times a step."""
     graph = capture(step)
-    whole = replay_seconds(graph)
+    whole = replay_seconds(graph, settle=SETTLE)
     print(f"   the graph replays in {whole * 1e6:.1f} us", flush=True)
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
         graph.replay()
