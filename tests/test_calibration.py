@@ -76,8 +76,8 @@ LIMITS = {
     # (measure.py --settle): MHA decode at 12 x 12k reads 2.36 ms where the unsettled runs read 2.72-2.73 right
     # after expand's 96 x 6k (h200_profile_order_2026-12-01.csv); every group median within 3.0%, largest 5.1%.
     "h200_holdout3_2026-12-01.csv": {"median": 0.025, "max_median": 0.035, "max_error": 0.06, "max_energy": 0.065},
-    # The validation grid settled on a fifth H200: groups within 3.9%; the largest is still reuse at 128 x 1k
-    # (25.2%), cuBLAS's own kernel for its 65536-deep product (the same 671 us as unsettled).
+    # The validation grid settled on another H200: groups within 3.9%; the largest is still reuse at 128 x 1k
+    # (25.2%), cuBLAS's own kernel for its 65536-deep product (671 us settled, 675 unsettled).
     "h200_settled_2026-12-01.csv": {"median": 0.03, "max_median": 0.045, "max_error": 0.26, "max_energy": 0.06},
 }
 
