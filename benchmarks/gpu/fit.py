@@ -70,7 +70,8 @@ def main() -> None:
     # the kernel that sums the partial results where the library splits K (passes/cost/gemm.py
     # `library_splits_k`), by relative least squares.
     skinny = [r for r in gemms + kind("bmm") if f(r, "m") <= 16]
-    units = Machine.of(load_hardware(args.preset)).units
+    machine = Machine.of(load_hardware(args.preset))
+    units = machine.units
     split = [bool(library_splits_k_of(units, r)) for r in skinny]
     seconds = np.array([f(r, "seconds") for r in skinny])
     columns = np.array([[1.0, f(r, "bytes"), s] for r, s in zip(skinny, split, strict=True)])
@@ -89,7 +90,6 @@ def main() -> None:
     )
     # Stores: the per-head batched GEMMs with M >= 64 write outputs up to 3x their reads; with the latency, read
     # rate and split-K kernel above, the write rate that fits them best (relative least squares, one unknown).
-    machine = Machine.of(load_hardware(args.preset))
     stores = [r for r in kind("bmm") if f(r, "m") >= 64]
     fixed, written = [], []
     for r in stores:
@@ -113,7 +113,7 @@ def main() -> None:
         print(f"op_latency_cycles = {f(tiny, 'seconds') * CLOCK:.0f}   # {f(tiny, 'seconds') * 1e6:.2f} us per tiny op")
     print(f"attention_memory = {statistics.median(f(r, 'bytes') / f(r, 'seconds') / hbm for r in mha_decode):.3f}")
     if args.kernels:
-        fit_flash_programs(args.kernels, peak, hbm, Machine.of(load_hardware(args.preset)))
+        fit_flash_programs(args.kernels, peak, hbm, machine)
     else:
         print(f"attention_compute = {statistics.median(f(r, 'flops') / f(r, 'seconds') / peak for r in prefill):.3f}")
     print(f"l2 read_bandwidth_bytes_per_cycle = {f(l2, 'bytes') / f(l2, 'seconds') / CLOCK:.0f}")
@@ -124,7 +124,6 @@ def main() -> None:
     # bytes per level the cost model's own for each calibration kernel (so no byte is charged twice), fit in
     # order: static power on kernels that move nothing, L2 on the L2 sweep, HBM on copies, norms and GEMVs,
     # then MACs on large GEMMs; each a median over its rows.
-    machine = Machine.of(load_hardware(args.preset))
     quiet = kind("idle") + kind("tiny")
     static = statistics.median(f(r, "joules") / f(r, "seconds") for r in quiet)
     l2_pj = (f(l2, "joules") - static * f(l2, "seconds")) / f(l2, "bytes")

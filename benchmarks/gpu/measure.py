@@ -112,16 +112,22 @@ def capture(fn: Callable[[], object], copies: int = 1) -> torch.cuda.CUDAGraph:
     return graph
 
 
-def replay_seconds(graph: torch.cuda.CUDAGraph, budget: float = 0.15, settle: float = 0.0) -> float:
-    """Median seconds of one replay, event-timed, over about `budget` seconds of replays, after `settle` seconds
-    of replays back to back (so the board's clocks are the graph's own, not those of whatever ran before)."""
-    graph.replay()
-    torch.cuda.synchronize()
+def settle_graph(graph: torch.cuda.CUDAGraph, seconds: float) -> None:
+    """Replay `graph` back to back for `seconds`, so the board's clocks are the graph's own, not those of whatever
+    ran before."""
     t0 = time.perf_counter()
-    while time.perf_counter() - t0 < settle:
+    while time.perf_counter() - t0 < seconds:
         for _ in range(4):
             graph.replay()
         torch.cuda.synchronize()
+
+
+def replay_seconds(graph: torch.cuda.CUDAGraph, budget: float = 0.15, settle: float = 0.0) -> float:
+    """Median seconds of one replay, event-timed, over about `budget` seconds of replays, after `settle` seconds
+    of replays back to back (`settle_graph`)."""
+    graph.replay()
+    torch.cuda.synchronize()
+    settle_graph(graph, settle)
     t0 = time.perf_counter()
     graph.replay()
     torch.cuda.synchronize()

@@ -49,11 +49,10 @@ import argparse
 import csv
 import math
 import statistics
-import time
 from pathlib import Path
 
 import torch
-from measure import Board, Runner, Step, capture, replay_seconds, tune
+from measure import Board, Runner, Step, capture, replay_seconds, settle_graph, tune
 from torch.profiler import ProfilerActivity, profile
 
 POINTS = [
@@ -88,7 +87,8 @@ def kernels_of(step: Step) -> list[tuple[str, float]]:
 
 
 SETTLE = 0.5
-"""Seconds of back-to-back replays before a step's whole replay is timed, as measure.py --settle (the runs
+"""Seconds of back-to-back replays before a step's whole replay is timed, as measure.py --settle, and again
+before its kernels are profiled (the runs
 below up to h200_profile_order_2026-12-01.csv timed it right after capture)."""
 
 
@@ -103,11 +103,7 @@ def graph_kernels_of(step: Step, board: Board) -> tuple[list[tuple[str, float]],
         graph.replay()
         torch.cuda.synchronize()
     launches = sum(1 for e in prof.events() if e.device_type.name == "CUDA" and e.device_time > 0)
-    t0 = time.perf_counter()
-    while time.perf_counter() - t0 < 0.5:
-        for _ in range(4):
-            graph.replay()
-        torch.cuda.synchronize()
+    settle_graph(graph, SETTLE)
     with profile(activities=[ProfilerActivity.CUDA]) as prof, board.sm_clocks() as clocks:
         for _ in range(RUNS):
             graph.replay()
