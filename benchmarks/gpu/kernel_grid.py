@@ -12,6 +12,10 @@
     python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_expand_short_2026-11-30.csv \
         --only tune,head-expand-short
     python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_streams_2026-12-01.csv --only streams
+    python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_head_blocks_2026-12-01.csv --only tune,head-blocks
+    python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_head16_2026-12-01.csv \
+        --only tune,head-short,head-odd,head-many,head-few,head-expand,head-expand-short,duty-expand
+    (the per-head decode rows of runs before h200_head16 ran 64 query rows a program: measure.py `tune`)
 
 Needs torch, triton and NVML on the GPU machine (as measure.py, whose timing and energy it reuses:
 CUDA-graph replays, inputs rotated over several copies so each call reads HBM as in a real step).
@@ -34,7 +38,8 @@ says so, so a fit on these rows is judged by `mlacc validate` on other points. K
   contexts (part `head`; `head-odd` one key more) and short ones (part `head-short`: under 2k keys;
   `head-many`: batch 112 and 144, 14-18k programs of 769-1537 keys; `head-few`: batch 1-3 over 6-24k keys,
   256-384 programs); `head-expand` adds expand's kernel (its RoPE key shared by all heads), `head-expand-short`
-  that kernel alone at batch 1-8 over 769-6145 keys.
+  that kernel alone at batch 1-8 over 769-6145 keys; `head-blocks` all three at the validation grid's decode
+  shapes, each with 16 and with 64 query rows a program.
 - `gemm`: cuBLAS GEMMs at M = 1..512 with deep K (up to 65536), including the reuse scheme's composed
   W_UV x W_O (K = 65536, N = 7168) and W_UQ x W_UK (K = 1536, N = 65536); `gemm-split` that W_UV x W_O
   GEMM at M = 64-256 as cuBLAS picks its kernel and split in 2 or 4 along K by the caller.
@@ -234,10 +239,15 @@ def prefill_attention(run: GridRunner) -> None:
 
 
 def head_decode(
-    run: GridRunner, batches: tuple[int, ...], contexts: tuple[int, ...], names: tuple[str, ...] = ("mha", "cache-kv")
+    run: GridRunner,
+    batches: tuple[int, ...],
+    contexts: tuple[int, ...],
+    names: tuple[str, ...] = ("mha", "cache-kv"),
+    configs: tuple[tuple[int, int, int, int] | None, ...] = (None,),
 ) -> None:
     """Caches stored [b, t, h, d] as the steps store them, seen as [b, h, t, d] by the kernel; expand's RoPE
-    key is one per token, broadcast to every head (stride 0), as its step passes it."""
+    key is one per token, broadcast to every head (stride 0), as its step passes it. Each shape runs with the
+    block shapes `tune` chose (None) and with every (block_m, block_n, warps, stages) of `configs`."""
     heads = lambda x: x.permute(0, 2, 1, 3)  # noqa: E731
     for name in names:
         for b in batches:
@@ -254,14 +264,20 @@ def head_decode(
                     sets.append((rand(b, H, 1, widths[0]), q2, heads(k1), None if k2 is None else heads(k2),
                                  heads(v), torch.empty(b, H, 1, widths[2], device=DEV, dtype=BF16)))  # fmt: skip
                 scale = (widths[0] + widths[1]) ** -0.5
-                blocks = blocks_for(sets[0][2], sets[0][0], False)
-                error = checked(sets, False, scale, **blocks)
-                s, j = timed_attention(run, sets, False, scale, **blocks)
-                flops = 2 * b * H * t * sum(widths)
-                decode_row(run, "head-decode", name, b, t, s, j, flops, per_set, error,
-                           note=f"{per_set / s / 1e12:.2f} TB/s")  # fmt: skip
-                print(f"head-decode {name:>8} b{b:<3} t{t:<6}: {s * 1e6:9.1f} us {per_set / s / 1e12:.2f} TB/s "
-                      f"err {error:.1e}", flush=True)  # fmt: skip
+                for config in configs:
+                    blocks = blocks_for(sets[0][2], sets[0][0], False)
+                    if config is not None:
+                        blocks = dict(zip(("block_m", "block_n", "num_warps", "num_stages"), config, strict=True))
+                    shape = f"block {blocks.get('block_m')}x{blocks.get('block_n')} w{blocks.get('num_warps')} " \
+                        f"s{blocks.get('num_stages')}"  # fmt: skip
+                    error = checked(sets, False, scale, **blocks)
+                    s, j = timed_attention(run, sets, False, scale, **blocks)
+                    flops = 2 * b * H * t * sum(widths)
+                    note = f"{per_set / s / 1e12:.2f} TB/s, {shape}"
+                    decode_row(run, "head-decode", name, b, t, s, j, flops, per_set, error,
+                               block_m=blocks.get("block_m"), note=note)  # fmt: skip
+                    print(f"head-decode {name:>8} b{b:<3} t{t:<6} {shape}: {s * 1e6:9.1f} us "
+                          f"{per_set / s / 1e12:.2f} TB/s err {error:.1e}", flush=True)  # fmt: skip
                 del sets
                 torch.cuda.empty_cache()
 
@@ -373,6 +389,17 @@ def duty(run: GridRunner) -> None:
     record_clock(run, f"duty mla-latent prefill b{b} x {s}",
                  lambda: attention(*args, causal=True, scale=(N + P) ** -0.5, out=o, **blocks), 4, 0.0, (0, 0, 0),
                  note="causal attention")  # fmt: skip
+    expand_decode_clock(run)
+    for share in (0.25, 0.5, 0.75):
+        for gemms in (1, 4, 16, 64):
+            copies = max(1, round(gemms * gemm_seconds * (1 - share) / share / copy_seconds))
+            record_clock(run, f"duty share {share:.2f} x {gemms} gemms", alternating(gemm, gemms, copy, copies), 1,
+                         gemms * work, shape, besides=copies * copy_seconds,
+                         note=f"{gemms} GEMMs ({gemms * gemm_seconds * 1e3:.2f} ms) then {copies} copies")  # fmt: skip
+
+
+def expand_decode_clock(run: GridRunner) -> None:
+    """The clock expand's two-part decode attention (its RoPE key shared by all heads) holds back to back."""
     b, t = 16, 8193
     heads = lambda x: x.permute(0, 2, 1, 3)  # noqa: E731
     k1, v = rand(b, t, H, N), rand(b, t, H, V)
@@ -383,12 +410,6 @@ def duty(run: GridRunner) -> None:
                  lambda: attention(q1, q2, heads(k1), heads(k2), heads(v), causal=False, scale=(N + P) ** -0.5, out=o,
                                    **blocks),
                  4, 0.0, (0, 0, 0), note=f"{b * t * H * (N + V) * 2 / 1e9:.2f} GB of keys and values")  # fmt: skip
-    for share in (0.25, 0.5, 0.75):
-        for gemms in (1, 4, 16, 64):
-            copies = max(1, round(gemms * gemm_seconds * (1 - share) / share / copy_seconds))
-            record_clock(run, f"duty share {share:.2f} x {gemms} gemms", alternating(gemm, gemms, copy, copies), 1,
-                         gemms * work, shape, besides=copies * copy_seconds,
-                         note=f"{gemms} GEMMs ({gemms * gemm_seconds * 1e3:.2f} ms) then {copies} copies")  # fmt: skip
 
 
 def clocks(run: GridRunner) -> None:
@@ -560,10 +581,17 @@ PARTS = {
     "head-expand": lambda r: head_decode(r, (4, 16, 48), (3073, 12289), ("expand", "cache-kv", "mha")),
     # expand's shared-key kernel with few programs over few keys each (batch 1-8 x 128 heads, 769-6145 keys)
     "head-expand-short": lambda r: head_decode(r, (1, 2, 4, 8), (769, 1537, 3073, 6145), ("expand",)),
+    # the per-head decode kernels at the validation grid's decode shapes under both block shapes `tune` has
+    # chosen on an H200 (a 0.1-0.5% tie at its one shape): 16 query rows a program (one is used) or 64
+    "head-blocks": lambda r: [
+        head_decode(r, batches, contexts, ("mha", "cache-kv", "expand"), ((16, 64, 4, 2), (64, 64, 4, 3)))
+        for batches, contexts in (((1, 8, 32), (1025, 4097, 16385)), ((128,), (1025, 4097)))
+    ],
     "gemm-latent": latent_gemms,
     "clocks": clocks,
     "duty": duty,
     "duty-mix": duty_mix,
+    "duty-expand": expand_decode_clock,
     "gemm-split": split_gemms,
     "streams": streams,
     # the same kernels where only the key count's divisibility changes (Triton specialises integer
