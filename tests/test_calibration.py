@@ -54,31 +54,50 @@ RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 LIMITS = {
     # H100's largest is expand decode b1 x 1k (10.2%), a 264 us step the step clock puts at the top clock.
     "h100_2026-11-24.csv": {"median": 0.03, "max_median": 0.05, "max_error": 0.12, "max_energy": 0.05},
-    "h200_2026-11-24.csv": {"median": 0.03, "max_median": 0.05, "max_error": 0.28, "max_energy": 0.065},
+    # The H200 runs up to h200_settled_2026-12-01 ran the per-head decode kernel (MHA's, cache-kv's, expand's)
+    # with 64 query rows a program, a choice `tune` made by a 0.1-0.5% tie at its one shape; at the validation
+    # shapes that kernel is up to 28% slower than with 16 rows (h200_head_blocks_2026-12-01.csv), the one the
+    # preset is now fit on, so the model runs their decode cache-kv and expand steps 5-15% fast (the worst group
+    # medians below). Their other groups and their rankings still hold; the limits pin them against regressions.
+    "h200_2026-11-24.csv": {"median": 0.03, "max_median": 0.08, "max_error": 0.28, "max_energy": 0.065},
     # The same validation grid measured again six days later on another lent H200 (measure.py --only
     # tune,validation): steps within 0.5% of the first run's (median; 4.9% at most).
-    "h200_2026-11-30.csv": {"median": 0.03, "max_median": 0.05, "max_error": 0.28, "max_energy": 0.065},
+    "h200_2026-11-30.csv": {"median": 0.035, "max_median": 0.08, "max_error": 0.28, "max_energy": 0.065},
     # The same grid on a third lent H200 with each GEMM run the fastest of cuBLAS's own kernel and a split
-    # along K in 2 or 4 (measure.py --tuned-gemms): reuse's K = 65536 product at batch 128 runs split in 4, and
-    # the largest error falls to 11.7%, and every (phase, scheme) median is within 3.8%.
-    "h200_tuned_2026-11-30.csv": {"median": 0.03, "max_median": 0.04, "max_error": 0.14, "max_energy": 0.08},
+    # along K in 2 or 4 (measure.py --tuned-gemms): reuse's K = 65536 product at batch 128 runs split in 4.
+    "h200_tuned_2026-11-30.csv": {"median": 0.03, "max_median": 0.06, "max_error": 0.19, "max_energy": 0.075},
     # The same again on a fourth lent H200 (its autotuner split other GEMMs: reuse's at M = 1 and 8, and the
-    # K = 7168 projections at M = 32): the group medians within 3.1%, the largest 13.2%.
-    "h200_tuned2_2026-11-30.csv": {"median": 0.03, "max_median": 0.04, "max_error": 0.155, "max_energy": 0.07},
+    # K = 7168 projections at M = 32).
+    "h200_tuned2_2026-11-30.csv": {"median": 0.03, "max_median": 0.09, "max_error": 0.19, "max_energy": 0.06},
     # A third grid of shapes in neither of the others (measure.py --only tune,holdout: batch 4-96 x context
-    # 3k-12k, prompts 1.5k and 6k), measured after every constant was fit, on two boards. The first (idle 137 W
-    # where the others read 123) ran recompute's and cache-kv's 6k prefill 10-13% slower than the second board
-    # and a profile on a third (h200_profile_prefill_2026-12-01.csv): prefill recompute's median of its two
-    # points is 5.5% there, 1.8% on the second. Largest on both: MHA decode at batch 12 x 12k (11.7%, 12.1%).
-    "h200_holdout_2026-12-01.csv": {"median": 0.025, "max_median": 0.06, "max_error": 0.13, "max_energy": 0.07},
-    "h200_holdout2_2026-12-01.csv": {"median": 0.025, "max_median": 0.05, "max_error": 0.13, "max_energy": 0.055},
+    # 3k-12k, prompts 1.5k and 6k), on two boards, unsettled: MHA decode at batch 12 x 12k read slow right after
+    # expand's 96 x 6k (h200_profile_order_2026-12-01.csv).
+    "h200_holdout_2026-12-01.csv": {"median": 0.035, "max_median": 0.1, "max_error": 0.18, "max_energy": 0.065},
+    "h200_holdout2_2026-12-01.csv": {"median": 0.03, "max_median": 0.125, "max_error": 0.175, "max_energy": 0.045},
     # The same hold-out grid on a third board with each step replayed back to back for 0.5 s before it is timed
-    # (measure.py --settle): MHA decode at 12 x 12k reads 2.36 ms where the unsettled runs read 2.72-2.73 right
-    # after expand's 96 x 6k (h200_profile_order_2026-12-01.csv); every group median within 3.0%, largest 5.1%.
-    "h200_holdout3_2026-12-01.csv": {"median": 0.025, "max_median": 0.035, "max_error": 0.06, "max_energy": 0.065},
-    # The validation grid settled on another H200: groups within 3.9%; the largest is still reuse at 128 x 1k
-    # (25.2%), cuBLAS's own kernel for its 65536-deep product (671 us settled, 675 unsettled).
-    "h200_settled_2026-12-01.csv": {"median": 0.03, "max_median": 0.045, "max_error": 0.26, "max_energy": 0.06},
+    # (measure.py --settle).
+    "h200_holdout3_2026-12-01.csv": {"median": 0.025, "max_median": 0.105, "max_error": 0.2, "max_energy": 0.065},
+    # The validation grid settled on another H200; its largest is reuse at 128 x 1k (25.2%), cuBLAS's own kernel
+    # for its 65536-deep product (671 us settled, 675 unsettled).
+    "h200_settled_2026-12-01.csv": {"median": 0.03, "max_median": 0.09, "max_error": 0.26, "max_energy": 0.06},
+    # Settled, with tuned GEMMs, the validation and the hold-out grids on a sixth board.
+    "h200_tuned_settled_2026-12-01.csv": {"median": 0.04, "max_median": 0.1, "max_error": 0.225, "max_energy": 0.06},
+    "h200_holdout_tuned_2026-12-01.csv": {"median": 0.03, "max_median": 0.155, "max_error": 0.18, "max_energy": 0.035},
+    # The same board right after, cuBLAS's own GEMMs: `tune` picked 16-row blocks for the per-head decode kernel
+    # (by 0.07%), which ran its per-head decode steps 4-18% faster than the run before it on the same board.
+    "h200_settled2_2026-12-01.csv": {"median": 0.02, "max_median": 0.04, "max_error": 0.255, "max_energy": 0.05},
+    # Every run from here on: `tune` gives the per-head decode kernel 16-row blocks (never taller than its rows),
+    # the kernel the preset's per-head decode constants are fit on (h200_head16_2026-12-01.csv), settled. The
+    # validation grid with cuBLAS's own GEMMs and with tuned ones, and the hold-out grid, on a board that draws
+    # 7-12% less than the others on decode steps (energy median 11.4%, 8.5%) at their speed.
+    "h200_head16_validation_2026-12-01.csv": {
+        "median": 0.02,
+        "max_median": 0.05,
+        "max_error": 0.26,
+        "max_energy": 0.115,
+    },
+    "h200_head16_tuned_2026-12-01.csv": {"median": 0.025, "max_median": 0.035, "max_error": 0.125, "max_energy": 0.09},
+    "h200_head16_holdout_2026-12-01.csv": {"median": 0.02, "max_median": 0.025, "max_error": 0.075, "max_energy": 0.08},
 }
 
 FIT_ON = ("h100_2026-11-24.csv", "h200_2026-11-24.csv")
@@ -462,29 +481,38 @@ def test_each_kernel_holds_its_own_clock_back_to_back():
 
 def test_in_step_profiles_agree_with_the_step_clock():
     """Kernels timed inside their steps' own CUDA-graph replays (profile_step.py --graph), by class against the
-    model's ops (benchmarks/step_breakdown.py). Before the step clock, expand decode held on H200 only because
-    two errors cancelled: its up-projection GEMMs 5-19% slow (charged at their back-to-back clock) and its
-    two-part attention kernel (the shared RoPE key re-read by every head) 27-35% fast (charged MHA's one-part
-    HBM rate). With the step clock and that kernel's own ceiling both classes are within 12% in every expand
-    decode step; decode steps that leave the clock at its top are given it, and every step's clock is within
-    16% of the one measured (within 3% for the median step)."""
+    model's ops (benchmarks/step_breakdown.py). Every step's clock is within 16% of the one measured (within 3%
+    for the median step), and decode steps that leave the clock at its top are given it. The per-head decode
+    steps are judged on the kernel the preset is fit on, 16 query rows a program
+    (h200_profile_head16_2026-12-01.csv; the 2026-11-30 profile ran 64): expand's up-projection GEMMs (at the
+    step clock) and its attention kernel within 13% and 10% in every step, cache-kv's and MHA's attention
+    within 11%."""
     sys.path.insert(0, str(RESULTS.parent))
     from step_breakdown import breakdown
 
-    steps = breakdown(str(RESULTS / "h200_profile_graph_2026-11-30.csv"))
-    assert len(steps) == 39
+    old = breakdown(str(RESULTS / "h200_profile_graph_2026-11-30.csv"))
+    head16 = breakdown(str(RESULTS / "h200_profile_head16_2026-12-01.csv"))
+    assert len(old) == 39 and len(head16) == 16
     clock_errors = []
-    for step in steps:
-        err = {c: step.estimate[c] / step.measured[c] - 1 for c in ("gemm", "attention")}
+    for step in old + head16:
         assert step.model_mhz is not None
         clock_errors.append(abs(step.model_mhz / int(step.sm_mhz) - 1))
-        if "expand decode" in step.step:
-            assert abs(err["gemm"]) < 0.12 and abs(err["attention"]) < 0.12
-        elif "decode" in step.step and int(step.sm_mhz) > 1840:
-            assert step.model_mhz == pytest.approx(1980, abs=1)
+        # (expand decode at batch 2 x 2k held the top clock with the 64-row kernel; the model, which charges the
+        # 16-row kernel a memory-bound kernel's draw, gives it 1663 MHz)
+        if "decode" in step.step and int(step.sm_mhz) > 1840 and not (step in old and "expand" in step.step):
+            assert step.model_mhz == pytest.approx(1980, abs=1), step.step
+    assert max(clock_errors) < 0.165 and statistics.median(clock_errors) < 0.03
+    for step in head16:
+        err = {c: step.estimate[c] / step.measured[c] - 1 for c in ("gemm", "attention")}
+        if "expand" in step.step:
+            assert abs(err["gemm"]) < 0.13 and abs(err["attention"]) < 0.1, step.step
+        else:
+            assert abs(err["attention"]) < 0.11, step.step
+    for step in old:  # the latent kernel's steps (recompute, reuse), unchanged by the per-head kernel's blocks
+        if "decode" in step.step and ("recompute" in step.step or "reuse" in step.step):
             keys = int(step.step.split(" ctx ")[1].split()[0])
-            assert abs(err["attention"]) < (0.1 if keys >= 4096 else 0.17)
-    assert max(clock_errors) < 0.16 and statistics.median(clock_errors) < 0.03
+            err = step.estimate["attention"] / step.measured["attention"] - 1
+            assert abs(err) < (0.05 if keys >= 4096 else 0.15), step.step
 
 
 def test_flash_programs_over_few_keys_run_below_the_kernels_rate():
@@ -585,20 +613,18 @@ def test_the_kernel_grid_was_fit_on_checked_kernels(name: str, kernels: int):
 def test_a_kernel_that_reads_each_heads_keys_in_two_parts_streams_at_its_own_measured_rate(
     capsys: pytest.CaptureFixture[str],
 ):
-    """cache-kv's per-head keys come in two parts (128-wide and the 64-wide RoPE part): on H200 that kernel reads
-    HBM at 0.870 of the datasheet, less each program's start and end (`attention_two_part_program_keys`), where
-    MHA's one-part kernel reads 0.929 (kernel grid, benchmarks/results/h200_decode_kernels_2026-11-30.csv).
-    expand's RoPE key is shared by all heads, so its
-    programs stream one part each from HBM, but its loads hold it to 0.722 of the datasheet (same grid,
-    `attention_shared_key_memory` at the clock it holds alone, 1939 MHz, scaled to the step's clock);
-    MHA's keys are one part."""
+    """cache-kv's per-head keys come in two parts (128-wide and the 64-wide RoPE part): on H200 that kernel holds
+    3 programs per SM where MHA's one-part kernel holds 4, and reads HBM at 0.976 of the datasheet against MHA's
+    0.934, each with enough programs in flight (`in_flight_share`; kernel grid,
+    benchmarks/results/h200_head16_2026-12-01.csv). expand's RoPE key is shared by all heads: its kernel, with
+    16 query rows a program, streams as MHA's (0.953 fit alone) and holds the two-part kernel's programs."""
     h200 = Machine.of(load_hardware("h200"))
-    assert h200.attention_two_part_memory < h200.attention_memory_efficiency
+    assert h200.attention_two_part_programs_per_unit < h200.attention_programs_per_unit
     hbm = h200.dram.read_bandwidth * h200.frequency
-    for file, scheme, rate in [
-        ("examples/deepseek_v3.attn", "cache-kv", h200.attention_two_part_memory),
-        ("examples/deepseek_v3.attn", "expand", h200.attention_shared_key_memory),
-        ("examples/mha_baseline.attn", None, h200.attention_memory_efficiency),
+    for file, scheme, rate, resident in [
+        ("examples/deepseek_v3.attn", "cache-kv", h200.attention_two_part_memory, 3),
+        ("examples/deepseek_v3.attn", "expand", h200.attention_memory_efficiency, 3),
+        ("examples/mha_baseline.attn", None, h200.attention_memory_efficiency, 4),
     ]:
         args = [file, "--workload", "decode", "--hw", "h200", "--batch", "16"] + (
             ["--scheme", scheme] if scheme else []
@@ -607,17 +633,13 @@ def test_a_kernel_that_reads_each_heads_keys_in_two_parts_streams_at_its_own_mea
         ops = {op["name"]: op for op in result["ops"]}
         name = "scores" if scheme is None else "scores_nope"
         assert ops[name]["bound"] == "hbm"
-        if scheme == "expand":  # its loads follow the step's clock, below the kernel's own in this step
-            assert result["clock_hz"] < h200.attention_shared_key_clock
-            rate *= result["clock_hz"] / h200.attention_shared_key_clock
-        if scheme == "cache-kv":  # 16 x 128 programs fill the SMs unsplit, each over every key
-            keys = result["context"] + result["new_tokens"]
-            rate *= keys / (keys + h200.attention_two_part_program_keys)
+        # 16 x 128 programs fill the SMs unsplit; the last of their rounds has fewer in flight than the full rate
+        # needs (2048 programs in rounds of 396: 68 left, at 68 / 310 of the rate).
+        rate *= in_flight_share(16 * 128, 132 * resident, h200.attention_stream_programs)
         assert ops[name]["seconds"] == pytest.approx(ops[name]["bytes"]["hbm"] / (hbm * rate), rel=1e-6)
     # No preset measured it elsewhere: the one-part rate stands in.
     h100 = Machine.of(load_hardware("h100"))
     assert h100.attention_two_part_memory == h100.attention_memory_efficiency
-    assert h100.attention_two_part_program_keys == 0
 
 
 def decode_kernel_times(kernel: str, names: tuple[str, ...]) -> tuple[dict, dict]:
@@ -639,20 +661,16 @@ def decode_kernel_times(kernel: str, names: tuple[str, ...]) -> tuple[dict, dict
 
 
 def test_the_per_head_two_part_decode_kernel_is_estimated_as_the_kernel_grid_timed_it():
-    """The kernel grid timed cache-kv's per-head decode kernel alone over batch 4-144 x 769-12k keys
-    (benchmarks/results/h200_decode_kernels_2026-11-30.csv, h200_head_many_2026-11-30.csv): it reads 3.5 TB/s
-    over 769 keys a program and 4.1-4.3 over 12k. One rate (0.818 of the datasheet, the median at batch >= 16)
-    put the validation steps' cache-kv decode 5-10% fast at 1k context and 4-10% slow at 16k-32k; with each
-    program's start and end (`attention_two_part_program_keys`) the model's kernel (its flash ops, launch
-    included) follows the grid."""
-    measured, estimated = decode_kernel_times(
-        "cache-kv", ("h200_decode_kernels_2026-11-30.csv", "h200_head_many_2026-11-30.csv")
-    )
-    errors = [abs(estimated[p] / measured[p] - 1) for p in measured]
-    assert len(errors) >= 15 and statistics.median(errors) < 0.03 and max(errors) < 0.12
-    # At batch 16 it takes 21% longer per key over 769 keys a program than over 12289, as measured.
-    slowdown = lambda seconds: seconds[16, 768] / 769 / (seconds[16, 12288] / 12289)  # noqa: E731
-    assert slowdown(estimated) == pytest.approx(slowdown(measured), rel=0.05) and slowdown(estimated) > 1.15
+    """The kernel grid timed cache-kv's per-head decode kernel alone (16 query rows a program) over batch 1-144 x
+    769-24577 keys (benchmarks/results/h200_head16_2026-12-01.csv): it reads 4.5-4.6 TB/s with many programs and
+    less where the last round of programs has too few in flight (batch 2 and 4: 512 programs are a round of 396
+    and 116 more). With 3 programs per SM and 310 needed in flight (`in_flight_share`) the model's kernel (its
+    flash ops, launch included) follows the grid; one rate had it 27% off."""
+    measured, estimated = decode_kernel_times("cache-kv", ("h200_head16_2026-12-01.csv",))
+    errors = {p: estimated[p] / measured[p] - 1 for p in measured}
+    assert len(errors) == 30
+    assert statistics.median(abs(e) for e in errors.values()) < 0.025 and max(abs(e) for e in errors.values()) < 0.12
+    assert all(abs(errors[p]) < 0.035 for p in errors if p[0] >= 16)
 
 
 @pytest.mark.parametrize("name", ["h100", "h200"])
@@ -680,19 +698,17 @@ def test_the_attention_mac_energy_is_what_the_board_drew_after_everything_charge
 
 
 def test_the_one_part_decode_kernel_streams_at_its_rate_only_with_enough_programs_in_flight():
-    """MHA's decode kernel holds 2 programs per SM at once and reads HBM at its full rate only with about 190 in
-    flight (`in_flight_share`; fit.py --kernels): timed alone (kernel_grid.py parts head-few and head-many),
-    384 programs (batch 1 split in 3, or batch 3 unsplit) read 3.7-3.9 TB/s where 256 (batch 2) read 4.3-4.4.
-    One rate had those 384-program kernels 14-26% fast."""
-    measured, estimated = decode_kernel_times("mha", ("h200_head_few_2026-11-30.csv", "h200_head_many_2026-11-30.csv"))
+    """MHA's decode kernel (16 query rows a program) holds 4 programs per SM at once and reads HBM at its full
+    rate only with about 310 in flight (`in_flight_share`; fit.py --kernels): timed alone (kernel_grid.py parts
+    head-*, benchmarks/results/h200_head16_2026-12-01.csv), 256 programs (batch 2) read 3.6-3.8 TB/s where 384
+    (batch 3) read 4.4-4.5. Batch 1 over 6k keys (3 splits of 2k, and their combine) is 20% slower than the model."""
+    measured, estimated = decode_kernel_times("mha", ("h200_head16_2026-12-01.csv",))
     errors = {p: estimated[p] / measured[p] - 1 for p in measured}
-    assert len(errors) == 24
-    assert statistics.median(abs(e) for e in errors.values()) < 0.03 and max(abs(e) for e in errors.values()) < 0.14
-    # 384 programs over 4k keys or more each, and 256: within 3.5% either way (the kernel's fixed time is a
-    # GEMM's, 3.27 us since that fit charged the split-K sum apart: batch 1 x 12k, -3.1%).
-    for batch in (1, 2, 3):
-        for context in (12288, 24576):
-            assert abs(errors[batch, context]) < 0.035, (batch, context, errors[batch, context])
+    assert len(errors) == 30
+    assert statistics.median(abs(e) for e in errors.values()) < 0.035 and max(abs(e) for e in errors.values()) < 0.2
+    for batch in (2, 3):  # 256 programs and 384 over 6k keys or more each: within 5% either way
+        for context in (6144, 12288, 24576):
+            assert abs(errors[batch, context]) < 0.05, (batch, context, errors[batch, context])
     h200 = Machine.of(load_hardware("h200"))
-    assert in_flight_share(384, 132 * h200.attention_programs_per_unit, h200.attention_stream_programs) < 0.9
-    assert in_flight_share(256, 132 * h200.attention_programs_per_unit, h200.attention_stream_programs) == 1
+    assert in_flight_share(256, 132 * h200.attention_programs_per_unit, h200.attention_stream_programs) < 0.85
+    assert in_flight_share(384, 132 * h200.attention_programs_per_unit, h200.attention_stream_programs) == 1

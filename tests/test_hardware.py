@@ -135,18 +135,13 @@ BAD_FILES = [
         "clock_top_hz, gemm_clock_hz, memory_power: missing memory_power",
     ),
     (
-        ("attention_shared_key_clock_hz = 1.939e9", "# "),
-        "62:1: error: [efficiency] attention_shared_key_memory needs attention_shared_key_clock_hz, the clock it was "
-        "measured at, where the step clock is modelled",
-    ),
-    (
         ("attention_program_keys = 138", "attention_stream_programs = 190\nattention_program_keys = 138"),
         "62:1: error: [efficiency] models the decode kernel's programs in flight with both of "
         "attention_programs_per_unit, attention_stream_programs: missing attention_programs_per_unit",
     ),
     (
-        ("attention_program_keys = 138", "attention_two_part_program_keys = -20\nattention_program_keys = 138"),
-        "74:1: error: 'attention_two_part_program_keys' in [efficiency] must be positive, got -20",
+        ("attention_program_keys = 138", "attention_two_part_programs_per_unit = -3\nattention_program_keys = 138"),
+        "74:1: error: 'attention_two_part_programs_per_unit' in [efficiency] must be positive, got -3",
     ),
     (
         ("split_k_latency_cycles = 4598", "split_k_latency_cycles = -1"),

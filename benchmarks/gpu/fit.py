@@ -5,7 +5,7 @@
         --preset h200 \
         --kernels benchmarks/results/h200_kernels_2026-11-30.csv benchmarks/results/h200_decode_kernels_2026-11-30.csv \
         benchmarks/results/h200_head_many_2026-11-30.csv benchmarks/results/h200_head_few_2026-11-30.csv \
-        benchmarks/results/h200_expand_short_2026-11-30.csv \
+        benchmarks/results/h200_expand_short_2026-11-30.csv benchmarks/results/h200_head16_2026-12-01.csv \
         --clock benchmarks/results/h200_duty_2026-11-30.csv benchmarks/results/h200_duty_mix_2026-11-30.csv \
         --profiles benchmarks/results/h200_profile_gaps_2026-11-30.csv
 
@@ -111,10 +111,10 @@ def main() -> None:
         fit_op_latency(args.profiles)
     else:
         print(f"op_latency_cycles = {f(tiny, 'seconds') * CLOCK:.0f}   # {f(tiny, 'seconds') * 1e6:.2f} us per tiny op")
-    print(f"attention_memory = {statistics.median(f(r, 'bytes') / f(r, 'seconds') / hbm for r in mha_decode):.3f}")
     if args.kernels:
         fit_flash_programs(args.kernels, peak, hbm, machine)
     else:
+        print(f"attention_memory = {statistics.median(f(r, 'bytes') / f(r, 'seconds') / hbm for r in mha_decode):.3f}")
         print(f"attention_compute = {statistics.median(f(r, 'flops') / f(r, 'seconds') / peak for r in prefill):.3f}")
     print(f"l2 read_bandwidth_bytes_per_cycle = {f(l2, 'bytes') / f(l2, 'seconds') / CLOCK:.0f}")
     if args.clock:
@@ -262,94 +262,93 @@ def library_splits_k_of(units: int, row: dict[str, str]) -> bool:
     return bool(library_splits_k(units, gemm))
 
 
-def fit_head_decode(all_rows: list[dict[str, str]], hbm: float, units: int) -> None:
-    """`attention_two_part_memory` and `attention_two_part_program_keys` from the per-head decode kernels
-    (kernel_grid.py part `head-decode`: one new token over context + 1 keys), key counts not a multiple of 16
-    (see `fit_flash_programs`: this kernel too ran faster there, 3.77-3.78 ms at batch 16 x 12288 and 12304 keys,
-    3.81-4.31 at 12289 and 12296).
+HEAD_DECODE_BLOCK_M = 16
+"""Query rows a program of the per-head decode kernel holds: one is used, 16 is the smallest tensor-core tile
+and what measure.py's `tune` now picks. Rows timed before 2026-12-01 ran 64-row blocks (and record none): up to
+28% slower (benchmarks/results/h200_head_blocks_2026-12-01.csv), so they are left out."""
 
-    The kernel whose keys come in two parts (cache-kv's 128 + 64) streams HBM at one rate, and each of its
-    programs (batch x heads x splits, over K keys) streams nothing while it starts and ends, time worth P keys:
-    seconds = bytes / (rate x datasheet) x (K + P) / K, linear in 1 / rate and P / rate, fit by relative least
-    squares over every batch (at batch 144 x 769 keys the kernel reads 3.5 TB/s, at 48 x 12k 4.3). MHA's one-part
-    kernel gains nothing from P (its rows fit no better with it: median |error| 2.5% against 1.9% for one
-    rate); its rate is the median at batch >= 16
-    (`attention_memory`)."""
-    heads = [r for r in all_rows if r["kind"] == "head-decode" and (int(r["context"]) + 1) % 16]
-    one_part = [float(r["bytes"]) / float(r["seconds"]) / hbm for r in heads if r["model"] == "mha"
-                and int(r["batch"]) >= 16]  # fmt: skip
-    rate, start_end, errors = _start_end_fit([r for r in heads if r["model"] == "cache-kv"], hbm, units)
+
+def fit_head_decode(all_rows: list[dict[str, str]], hbm: float, units: int) -> None:
+    """`attention_memory`, `attention_programs_per_unit`, `attention_stream_programs`,
+    `attention_two_part_programs_per_unit` and `attention_two_part_memory` from the per-head decode kernels
+    (kernel_grid.py parts `head-*`: one new token over context + 1 keys), key counts not a multiple of 16 (see
+    `fit_flash_programs`: this kernel too ran faster there, 3.77-3.78 ms at batch 16 x 12288 and 12304 keys,
+    3.81-4.31 at 12289 and 12296), 16 query rows a program (`HEAD_DECODE_BLOCK_M`).
+
+    Each kernel holds a few programs per SM at once and streams at its full rate only with enough of them in
+    flight (`in_flight_share`): fit on MHA's kernel (`fit_in_flight`); with the same programs in flight, the
+    kernels whose keys come in two parts (larger tiles) hold fewer per SM, fit with their rates on cache-kv's
+    rows. Each by relative least squares. expand's kernel (the RoPE part shared by all heads) is charged MHA's
+    rate with the two-part kernels' programs per SM; its own rate under that share, over part head-expand's
+    shapes, is printed to check it."""
+    heads = [r for r in all_rows if r["kind"] == "head-decode" and (int(r["context"]) + 1) % 16
+             and r.get("block_m") == str(HEAD_DECODE_BLOCK_M)]  # fmt: skip
+    _, needed = fit_in_flight([r for r in heads if r["model"] == "mha"], hbm, units)
+    cache_kv = [r for r in heads if r["model"] == "cache-kv"]
+
+    def rms(fit: tuple[float, np.ndarray]) -> float:
+        return float(np.sqrt(np.mean(fit[1] ** 2)))
+
+    two_part_per_unit = min((1, 2, 3, 4), key=lambda n: rms(_rate_under_share(cache_kv, hbm, units, n, needed)))
+    two_part, errors = _rate_under_share(cache_kv, hbm, units, two_part_per_unit, needed)
     print(
-        f"attention_two_part_memory = {rate:.3f}   # the cache-kv decode kernel's HBM rate / datasheet, "
-        f"{len(errors)} kernels, |error| median {np.median(errors):.1%}, max {errors.max():.1%} "
-        f"(MHA's one-part kernel at batch >= 16: {statistics.median(one_part):.3f})"
+        f"attention_two_part_programs_per_unit = {two_part_per_unit}   # the cache-kv decode kernel's, with the same "
+        f"programs in flight\nattention_two_part_memory = {two_part:.3f}   # its HBM rate / datasheet, the same "
+        f"fit, {len(errors)} kernels, |error| median {np.median(errors):.1%}, max {errors.max():.1%}"
     )
-    print(f"attention_two_part_program_keys = {start_end:.0f}   # a program's start and end, in keys")
-    fit_in_flight([r for r in heads if r["model"] == "mha"], hbm, units)
-    # expand's kernel is the same one with the RoPE key shared by all heads, bound by its loads: one rate, the
-    # median over the shapes of part head-expand (batch 4-48 x 3073 and 12289 keys; a shape timed twice counts
-    # once, at its median). Its rows over fewer keys too (part head-expand-short, batch 1-8 x 769-6145) fit its
-    # programs' start and end as cache-kv's do: `_start_end_fit` over all 22 gives 0.747 and 255 keys, median
-    # |error| 2.9% against 7.2% for one rate. Taken into the model, that moved the
-    # steps' estimates away from the measured ones on balance (expand decode group medians up 0.1-1.8 points on the
-    # five committed validation runs, the largest errors down 0-5): in its steps this kernel runs at a clock the
-    # step-clock model puts too low (1688 MHz at batch 1 x 4k against 1935 measured, passes/cost/clock.py;
-    # benchmarks/step_breakdown.py on benchmarks/results/h200_profile_expand_2026-11-30.csv).
-    shapes: dict[tuple[str, str], list[float]] = {}
-    for r in heads:
-        if r["model"] == "expand" and int(r["batch"]) in (4, 16, 48) and int(r["context"]) in (3072, 12288):
-            shapes.setdefault((r["batch"], r["context"]), []).append(float(r["bytes"]) / float(r["seconds"]) / hbm)
-    shared = [statistics.median(rates) for rates in shapes.values()]
-    if shared:
+    # expand's kernel over part head-expand's shapes (batch 4-48 x 3073 and 12289 keys); its rows over fewer keys
+    # (part head-expand-short, batch 1-8 x 769-6145) read slower still, down to 2.0 TB/s at batch 1 x 769: a start
+    # and end per program the model does not charge (steps: benchmarks/step_breakdown.py).
+    expand = [r for r in heads if r["model"] == "expand" and int(r["batch"]) in (4, 16, 48)
+              and int(r["context"]) in (3072, 12288)]  # fmt: skip
+    if expand:
+        shared, errors = _rate_under_share(expand, hbm, units, two_part_per_unit, needed)
         print(
-            f"attention_shared_key_memory = {statistics.median(shared):.3f}   # median of {len(shared)} expand decode "
-            "kernels (keys in two parts, the RoPE part shared by all heads) / datasheet"
+            f"    expand's decode kernel (the RoPE part shared by all heads) under the two-part share: {shared:.3f},"
+            f" charged attention_memory, {len(errors)} kernels, |error| median {np.median(errors):.1%}, "
+            f"max {errors.max():.1%}"
         )
 
 
-def _start_end_fit(rows: list[dict[str, str]], hbm: float, units: int) -> tuple[float, float, np.ndarray]:
-    """A per-head decode kernel's HBM rate (over the datasheet) and each program's start and end P (in keys of its
-    stream): seconds = bytes / (rate x datasheet) x (K + P) / K over K keys a program, linear in 1 / rate and
-    P / rate, by relative least squares. Returns the rate, P and each row's |relative error|."""
-    seconds = np.array([float(r["seconds"]) for r in rows])
-    stream = np.array([float(r["bytes"]) / hbm for r in rows])
-    keys = []
-    for r in rows:
-        total = int(r["context"]) + 1
-        keys.append(total / flash_splits(units, int(r["batch"]) * int(r["heads"]), total)[0])
-    columns = np.stack([stream, stream / np.array(keys, dtype=float)], axis=1)
-    (inverse, start_end), *_ = np.linalg.lstsq(columns / seconds[:, None], np.ones_like(seconds), rcond=None)
-    return 1 / inverse, start_end / inverse, np.abs(columns @ [inverse, start_end] / seconds - 1)
-
-
-def fit_in_flight(rows: list[dict[str, str]], hbm: float, units: int) -> None:
-    """`attention_programs_per_unit` and `attention_stream_programs` from MHA's per-head decode kernels: the
-    kernel holds a few programs per SM at once and streams at its full rate only with enough of them in
-    flight (`in_flight_share`), so 384 programs (batch 1 split in 3, or batch 3) read 14-26% slower than 256 or
-    512 (part `head-few`). Relative least squares of seconds = bytes / (rate x datasheet x share) over a grid of
-    the two (1-4 per SM, 20-700 in flight by 10), the rate solved at each."""
+def _rate_under_share(
+    rows: list[dict[str, str]], hbm: float, units: int, per_unit: float, needed: float
+) -> tuple[float, np.ndarray]:
+    """A per-head decode kernel's HBM rate (over the datasheet) where it streams at `in_flight_share` of it:
+    seconds = bytes / (rate x datasheet x share), by relative least squares. Returns the rate and each row's
+    |relative error|."""
     seconds = np.array([float(r["seconds"]) for r in rows])
     stream = np.array([float(r["bytes"]) / hbm for r in rows])
     blocks = np.array([int(r["batch"]) * int(r["heads"]) for r in rows], dtype=float)
     programs = flash_programs(units, blocks, np.array([int(r["context"]) + 1 for r in rows], dtype=float))
+    x = stream / in_flight_share(programs, units * per_unit, needed) / seconds
+    inverse = float(np.sum(x) / np.sum(x**2))
+    return 1 / inverse, np.abs(x * inverse - 1)
+
+
+def fit_in_flight(rows: list[dict[str, str]], hbm: float, units: int) -> tuple[int, int]:
+    """`attention_memory`, `attention_programs_per_unit` and `attention_stream_programs` from MHA's per-head
+    decode kernels: the kernel holds a few programs per SM at once and streams at its full rate only with enough
+    of them in flight (`in_flight_share`), so 256 programs (batch 2) read 15% slower than 384 (batch 3, part
+    `head-few`). Relative least squares of seconds = bytes / (rate x datasheet x share) over a grid of the two
+    (1-4 per SM, 20-700 in flight by 10), the rate solved at each. Returns the two."""
     best = None
     for per_unit in (1, 2, 3, 4):
         for needed in range(20, 701, 10):
-            x = stream / in_flight_share(programs, units * per_unit, needed) / seconds
-            inverse = float(np.sum(x) / np.sum(x**2))  # x / rate = 1 in relative least squares
-            errors = x * inverse - 1
-            fit = (float(np.sqrt(np.mean(errors**2))), per_unit, needed, 1 / inverse, errors)
-            best = fit if best is None or fit[0] < best[0] else best
+            rate, errors = _rate_under_share(rows, hbm, units, per_unit, needed)
+            rms = float(np.sqrt(np.mean(errors**2)))
+            best = (rms, per_unit, needed, rate, errors) if best is None or rms < best[0] else best
     assert best is not None
     rms, per_unit, needed, rate, errors = best
-    one = stream / seconds
-    alone = one * float(np.sum(one) / np.sum(one**2)) - 1
+    stream = np.array([float(r["bytes"]) / float(r["seconds"]) for r in rows])
+    alone = np.abs(stream * float(np.sum(stream) / np.sum(stream**2)) - 1)
     print(
-        f"attention_programs_per_unit = {per_unit}   # MHA's decode kernel: programs each SM holds at once\n"
-        f"attention_stream_programs = {needed}   # programs in flight for its full rate; {len(rows)} kernels, rate "
-        f"{rate:.3f}, |error| median {np.median(np.abs(errors)):.1%}, rms {rms:.1%} (without: median "
-        f"{np.median(np.abs(alone)):.1%}, rms {np.sqrt(np.mean(alone**2)):.1%})"
+        f"attention_memory = {rate:.3f}   # MHA's per-head decode kernel's HBM rate / datasheet, {len(rows)} kernels\n"
+        f"attention_programs_per_unit = {per_unit}   # programs each SM holds at once, the same fit\n"
+        f"attention_stream_programs = {needed}   # programs in flight for the full rate; |error| median "
+        f"{np.median(errors):.1%}, rms {rms:.1%} (one rate: median {np.median(alone):.1%}, "
+        f"rms {np.sqrt(np.mean(alone**2)):.1%})"
     )
+    return per_unit, needed
 
 
 def fit_clock(paths: list[str]) -> None:

@@ -28,21 +28,17 @@ The schema (every key carries its unit; see presets/h100.toml for a commented ex
                  parts (optional, default attention_compute);
                  attention_two_part_memory: attention_memory where each program reads its keys in two parts
                  (optional, default attention_memory);
-                 attention_two_part_program_keys: the start and end of each program of that per-head decode
-                 kernel, when it streams nothing, in keys of its stream (optional, default 0);
-                 attention_programs_per_unit, attention_stream_programs: programs of the one-part decode
-                 kernel (MHA's) each unit holds at once, and those it needs in flight to stream at its full
-                 rate (optional, both or neither);
+                 attention_programs_per_unit, attention_stream_programs: programs of a per-head decode
+                 kernel (MHA's, cache-kv's, expand's) each unit holds at once, and those it needs in flight to
+                 stream at its full rate (optional, both or neither);
+                 attention_two_part_programs_per_unit: the same for the per-head kernels whose keys come in two
+                 parts (cache-kv's, expand's; optional, default attention_programs_per_unit);
                  attention_decode_compute, attention_decode_unsplit_compute: the mainloop of a flash-decoding
                  program, split along the keys or not (optional, default attention_compute);
                  attention_mac_energy_ratio: pJ per MAC of that kernel over a GEMM's (optional, default 1);
                  attention_program_keys: a flash program's unoverlapped start and end in keys of its mainloop,
                  whether compute or the off-chip stream bounds it (optional, default 0);
                  attention_split_cycles: cycles per split of a split kernel's combine (optional, default 0);
-                 attention_shared_key_memory, attention_shared_key_clock_hz: the off-chip rate at most the
-                 decode kernel whose second key part all heads share reaches (over the datasheet's; above 1
-                 where that chip's HBM is slower than the kernel's loads), and the clock it held then
-                 (optional, default attention_memory);
                  clock_top_hz, gemm_clock_hz, attention_clock_hz, clock_power_exponent, memory_power: the step
                  clock under the power limit (optional, all or none; passes/cost/clock.py): the top SM clock,
                  the clocks GEMMs and causal flash kernels hold alone, how a clock-bound kernel's power follows
@@ -178,16 +174,14 @@ _EFFICIENCY = _FRACTIONS | {
     "split_k_latency_cycles",
     "attention_mac_energy_ratio",
     "attention_program_keys",
-    "attention_two_part_program_keys",
     "attention_programs_per_unit",
+    "attention_two_part_programs_per_unit",
     "attention_stream_programs",
     "attention_split_cycles",
     "epilogue_slices",
-    "attention_shared_key_memory",
     "clock_top_hz",
     "gemm_clock_hz",
     "attention_clock_hz",
-    "attention_shared_key_clock_hz",
     "clock_power_exponent",
     "memory_power",
 }
@@ -361,17 +355,6 @@ class _Reader:
                             f"missing {', '.join(sorted(group - given))}",
                             key,
                         )
-                if (
-                    key == "efficiency"
-                    and "attention_shared_key_memory" in table
-                    and _CLOCK <= set(table)
-                    and ("attention_shared_key_clock_hz" not in table)
-                ):
-                    self.fail(
-                        "[efficiency] attention_shared_key_memory needs attention_shared_key_clock_hz, the "
-                        "clock it was measured at, where the step clock is modelled",
-                        key,
-                    )
         interconnect: dict[str, float] | None = None
         if "interconnect" in data:
             from dialects.hw import INTERCONNECT_FIELDS

@@ -9,9 +9,8 @@ between memory-bound kernels runs faster than it does alone.
 The clock f solves a time-weighted power balance: each op draws (f / its own clock)^exponent of the limit
 while a clock-bound term sets its time, and `memory_power` while memory or a fixed latency does;
 f is the highest clock, at most the top, at which the step's mean is at most 1. Ops bound by compute
-(GEMMs at `gemm_clock`, causal flash programs at `attention_clock`) take time x own clock / f; the
-shared-key per-head decode kernel (expand's) streams at most `attention_shared_key_memory` x f / its
-clock; everything else keeps its time. Presets without a measured `clock_top_hz` keep every op's time.
+(GEMMs at `gemm_clock`, causal flash programs at `attention_clock`) take time x own clock / f;
+everything else keeps its time. Presets without a measured `clock_top_hz` keep every op's time.
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ class ClockedOp:
     on_chip: Num
     """The slowest on-chip level's cycles (these levels are taken not to follow the clock)."""
     off_chip: Num
-    """Off-chip cycles, at the op's off-chip rate (the shared-key kernel's own ceiling included)."""
+    """Off-chip cycles, at the op's off-chip rate."""
     fixed: Num
     """Cycles nothing overlaps: the kernel's launch and prologue."""
 
@@ -53,12 +52,6 @@ def _positive(clock: Num, f: np.ndarray) -> np.ndarray:
     """A preset's own clock, or f where it has none (a sweep's presets without the clock model)."""
     clock = np.asarray(clock, dtype=float)
     return np.where(clock > 0, clock, f)
-
-
-def shared_key(spec: OpSpec) -> bool:
-    """expand's decode kernel: per-head keys in two parts, one of them shared by all heads (no causal mask,
-    which `_times` checks per point)."""
-    return spec.flash and spec.two_part_heads and not spec.two_part_keys
 
 
 def _times(machine: Machine, ops: list[ClockedOp], f: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -81,14 +74,6 @@ def _times(machine: Machine, ops: list[ClockedOp], f: np.ndarray) -> tuple[list[
             compute = np.where(follows, inner * own / f, compute)
             on_chip = np.where(follows, 0.0, on_chip)
             clocked = np.where(follows, compute, 0.0)
-        elif shared_key(spec) and not np.all(causal):
-            # The off-chip term is the kernel's own ceiling where that binds at its clock; it follows f up to
-            # the rate of the plain kernel's stream.
-            own = _positive(machine.attention_shared_key_clock, f)
-            plain, ceiling = machine.attention_memory_efficiency, machine.attention_shared_key_memory
-            used = np.minimum(plain, ceiling)
-            clocked = np.where(causal, 0.0, off_chip * used / ceiling * own / f)
-            off_chip = np.where(causal, off_chip, np.maximum(off_chip * used / plain, clocked))
         body = np.maximum(np.maximum(compute, on_chip), off_chip)
         time = body + op.fixed
         draws = np.where((clocked > 0) & (clocked >= body), (f / own) ** exponent, memory)

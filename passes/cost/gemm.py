@@ -548,36 +548,27 @@ def _level_cycles(
     machine: Machine, reads: list[np.ndarray], writes: list[np.ndarray], units: np.ndarray, op: OpSpec
 ) -> list[np.ndarray]:
     """On-chip levels read and write through separate ports; the off-chip bus is shared by reads and writes
-    and reaches the measured fraction of its peak (a GEMM's output stores `memory_write`'s; of a fused
-    attention kernel's, for a flash group: the
-    kernel's own where its keys come in two parts, or, for the decode kernel whose second key part all
-    heads share, at most the rate its loads allow, `attention_shared_key_memory`). The per-head decode
-    kernel whose keys come in two parts (cache-kv's) streams nothing while each program starts and ends,
-    time worth `attention_two_part_program_keys` keys of its stream: over K keys a program, it reads at its
-    rate x K / (K + those keys). The one-part decode kernel (MHA's) streams at its rate only with
-    `attention_stream_programs` programs in flight (`in_flight_share`)."""
+    and reaches the measured fraction of its peak (a GEMM's output stores `memory_write`'s; for a flash group,
+    the fused attention kernel's, its own where each program's keys come in two parts). A per-head decode kernel
+    (MHA's, cache-kv's, expand's) streams at its rate only with `attention_stream_programs` programs in flight
+    (`in_flight_share`), of which each unit holds a few at once (fewer where its keys come in two parts)."""
     cycles = []
     last = len(machine.levels) - 1
     off_chip = machine.memory_efficiency
     decode = np.asarray(op.density) == 1
     if op.flash and op.two_part_keys:
         off_chip = machine.attention_two_part_memory
-    elif op.flash and op.two_part_heads:
-        shared = np.minimum(machine.attention_memory_efficiency, machine.attention_shared_key_memory)
-        off_chip = np.where(decode, shared, machine.attention_memory_efficiency)
     elif op.flash:
         off_chip = machine.attention_memory_efficiency
-    one_part = op.flash and not op.two_part_keys and not op.two_part_heads
-    if one_part and op.gemm is not None and np.any(np.asarray(machine.attention_stream_programs) > 0):
+    per_head = op.flash and (op.two_part_heads or not op.two_part_keys)  # not the latent kernel
+    if per_head and op.gemm is not None and np.any(np.asarray(machine.attention_stream_programs) > 0):
         programs = flash_programs(machine.units, flash_row_blocks(machine, op.gemm), op.keys)
-        slots = machine.units * np.asarray(machine.attention_programs_per_unit, dtype=float)
+        per_unit = (
+            machine.attention_two_part_programs_per_unit if op.two_part_heads else machine.attention_programs_per_unit
+        )
+        slots = machine.units * np.asarray(per_unit, dtype=float)
         share = in_flight_share(programs, slots, np.asarray(machine.attention_stream_programs, dtype=float))
         off_chip = off_chip * np.where(decode, share, 1.0)
-    if op.flash and op.two_part_keys and op.two_part_heads and op.gemm is not None:
-        splits = flash_splits(machine.units, flash_row_blocks(machine, op.gemm), op.keys)[0]
-        keys = np.asarray(op.keys, dtype=float) / splits  # a program's, on average
-        start_end = np.asarray(machine.attention_two_part_program_keys, dtype=float)
-        off_chip = off_chip * np.where(decode, keys / (keys + start_end), 1.0)
     # A GEMM writes its output tiles after their mainloops have read their operands, at the measured write rate
     # (a fill writes as fast, benchmarks/results/h200_streams_2026-12-01.csv). A copy-like op interleaves its
     # reads and writes (a 256 MiB copy moves 4.1 TB/s, more than a fill or a sum alone) and a fused kernel's

@@ -66,12 +66,12 @@ class Machine:
     attention_memory_efficiency: Num = 1.0
     attention_two_part_memory: Num = 1.0
     """Off-chip rate / peak of the fused kernel where each program reads its keys in two parts."""
-    attention_two_part_program_keys: Num = 0.0
-    """The per-head decode kernel whose keys come in two parts (cache-kv's): each program's start and end, when
-    its SM streams nothing, in keys of its stream."""
     attention_programs_per_unit: Num = 0.0
-    """Programs of the one-part decode kernel (MHA's, GQA's) each unit keeps resident at once; 0 where not
-    measured."""
+    """Programs of a per-head decode kernel (MHA's, GQA's, cache-kv's, expand's) each unit keeps resident at
+    once; 0 where not measured."""
+    attention_two_part_programs_per_unit: Num = 0.0
+    """The same for the per-head decode kernels whose keys come in two parts (cache-kv's, expand's): larger
+    tiles, fewer resident."""
     attention_stream_programs: Num = 0.0
     """Programs in flight that kernel needs to stream at its full off-chip rate: fewer stream proportionally less."""
     attention_program_keys: Num = 0.0
@@ -81,9 +81,6 @@ class Machine:
     attention_mac_energy_ratio: Num = 1.0
     """pJ per MAC of a fused attention kernel over a GEMM's: measured, its MACs cost more (register-fed
     products, softmax in between) than a large GEMM's."""
-    attention_shared_key_memory: Num = 1.0
-    """Off-chip rate / peak that the per-head decode kernel whose keys are in two parts, one shared by all
-    heads (expand's), reaches at most at `attention_shared_key_clock`: its loads, not the bus, bound it."""
     clock_top: Num = 0.0
     """The highest SM clock (Hz) a step may hold under the power limit; 0 where the clock is not modelled
     (passes/cost/clock.py)."""
@@ -91,8 +88,6 @@ class Machine:
     """The clock (Hz) a GEMM's measured `compute_efficiency` holds: GEMMs replayed back to back."""
     attention_clock: Num = 0.0
     """The clock (Hz) a causal flash program's measured `attention_compute` holds."""
-    attention_shared_key_clock: Num = 0.0
-    """The clock (Hz) the shared-key decode kernel held when `attention_shared_key_memory` was measured."""
     clock_power_exponent: Num = 1.0
     """How a clock-bound kernel's power follows the clock: (f / its own clock) ** exponent of the limit."""
     memory_power: Num = 1.0
@@ -157,17 +152,17 @@ class Machine:
             attention_decode_unsplit_compute=efficiency.get("attention_decode_unsplit_compute", attention_compute),
             attention_memory_efficiency=attention_memory,
             attention_two_part_memory=efficiency.get("attention_two_part_memory", attention_memory),
-            attention_two_part_program_keys=efficiency.get("attention_two_part_program_keys", 0.0),
             attention_programs_per_unit=efficiency.get("attention_programs_per_unit", 0.0),
+            attention_two_part_programs_per_unit=efficiency.get(
+                "attention_two_part_programs_per_unit", efficiency.get("attention_programs_per_unit", 0.0)
+            ),
             attention_stream_programs=efficiency.get("attention_stream_programs", 0.0),
             attention_program_keys=efficiency.get("attention_program_keys", 0.0),
             attention_split_cycles=efficiency.get("attention_split_cycles", 0.0),
             attention_mac_energy_ratio=efficiency.get("attention_mac_energy_ratio", 1.0),
-            attention_shared_key_memory=efficiency.get("attention_shared_key_memory", attention_memory),
             clock_top=efficiency.get("clock_top_hz", 0.0),
             gemm_clock=efficiency.get("gemm_clock_hz", 0.0),
             attention_clock=efficiency.get("attention_clock_hz", 0.0),
-            attention_shared_key_clock=efficiency.get("attention_shared_key_clock_hz", 0.0),
             clock_power_exponent=efficiency.get("clock_power_exponent", 1.0),
             memory_power=efficiency.get("memory_power", 1.0),
             attention_measured="attention_compute" in efficiency,
@@ -255,17 +250,15 @@ _STACKED = (
     "attention_decode_unsplit_compute",
     "attention_memory_efficiency",
     "attention_two_part_memory",
-    "attention_two_part_program_keys",
     "attention_programs_per_unit",
+    "attention_two_part_programs_per_unit",
     "attention_stream_programs",
     "attention_program_keys",
     "attention_split_cycles",
     "attention_mac_energy_ratio",
-    "attention_shared_key_memory",
     "clock_top",
     "gemm_clock",
     "attention_clock",
-    "attention_shared_key_clock",
     "clock_power_exponent",
     "memory_power",
     "static_power",
