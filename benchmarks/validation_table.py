@@ -15,8 +15,8 @@ from mlacc.validate import markdown_table, validate
 RESULTS = Path(__file__).resolve().parent / "results"
 CSVS = {
     "h100_2026-11-24.csv": "H100",
-    "h200_2026-11-24.csv": "H200",
-    "h200_tuned_2026-11-30.csv": "H200, tuned GEMMs",
+    "h200_head16_validation_2026-12-01.csv": "H200",
+    "h200_head16_tuned_2026-12-01.csv": "H200, tuned GEMMs",
 }
 """Each committed validation run the table shows, and its column label (tuned GEMMs: measure.py --tuned-gemms)."""
 
