@@ -12,7 +12,8 @@
     python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_expand_short_2026-11-30.csv \
         --only tune,head-expand-short
     python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_streams_2026-12-01.csv --only streams
-    python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_head_blocks_2026-12-01.csv --only tune,head-blocks
+    python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_head_blocks_2026-12-01.csv \
+        --only tune,head-blocks
     python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_head16_2026-12-01.csv \
         --only tune,head-short,head-odd,head-many,head-few,head-expand,head-expand-short,duty-expand
     (the per-head decode rows of runs before h200_head16 ran 64 query rows a program: measure.py `tune`)
