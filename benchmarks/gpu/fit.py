@@ -285,11 +285,7 @@ def fit_head_decode(all_rows: list[dict[str, str]], hbm: float, units: int) -> N
              and r.get("block_m") == str(HEAD_DECODE_BLOCK_M)]  # fmt: skip
     _, needed = fit_in_flight([r for r in heads if r["model"] == "mha"], hbm, units)
     cache_kv = [r for r in heads if r["model"] == "cache-kv"]
-
-    def rms(fit: tuple[float, np.ndarray]) -> float:
-        return float(np.sqrt(np.mean(fit[1] ** 2)))
-
-    two_part_per_unit = min((1, 2, 3, 4), key=lambda n: rms(_rate_under_share(cache_kv, hbm, units, n, needed)))
+    two_part_per_unit = min((1, 2, 3, 4), key=lambda n: _rms(_rate_under_share(cache_kv, hbm, units, n, needed)[1]))
     two_part, errors = _rate_under_share(cache_kv, hbm, units, two_part_per_unit, needed)
     print(
         f"attention_two_part_programs_per_unit = {two_part_per_unit}   # the cache-kv decode kernel's, with the same "
@@ -310,12 +306,16 @@ def fit_head_decode(all_rows: list[dict[str, str]], hbm: float, units: int) -> N
         )
 
 
+def _rms(errors: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(errors**2)))
+
+
 def _rate_under_share(
     rows: list[dict[str, str]], hbm: float, units: int, per_unit: float, needed: float
 ) -> tuple[float, np.ndarray]:
     """A per-head decode kernel's HBM rate (over the datasheet) where it streams at `in_flight_share` of it:
-    seconds = bytes / (rate x datasheet x share), by relative least squares. Returns the rate and each row's
-    |relative error|."""
+    seconds = bytes / (rate x datasheet x share), by relative least squares (`needed` 0: one rate). Returns the
+    rate and each row's |relative error|."""
     seconds = np.array([float(r["seconds"]) for r in rows])
     stream = np.array([float(r["bytes"]) / hbm for r in rows])
     blocks = np.array([int(r["batch"]) * int(r["heads"]) for r in rows], dtype=float)
@@ -335,18 +335,16 @@ def fit_in_flight(rows: list[dict[str, str]], hbm: float, units: int) -> tuple[i
     for per_unit in (1, 2, 3, 4):
         for needed in range(20, 701, 10):
             rate, errors = _rate_under_share(rows, hbm, units, per_unit, needed)
-            rms = float(np.sqrt(np.mean(errors**2)))
-            best = (rms, per_unit, needed, rate, errors) if best is None or rms < best[0] else best
+            best = (_rms(errors), per_unit, needed, rate, errors) if best is None or _rms(errors) < best[0] else best
     assert best is not None
     rms, per_unit, needed, rate, errors = best
-    stream = np.array([float(r["bytes"]) / float(r["seconds"]) for r in rows])
-    alone = np.abs(stream * float(np.sum(stream) / np.sum(stream**2)) - 1)
+    _, alone = _rate_under_share(rows, hbm, units, 1, 0)
     print(
         f"attention_memory = {rate:.3f}   # MHA's per-head decode kernel's HBM rate / datasheet, {len(rows)} kernels\n"
         f"attention_programs_per_unit = {per_unit}   # programs each SM holds at once, the same fit\n"
         f"attention_stream_programs = {needed}   # programs in flight for the full rate; |error| median "
         f"{np.median(errors):.1%}, rms {rms:.1%} (one rate: median {np.median(alone):.1%}, "
-        f"rms {np.sqrt(np.mean(alone**2)):.1%})"
+        f"rms {_rms(alone):.1%})"
     )
     return per_unit, needed
 

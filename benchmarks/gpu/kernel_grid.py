@@ -265,15 +265,16 @@ def head_decode(
                     sets.append((rand(b, H, 1, widths[0]), q2, heads(k1), None if k2 is None else heads(k2),
                                  heads(v), torch.empty(b, H, 1, widths[2], device=DEV, dtype=BF16)))  # fmt: skip
                 scale = (widths[0] + widths[1]) ** -0.5
+                flops = 2 * b * H * t * sum(widths)
+                tuned = blocks_for(sets[0][2], sets[0][0], False)
                 for config in configs:
-                    blocks = blocks_for(sets[0][2], sets[0][0], False)
+                    blocks = tuned
                     if config is not None:
                         blocks = dict(zip(("block_m", "block_n", "num_warps", "num_stages"), config, strict=True))
                     shape = f"block {blocks.get('block_m')}x{blocks.get('block_n')} w{blocks.get('num_warps')} " \
                         f"s{blocks.get('num_stages')}"  # fmt: skip
                     error = checked(sets, False, scale, **blocks)
                     s, j = timed_attention(run, sets, False, scale, **blocks)
-                    flops = 2 * b * H * t * sum(widths)
                     note = f"{per_set / s / 1e12:.2f} TB/s, {shape}"
                     decode_row(run, "head-decode", name, b, t, s, j, flops, per_set, error,
                                block_m=blocks.get("block_m"), note=note)  # fmt: skip
