@@ -15,10 +15,12 @@ from mlacc.validate import markdown_table, validate
 RESULTS = Path(__file__).resolve().parent / "results"
 CSVS = {
     "h100_2026-11-24.csv": "H100",
-    "h200_head16_validation_2026-12-01.csv": "H200",
+    "h200_cublaslt_2026-12-01.csv": "H200, cuBLASLt",
+    "h200_head16_validation_2026-12-01.csv": "H200, cuBLAS",
     "h200_head16_tuned_2026-12-01.csv": "H200, tuned GEMMs",
 }
-"""Each committed validation run the table shows, and its column label (tuned GEMMs: measure.py --tuned-gemms)."""
+"""Each committed validation run the table shows, and its column label (cuBLASLt: measure.py --blas cublaslt;
+tuned GEMMs: measure.py --tuned-gemms; the others torch's default, cuBLAS)."""
 
 
 def table() -> str:

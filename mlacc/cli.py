@@ -227,9 +227,12 @@ def compare_command(args: argparse.Namespace) -> tuple[str, int]:
 def validate_command(args: argparse.Namespace) -> tuple[str, int]:
     from mlacc.validate import check_limits, format_validation, plot_validation, validate
 
-    validations = validate(args.csv, args.hw, args.grid)
-    if not validations:
-        raise InputError(f"{args.csv}: no measured steps in grid '{args.grid}'")
+    validations = []
+    for path in args.csv:
+        found = validate(path, args.hw, args.grid)
+        if not found:
+            raise InputError(f"{path}: no measured steps in grid '{args.grid}'")
+        validations += found
     if args.plot:
         plot_validation(validations, args.plot)
     failures = check_limits(validations, args.max_median_error, args.max_error, args.max_energy_error)
@@ -436,11 +439,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate_parser = commands.add_parser(
         "validate",
         help="estimates against measurements of real hardware (a CSV from benchmarks/gpu/measure.py)",
-        description="Estimate every measured step of the CSV with its device's preset and print estimate vs "
+        description="Estimate every measured step of each CSV with its device's preset and print estimate vs "
         "measurement per point and scheme, the median and largest errors, and whether the schemes rank alike. "
         "Exit 1 when an error limit given is exceeded.",
     )
-    validate_parser.add_argument("csv", metavar="CSV", help="measurements written by benchmarks/gpu/measure.py")
+    validate_parser.add_argument(
+        "csv", metavar="CSV", nargs="+", help="measurements written by benchmarks/gpu/measure.py (one or more runs)"
+    )
     validate_parser.add_argument("--hw", metavar="NAME|PATH", help="preset or file to judge (default: by device)")
     validate_parser.add_argument(
         "--grid", default="validation", help="which rows: validation (default), calibration or all"

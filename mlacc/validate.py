@@ -68,6 +68,8 @@ class Comparison:
 class Validation:
     device: str
     hardware: str
+    source: str = ""
+    """The measurement file's name, which tells runs of one device apart."""
     rows: list[Comparison] = field(default_factory=lambda: [])
     skipped: list[str] = field(default_factory=lambda: [])
 
@@ -214,7 +216,7 @@ def validate(path: str, hardware: str | None = None, grid: str = "validation") -
     out = []
     for device, rows in read_measurements(path, grid).items():
         preset = hardware or preset_for(device)
-        validation = Validation(device, preset)
+        validation = Validation(device, preset, Path(path).name)
         estimates: dict[Point, dict[str, LayerResult]] = {}
         for row in rows:
             point = Point(row["model"], row["phase"], int(row["batch"]), int(row["context"]), int(row["new_tokens"]))
@@ -262,7 +264,8 @@ def check_limits(
 def format_validation(validations: list[Validation]) -> str:
     out: list[str] = []
     for v in validations:
-        out.append(f"== {v.device} vs mlacc preset '{v.hardware}': {len(v.rows)} measured steps")
+        run = f" ({v.source})" if v.source else ""
+        out.append(f"== {v.device}{run} vs mlacc preset '{v.hardware}': {len(v.rows)} measured steps")
         out.append(
             f"  {'point':<44} {'scheme':<10} {'measured':>9} {'estimate':>9} {'error':>7}  "
             f"{'measured':>8} {'estimate':>8} {'error':>7}"
@@ -306,7 +309,7 @@ def format_validation(validations: list[Validation]) -> str:
 
 
 def plot_validation(validations: list[Validation], path: str) -> None:
-    """A log-log scatter of estimated against measured seconds, one panel per device."""
+    """A log-log scatter of estimated against measured seconds, one panel per run and device."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -334,7 +337,7 @@ def plot_validation(validations: list[Validation], path: str) -> None:
         ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi))
         ax.set_xlabel("measured step time (s)")
         ax.set_ylabel(f"mlacc estimate, preset {v.hardware} (s)")
-        ax.set_title(v.device)
+        ax.set_title(f"{v.device} ({v.source})" if v.source else v.device, fontsize=10)
         ax.legend(fontsize=7, loc="upper left")
         ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()

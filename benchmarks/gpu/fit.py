@@ -53,7 +53,6 @@ def main() -> None:
         return float(r[key]) if r[key] else 0.0
 
     gemms = kind("gemm")
-    gemv = [r for r in gemms if f(r, "m") <= 16 and f(r, "n") * f(r, "k") >= 16384 * 7168]
     big = [r for r in gemms if f(r, "m") >= 4096]
     # Big GEMMs: seconds x peak / FLOPs = (1 + epilogue / slices) / compute, with slices = K / 64 per output
     # tile (passes/cost/gemm.py compute_efficiency): a line in 1 / slices.
@@ -120,12 +119,36 @@ def main() -> None:
     if args.clock:
         fit_clock(args.clock)
 
-    # Energy: board joules = static W x seconds + pJ/B x bytes per memory level + pJ/MAC x MACs, with the
-    # bytes per level the cost model's own for each calibration kernel (so no byte is charged twice), fit in
-    # order: static power on kernels that move nothing, L2 on the L2 sweep, HBM on copies, norms and GEMVs,
-    # then MACs on large GEMMs; each a median over its rows.
-    quiet = kind("idle") + kind("tiny")
-    static = statistics.median(f(r, "joules") / f(r, "seconds") for r in quiet)
+    energy = fit_energy(rows, machine, args.preset)
+    idle = f(kind("idle")[0], "joules") / 3
+    l2_name, hbm_name = machine.levels[-2].name, machine.dram.name
+    print(f"static_power_watts = {energy['static_watts']:.1f}   # median power of the idle / tiny-op rows "
+          f"(idle {idle:.0f} W)")  # fmt: skip
+    print(f"{l2_name} energy = {energy['l2_pj'] * 1e12:.2f} pJ/B   # L2 sweep less static power")
+    print(f"{hbm_name} energy = {energy['hbm_pj'] * 1e12:.2f} pJ/B   # median of {energy['streams']:.0f} copies, norms "
+          "and GEMVs over 16 MiB")  # fmt: skip
+    print(f"bf16 mac = {energy['mac_pj'] * 1e12:.3f} pJ   # median of {len(big)} GEMMs with M >= 4096, after the above")
+    print(f"attention_mac_energy_ratio = {energy['attention_ratio']:.2f}   # median of {energy['heavy']:.0f} "
+          "compute-heavy attention rows")  # fmt: skip
+
+
+def fit_energy(rows: list[dict[str, str]], machine: Machine, preset: str) -> dict[str, float]:
+    """The energy constants of one run's calibration rows. Board joules = static W x seconds + pJ/B x bytes per
+    memory level + pJ/MAC x MACs, with the bytes per level the cost model's own for each calibration kernel (so
+    no byte is charged twice), fit in order: static power on kernels that move nothing, L2 on the L2 sweep, HBM
+    on copies, norms and GEMVs, then MACs on large GEMMs; each a median over its rows (joules, not pJ)."""
+
+    def f(r: dict[str, str], key: str) -> float:
+        return float(r[key]) if r[key] else 0.0
+
+    def kind(k: str) -> list[dict[str, str]]:
+        return [r for r in rows if r["kind"] == k]
+
+    gemms = kind("gemm")
+    gemv = [r for r in gemms if f(r, "m") <= 16 and f(r, "n") * f(r, "k") >= 16384 * 7168]
+    big = [r for r in gemms if f(r, "m") >= 4096]
+    l2 = kind("l2read")[0]
+    static = statistics.median(f(r, "joules") / f(r, "seconds") for r in kind("idle") + kind("tiny"))
     l2_pj = (f(l2, "joules") - static * f(l2, "seconds")) / f(l2, "bytes")
     l2_name, hbm_name = machine.levels[-2].name, machine.dram.name
 
@@ -135,24 +158,20 @@ def main() -> None:
         spent = f(r, "joules") - static * f(r, "seconds") - l2_pj * moved.get(l2_name, 0.0)
         return spent, moved.get(hbm_name, 0.0), macs
 
-    streams = kind("copy") + kind("rmsnorm") + kind("rope") + gemv
-    hbm_pj = statistics.median(j / b for j, b, _ in map(left, streams) if b > 1 << 24)
+    streams = [(j, b) for j, b, _ in map(left, kind("copy") + kind("rmsnorm") + kind("rope") + gemv) if b > 1 << 24]
+    hbm_pj = statistics.median(j / b for j, b in streams)
     mac_pj = statistics.median((j - hbm_pj * b) / m for j, b, m in map(left, big) if m > 0)
     # The fused attention kernel's MACs, on its compute-heavy rows (prefill), after static power, its HBM bytes
     # and the L2 bytes the model gives the same kernel (the model charges those apart; the softmax folds in).
-    heavy = [r for r in attention if f(r, "flops") >= 1e10 and f(r, "flops") / f(r, "bytes") >= 256]
+    heavy = [r for r in kind("attention") if f(r, "flops") >= 1e10 and f(r, "flops") / f(r, "bytes") >= 256]
     attention_ratio = statistics.median(
-        (f(r, "joules") - static * f(r, "seconds") - hbm_pj * f(r, "bytes") - l2_pj * flash_l2_bytes(r, args.preset))
+        (f(r, "joules") - static * f(r, "seconds") - hbm_pj * f(r, "bytes") - l2_pj * flash_l2_bytes(r, preset))
         / (f(r, "flops") / 2)
         / mac_pj
         for r in heavy
     )
-    idle = f(kind("idle")[0], "joules") / 3
-    print(f"static_power_watts = {static:.1f}   # median power of {len(quiet)} idle / tiny-op rows (idle {idle:.0f} W)")
-    print(f"{l2_name} energy = {l2_pj * 1e12:.2f} pJ/B   # L2 sweep less static power")
-    print(f"{hbm_name} energy = {hbm_pj * 1e12:.2f} pJ/B   # median of {len(streams)} copies, norms and GEMVs")
-    print(f"bf16 mac = {mac_pj * 1e12:.3f} pJ   # median of {len(big)} GEMMs with M >= 4096, after the above")
-    print(f"attention_mac_energy_ratio = {attention_ratio:.2f}   # median of {len(heavy)} compute-heavy attention rows")
+    return {"static_watts": static, "l2_pj": l2_pj, "hbm_pj": hbm_pj, "mac_pj": mac_pj,
+            "attention_ratio": attention_ratio, "streams": len(streams), "heavy": len(heavy)}  # fmt: skip
 
 
 def fit_flash_programs(paths: list[str], peak: float, hbm: float, machine: Machine) -> None:

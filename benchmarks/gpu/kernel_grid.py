@@ -17,6 +17,7 @@
     python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_head16_2026-12-01.csv \
         --only tune,head-short,head-odd,head-many,head-few,head-expand,head-expand-short,duty-expand
     (the per-head decode rows of runs before h200_head16 ran 64 query rows a program: measure.py `tune`)
+    python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_gemm_kernels_2026-12-01.csv --only gemm-kernels
 
 Needs torch, triton and NVML on the GPU machine (as measure.py, whose timing and energy it reuses:
 CUDA-graph replays, inputs rotated over several copies so each call reads HBM as in a real step).
@@ -43,7 +44,9 @@ says so, so a fit on these rows is judged by `mlacc validate` on other points. K
   shapes, each with 16 and with 64 query rows a program.
 - `gemm`: cuBLAS GEMMs at M = 1..512 with deep K (up to 65536), including the reuse scheme's composed
   W_UV x W_O (K = 65536, N = 7168) and W_UQ x W_UK (K = 1536, N = 65536); `gemm-split` that W_UV x W_O
-  GEMM at M = 64-256 as cuBLAS picks its kernel and split in 2 or 4 along K by the caller.
+  GEMM at M = 64-256 as cuBLAS picks its kernel and split in 2 or 4 along K by the caller; `gemm-kernels`
+  that family at M = 32-256 over K = 8192-65536 under cuBLAS's and cuBLASLt's heuristics, with the kernels
+  each launches (model = the library, note = kernel names and device times).
 - `stream`: HBM by direction, a fill (writes only), a sum (reads only) and a copy of 64 MiB-1 GiB.
 - `clock`: the SM clock (NVML) and board power under expand's K = 512 up-projection back to back, between
   copies and after idle, under a deep (K = 7168) GEMM, and under expand's whole step: the power limit
@@ -66,6 +69,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).parent))
 from flash_attention import attention, default_splits
@@ -534,6 +538,46 @@ def gemms(run: GridRunner) -> None:
             torch.cuda.empty_cache()
 
 
+LIBRARIES = ("cublas", "cublaslt")
+"""The GEMM libraries torch can call (torch.backends.cuda.preferred_blas_library): cuBLAS's own heuristics, as
+torch.matmul and measure.py use by default, and cuBLASLt's."""
+
+
+def gemm_kernels(run: GridRunner) -> None:
+    """cuBLAS GEMMs around the M = 64 and 128 slow points of part `gemm` (K = 32768-65536 onto 7168 columns),
+    under both libraries, with the kernels each launches (torch.profiler, eager, median of 5 calls) in `note`:
+    the library's tile, split and kernel count at each shape, which its timing alone does not show."""
+    shapes = [(n, k, m) for n, k in ((7168, 65536), (7168, 32768), (7168, 16384))
+              for m in (32, 48, 64, 80, 96, 112, 128, 160, 192, 256)]  # fmt: skip
+    shapes += [(7168, 8192, m) for m in (64, 128, 192, 256)] + [(1536, 7168, m) for m in (256, 1024)]
+    shapes += [(576, 7168, 1024), (7168, 16384, 512)]
+    for library in LIBRARIES:
+        torch.backends.cuda.preferred_blas_library(library)
+        for n, k, m in shapes:
+            s, j = time_gemm(run, m, k, n)
+            a, b = rand(m, k), rand(k, n, scale=k**-0.5)
+            for _ in range(3):
+                torch.matmul(a, b)
+            torch.cuda.synchronize()
+            calls: list[list[tuple[str, float]]] = []
+            for _ in range(5):
+                with profile(activities=[ProfilerActivity.CUDA]) as prof:
+                    torch.matmul(a, b)
+                    torch.cuda.synchronize()
+                events = sorted((e for e in prof.events() if e.device_type.name == "CUDA" and e.device_time > 0),
+                                key=lambda e: e.time_range.start)  # fmt: skip
+                calls.append([(e.name, e.device_time) for e in events])
+            kernels = " | ".join(
+                f"{name} {statistics.median(c[i][1] for c in calls):.1f} us" for i, (name, _) in enumerate(calls[0])
+            )
+            run.row(grid="calibration", kind="gemm-kernels", model=library, m=m, n=n, k=k, seconds=s, joules=j,
+                    flops=2 * m * n * k, bytes=2 * (m * k + k * n + m * n), note=kernels)  # fmt: skip
+            print(f"{library:<8} m{m:<5} n{n:<5} k{k:<6} {s * 1e6:8.1f} us  {kernels}", flush=True)
+            del a, b
+            torch.cuda.empty_cache()
+    torch.backends.cuda.preferred_blas_library("cublas")
+
+
 def streams(run: GridRunner) -> None:
     """HBM alone, by direction: a fill (writes only), a sum (reads only) and a copy (both) of 64 MiB to 1 GiB of
     bf16, to check the cost model's write rate (`memory_write`, fit on GEMMs whose outputs outweigh their reads)
@@ -595,6 +639,7 @@ PARTS = {
     "duty-mix": duty_mix,
     "duty-expand": expand_decode_clock,
     "gemm-split": split_gemms,
+    "gemm-kernels": gemm_kernels,
     "streams": streams,
     # the same kernels where only the key count's divisibility changes (Triton specialises integer
     # arguments divisible by 16)

@@ -5,6 +5,10 @@ in seconds and in joules the board draws. One run writes one CSV that `mlacc val
     python benchmarks/gpu/measure.py --tuned-gemms --only tune,validation \
         --out benchmarks/results/h200_tuned_2026-11-30.csv
     python benchmarks/gpu/measure.py --only tune,holdout --out benchmarks/results/h200_holdout_2026-12-01.csv
+    python benchmarks/gpu/measure.py --blas cublaslt --only tune,validation \
+        --out benchmarks/results/h200_cublaslt_2026-12-01.csv
+    python benchmarks/gpu/measure.py --only tune,kernels,attention \
+        --out benchmarks/results/h200_calibration2_2026-12-01.csv
 
 Needs torch, triton and NVML (the nvidia-ml-py package) on the GPU machine; no mlacc install.
 
@@ -20,6 +24,7 @@ RoPE, a copy per KV-cache store), with scores, softmax and the weighted sum fuse
 flash-attention kernel (flash_attention.py) that splits long contexts and reads every cache block
 once for all heads of its group. Every attention call is checked against a float64 reference.
 
+With --blas cublaslt torch's GEMMs call cuBLASLt's heuristic instead of cuBLAS's (see `BLAS`).
 With --tuned-gemms each GEMM of a step runs as the fastest of cuBLAS's own kernel and the product split in
 2 or 4 along K, timed once per shape (`matmul`), and a step row's note names the GEMMs that ran split.
 
@@ -78,6 +83,14 @@ class Board:
 
     def joules(self) -> float:
         return self.nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle) / 1e3
+
+    def identity(self) -> str:
+        """Which board this is and the power limit it enforces: energy per step differs between boards of one
+        model by up to 10% on memory-bound steps, so every run names its board (the idle rows' `note`)."""
+        uuid = self.nvml.nvmlDeviceGetUUID(self.handle)
+        limit = self.nvml.nvmlDeviceGetEnforcedPowerLimit(self.handle) / 1e3
+        top = self.nvml.nvmlDeviceGetMaxClockInfo(self.handle, self.nvml.NVML_CLOCK_SM)
+        return f"board {uuid if isinstance(uuid, str) else uuid.decode()}, power limit {limit:.0f} W, max SM {top} MHz"
 
     @contextmanager
     def sm_clocks(self) -> Iterator[list[int]]:
@@ -168,7 +181,7 @@ class Runner:
         e0, t0 = self.board.joules(), time.perf_counter()
         time.sleep(3.0)
         self.idle_watts = (self.board.joules() - e0) / (time.perf_counter() - t0)
-        self.row(grid="calibration", kind="idle", seconds=3.0, joules=self.idle_watts * 3.0)
+        self.row(grid="calibration", kind="idle", seconds=3.0, joules=self.idle_watts * 3.0, note=self.board.identity())
 
     def time_and_energy(self, fn: Callable[[], object], calls: int = 1) -> tuple[float, float]:
         """Seconds and joules of one call of `fn` (which makes `calls` calls of the thing measured)."""
@@ -285,6 +298,10 @@ def calibrate_kernels(run: Runner) -> None:
 
 TUNED_GEMMS = False
 """Whether the steps' GEMMs run as a tuned engine runs them (`matmul`); set by --tuned-gemms."""
+BLAS = "cublas"
+"""The library torch's GEMMs call; set by --blas. cuBLAS's own heuristic picks a split-K kernel with 448-wide
+tiles at M = 64 and 128 over K >= 32768 that streams at 2.2-3.3 TB/s where cuBLASLt's pick streams at 4.0-4.2
+(benchmarks/results/h200_gemm_kernels_2026-12-01.csv, kernel_grid.py part gemm-kernels)."""
 K_SPLITS = (1, 2, 4)
 _SPLIT: dict[tuple[int, int, int], int] = {}
 """Per (m, k, n): the parts along K that ran fastest when the shape was first met."""
@@ -484,7 +501,7 @@ def measure_step(run: Runner, grid: str, model: str, scheme: str, phase: str, ba
         splits_used()
         step()
         torch.cuda.synchronize()
-        note = splits_used()
+        note = "; ".join(x for x in (splits_used(), "cublaslt" if BLAS == "cublaslt" else "") if x)
         error = attention_error(step)
         seconds, joules = run.time_and_energy(step)
         status = "ok" if error < 2e-2 else "attention-check-failed"
@@ -628,9 +645,17 @@ def main() -> None:
         action="store_true",
         help="run the steps' GEMMs split along K where that is faster than cuBLAS's pick (matmul)",
     )
+    parser.add_argument(
+        "--blas",
+        choices=("cublas", "cublaslt"),
+        default="cublas",
+        help="the library torch's GEMMs call (torch.backends.cuda.preferred_blas_library); every step row's note "
+        "says it where it is cublaslt",
+    )
     args = parser.parse_args()
-    global TUNED_GEMMS
-    TUNED_GEMMS = args.tuned_gemms
+    global TUNED_GEMMS, BLAS
+    TUNED_GEMMS, BLAS = args.tuned_gemms, args.blas
+    torch.backends.cuda.preferred_blas_library(args.blas)
     torch.manual_seed(0)
     run = Runner(args.out, args.window, args.quick, args.settle)
     parts = args.only.split(",")
