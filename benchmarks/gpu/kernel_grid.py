@@ -18,6 +18,7 @@
         --only tune,head-short,head-odd,head-many,head-few,head-expand,head-expand-short,duty-expand
     (the per-head decode rows of runs before h200_head16 ran 64 query rows a program: measure.py `tune`)
     python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_gemm_kernels_2026-12-01.csv --only gemm-kernels
+    python benchmarks/gpu/kernel_grid.py --out benchmarks/results/h200_gemm_ridge_2026-12-01.csv --only gemm-ridge
 
 Needs torch, triton and NVML on the GPU machine (as measure.py, whose timing and energy it reuses:
 CUDA-graph replays, inputs rotated over several copies so each call reads HBM as in a real step).
@@ -46,7 +47,8 @@ says so, so a fit on these rows is judged by `mlacc validate` on other points. K
   W_UV x W_O (K = 65536, N = 7168) and W_UQ x W_UK (K = 1536, N = 65536); `gemm-split` that W_UV x W_O
   GEMM at M = 64-256 as cuBLAS picks its kernel and split in 2 or 4 along K by the caller; `gemm-kernels`
   that family at M = 32-256 over K = 8192-65536 under cuBLAS's and cuBLASLt's heuristics, with the kernels
-  each launches (model = the library, note = kernel names and device times).
+  each launches (model = the library, note = kernel names and device times); `gemm-ridge` the same over the
+  layer's projection shapes at M = 96-1024, where the weight stream and the tensor cores take about equal time.
 - `stream`: HBM by direction, a fill (writes only), a sum (reads only) and a copy of 64 MiB-1 GiB.
 - `clock`: the SM clock (NVML) and board power under expand's K = 512 up-projection back to back, between
   copies and after idle, under a deep (K = 7168) GEMM, and under expand's whole step: the power limit
@@ -543,14 +545,33 @@ LIBRARIES = ("cublas", "cublaslt")
 torch.matmul and measure.py use by default, and cuBLASLt's."""
 
 
-def gemm_kernels(run: GridRunner) -> None:
-    """cuBLAS GEMMs around the M = 64 and 128 slow points of part `gemm` (K = 32768-65536 onto 7168 columns),
-    under both libraries, with the kernels each launches (torch.profiler, eager, median of 5 calls) in `note`:
-    the library's tile, split and kernel count at each shape, which its timing alone does not show."""
-    shapes = [(n, k, m) for n, k in ((7168, 65536), (7168, 32768), (7168, 16384))
-              for m in (32, 48, 64, 80, 96, 112, 128, 160, 192, 256)]  # fmt: skip
-    shapes += [(7168, 8192, m) for m in (64, 128, 192, 256)] + [(1536, 7168, m) for m in (256, 1024)]
-    shapes += [(576, 7168, 1024), (7168, 16384, 512)]
+DEEP_K_SHAPES = [
+    *(
+        (n, k, m)
+        for n, k in ((7168, 65536), (7168, 32768), (7168, 16384))
+        for m in (32, 48, 64, 80, 96, 112, 128, 160, 192, 256)
+    ),
+    *((7168, 8192, m) for m in (64, 128, 192, 256)),
+    (1536, 7168, 256),
+    (1536, 7168, 1024),
+    (576, 7168, 1024),
+    (7168, 16384, 512),
+]
+"""(N, K, M) around the M = 64 and 128 slow points of part `gemm` (K = 32768-65536 onto 7168 columns)."""
+
+RIDGE_SHAPES = [
+    (n, k, m)
+    for n, k in ((1536, 7168), (576, 7168), (24576, 1536), (32768, 512), (7168, 16384), (65536, 1536), (7168, 65536))
+    for m in (96, 128, 160, 192, 224, 256, 320, 384, 512, 768, 1024)
+]
+"""(N, K, M): DeepSeek-V3's projections (q and kv down, q and kv up, output, reuse's two composed products) where
+streaming the weights and the tensor cores' work take about equal time (M = 96-1024)."""
+
+
+def gemm_kernels(run: GridRunner, shapes: list[tuple[int, int, int]]) -> None:
+    """cuBLAS GEMMs of `shapes` (N, K, M) under both libraries, with the kernels each launches (torch.profiler,
+    eager, median of 5 calls) in `note`: the library's tile, split and kernel count at each shape, which its
+    timing alone does not show."""
     for library in LIBRARIES:
         torch.backends.cuda.preferred_blas_library(library)
         for n, k, m in shapes:
@@ -639,7 +660,8 @@ PARTS = {
     "duty-mix": duty_mix,
     "duty-expand": expand_decode_clock,
     "gemm-split": split_gemms,
-    "gemm-kernels": gemm_kernels,
+    "gemm-kernels": lambda r: gemm_kernels(r, DEEP_K_SHAPES),
+    "gemm-ridge": lambda r: gemm_kernels(r, RIDGE_SHAPES),
     "streams": streams,
     # the same kernels where only the key count's divisibility changes (Triton specialises integer
     # arguments divisible by 16)
