@@ -7,6 +7,8 @@ in seconds and in joules the board draws. One run writes one CSV that `mlacc val
     python benchmarks/gpu/measure.py --only tune,holdout --out benchmarks/results/h200_holdout_2026-12-01.csv
     python benchmarks/gpu/measure.py --blas cublaslt --only tune,validation \
         --out benchmarks/results/h200_cublaslt_2026-12-01.csv
+    python benchmarks/gpu/measure.py --blas cublaslt --only tune,large-batch \
+        --out benchmarks/results/h200_large_batch_2026-12-01.csv
     python benchmarks/gpu/measure.py --only tune,kernels,attention \
         --out benchmarks/results/h200_calibration2_2026-12-01.csv
 
@@ -18,7 +20,8 @@ Two grids, on different shapes, so a model fitted on one is judged on the other:
   fused attention kernel alone, and whole steps at batch 2/16/64 x context 2k/8k/24k;
 - validation: whole DeepSeek-V3 MLA steps under each execution scheme (and its MHA twin) for decode
   (batch 1-128 x context 1k-32k) and prefill (batch 1-4 x prompt 512-8k); part `holdout` the same on a
-  third grid of shapes in neither (batch 4-96 x context 3k-12k, prompts 1.5k and 6k).
+  third grid of shapes in neither (batch 4-96 x context 3k-12k, prompts 1.5k and 6k); part `large-batch`
+  decode at batch 192 and 256 x 1k-4k.
 A step is the layer's `la` ops one kernel each, as mlacc lowers them (cuBLAS GEMMs, Triton RMSNorm and
 RoPE, a copy per KV-cache store), with scores, softmax and the weighted sum fused in one Triton
 flash-attention kernel (flash_attention.py) that splits long contexts and reads every cache block
@@ -677,6 +680,10 @@ def main() -> None:
         # measured after every constant was fit: its rows are `validation` rows of their own CSV.
         decode = [(b, c) for b in (4, 24, 48, 96) for c in (3072, 6144)] + [(12, 12288)]
         steps(run, "validation", decode, [(3, 1536), (2, 6144)])
+    if "large-batch" in parts:
+        # Serving batches past the validation grid's 128 (192 and 256 x 1k-4k), where the projections' GEMMs sit
+        # near the ridge (README): also `validation` rows of their own CSV, measured after every constant was fit.
+        steps(run, "validation", [(192, 1024), (256, 1024), (192, 4096), (256, 2048)], [])
     if "attention" in parts:
         attention_alone(run)
     if "calibration-steps" in parts and not run.quick:
