@@ -71,7 +71,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).parent))
 from flash_attention import attention, default_splits
@@ -96,6 +95,7 @@ from measure import (
     time_gemm,
     tune,
 )
+from profile_step import kernels_of
 
 EXTRA = ["splits", "programs", "block_m", "combine", "sm_mhz"]
 
@@ -569,28 +569,16 @@ streaming the weights and the tensor cores' work take about equal time (M = 96-1
 
 
 def gemm_kernels(run: GridRunner, shapes: list[tuple[int, int, int]]) -> None:
-    """cuBLAS GEMMs of `shapes` (N, K, M) under both libraries, with the kernels each launches (torch.profiler,
-    eager, median of 5 calls) in `note`: the library's tile, split and kernel count at each shape, which its
-    timing alone does not show."""
+    """cuBLAS GEMMs of `shapes` (N, K, M) under both libraries, with the kernels each launches (profile_step.py
+    `kernels_of`: torch.profiler, eager) in `note`: the library's tile, split and kernel count at each shape,
+    which its timing alone does not show."""
     for library in LIBRARIES:
         torch.backends.cuda.preferred_blas_library(library)
         for n, k, m in shapes:
             s, j = time_gemm(run, m, k, n)
             a, b = rand(m, k), rand(k, n, scale=k**-0.5)
-            for _ in range(3):
-                torch.matmul(a, b)
-            torch.cuda.synchronize()
-            calls: list[list[tuple[str, float]]] = []
-            for _ in range(5):
-                with profile(activities=[ProfilerActivity.CUDA]) as prof:
-                    torch.matmul(a, b)
-                    torch.cuda.synchronize()
-                events = sorted((e for e in prof.events() if e.device_type.name == "CUDA" and e.device_time > 0),
-                                key=lambda e: e.time_range.start)  # fmt: skip
-                calls.append([(e.name, e.device_time) for e in events])
-            kernels = " | ".join(
-                f"{name} {statistics.median(c[i][1] for c in calls):.1f} us" for i, (name, _) in enumerate(calls[0])
-            )
+            launched = kernels_of(lambda a=a, b=b: torch.matmul(a, b))
+            kernels = " | ".join(f"{name} {seconds * 1e6:.1f} us" for name, seconds in launched)
             run.row(grid="calibration", kind="gemm-kernels", model=library, m=m, n=n, k=k, seconds=s, joules=j,
                     flops=2 * m * n * k, bytes=2 * (m * k + k * n + m * n), note=kernels)  # fmt: skip
             print(f"{library:<8} m{m:<5} n{n:<5} k{k:<6} {s * 1e6:8.1f} us  {kernels}", flush=True)

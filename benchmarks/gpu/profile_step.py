@@ -49,6 +49,7 @@ import argparse
 import csv
 import math
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -68,8 +69,8 @@ POINTS = [
 RUNS = 10
 
 
-def kernels_of(step: Step) -> list[tuple[str, float]]:
-    """(kernel name, median device seconds) per launch of one step, in launch order."""
+def kernels_of(step: Callable[[], object]) -> list[tuple[str, float]]:
+    """(kernel name, median device seconds) per launch of one step (or any call), in launch order."""
     for _ in range(3):
         step()
     torch.cuda.synchronize()
