@@ -38,7 +38,7 @@ class StepBreakdown:
     step: str
     sm_mhz: str
     model_mhz: float | None
-    """The clock the model gives the step (passes/cost/clock.py), where its preset models one."""
+    """The clock the model gives the step (costmodel/clock.py), where its preset models one."""
     estimate: dict[str, float]
     measured: dict[str, float]
     step_seconds: float | None = None

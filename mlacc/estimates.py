@@ -15,6 +15,7 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import DictionaryAttr, FloatAttr, IntegerAttr, ModuleOp
 from xdsl.passes import ModulePass
 
+from costmodel import LINK, Machine
 from dialects.hw import TargetAttr, module_target
 from dialects.sched import TaskOp
 from mlacc import __version__
@@ -25,7 +26,6 @@ from mlacc.report import si
 from mlacc.whole_model import SCOPE, ModelTotals, model_totals
 from passes.absorb import SCHEMES, AbsorbPass
 from passes.accounting import account
-from passes.cost import LINK, Machine
 from passes.place import PlacePass
 from passes.schedule import SchedulePass
 from passes.shard import DP_KEY, TP_KEY, ShardError, ShardPass

@@ -27,14 +27,14 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import DictionaryAttr, ModuleOp
 from xdsl.ir import Operation
 
+from costmodel import Estimate, Machine, Placement, estimate, machine_of_module, op_spec
+from costmodel import tiling_of as recorded_tiling
 from dialects import la
 from dialects.mem import PLACE_KEY, PlaceAttr
 from dialects.mesh import CollectiveOp
 from dialects.sched import TaskOp
 from mlacc import __version__
 from mlacc.estimates import LayerResult
-from passes.cost import Estimate, Machine, Placement, estimate, machine_of_module, op_spec
-from passes.cost import tiling_of as recorded_tiling
 
 ALL_CORES = "all cores"
 """The unit `schedule` gives a task split over every core of a multi-core chip (else `core N`)."""

@@ -50,10 +50,10 @@ from xdsl.pattern_rewriter import (
 )
 from xdsl.rewriter import InsertPoint
 
+from costmodel import Machine, estimate_function, machine_of_module
 from dialects import la
 from passes import SCHEMES, Scheme
 from passes.accounting import account
-from passes.cost import Machine, estimate_function, machine_of_module
 from passes.remarks import remark, warning
 
 

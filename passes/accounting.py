@@ -31,9 +31,9 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import IntegerAttr, StringAttr, TensorType
 from xdsl.ir import SSAValue
 
+from costmodel import fused_values
 from dialects import la
 from dialects.attn import WorkloadAttr, dtype_name
-from passes.cost import fused_values
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """`place`: stage 5, every tensor a step touches gets a memory level, recorded on the ops that move it.
 
-Rules (passes/cost/homes.py `assign_homes`): inputs, outputs, weights and KV caches
+Rules (costmodel/placement.py `assign_homes`): inputs, outputs, weights and KV caches
 live off chip; attention scores and probabilities are fused flash-style and
 stay at the tile level whatever their size; other intermediates stay in the
 outermost on-chip level while the live ones fit its capacity, and spill off
@@ -19,9 +19,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation
 from xdsl.passes import ModulePass
 
-from dialects import la
-from dialects.mem import PLACE_KEY, PlaceAttr, TransferOp
-from passes.cost import (
+from costmodel import (
     Machine,
     Placement,
     assign_homes,
@@ -34,6 +32,8 @@ from passes.cost import (
     task_operands,
     tiling_of,
 )
+from dialects import la
+from dialects.mem import PLACE_KEY, PlaceAttr, TransferOp
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,13 @@
 
 Builds the dataflow graph of the ops that compute or store (networkx; edges
 follow SSA uses through ops that only view data), estimates every op with the
-tiling and placement in the IR, and list-schedules them (passes/cost/plan.py
+tiling and placement in the IR, and list-schedules them (costmodel/plan.py
 `plan`): ready ops by longest path to the end; on a one-core chip each op uses
 all the units it can fill, so ops run one after another; on a multi-core chip
 an op runs on every core or on one, whichever finishes first, and results
 crossing cores pay the interconnect. Transfers overlap compute inside each op.
 Collectives between devices (after `shard`) are tasks too, on the `interconnect`,
-timed by the ring model of passes/cost/collectives.py. Emits a `sched.task`
+timed by the ring model of costmodel/collectives.py. Emits a `sched.task`
 after each op and the totals on the function.
 """
 
@@ -23,11 +23,7 @@ from xdsl.ir import Operation
 from xdsl.passes import ModulePass
 from xdsl.utils.exceptions import PassFailedException
 
-from dialects import la
-from dialects.mem import PLACE_KEY, TILING_KEY, PlaceAttr
-from dialects.mesh import CollectiveOp
-from dialects.sched import TaskOp
-from passes.cost import (
+from costmodel import (
     LINK,
     Machine,
     Placement,
@@ -43,6 +39,10 @@ from passes.cost import (
     static_energy_pj,
     tiling_of,
 )
+from dialects import la
+from dialects.mem import PLACE_KEY, TILING_KEY, PlaceAttr
+from dialects.mesh import CollectiveOp
+from dialects.sched import TaskOp
 
 
 def _placement(op: Operation) -> Placement:

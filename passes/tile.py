@@ -4,7 +4,7 @@ Reads `#hw.target` from the module; writes `mem.tiling` on every `la.einsum`
 (dialects/mem.py says how to read it). The search is exhaustive over
 power-of-two tile extents (and each full extent) of the GEMM view's M, N and K
 that fit one instance of the innermost memory level, times the choice of
-innermost loop (passes/cost/gemm.py).
+innermost loop (costmodel/traffic.py).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass
 
+from costmodel import assign_homes, best_tiling, layer_functions, machine_of_module, op_spec, placement_of
 from dialects import la
 from dialects.mem import TILING_KEY, TilingAttr
-from passes.cost import assign_homes, best_tiling, layer_functions, machine_of_module, op_spec, placement_of
 
 
 @dataclass(frozen=True)

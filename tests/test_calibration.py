@@ -14,6 +14,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from costmodel import (
+    Estimate,
+    Gemm,
+    Machine,
+    OpSpec,
+    Placement,
+    Tiling,
+    best_tiling,
+    estimate_contraction,
+    estimate_elementwise,
+)
+from costmodel.attention import FlashShape, flash_programs, in_flight_share
+from costmodel.clock import ClockedOp, step_clock
+from costmodel.estimate import compute_efficiency
+from costmodel.gemm_library import library_splits_k
+from costmodel.la_ops import causal_density, op_spec
+from costmodel.plan import clocked_op
 from dialects import la
 from mlacc import cli
 from mlacc.frontend import parse_dsl
@@ -30,21 +47,6 @@ from mlacc.validate import (
     read_profile,
     validate,
 )
-from passes.cost import (
-    Estimate,
-    Gemm,
-    Machine,
-    OpSpec,
-    Placement,
-    Tiling,
-    best_tiling,
-    estimate_contraction,
-    estimate_elementwise,
-)
-from passes.cost.clock import ClockedOp, step_clock
-from passes.cost.gemm import compute_efficiency, flash_programs, in_flight_share, library_splits_k
-from passes.cost.ops import causal_density, op_spec
-from passes.cost.plan import clocked_op
 
 RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 
@@ -339,7 +341,7 @@ def test_fused_attention_macs_cost_the_measured_ratio_of_a_gemms():
     gemm = Gemm.of("gmk,gkn->gmn", {"g": 128, "m": 64, "n": 4096, "k": 192})
     plain = OpSpec("s", "einsum", "bf16", 2, 2 * gemm.macs, (2 * 128 * 64 * 192, 2 * 128 * 4096 * 192),
                    2 * 128 * 64 * 4096, gemm)  # fmt: skip
-    fused = replace(plain, flash=True, keys=4096)
+    fused = replace(plain, attention=FlashShape(4096))
     hbm = h100.dram.name
     placement = Placement((hbm, hbm), h100.levels[0].name)
     tiling = Tiling(64, 256, 64, "mnk")
@@ -355,7 +357,7 @@ def test_elementwise_work_inside_a_measured_fused_kernel_costs_no_on_chip_time()
     so on a calibrated machine only off-chip bytes (none here) could add time."""
     h100 = Machine.of(load_hardware("h100"))
     on_chip = h100.levels[0].name
-    softmax = OpSpec("p", "softmax", "bf16", 2, 5 * 2**30, (2**31,), 2**31, flash=True, launch=False)
+    softmax = OpSpec("p", "softmax", "bf16", 2, 5 * 2**30, (2**31,), 2**31, attention=FlashShape(0), launch=False)
     est = estimate_elementwise(h100, softmax, Placement((on_chip,), on_chip))
     assert est.cycles == 0.0
     assert est.read_bytes[on_chip] > 0  # the traffic is still counted (and priced in energy)
@@ -464,7 +466,7 @@ def test_gemm_rates_are_the_sustained_ones_under_the_power_limit():
 def test_the_step_clock_speeds_a_gemm_between_copies_as_measured():
     """kernel_grid.py part `duty-mix`: a K = 7168 GEMM holds 1486 MHz and 677 TFLOP/s back to back, but
     between copies taking half the time the board holds 1732 MHz and the GEMM runs at 790 TFLOP/s. The step
-    clock (passes/cost/clock.py) gives that mix its clock within 3% and the GEMM its time within 5%; alone,
+    clock (costmodel/clock.py) gives that mix its clock within 3% and the GEMM its time within 5%; alone,
     the GEMM keeps the rate it was measured at."""
     rows = {
         r["model"]: r for r in csv.DictReader(open(RESULTS / "h200_duty_mix_2026-11-30.csv")) if r["kind"] == "clock"
@@ -556,7 +558,7 @@ def latent_scores(batch: int, keys: int, causal: bool = False) -> OpSpec:
     """The latent scores of DeepSeek-V3's absorbed decode (128 heads x one token against the shared latent)."""
     gemm = Gemm.of("gmk,gkn->gmn", {"g": batch, "m": 128, "n": keys, "k": 576})
     return OpSpec("scores", "einsum", "bf16", 2, 2 * gemm.macs, (2 * batch * 128 * 576, 2 * batch * keys * 576),
-                  2 * batch * 128 * keys, gemm, flash=True, keys=keys, density=0.5 if causal else 1.0)  # fmt: skip
+                  2 * batch * 128 * keys, gemm, attention=FlashShape(keys), density=0.5 if causal else 1.0)  # fmt: skip
 
 
 def test_each_compiled_flash_kernel_runs_at_its_own_measured_rate():
@@ -607,11 +609,12 @@ def test_the_per_head_two_part_kernel_runs_causal_programs_at_its_own_measured_r
     first = scores.operands[0].owner if isinstance(scores, la.AddOp) else scores
     assert isinstance(first, la.EinsumOp)
     spec = op_spec(first)
-    assert spec.flash and spec.density < 1 and spec.two_part_heads == per_head
+    assert spec.attention is not None and spec.density < 1 and spec.attention.two_part_heads == per_head
     h200 = Machine.of(load_hardware("h200"))
     assert h200.attention_two_part_compute > h200.attention_compute_efficiency
     rate = h200.attention_two_part_compute if per_head else h200.attention_compute_efficiency
-    one_rate = compute_efficiency(h200, replace(spec, two_part_heads=False))
+    one_kernel = FlashShape.of(spec.attention.keys, spec.attention.two_part_keys, two_part_heads=False)
+    one_rate = compute_efficiency(h200, replace(spec, attention=one_kernel))
     assert compute_efficiency(h200, spec) == pytest.approx(one_rate * rate / h200.attention_compute_efficiency)
 
 

@@ -14,10 +14,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from xdsl.dialects.builtin import TensorType, f32
 
+from costmodel import Gemm, Machine, OpSpec, Placement, Tiling, best_tiling, crossing_bytes, estimate_contraction
+from costmodel.attention import FlashShape, in_flight_share
+from costmodel.gemm_library import library_splits_k
 from dialects import la
 from mlacc.hardware import load_hardware
-from passes.cost import Gemm, Machine, OpSpec, Placement, Tiling, best_tiling, crossing_bytes, estimate_contraction
-from passes.cost.gemm import in_flight_share, library_splits_k
 from tests.conftest import ROOT
 
 TINY = Machine.of(load_hardware(str(ROOT / "tests" / "filecheck" / "hw" / "Inputs" / "tiny.toml")))
@@ -120,7 +121,7 @@ def test_flash_decoding_splits_whole_key_blocks_and_schedules_the_short_last_spl
     does (benchmarks/gpu/flash_attention.py): four of 52 blocks (3328 keys) and a last one of the 3073 left.
     The 256 long programs take two rounds of the 132 SMs; the 64 short ones start on the 8 SMs left free in the
     second round and then on the first SMs to finish it: one program more, not a whole wave of long ones."""
-    from passes.cost.gemm import flash_programs, flash_splits
+    from costmodel.attention import flash_programs, flash_splits
 
     assert flash_programs(132, 64, 16385) == 320
     assert [float(x) for x in flash_splits(132, 64, 16385)] == [5, 3328, 3073]
@@ -128,7 +129,7 @@ def test_flash_decoding_splits_whole_key_blocks_and_schedules_the_short_last_spl
     assert flash_programs(132, 2, 1025) == 6  # at least 512 keys per split
     assert [float(x) for x in flash_splits(132, 16, 4097)] == [9, 512, 1]  # eight splits of 512 keys, one of 1
     sizes = {"b": 32, "s": 1, "h": 128, "c": 512, "t": 16385}
-    op = replace(gemm_op("bshc,btc->bsht", sizes, 2, "bf16"), flash=True, keys=16385)
+    op = replace(gemm_op("bshc,btc->bsht", sizes, 2, "bf16"), attention=FlashShape(16385))
     _, est = best_tiling(H100, op, Placement(("l2", "hbm"), "smem"))
     assert est.units == 132
     # Each program's mainloop runs at the split decode kernel's measured rate, with its unoverlapped start and
@@ -151,7 +152,7 @@ def test_the_schedule_of_long_then_short_programs_is_the_block_schedulers(
     """`list_makespan` against a direct simulation: each program, in launch order, on the first unit free."""
     import heapq
 
-    from passes.cost.gemm import list_makespan
+    from costmodel.attention import list_makespan
 
     free = [0.0] * 132
     for t in [long_time] * long + [short_time] * short:

@@ -12,11 +12,11 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.parser import Parser
 from xdsl.printer import Printer
 
+from costmodel import Machine
 from dialects.hw import attach_target, module_target
 from mlacc import cli
 from mlacc.hardware import UnknownHardware, load_hardware, preset_names, preset_path
 from mlacc.pipeline import make_context
-from passes.cost import Machine
 from tests.conftest import ROOT
 
 REQUIRED_PRESETS = {"h100", "h200", "h20", "a100", "tpu_like", "edge_npu", "multicore"}

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from costmodel import Machine, collective_cycles, ring_factor
 from mlacc import cli
 from mlacc.hardware import load_hardware
 from mlacc.hardware.loader import HardwareError
-from passes.cost import Machine, collective_cycles, ring_factor
 from tests.conftest import ROOT
 
 MLA = """layer v3 : mla { d_model = 7168 heads = 128 q_rank = 1536 kv_rank = 512 qk_nope_dim = 128 qk_rope_dim = 64

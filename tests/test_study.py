@@ -57,8 +57,8 @@ def test_every_point_has_every_scheme_and_the_mha_twin(runs):
 
 
 def test_ridge_is_peak_over_dram_bandwidth_from_the_preset(runs):
+    from costmodel import Machine
     from mlacc.hardware import read_hardware
-    from passes.cost import Machine
 
     for preset in TINY.presets:
         machine = Machine.of(read_hardware(preset).target())

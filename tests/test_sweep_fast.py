@@ -12,6 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from costmodel import Gemm, Machine, OpSpec
+from costmodel.attention import FlashShape
+from costmodel.energy import dynamic_energy_pj
+from costmodel.estimate import contraction_compute, level_cycles
+from costmodel.op import LevelIndices, column
+from costmodel.tiles import best_tilings
+from costmodel.traffic import contraction_work
 from mlacc.diagnostics import InputError, UsageError
 from mlacc.hardware import load_hardware
 from mlacc.sweep.evaluate import _point_rows, evaluate
@@ -19,9 +26,6 @@ from mlacc.sweep.fast_rows import fast_rows
 from mlacc.sweep.optable import NotParametric, _solve
 from mlacc.sweep.space import Chip, DesignPoint, SweepInput, chips
 from passes import SCHEMES
-from passes.cost import Gemm, Machine, OpSpec
-from passes.cost.energy import dynamic_energy_pj
-from passes.cost.gemm import Homes, _level_cycles, best_tilings, column, contraction_compute, contraction_work
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 FILES = ["deepseek_v3.attn", "mha_baseline.attn", "llama3_70b_gqa.attn", "deepseek_v2_lite.attn"]
@@ -137,7 +141,7 @@ def test_integers_that_are_not_bilinear_in_batch_and_context_are_refused():
         _solve(halves)  # ... but a half per sequence is not an integer polynomial
 
 
-def _exhaustive(machine: Machine, op: OpSpec, homes: Homes) -> tuple[float, float]:
+def _exhaustive(machine: Machine, op: OpSpec, homes: LevelIndices) -> tuple[float, float]:
     """The fewest cycles (then least energy) over every power-of-two-or-full tiling that fits, as `tile`
     searched before the candidates were pruned."""
 
@@ -158,7 +162,7 @@ def _exhaustive(machine: Machine, op: OpSpec, homes: Homes) -> tuple[float, floa
     fits = op.element_bytes * (tm * tk + tk * tn + tm * tn) <= machine.tile_level.capacity
     work = contraction_work(machine, op, homes, tm, tn, tk, inner)
     cycles = contraction_compute(machine, op, work)
-    for level in _level_cycles(machine, work.reads, work.writes, work.units, op):
+    for level in level_cycles(machine, work.reads, work.writes, work.units, op):
         cycles = np.maximum(cycles, level)
     energy = sum(dynamic_energy_pj(machine, column(op.macs), op.dtype, work.reads, work.writes, op.flash))
     cycles = np.where(fits, cycles, np.inf)[0]
@@ -186,12 +190,12 @@ def test_the_pruned_tiling_search_finds_the_exhaustive_searchs_best(
     a_home, b_home, c_home = (min(h, last) for h in homes)
     gemm = Gemm({"g": "g", "m": "m", "n": "n", "k": "k"}, {"g": g, "m": m, "n": n, "k": k})
     op = OpSpec("x", "einsum", "bf16", 2, 2 * g * m * n * k, (2 * g * m * k, 2 * g * k * n), 2 * g * m * n, gemm,
-                flash=flash, keys=n)  # fmt: skip
-    placement = Homes((np.array([a_home]), np.array([b_home])), np.array([c_home]))
+                attention=FlashShape(n) if flash else None)  # fmt: skip
+    placement = LevelIndices((np.array([a_home]), np.array([b_home])), np.array([c_home]))
     tiling = tuple(column(x) for x in best_tilings(machine, op, placement))
     work = contraction_work(machine, op, placement, *tiling)
     cycles = contraction_compute(machine, op, work)
-    for level in _level_cycles(machine, work.reads, work.writes, work.units, op):
+    for level in level_cycles(machine, work.reads, work.writes, work.units, op):
         cycles = np.maximum(cycles, level)
     energy = sum(dynamic_energy_pj(machine, column(op.macs), op.dtype, work.reads, work.writes, op.flash))
     best_cycles, best_energy = _exhaustive(machine, op, placement)

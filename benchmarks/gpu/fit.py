@@ -24,11 +24,12 @@ import statistics
 
 import numpy as np
 
+from costmodel import Estimate, Gemm, Machine, OpSpec, Placement, best_tiling, estimate_elementwise
+from costmodel.attention import flash_programs, flash_splits, in_flight_share, list_makespan
+from costmodel.clock import balanced_clock
+from costmodel.gemm_library import library_splits_k
 from mlacc.hardware import load_hardware
 from mlacc.validate import SMALL_KERNELS, Point, estimate_point, read_profile
-from passes.cost import Estimate, Gemm, Machine, OpSpec, Placement, best_tiling, estimate_elementwise
-from passes.cost.clock import balanced_clock
-from passes.cost.gemm import flash_programs, flash_splits, in_flight_share, library_splits_k, list_makespan
 
 CLOCK = 1.83e9  # the presets' derived boost clock (h100.toml)
 
@@ -55,7 +56,7 @@ def main() -> None:
     gemms = kind("gemm")
     big = [r for r in gemms if f(r, "m") >= 4096]
     # Big GEMMs: seconds x peak / FLOPs = (1 + epilogue / slices) / compute, with slices = K / 64 per output
-    # tile (passes/cost/gemm.py compute_efficiency): a line in 1 / slices.
+    # tile (costmodel/gemm_library.py compute_efficiency): a line in 1 / slices.
     per_slice, mainloop = np.polyfit(
         [1 / math.ceil(f(r, "k") / 64) for r in big], [f(r, "seconds") * peak / f(r, "flops") for r in big], 1
     )
@@ -66,7 +67,7 @@ def main() -> None:
     prefill = [r for r in attention if r["phase"] == "prefill"]
     l2 = kind("l2read")[0]
     # Skinny GEMMs (M <= 16) and per-head batched ones are weight streams: seconds = latency + bytes / rate, plus
-    # the kernel that sums the partial results where the library splits K (passes/cost/gemm.py
+    # the kernel that sums the partial results where the library splits K (costmodel/gemm_library.py
     # `library_splits_k`), by relative least squares.
     skinny = [r for r in gemms + kind("bmm") if f(r, "m") <= 16]
     machine = Machine.of(load_hardware(args.preset))
@@ -182,7 +183,7 @@ def fit_flash_programs(paths: list[str], peak: float, hbm: float, machine: Machi
     `attention_memory`) and then takes S x split_cycles: the median of that residual per split, on the
     `latent-split` kernels timed with and without it.
     A flash program over K keys takes (K + program_keys) x its per-key work / (the SM's peak x its kernel's
-    mainloop rate) (passes/cost/gemm.py compute_efficiency). A causal prefill kernel takes as many of those as
+    mainloop rate) (costmodel/gemm_library.py compute_efficiency). A causal prefill kernel takes as many of those as
     it has waves of programs; the decode kernel, as the steps launch it (`latent-default`: its own splits,
     the last one short), as long as its busiest SM's list of programs (`list_makespan`), plus its combine.
     Four rates, one per compiled kernel (causal prefill: the latent and MHA kernels, whose rates fit apart
@@ -369,7 +370,7 @@ def fit_in_flight(rows: list[dict[str, str]], hbm: float, units: int) -> tuple[i
 
 
 def fit_clock(paths: list[str]) -> None:
-    """`clock_power_exponent` and `memory_power` (passes/cost/clock.py) from kernel_grid.py's `duty` and
+    """`clock_power_exponent` and `memory_power` (costmodel/clock.py) from kernel_grid.py's `duty` and
     `duty-mix` rows: kernels replayed alone (each at the clock it holds) and mixes of two kinds.
 
     A mix of n kernels of each kind, each taking t alone at its own clock f_k (copies are memory-bound: no

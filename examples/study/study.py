@@ -109,7 +109,7 @@ def bandwidth_chips(base: str, steps: int) -> list[Chip]:
     """`base` with its outermost memory's read and write bandwidth scaled by 10^(-k/steps), k = steps..0: a
     decade of hypothetical chips (`mlacc sweep --set`), slowest first, the real chip last."""
     from mlacc.hardware import read_hardware
-    from passes.cost import Machine
+    from costmodel import Machine
 
     target = read_hardware(base).target()
     dram = Machine.of(target).dram
@@ -126,7 +126,7 @@ def bandwidth_chips(base: str, steps: int) -> list[Chip]:
 
 
 def roof(chip: Chip) -> Roof:
-    """The chip's bf16 roofline as `mlacc plot --kind roofline` derives it (passes/cost/machine.py): peak =
+    """The chip's bf16 roofline as `mlacc plot --kind roofline` derives it (costmodel/machine.py): peak =
     units x MACs/cycle x 2 x clock, DRAM = read bytes/cycle x instances x clock, ridge = peak / DRAM."""
     row = {"chip": chip.hardware, **dict(chip.overrides)}
     return ChipCatalogue([]).roof(row, tuple(field for field, _ in chip.overrides), DTYPE)

@@ -21,7 +21,7 @@ The schema (every key carries its unit; see presets/h100.toml for a commented ex
                  launch gap after it);
                  contraction_latency_cycles: the same for a contraction or fused attention (default: op's);
                  split_k_latency_cycles: what a GEMM split along K adds, the kernel that sums its partial
-                 results (optional, default 0; passes/cost/gemm.py `library_splits_k`);
+                 results (optional, default 0; costmodel/gemm_library.py `library_splits_k`);
                  attention_compute, attention_memory: the same fractions for a fused attention kernel (optional;
                  attention_compute: a causal, prefill program's mainloop);
                  attention_two_part_compute: attention_compute for a per-head kernel whose keys come in two
@@ -40,7 +40,7 @@ The schema (every key carries its unit; see presets/h100.toml for a commented ex
                  whether compute or the off-chip stream bounds it (optional, default 0);
                  attention_split_cycles: cycles per split of a split kernel's combine (optional, default 0);
                  clock_top_hz, gemm_clock_hz, attention_clock_hz, clock_power_exponent, memory_power: the step
-                 clock under the power limit (optional, all or none; passes/cost/clock.py): the top SM clock,
+                 clock under the power limit (optional, all or none; costmodel/clock.py): the top SM clock,
                  the clocks GEMMs and causal flash kernels hold alone, how a clock-bound kernel's power follows
                  the clock, and the share of the limit a memory-bound kernel draws
 
@@ -188,7 +188,7 @@ _EFFICIENCY = _FRACTIONS | {
 _IN_FLIGHT = {"attention_programs_per_unit", "attention_stream_programs"}
 """The one-part decode kernel's programs in flight: both or neither."""
 _CLOCK = {"clock_top_hz", "gemm_clock_hz", "attention_clock_hz", "clock_power_exponent", "memory_power"}
-"""The step-clock model's fields (passes/cost/clock.py): all of them or none."""
+"""The step-clock model's fields (costmodel/clock.py): all of them or none."""
 _TOGETHER = (
     (_IN_FLIGHT, "the decode kernel's programs in flight", "both"),
     (_CLOCK, "the step clock", "all"),

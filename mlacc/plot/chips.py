@@ -3,7 +3,7 @@ and the KV-cache picture's capacity line.
 
 A row names its chip (`h100`, or `h100[hbm.read_bandwidth_bytes_per_cycle=1000]` when `--set` made it);
 the chip is rebuilt from the preset, or from a TOML file given with `mlacc plot --hw`, with the same
-overrides, and its rates are derived as the cost model derives them (passes/cost/machine.py).
+overrides, and its rates are derived as the cost model derives them (costmodel/machine.py).
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ class ChipCatalogue:
     def roof(self, row: dict[str, Any], set_fields: tuple[str, ...], dtype: str) -> Roof:
         """The row's chip's roofline: units x MACs per cycle x 2 FLOP x clock, DRAM read bytes per cycle x
         instances x clock, and its measured compute and memory efficiency."""
-        from passes.cost import Machine
+        from costmodel import Machine
 
         machine = Machine.of(self.target(row, set_fields))
         if dtype not in machine.macs_per_cycle:

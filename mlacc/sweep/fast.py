@@ -1,6 +1,6 @@
 """The op-table fast path: many design points of one op table at once, with the cost model's own functions.
 
-`tile`, `place` and `schedule` estimate one point by calling passes/cost/ on one `la` op at a time; here
+`tile`, `place` and `schedule` estimate one point by calling costmodel/ on one `la` op at a time; here
 the same functions run on numpy arrays whose entries are design points (batch, context and the rates,
 energies and latencies of the chips, which `stack` lays out per point): the placement rule
 (`place_tensors`), the tiling search (`best_tilings`), every op's estimate (`op_estimates`), ring
@@ -15,14 +15,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from costmodel import LINK, Gemm, Machine, OpSpec, collective_cycles, ring_factor
+from costmodel.attention import FlashShape
+from costmodel.clock import ClockedOp, clock_modelled, step_clock
+from costmodel.estimate import op_estimates
+from costmodel.la_ops import causal_fraction
+from costmodel.op import LevelIndices
+from costmodel.placement import Tensor, place_tensors
+from costmodel.plan import static_pj
+from costmodel.tiles import best_tilings
 from mlacc.sweep.optable import OpTable, Task
 from passes.accounting import peak_bytes
-from passes.cost import LINK, Gemm, Machine, OpSpec, collective_cycles, ring_factor
-from passes.cost.clock import ClockedOp, clock_modelled, step_clock
-from passes.cost.gemm import Homes, best_tilings, op_estimates
-from passes.cost.homes import Tensor, place_tensors
-from passes.cost.ops import causal_fraction
-from passes.cost.plan import static_pj
 
 
 @dataclass
@@ -123,14 +126,13 @@ def evaluate_table(
                 operand_bytes=tuple(integer(i) for i in task.operand_bytes),
                 result_bytes=integer(task.result_bytes),
                 gemm=gemm,
-                flash=task.flash,
+                attention=None
+                if task.attention_kernel is None
+                else FlashShape(integer(task.keys) if task.keys >= 0 else 0, task.attention_kernel),
                 density=density,
                 launch=task.launch,
-                keys=integer(task.keys) if task.keys >= 0 else 0,
-                two_part_keys=task.two_part_keys,
-                two_part_heads=task.two_part_heads,
             )
-            placement = Homes(
+            placement = LevelIndices(
                 tuple(innermost if v < 0 else homes[v] for v in task.operands),
                 off_chip if task.result < 0 else homes[task.result],
             )
@@ -166,7 +168,7 @@ def _tilings(
     machine: Machine,
     task: Task,
     spec: OpSpec,
-    placement: Homes,
+    placement: LevelIndices,
     workload: np.ndarray,
     found: dict[tuple[object, ...], tuple[np.ndarray, ...]],
 ) -> tuple[np.ndarray, ...]:
@@ -174,7 +176,8 @@ def _tilings(
     an op whose shapes follow the batch only has a few, whatever the contexts."""
     assert spec.gemm is not None
     rows = np.shape(spec.result_bytes)
-    values = (*spec.gemm.extents.values(), *spec.operand_bytes, spec.result_bytes, spec.density, spec.keys)
+    values = (*spec.gemm.extents.values(), *spec.operand_bytes, spec.result_bytes, spec.density,
+              spec.attention.keys if spec.attention else 0)  # fmt: skip
     features = np.stack(
         [*(np.broadcast_to(np.asarray(x, dtype=float), rows) for x in values), *placement.operands, placement.result]
     )
@@ -182,9 +185,7 @@ def _tilings(
         task.name,
         task.kind,
         task.dtype,
-        task.flash,
-        task.two_part_keys,
-        task.two_part_heads,
+        task.attention_kernel,
         task.launch,
         task.gemm_letters,
         features.tobytes(),

@@ -112,8 +112,8 @@ def prepare(sweep: SweepInput, points: Sequence[DesignPoint]) -> None:
 
 def fast_rows(sweep: SweepInput, points: Sequence[DesignPoint]) -> list[list[Row] | None]:
     """Rows of each point (None: leave it to the IR path)."""
+    from costmodel import Machine
     from mlacc.sweep.optable import NotParametric
-    from passes.cost import Machine
 
     machines: dict[Chip, Machine] = {}
     jobs: dict[tuple[Any, ...], list[tuple[int, int, Any]]] = {}
@@ -161,9 +161,9 @@ def _group_rows(
     machines: dict[Chip, Any],
 ) -> list[list[Row]]:
     """The rows of one group's points, each point's schemes in `passes.SCHEMES` order."""
+    from costmodel.machine import stack
     from mlacc.sweep.fast import evaluate_table, max_batch
     from passes.absorb import SCHEMES
-    from passes.cost.machine import stack
     from passes.remarks import remark, warning
 
     new_tokens, tp, dp = key[2], key[4], key[5]

@@ -10,7 +10,7 @@ only, and each integer is solved for its four coefficients and checked at one mo
 integers are not of that form is refused (`NotParametric`), and its points take the IR path.
 
 The table keeps, per task in program order, the `OpSpec` fields and where its operands and result live
-(passes/cost/homes.py's rule, replayed per point by mlacc/sweep/fast.py), and per layer the counts of
+(costmodel/placement.py's rule, replayed per point by mlacc/sweep/fast.py), and per layer the counts of
 passes/accounting.py.
 """
 
@@ -24,14 +24,14 @@ import numpy as np
 from xdsl.dialects import func
 from xdsl.ir import Attribute, SSAValue
 
+from costmodel import fused_values, is_collective, is_task, task_operands
+from costmodel.la_ops import flash_group, flash_kernel
+from costmodel.op import Gemm
+from costmodel.placement import OFF_CHIP, home_rule
 from dialects import la
 from dialects.attn import dtype_name
 from dialects.mesh import CollectiveOp
 from passes.accounting import account, activation_spans
-from passes.cost import fused_values, is_collective, is_task, task_operands
-from passes.cost.gemm import Gemm
-from passes.cost.homes import OFF_CHIP, home_rule
-from passes.cost.ops import flash_group, two_part_heads, two_part_keys
 
 
 class NotParametric(Exception):
@@ -71,15 +71,12 @@ class Task:
     gemm_letters: tuple[tuple[str, str], ...] = ()
     extents: tuple[int, ...] = ()
     """g, m, n, k of a contraction."""
-    flash: bool = False
+    attention_kernel: str | None = None
+    """The fused attention kernel its flash group runs as (costmodel/attention.py `KERNELS`); None outside one."""
     launch: bool = True
     causal: tuple[int, int] | None = None
     """(queries, keys) of the causal softmax of its flash group."""
     keys: int = -1
-    two_part_keys: bool = False
-    """Whether its flash group's programs read their keys in two parts (passes/cost/ops.py `two_part_keys`)."""
-    two_part_heads: bool = False
-    """Whether its flash group runs as the per-head two-part kernel (passes/cost/ops.py `two_part_heads`)."""
     operands: tuple[int, ...] = ()
     """Value ids of the operands (-1: loaded into the innermost level by an earlier op of its flash group)."""
     result: int = -1
@@ -186,7 +183,7 @@ def _table(function: func.FuncOp) -> tuple[OpTable, list[int]]:
 
 
 def _task(op: la.LaOp, i: int, ids: dict[SSAValue, int], record: _Recorder) -> Task:
-    """An `la` task: passes/cost/ops.py `op_spec` and homes.py `placement_of`, with its integers recorded."""
+    """An `la` task: costmodel/la_ops.py `op_spec` and homes.py `placement_of`, with its integers recorded."""
     dtype_of = op.operands[0] if op.operands else op.results[0]
     element_type = la.tensor_type(dtype_of).element_type
     name = op.results[0].name_hint if op.results and op.results[0].name_hint else ""
@@ -219,12 +216,10 @@ def _task(op: la.LaOp, i: int, ids: dict[SSAValue, int], record: _Recorder) -> T
         result_bytes=record(result_bytes),
         gemm_letters=letters,
         extents=extents,
-        flash=bool(group),
+        attention_kernel=flash_kernel(softmax) if softmax is not None else None,
         launch=not group or op is softmax,
         causal=causal,
         keys=keys,
-        two_part_keys=softmax is not None and two_part_keys(softmax),
-        two_part_heads=softmax is not None and two_part_heads(softmax),
         operands=tuple(-1 if v in loaded else ids[v] for v in task_operands(op)),
         result=-1 if isinstance(op, la.KvStoreOp) else ids[op.results[0]],
     )

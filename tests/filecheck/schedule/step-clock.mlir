@@ -1,4 +1,4 @@
-// schedule on a chip whose preset models the step clock (passes/cost/clock.py): the power limit leaves the
+// schedule on a chip whose preset models the step clock (costmodel/clock.py): the power limit leaves the
 // step one SM clock, `sched.clock_hz`, and a GEMM bound by compute takes its time at that clock. Here the GEMM
 // alone would hold its own clock (gemm_clock_hz, 0.8 GHz: 512 cycles of the 1 GHz `frequency_hz`, as measured);
 // the norm after it is not clock-bound and draws memory_power = 0.5 of the limit, so the step holds

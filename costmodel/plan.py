@@ -8,14 +8,16 @@ import networkx as nx
 from xdsl.dialects import func
 from xdsl.ir import Operation, SSAValue
 
+from costmodel.clock import ClockedOp, clock_modelled, step_clock
+from costmodel.collectives import estimate_collective, is_collective
+from costmodel.estimate import estimate
+from costmodel.la_ops import is_task, op_spec
+from costmodel.machine import Machine, Num
+from costmodel.op import Estimate, OpSpec, Placement, Tiling
+from costmodel.placement import assign_homes, fused_values, placement_of
+from costmodel.tiles import best_tiling
 from dialects import la
 from dialects.mesh import CollectiveOp
-from passes.cost.clock import ClockedOp, clock_modelled, step_clock
-from passes.cost.collectives import estimate_collective, is_collective
-from passes.cost.gemm import Estimate, OpSpec, Placement, Tiling, best_tiling, estimate
-from passes.cost.homes import assign_homes, fused_values, placement_of
-from passes.cost.machine import Machine, Num
-from passes.cost.ops import is_task, op_spec
 
 
 def _task_sources(value: SSAValue) -> set[Operation]:
@@ -129,7 +131,7 @@ def plan(
 def at_step_clock(
     machine: Machine, specs: dict[Operation, OpSpec | None], estimates: dict[Operation, Estimate]
 ) -> tuple[float, dict[Operation, Estimate]]:
-    """The clock a one-core chip's step holds and its ops' estimates at that clock (passes/cost/clock.py);
+    """The clock a one-core chip's step holds and its ops' estimates at that clock (costmodel/clock.py);
     `specs` holds None for a collective."""
     ops = list(estimates)
     clocked = [clocked_op(machine, specs[op], estimates[op]) for op in ops]

@@ -8,11 +8,11 @@ import numpy as np
 from xdsl.dialects import func
 from xdsl.ir import Operation, SSAValue
 
+from costmodel.la_ops import flash_group, task_operands
+from costmodel.machine import Machine, Num
+from costmodel.op import Placement
 from dialects import la
 from dialects.mesh import CollectiveOp
-from passes.cost.gemm import Placement
-from passes.cost.machine import Machine, Num
-from passes.cost.ops import flash_group, task_operands
 
 
 def fused_values(function: func.FuncOp) -> set[SSAValue]:

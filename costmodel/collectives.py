@@ -14,9 +14,9 @@ from __future__ import annotations
 from xdsl.ir import Operation
 from xdsl.utils.exceptions import PassFailedException
 
+from costmodel.machine import Machine, Num
+from costmodel.op import Estimate
 from dialects.mesh import COLLECTIVES, CollectiveOp
-from passes.cost.gemm import Estimate
-from passes.cost.machine import Machine, Num
 
 LINK = "interconnect"
 """The name collectives' bytes, cycles and energy go under (a task's `bytes` and `energy_pj`, a result's ops)."""

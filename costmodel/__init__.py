@@ -32,32 +32,31 @@ The model, per op (all counts whole-op; the README's "How the estimates are made
 Not modelled: caches' hit rates beyond the tiling's reuse, bank conflicts,
 vector-unit throughput separate from the array.
 
-The package, one concept per file: machine (the `#hw.target` as numbers), gemm (one op: tiling,
-traffic, cycles), energy (one op's pJ from its MACs and traffic), ops (`la` IR -> op table), homes
-(where tensors live), plan (list scheduling, with the static and interconnect energy it implies), clock (the
-SM clock a power-limited step holds),
-collectives (ring collectives between the devices of a node, over the target's [interconnect]).
+The package, one idea per file, on the floor between the dialects it reads and the passes and sweeps that
+call it (imports point mlacc/ -> passes/ -> costmodel/ -> dialects/):
+- machine: the `#hw.target` as plain numbers (`Machine`), one per chip or stacked over design points;
+- op: the op model (`OpSpec` and its GEMM view, `Placement`, `Tiling`, `Estimate`);
+- la_ops: `la` IR -> `OpSpec`s (which ops are tasks, their flash groups);
+- traffic: bytes per memory level of one op at a tiling, units busy, array utilisation;
+- tiles: the tile search;
+- gemm_library: the GEMM library's behaviour (output tile, shallow-K rate, split-K);
+- attention: the fused attention kernels (programs, splits, waves, combine, their measured rates);
+- estimate: one op's cycles and energy from the above;
+- energy: dynamic energy from MACs and traffic;
+- placement: where tensors live (the home rule);
+- plan: list scheduling of a layer's tasks, with the static and interconnect energy it implies;
+- clock: the SM clock a power-limited step holds;
+- collectives: ring collectives between the devices of a node.
 """
 
-from passes.cost.collectives import LINK, collective_cycles, estimate_collective, is_collective, ring_factor
-from passes.cost.energy import dynamic_energy_pj
-from passes.cost.gemm import (
-    ORDER_FOR_INNER,
-    Estimate,
-    Gemm,
-    OpSpec,
-    Placement,
-    Tiling,
-    best_tiling,
-    estimate,
-    estimate_contraction,
-    estimate_elementwise,
-    moved_bytes,
-)
-from passes.cost.homes import assign_homes, fused_values, placement_of
-from passes.cost.machine import Level, Machine, machine_of_module
-from passes.cost.ops import VIEW_OPS, is_task, layer_functions, op_spec, task_operands, tiling_of
-from passes.cost.plan import (
+from costmodel.collectives import LINK, collective_cycles, estimate_collective, is_collective, ring_factor
+from costmodel.energy import dynamic_energy_pj
+from costmodel.estimate import estimate, estimate_contraction, estimate_elementwise
+from costmodel.la_ops import VIEW_OPS, is_task, layer_functions, op_spec, task_operands, tiling_of
+from costmodel.machine import Level, Machine, machine_of_module
+from costmodel.op import ORDER_FOR_INNER, Estimate, Gemm, OpSpec, Placement, Tiling
+from costmodel.placement import assign_homes, fused_values, placement_of
+from costmodel.plan import (
     Slot,
     collective_placement,
     crossing_bytes,
@@ -67,6 +66,8 @@ from passes.cost.plan import (
     plan,
     static_energy_pj,
 )
+from costmodel.tiles import best_tiling
+from costmodel.traffic import moved_bytes
 
 __all__ = [
     "LINK",

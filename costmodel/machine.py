@@ -83,7 +83,7 @@ class Machine:
     products, softmax in between) than a large GEMM's."""
     clock_top: Num = 0.0
     """The highest SM clock (Hz) a step may hold under the power limit; 0 where the clock is not modelled
-    (passes/cost/clock.py)."""
+    (costmodel/clock.py)."""
     gemm_clock: Num = 0.0
     """The clock (Hz) a GEMM's measured `compute_efficiency` holds: GEMMs replayed back to back."""
     attention_clock: Num = 0.0

@@ -8,11 +8,12 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation, SSAValue
 
+from costmodel.attention import FlashShape
+from costmodel.machine import Num
+from costmodel.op import Gemm, OpSpec, Tiling
 from dialects import la
 from dialects.attn import dtype_name
 from dialects.mem import TILING_KEY, TilingAttr
-from passes.cost.gemm import Gemm, OpSpec, Tiling
-from passes.cost.machine import Num
 
 VIEW_OPS = (la.WeightOp, la.PrecomposeOp, la.KvLoadOp, la.ConcatOp, la.BroadcastOp)
 """Ops that move nothing themselves: their consumers read the data from where it lives."""
@@ -79,12 +80,11 @@ def op_spec(op: la.LaOp) -> OpSpec:
         operand_bytes=tuple(la.tensor_bytes(v.type) for v in op.operands if not is_gamma(op, v)),
         result_bytes=result_bytes,
         gemm=gemm,
-        flash=bool(group),
+        attention=FlashShape(la.tensor_type(softmax.input).get_shape()[-1], flash_kernel(softmax))
+        if softmax is not None
+        else None,
         density=density,
         launch=not group or op is softmax,
-        keys=la.tensor_type(softmax.input).get_shape()[-1] if softmax is not None else 0,
-        two_part_keys=softmax is not None and two_part_keys(softmax),
-        two_part_heads=softmax is not None and two_part_heads(softmax),
     )
 
 
@@ -113,6 +113,11 @@ def two_part_heads(softmax: la.SoftmaxOp) -> bool:
     not the latent kernel, whose rows are every head's queries over the shared latent."""
     parts = score_parts(softmax)
     return bool(parts) and parts[0].extents["m"] == la.tensor_type(softmax.input).get_shape()[-2]
+
+
+def flash_kernel(softmax: la.SoftmaxOp) -> str:
+    """Which compiled attention kernel runs the flash group of `softmax` (costmodel/attention.py `KERNELS`)."""
+    return FlashShape.of(0, two_part_keys(softmax), two_part_heads(softmax)).kernel
 
 
 def is_gamma(op: Operation, value: SSAValue) -> bool:

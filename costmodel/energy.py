@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from passes.cost.machine import Machine, Num
+from costmodel.machine import Machine, Num
 
 
 def dynamic_energy_pj(

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from passes.cost.gemm import OpSpec
-from passes.cost.machine import Machine, Num
+from costmodel.machine import Machine, Num
+from costmodel.op import OpSpec
 
 BISECTION_STEPS = 40
 """Halvings of the clock interval: 2^-40 of the top clock, far below anything measured."""

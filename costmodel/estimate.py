@@ -1,0 +1,152 @@
+"""One op's estimate: compute cycles at the measured rate of its kind of kernel, each memory level's cycles
+from its traffic, the slowest of them plus the kernel's fixed time, and its dynamic energy (see the package
+docstring for the model)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from costmodel import attention, gemm_library
+from costmodel.energy import dynamic_energy_pj
+from costmodel.machine import Machine, Num
+from costmodel.op import INNER, Estimate, Estimates, LevelIndices, OpSpec, Placement, Tiling, column
+from costmodel.traffic import Work, contraction_work, level_traffic
+
+
+def compute_efficiency(machine: Machine, op: OpSpec) -> Num:
+    """The measured fraction of peak the op's kind of kernel reaches: a fused attention's
+    (costmodel/attention.py) or the GEMM library's (costmodel/gemm_library.py)."""
+    if op.attention is not None:
+        if op.gemm is None:
+            return machine.attention_compute_efficiency
+        return attention.compute_efficiency(
+            machine, op.gemm.extents["g"], op.gemm.extents["m"], op.attention, op.density
+        )
+    return gemm_library.compute_efficiency(machine, op.gemm.extents["k"] if op.gemm is not None else None)
+
+
+def contraction_compute(machine: Machine, op: OpSpec, work: Work) -> np.ndarray:
+    """Compute cycles: the busiest unit's MACs at the array's peak x utilisation x measured efficiency, and a
+    split kernel's combine where the preset measured it."""
+    rate = column(machine.peak_macs(op.dtype)) * work.utilisation * column(compute_efficiency(machine, op))
+    compute = work.per_unit / rate
+    if work.partial is not None and work.splits is not None:
+        compute = compute + attention.combine_cycles(machine, work.partial, work.splits)
+    return compute
+
+
+def level_cycles(
+    machine: Machine, reads: list[np.ndarray], writes: list[np.ndarray], units: np.ndarray, op: OpSpec
+) -> list[np.ndarray]:
+    """On-chip levels read and write through separate ports; the off-chip bus is shared by reads and writes
+    and reaches the measured fraction of its peak: a GEMM's operand reads `memory`'s and its output stores
+    `memory_write`'s; a flash group's, the fused attention kernel's (`attention.off_chip_efficiency`)."""
+    cycles = []
+    last = len(machine.levels) - 1
+    off_chip = machine.memory_efficiency
+    if op.attention is not None:
+        g, m = (op.gemm.extents["g"], op.gemm.extents["m"]) if op.gemm is not None else (None, None)
+        off_chip = attention.off_chip_efficiency(machine, g, m, op.attention, op.density)
+    # A GEMM writes its output tiles after their mainloops have read their operands, at the measured write rate
+    # (a fill writes as fast, benchmarks/results/h200_streams_2026-12-01.csv). A copy-like op interleaves its
+    # reads and writes (a 256 MiB copy moves 4.1 TB/s, more than a fill or a sum alone) and a fused kernel's
+    # rates were measured on whole kernels: both keep one rate.
+    gemm_stores = op.gemm is not None and not op.flash
+    off_chip_write = machine.memory_write_efficiency if gemm_stores else off_chip
+    for i, level in enumerate(machine.levels):
+        instances = np.minimum(level.count, units) if i == 0 else level.count
+        scale = instances * (column(off_chip) if i == last else 1.0)
+        read_bw, write_bw = column(level.read_bandwidth), column(level.write_bandwidth)
+        if i == last:
+            write_scale = instances * column(off_chip_write)
+            cycles.append(reads[i] / (read_bw * scale) + writes[i] / (write_bw * write_scale))
+        else:
+            cycles.append(np.maximum(reads[i] / (read_bw * scale), writes[i] / (write_bw * scale)))
+    return cycles
+
+
+def _estimates(
+    machine: Machine,
+    op: OpSpec,
+    compute: np.ndarray,
+    reads: list[np.ndarray],
+    writes: list[np.ndarray],
+    units: np.ndarray,
+    utilisation: np.ndarray,
+    level_cycles: list[np.ndarray],
+) -> Estimates:
+    """The op's cycles (the slowest of compute and every level, plus the kernel's fixed time) and energy,
+    from per-point columns of its terms."""
+    terms = np.concatenate([compute, *level_cycles], axis=1)
+    bound = np.argmax(terms, axis=1)  # the first of equal terms, as `max` over (compute, levels) picks it
+    latency = machine.contraction_latency if op.gemm is not None or op.flash else machine.op_latency
+    if op.gemm is not None and not op.flash:
+        latency = np.asarray(latency) + np.where(
+            gemm_library.library_splits_k(machine.units, op.gemm), machine.split_k_latency, 0.0
+        )
+    energy = dynamic_energy_pj(machine, column(op.macs), op.dtype, reads, writes, op.flash)
+    cycles = np.take_along_axis(terms, bound[:, None], axis=1)[:, 0]
+    return Estimates(
+        cycles=cycles + (column(latency)[:, 0] if op.launch else 0.0),
+        bound=bound,
+        compute_cycles=compute[:, 0],
+        level_cycles=np.concatenate(level_cycles, axis=1).T,
+        reads=np.concatenate(reads, axis=1).T,
+        writes=np.concatenate(writes, axis=1).T,
+        energy=np.concatenate(energy, axis=1).T,
+        utilisation=utilisation[:, 0],
+        units=units[:, 0],
+    )
+
+
+def contraction_estimates(
+    machine: Machine, op: OpSpec, homes: LevelIndices, tm: Num, tn: Num, tk: Num, inner: Num
+) -> Estimates:
+    """The contraction at one tiling per design point (tile extents and innermost loop, one per point)."""
+    tm, tn, tk, inner = (column(x) for x in (tm, tn, tk, inner))
+    work = contraction_work(machine, op, homes, tm, tn, tk, inner)
+    compute = contraction_compute(machine, op, work)
+    per_level = level_cycles(machine, work.reads, work.writes, work.units, op)
+    return _estimates(machine, op, compute, work.reads, work.writes, work.units, work.utilisation, per_level)
+
+
+def estimate_contraction(machine: Machine, op: OpSpec, placement: Placement, tiling: Tiling) -> Estimate:
+    estimates = contraction_estimates(
+        machine, op, LevelIndices.of(machine, placement), tiling.m, tiling.n, tiling.k, INNER[tiling.order[-1]]
+    )
+    return estimates.point(machine)
+
+
+def elementwise_estimates(machine: Machine, op: OpSpec, homes: LevelIndices) -> Estimates:
+    """Ops without a contraction: one FLOP per array column per cycle on every unit; data moved once."""
+    result = column(op.result_bytes)
+    loads = tuple(column(b) for b in op.operand_bytes)
+    reads, writes = level_traffic(machine, homes, loads, (result, np.zeros_like(result)))
+    units = np.full_like(result, machine.units)
+    compute = column(op.flops) / (machine.units * machine.cols * column(compute_efficiency(machine, op)))
+    per_level = level_cycles(machine, reads, writes, units, op)
+    if op.flash and machine.attention_measured:
+        # Inside the fused kernel, on data its contractions hold on chip: the kernel's measured contraction
+        # rate already includes this work and its on-chip traffic; only off-chip bytes can add time.
+        compute = np.zeros_like(compute)
+        per_level = [*(np.zeros_like(c) for c in per_level[:-1]), per_level[-1]]
+    return _estimates(machine, op, compute, reads, writes, units, np.ones_like(result), per_level)
+
+
+def estimate_elementwise(machine: Machine, op: OpSpec, placement: Placement) -> Estimate:
+    return elementwise_estimates(machine, op, LevelIndices.of(machine, placement)).point(machine)
+
+
+def op_estimates(machine: Machine, op: OpSpec, homes: LevelIndices, tiling: tuple[Num, ...] | None) -> Estimates:
+    """One op at every design point: a contraction at its tiling (tm, tn, tk, inner), any other op as is."""
+    if op.gemm is not None:
+        assert tiling is not None
+        return contraction_estimates(machine, op, homes, *tiling)
+    return elementwise_estimates(machine, op, homes)
+
+
+def estimate(machine: Machine, spec: OpSpec, placement: Placement, tiling: Tiling | None) -> Estimate:
+    if spec.gemm is not None:
+        assert tiling is not None
+        return estimate_contraction(machine, spec, placement, tiling)
+    return estimate_elementwise(machine, spec, placement)
