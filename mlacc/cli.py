@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 from xdsl.utils.exceptions import DiagnosticException, ParseError
 
-from mlacc import __version__
 from mlacc.diagnostics import InputError, UsageError, error_line, report_internal_error
 from mlacc.hardware import DEFAULT_HARDWARE, load_hardware, preset_description, preset_names
 from mlacc.output import write_whole
@@ -347,10 +346,29 @@ def _common_options() -> _Parser:
     return common
 
 
+class _Version(argparse.Action):
+    """`--version`: the version is looked up (importlib.metadata) only when asked, not for every command's start."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None):
+        super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: object = None,
+    ) -> None:
+        from mlacc import __version__
+
+        sys.stdout.write(f"{parser.prog} {__version__}\n")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mlacc", description="Compile attention-layer DSL files and report what they cost.")
     common = _common_options()
-    parser.add_argument("--version", action="version", version=f"mlacc {__version__}")
+    parser.add_argument("--version", action=_Version, help="print mlacc's version (the installed package's) and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     compile_parser = commands.add_parser(
