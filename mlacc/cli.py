@@ -101,8 +101,8 @@ def compile_command(args: argparse.Namespace) -> tuple[str, int]:
     from mlacc.estimates import estimate_module, format_json, format_text
 
     if args.layout == "auto":
+        from costmodel import Machine
         from mlacc.estimates import estimate_best_layout
-        from passes.cost import Machine
 
         if args.tp * args.dp > 1:
             raise UsageError("--layout auto chooses tp and dp itself: give it no --tp or --dp")
