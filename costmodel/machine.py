@@ -11,6 +11,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.utils.exceptions import PassFailedException
 
 from dialects.hw import TARGET_KEY, TargetAttr, module_target
+from dialects.hw_calibration import CONSTANTS, resolved
 
 Num: TypeAlias = int | float | np.ndarray
 """A count or rate: one number, or (in a sweep) one per design point."""
@@ -40,58 +41,32 @@ class Machine:
     macs_per_cycle: Mapping[str, Num]
     levels: tuple[Level, ...]
     mac_energy: Mapping[str, Num]
-    compute_efficiency: Num = 1.0
-    epilogue_slices: Num = 0.0
-    """Time a GEMM's output tile takes to write out, in K slices of its mainloop (0: hidden)."""
-    memory_efficiency: Num = 1.0
-    memory_write_efficiency: Num = 1.0
-    """Off-chip write rate / peak of a GEMM's output stores (`memory_efficiency` is its operands' reads)."""
-    op_latency: Num = 0.0
-    """Fixed cycles of any other kernel (a norm, a RoPE, a cache store): in a step, its own time and the launch
-    gap after it."""
-    contraction_latency: Num = 0.0
-    """Fixed cycles of a contraction or fused-attention kernel (a GEMM's prologue and epilogue)."""
-    split_k_latency: Num = 0.0
-    """Fixed cycles a GEMM the library splits along K (`library_splits_k`) adds: the kernel that sums its
-    partial results, launched after it."""
-    attention_compute_efficiency: Num = 1.0
-    """Mainloop rate / peak of a causal (prefill) flash program."""
-    attention_two_part_compute: Num = 1.0
-    """The same for a per-head kernel whose keys come in two parts (DeepSeek's 128 + 64 RoPE), compiled apart."""
-    attention_decode_compute: Num = 1.0
-    """The same for a flash-decoding program (no causal mask, keys split over programs): a program of the
-    split kernel, which streams its keys from off chip and writes fp32 partials."""
-    attention_decode_unsplit_compute: Num = 1.0
-    """The same for the decode kernel compiled without splits (enough row blocks to fill the units)."""
-    attention_memory_efficiency: Num = 1.0
-    attention_two_part_memory: Num = 1.0
-    """Off-chip rate / peak of the fused kernel where each program reads its keys in two parts."""
-    attention_programs_per_unit: Num = 0.0
-    """Programs of a per-head decode kernel (MHA's, GQA's, cache-kv's, expand's) each unit keeps resident at
-    once; 0 where not measured."""
-    attention_two_part_programs_per_unit: Num = 0.0
-    """The same for the per-head decode kernels whose keys come in two parts (cache-kv's, expand's): larger
-    tiles, fewer resident."""
-    attention_stream_programs: Num = 0.0
-    """Programs in flight that kernel needs to stream at its full off-chip rate: fewer stream proportionally less."""
-    attention_program_keys: Num = 0.0
-    """A flash program's unoverlapped start and end (query rows in, output out), in keys of its mainloop."""
-    attention_split_cycles: Num = 0.0
-    """Cycles per split the combine of a split (flash-decoding) kernel takes, beyond reading the partials."""
-    attention_mac_energy_ratio: Num = 1.0
-    """pJ per MAC of a fused attention kernel over a GEMM's: measured, its MACs cost more (register-fed
-    products, softmax in between) than a large GEMM's."""
-    clock_top: Num = 0.0
-    """The highest SM clock (Hz) a step may hold under the power limit; 0 where the clock is not modelled
-    (costmodel/clock.py)."""
-    gemm_clock: Num = 0.0
-    """The clock (Hz) a GEMM's measured `compute_efficiency` holds: GEMMs replayed back to back."""
-    attention_clock: Num = 0.0
-    """The clock (Hz) a causal flash program's measured `attention_compute` holds."""
-    clock_power_exponent: Num = 1.0
-    """How a clock-bound kernel's power follows the clock: (f / its own clock) ** exponent of the limit."""
-    memory_power: Num = 1.0
-    """The share of the power limit a kernel bound by memory (or a fixed latency) draws, at any clock."""
+    # The calibration constants, one field each: dialects/hw_calibration.py declares each (its key, unit,
+    # meaning and default) and `of` reads them all through it.
+    compute_efficiency: Num
+    epilogue_slices: Num
+    memory_efficiency: Num
+    memory_write_efficiency: Num
+    op_latency: Num
+    contraction_latency: Num
+    split_k_latency: Num
+    attention_compute_efficiency: Num
+    attention_two_part_compute: Num
+    attention_decode_compute: Num
+    attention_decode_unsplit_compute: Num
+    attention_memory_efficiency: Num
+    attention_two_part_memory: Num
+    attention_programs_per_unit: Num
+    attention_two_part_programs_per_unit: Num
+    attention_stream_programs: Num
+    attention_program_keys: Num
+    attention_split_cycles: Num
+    attention_mac_energy_ratio: Num
+    clock_top: Num
+    gemm_clock: Num
+    attention_clock: Num
+    clock_power_exponent: Num
+    memory_power: Num
     attention_measured: bool = False
     """Whether `attention_compute` was measured on whole fused kernels: their contractions' rate then already
     pays for the softmax and sums inside them."""
@@ -116,8 +91,6 @@ class Machine:
         efficiency = {k: v.value.data for k, v in target.efficiency.data.items()}  # type: ignore[attr-defined]
         cores = {k: v.value.data for k, v in target.cores.data.items()}  # type: ignore[attr-defined]
         link = target.interconnect_fields()
-        attention_compute = efficiency.get("attention_compute", efficiency.get("compute", 1.0))
-        attention_memory = efficiency.get("attention_memory", efficiency.get("memory", 1.0))
         return Machine(
             name=target.target_name.data,
             frequency=target.frequency,
@@ -139,32 +112,7 @@ class Machine:
                 for m in target.memory
             ),
             mac_energy=target.mac_energy(),
-            compute_efficiency=efficiency.get("compute", 1.0),
-            epilogue_slices=efficiency.get("epilogue_slices", 0.0),
-            memory_efficiency=efficiency.get("memory", 1.0),
-            memory_write_efficiency=efficiency.get("memory_write", efficiency.get("memory", 1.0)),
-            op_latency=efficiency.get("op_latency_cycles", 0.0),
-            contraction_latency=efficiency.get("contraction_latency_cycles", efficiency.get("op_latency_cycles", 0.0)),
-            split_k_latency=efficiency.get("split_k_latency_cycles", 0.0),
-            attention_compute_efficiency=attention_compute,
-            attention_two_part_compute=efficiency.get("attention_two_part_compute", attention_compute),
-            attention_decode_compute=efficiency.get("attention_decode_compute", attention_compute),
-            attention_decode_unsplit_compute=efficiency.get("attention_decode_unsplit_compute", attention_compute),
-            attention_memory_efficiency=attention_memory,
-            attention_two_part_memory=efficiency.get("attention_two_part_memory", attention_memory),
-            attention_programs_per_unit=efficiency.get("attention_programs_per_unit", 0.0),
-            attention_two_part_programs_per_unit=efficiency.get(
-                "attention_two_part_programs_per_unit", efficiency.get("attention_programs_per_unit", 0.0)
-            ),
-            attention_stream_programs=efficiency.get("attention_stream_programs", 0.0),
-            attention_program_keys=efficiency.get("attention_program_keys", 0.0),
-            attention_split_cycles=efficiency.get("attention_split_cycles", 0.0),
-            attention_mac_energy_ratio=efficiency.get("attention_mac_energy_ratio", 1.0),
-            clock_top=efficiency.get("clock_top_hz", 0.0),
-            gemm_clock=efficiency.get("gemm_clock_hz", 0.0),
-            attention_clock=efficiency.get("attention_clock_hz", 0.0),
-            clock_power_exponent=efficiency.get("clock_power_exponent", 1.0),
-            memory_power=efficiency.get("memory_power", 1.0),
+            **resolved(efficiency),
             attention_measured="attention_compute" in efficiency,
             static_power=target.static_power,
             cores=target.core_count(),
@@ -237,30 +185,7 @@ class Machine:
 
 _STACKED = (
     "frequency",
-    "compute_efficiency",
-    "epilogue_slices",
-    "memory_efficiency",
-    "memory_write_efficiency",
-    "op_latency",
-    "contraction_latency",
-    "split_k_latency",
-    "attention_compute_efficiency",
-    "attention_two_part_compute",
-    "attention_decode_compute",
-    "attention_decode_unsplit_compute",
-    "attention_memory_efficiency",
-    "attention_two_part_memory",
-    "attention_programs_per_unit",
-    "attention_two_part_programs_per_unit",
-    "attention_stream_programs",
-    "attention_program_keys",
-    "attention_split_cycles",
-    "attention_mac_energy_ratio",
-    "clock_top",
-    "gemm_clock",
-    "attention_clock",
-    "clock_power_exponent",
-    "memory_power",
+    *(c.field for c in CONSTANTS),
     "static_power",
     "interconnect_bandwidth",
     "interconnect_energy",

@@ -34,6 +34,7 @@ from xdsl.parser import AttrParser
 from xdsl.printer import Printer
 from xdsl.utils.exceptions import VerifyException
 
+from dialects.hw_calibration import problems
 from dialects.keywords import (
     float_field,
     format_float,
@@ -367,6 +368,9 @@ class TargetAttr(ParametrizedAttribute):
         missing = sorted(dtypes - set(self.mac_energy()))
         if missing:
             raise VerifyException(f"target '{self.target_name.data}': no MAC energy for {', '.join(missing)}")
+        wrong = problems(_numbers(self.efficiency))
+        if wrong:
+            raise VerifyException(f"target '{self.target_name.data}': {wrong[0]}")
         link = self.interconnect_fields()
         if link:
             missing_link = sorted(set(INTERCONNECT_FIELDS) - set(link))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from io import StringIO
@@ -14,8 +15,9 @@ from xdsl.printer import Printer
 
 from costmodel import Machine
 from dialects.hw import attach_target, module_target
+from dialects.hw_calibration import BY_KEY, CONSTANTS
 from mlacc import cli
-from mlacc.hardware import UnknownHardware, load_hardware, preset_names, preset_path
+from mlacc.hardware import UnknownHardware, load_hardware, loader, preset_names, preset_path
 from mlacc.pipeline import make_context
 from tests.conftest import ROOT
 
@@ -215,3 +217,17 @@ def test_the_attention_energy_ratio_is_not_a_fraction_of_peak():
     """`attention_mac_energy_ratio` is pJ over pJ (measured 3.75 on H100), so the at-most-1 rule of the
     efficiency fractions must not refuse it."""
     assert Machine.of(load_hardware("h100")).attention_mac_energy_ratio == pytest.approx(3.75)
+
+
+def test_every_calibration_constant_is_declared_once_and_read_through_its_declaration():
+    """dialects/hw_calibration.py is the one list of [efficiency] keys: the loader accepts exactly those, each is a
+    `Machine` field, and a file that leaves them all out gets every declared default (chains followed)."""
+    assert loader._EFFICIENCY == set(BY_KEY)
+    assert {c.field for c in CONSTANTS} <= {f.name for f in dataclasses.fields(Machine)}
+    assert all(c.unit and c.meaning for c in CONSTANTS)
+    bare = Machine.of(load_hardware(str(ROOT / "tests" / "filecheck" / "hw" / "Inputs" / "tiny.toml")))
+    for c in CONSTANTS:
+        default = c.default
+        while isinstance(default, str):
+            default = BY_KEY[default].default
+        assert getattr(bare, c.field) == default, c.key

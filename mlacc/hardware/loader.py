@@ -15,34 +15,9 @@ The schema (every key carries its unit; see presets/h100.toml for a commented ex
                  (optional; the network between the chips of a node that `shard`'s collectives run over:
                  devices per node, each device's link bandwidth each way, the fixed time of one collective,
                  pJ per byte a device sends)
-    [efficiency] compute, memory: measured fractions of peak in (0, 1] (compute: a GEMM's mainloop);
-                 epilogue_slices: a GEMM tile's write-out time in K slices of 64 (optional, default 0);
-                 op_latency_cycles: measured fixed time of one small op inside a step (its kernel and the
-                 launch gap after it);
-                 contraction_latency_cycles: the same for a contraction or fused attention (default: op's);
-                 split_k_latency_cycles: what a GEMM split along K adds, the kernel that sums its partial
-                 results (optional, default 0; costmodel/gemm_library.py `library_splits_k`);
-                 attention_compute, attention_memory: the same fractions for a fused attention kernel (optional;
-                 attention_compute: a causal, prefill program's mainloop);
-                 attention_two_part_compute: attention_compute for a per-head kernel whose keys come in two
-                 parts (optional, default attention_compute);
-                 attention_two_part_memory: attention_memory where each program reads its keys in two parts
-                 (optional, default attention_memory);
-                 attention_programs_per_unit, attention_stream_programs: programs of a per-head decode
-                 kernel (MHA's, cache-kv's, expand's) each unit holds at once, and those it needs in flight to
-                 stream at its full rate (optional, both or neither);
-                 attention_two_part_programs_per_unit: the same for the per-head kernels whose keys come in two
-                 parts (cache-kv's, expand's; optional, default attention_programs_per_unit);
-                 attention_decode_compute, attention_decode_unsplit_compute: the mainloop of a flash-decoding
-                 program, split along the keys or not (optional, default attention_compute);
-                 attention_mac_energy_ratio: pJ per MAC of that kernel over a GEMM's (optional, default 1);
-                 attention_program_keys: a flash program's unoverlapped start and end in keys of its mainloop,
-                 whether compute or the off-chip stream bounds it (optional, default 0);
-                 attention_split_cycles: cycles per split of a split kernel's combine (optional, default 0);
-                 clock_top_hz, gemm_clock_hz, attention_clock_hz, clock_power_exponent, memory_power: the step
-                 clock under the power limit (optional, all or none; costmodel/clock.py): the top SM clock,
-                 the clocks GEMMs and causal flash kernels hold alone, how a clock-bound kernel's power follows
-                 the clock, and the share of the limit a memory-bound kernel draws
+    [efficiency] the measured calibration constants, each optional: fractions of peak rates, fixed latencies,
+                 the attention kernels' constants and the step clock's; dialects/hw_calibration.py declares
+                 every key with its unit, meaning and default
 
 `count` fields are totals on the chip. Unknown keys are errors, so a typo never
 silently falls back to a default.
@@ -61,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from xdsl.utils.exceptions import VerifyException
 
+from dialects.hw_calibration import BY_KEY, CONSTANTS, GROUPS, group_keys
 from mlacc.diagnostics import InputError, UsageError, did_you_mean
 
 if TYPE_CHECKING:
@@ -157,42 +133,10 @@ _MEMORY = {
     "write_energy_pj_per_byte",
 }
 _CORES = {"count", "interconnect_bandwidth_bytes_per_cycle", "interconnect_energy_pj_per_byte"}
-_FRACTIONS = {
-    "compute",
-    "memory",
-    "memory_write",
-    "attention_compute",
-    "attention_two_part_compute",
-    "attention_decode_compute",
-    "attention_decode_unsplit_compute",
-    "attention_memory",
-    "attention_two_part_memory",
-}
-_EFFICIENCY = _FRACTIONS | {
-    "op_latency_cycles",
-    "contraction_latency_cycles",
-    "split_k_latency_cycles",
-    "attention_mac_energy_ratio",
-    "attention_program_keys",
-    "attention_programs_per_unit",
-    "attention_two_part_programs_per_unit",
-    "attention_stream_programs",
-    "attention_split_cycles",
-    "epilogue_slices",
-    "clock_top_hz",
-    "gemm_clock_hz",
-    "attention_clock_hz",
-    "clock_power_exponent",
-    "memory_power",
-}
-_IN_FLIGHT = {"attention_programs_per_unit", "attention_stream_programs"}
-"""The one-part decode kernel's programs in flight: both or neither."""
-_CLOCK = {"clock_top_hz", "gemm_clock_hz", "attention_clock_hz", "clock_power_exponent", "memory_power"}
-"""The step-clock model's fields (costmodel/clock.py): all of them or none."""
-_TOGETHER = (
-    (_IN_FLIGHT, "the decode kernel's programs in flight", "both"),
-    (_CLOCK, "the step clock", "all"),
-)
+_EFFICIENCY = set(BY_KEY)
+"""Every calibration constant (dialects/hw_calibration.py declares each with its unit, meaning and default)."""
+_FRACTIONS = {c.key for c in CONSTANTS if c.fraction}
+_TOGETHER = tuple((group_keys(group), what, quantifier) for group, (what, quantifier) in GROUPS.items())
 """Fields a model needs all of, or none: each group, what it models, and how the error counts them."""
 
 

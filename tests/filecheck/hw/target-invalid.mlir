@@ -87,3 +87,35 @@ builtin.module attributes {hw.target = #hw.compute<"array", count = 1, array = 0
 builtin.module attributes {hw.target = #hw.target<"t", frequency_hz = 1.0e9, compute = [#hw.compute<"a", count = 1, array = 4x4, macs_per_cycle = {fp32 = 16}>], memory = [#hw.memory<"s", capacity_bytes = 1024, count = 1, read_bytes_per_cycle = 64, write_bytes_per_cycle = 64, read_pj_per_byte = 1, write_pj_per_byte = 1>, #hw.memory<"d", capacity_bytes = 4096, count = 1, read_bytes_per_cycle = 8, write_bytes_per_cycle = 8, read_pj_per_byte = 1, write_pj_per_byte = 1>], mac_pj = {fp32 = 4}, interconnect = {devices = 2, link_bandwidth_bytes_per_cycle = 0, collective_latency_cycles = 0, energy_pj_per_byte = 0}>} {
 }
 // CHECK: target 't': interconnect bandwidth must be positive
+
+// -----
+
+// The efficiency constants are checked against their one declaration (dialects/hw_calibration.py), as the
+// loader checks a hardware file's [efficiency]: unknown keys, fractions above 1, incomplete groups.
+// CHECK:     target 't': unknown efficiency constant 'compte' (expected: attention_clock_hz,
+builtin.module attributes {hw.target = #hw.target<"t", frequency_hz = 1.0e9, mac_pj = {fp32 = 1.0},
+    compute = [#hw.compute<"array", count = 1, array = 4x4, macs_per_cycle = {fp32 = 16.0}>],
+    memory = [#hw.memory<"sram", capacity_bytes = 1024, count = 1, read_bytes_per_cycle = 64.0, write_bytes_per_cycle = 64.0, read_pj_per_byte = 1.0, write_pj_per_byte = 1.0>,
+              #hw.memory<"dram", capacity_bytes = 1048576, count = 1, read_bytes_per_cycle = 8.0, write_bytes_per_cycle = 8.0, read_pj_per_byte = 100.0, write_pj_per_byte = 100.0>],
+    efficiency = {compte = 0.5}>} {
+}
+
+// -----
+
+// CHECK:     target 't': 'attention_memory' in [efficiency] is a fraction of peak: at most 1, got 1.5
+builtin.module attributes {hw.target = #hw.target<"t", frequency_hz = 1.0e9, mac_pj = {fp32 = 1.0},
+    compute = [#hw.compute<"array", count = 1, array = 4x4, macs_per_cycle = {fp32 = 16.0}>],
+    memory = [#hw.memory<"sram", capacity_bytes = 1024, count = 1, read_bytes_per_cycle = 64.0, write_bytes_per_cycle = 64.0, read_pj_per_byte = 1.0, write_pj_per_byte = 1.0>,
+              #hw.memory<"dram", capacity_bytes = 1048576, count = 1, read_bytes_per_cycle = 8.0, write_bytes_per_cycle = 8.0, read_pj_per_byte = 100.0, write_pj_per_byte = 100.0>],
+    efficiency = {attention_memory = 1.5}>} {
+}
+
+// -----
+
+// CHECK:     target 't': [efficiency] models the step clock with all of attention_clock_hz, clock_power_exponent, clock_top_hz, gemm_clock_hz, memory_power: missing attention_clock_hz, clock_power_exponent, gemm_clock_hz, memory_power
+builtin.module attributes {hw.target = #hw.target<"t", frequency_hz = 1.0e9, mac_pj = {fp32 = 1.0},
+    compute = [#hw.compute<"array", count = 1, array = 4x4, macs_per_cycle = {fp32 = 16.0}>],
+    memory = [#hw.memory<"sram", capacity_bytes = 1024, count = 1, read_bytes_per_cycle = 64.0, write_bytes_per_cycle = 64.0, read_pj_per_byte = 1.0, write_pj_per_byte = 1.0>,
+              #hw.memory<"dram", capacity_bytes = 1048576, count = 1, read_bytes_per_cycle = 8.0, write_bytes_per_cycle = 8.0, read_pj_per_byte = 100.0, write_pj_per_byte = 100.0>],
+    efficiency = {clock_top_hz = 1.0e9}>} {
+}

@@ -1,0 +1,139 @@
+"""The calibration constants of a hardware target, declared once: the `[efficiency]` table of a hardware file and
+the `efficiency` dictionary of `#hw.target`.
+
+Each constant has its key, the `Machine` field the cost model reads it as, its unit, its meaning, and its default:
+a number, or the key whose value it takes where the file leaves it out (the attention kernel's rates default to
+the GEMM's). The loader (mlacc/hardware/loader.py) checks a file's table against it, the `hw.target` verifier
+checks parsed IR against it, and `Machine.of` (costmodel/machine.py) reads every constant through it, so a new
+constant is one entry here and one use in the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Constant:
+    key: str
+    """The key in `[efficiency]` and in `#hw.target<..., efficiency = {...}>`."""
+    field: str
+    """The `Machine` field (costmodel/machine.py) that carries it."""
+    unit: str
+    meaning: str
+    default: float | str
+    """The value where the file leaves the key out: a number, or the key whose value it takes."""
+    fraction: bool = False
+    """A fraction of a peak rate: in (0, 1]. Every other constant is positive."""
+    group: str = ""
+    """A model that needs every constant of its group or none (`GROUPS`)."""
+
+
+CONSTANTS: tuple[Constant, ...] = (
+    Constant("compute", "compute_efficiency", "fraction of peak",
+             "a GEMM's mainloop rate / the dtype's peak MAC rate", 1.0, fraction=True),
+    Constant("epilogue_slices", "epilogue_slices", "K slices of 64",
+             "time a GEMM's output tile takes to write out, in K slices of its mainloop (0: hidden)", 0.0),
+    Constant("memory", "memory_efficiency", "fraction of peak",
+             "off-chip read rate of a GEMM's operands / the datasheet bandwidth", 1.0, fraction=True),
+    Constant("memory_write", "memory_write_efficiency", "fraction of peak",
+             "off-chip rate of a GEMM's output stores / the datasheet bandwidth", "memory", fraction=True),
+    Constant("op_latency_cycles", "op_latency", "cycles",
+             "fixed time of a small kernel (a norm, a RoPE, a cache store) in a step: its run and the launch gap "
+             "after it", 0.0),
+    Constant("contraction_latency_cycles", "contraction_latency", "cycles",
+             "fixed time of a GEMM or fused attention kernel (prologue, epilogue, launch)", "op_latency_cycles"),
+    Constant("split_k_latency_cycles", "split_k_latency", "cycles",
+             "what a GEMM the library splits along K adds: the kernel that sums its partial results "
+             "(costmodel/gemm_library.py `library_splits_k`)", 0.0),
+    Constant("attention_compute", "attention_compute_efficiency", "fraction of peak",
+             "a causal (prefill) flash program's mainloop rate / peak (the latent and MHA kernels)", "compute",
+             fraction=True),
+    Constant("attention_two_part_compute", "attention_two_part_compute", "fraction of peak",
+             "the same for the per-head kernel whose keys come in two parts (DeepSeek's 128 + 64 RoPE)",
+             "attention_compute", fraction=True),
+    Constant("attention_decode_compute", "attention_decode_compute", "fraction of peak",
+             "a flash-decoding program's mainloop rate / peak: the kernel split along the keys",
+             "attention_compute", fraction=True),
+    Constant("attention_decode_unsplit_compute", "attention_decode_unsplit_compute", "fraction of peak",
+             "the same for the decode kernel run unsplit (enough row blocks to fill the units)",
+             "attention_compute", fraction=True),
+    Constant("attention_memory", "attention_memory_efficiency", "fraction of peak",
+             "a fused attention kernel's off-chip rate / the datasheet bandwidth", "memory", fraction=True),
+    Constant("attention_two_part_memory", "attention_two_part_memory", "fraction of peak",
+             "the same where each program reads its keys in two parts", "attention_memory", fraction=True),
+    Constant("attention_programs_per_unit", "attention_programs_per_unit", "programs",
+             "programs of a per-head decode kernel (MHA's, cache-kv's, expand's) each unit holds at once "
+             "(0: not measured)", 0.0, group="in-flight"),
+    Constant("attention_two_part_programs_per_unit", "attention_two_part_programs_per_unit", "programs",
+             "the same for the per-head kernels whose keys come in two parts (larger tiles, fewer resident)",
+             "attention_programs_per_unit"),
+    Constant("attention_stream_programs", "attention_stream_programs", "programs",
+             "programs in flight a per-head decode kernel needs to stream at its full off-chip rate; fewer stream "
+             "proportionally less", 0.0, group="in-flight"),
+    Constant("attention_program_keys", "attention_program_keys", "keys",
+             "a flash program's unoverlapped start and end (query rows in, output out), in keys of its mainloop",
+             0.0),
+    Constant("attention_split_cycles", "attention_split_cycles", "cycles",
+             "the combine of a split (flash-decoding) kernel, per split, beyond reading the partials", 0.0),
+    Constant("attention_mac_energy_ratio", "attention_mac_energy_ratio", "ratio",
+             "pJ per MAC of a fused attention kernel over a GEMM's", 1.0),
+    Constant("clock_top_hz", "clock_top", "Hz",
+             "the highest SM clock a step may hold under the power limit (0: the clock is not modelled)", 0.0,
+             group="clock"),
+    Constant("gemm_clock_hz", "gemm_clock", "Hz",
+             "the clock GEMMs replayed back to back hold, at which `compute` was measured", 0.0, group="clock"),
+    Constant("attention_clock_hz", "attention_clock", "Hz",
+             "the clock causal flash kernels hold, at which `attention_compute` was measured", 0.0, group="clock"),
+    Constant("clock_power_exponent", "clock_power_exponent", "exponent",
+             "a clock-bound kernel draws (f / its own clock) ** exponent of the power limit", 1.0, group="clock"),
+    Constant("memory_power", "memory_power", "fraction of the power limit",
+             "the share of the power limit a memory-bound kernel draws, at any clock", 1.0, group="clock"),
+)  # fmt: skip
+
+BY_KEY: dict[str, Constant] = {c.key: c for c in CONSTANTS}
+
+GROUPS: dict[str, tuple[str, str]] = {
+    "in-flight": ("the decode kernel's programs in flight", "both"),
+    "clock": ("the step clock", "all"),
+}
+"""Per group: what its constants model together, and how an error counts them."""
+
+
+def group_keys(group: str) -> set[str]:
+    return {c.key for c in CONSTANTS if c.group == group}
+
+
+def resolved(efficiency: Mapping[str, float]) -> dict[str, float]:
+    """Every constant's value (by `Machine` field) from a target's efficiency table, defaults followed."""
+
+    def value(key: str) -> float:
+        if key in efficiency:
+            return efficiency[key]
+        default = BY_KEY[key].default
+        return value(default) if isinstance(default, str) else default
+
+    return {c.field: value(c.key) for c in CONSTANTS}
+
+
+def problems(efficiency: Mapping[str, float]) -> list[str]:
+    """What is wrong with an efficiency table, one message per problem (none for a valid table)."""
+    out = []
+    for key, number in efficiency.items():
+        constant = BY_KEY.get(key)
+        if constant is None:
+            out.append(f"unknown efficiency constant '{key}' (expected: {', '.join(sorted(BY_KEY))})")
+        elif not number > 0:
+            out.append(f"'{key}' in [efficiency] must be positive, got {number:g}")
+        elif constant.fraction and number > 1:
+            out.append(f"'{key}' in [efficiency] is a fraction of peak: at most 1, got {number:g}")
+    for group, (what, quantifier) in GROUPS.items():
+        keys = group_keys(group)
+        given = keys & set(efficiency)
+        if given and given != keys:
+            out.append(
+                f"[efficiency] models {what} with {quantifier} of {', '.join(sorted(keys))}: "
+                f"missing {', '.join(sorted(keys - given))}"
+            )
+    return out
