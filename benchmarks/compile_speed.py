@@ -13,13 +13,10 @@ from pathlib import Path
 from dialects.hw import attach_target
 from mlacc.frontend import parse_dsl
 from mlacc.hardware import load_hardware
-from mlacc.pipeline import make_context
-from passes.absorb import AbsorbPass
-from passes.lower_attn import LowerAttnPass
-from passes.place import PlacePass
-from passes.schedule import SchedulePass
-from passes.tile import TilePass
+from mlacc.pipeline import STAGES, compile_to, make_context
 
+PASSES = tuple((stage, spec.split("{")[0]) for stage, spec in STAGES if stage != "sharded")
+"""The pipeline's passes on one device (mlacc/pipeline.py), each with the stage it produces."""
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.attn"))
 
 
@@ -30,16 +27,12 @@ def stage_times(path: Path, hardware: str, scheme: str) -> tuple[dict[str, float
     module = parse_dsl(path.read_text(), str(path))
     attach_target(module, load_hardware(hardware))
     times["parse"] = time.perf_counter() - start
-    for name, p in (
-        ("lower-attn", LowerAttnPass()),
-        ("absorb", AbsorbPass(scheme=scheme)),  # type: ignore[arg-type]
-        ("tile", TilePass()),
-        ("place", PlacePass()),
-        ("schedule", SchedulePass()),
-    ):
+    previous = "attn"
+    for stage, name in PASSES:
         start = time.perf_counter()
-        p.apply(ctx, module)
+        compile_to(module, stage, scheme, ctx, start=previous)
         times[name] = time.perf_counter() - start
+        previous = stage
     ops = sum(1 for op in module.walk() if op.name.startswith("la."))
     return times, ops
 
@@ -50,7 +43,7 @@ def main() -> None:
     parser.add_argument("--scheme", default="auto")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    stages = ("parse", "lower-attn", "absorb", "tile", "place", "schedule")
+    stages = ("parse", *(name for _, name in PASSES))
     header = "  ".join(f"{s:>10}" for s in stages)
     print(f"{'example':<24} {'la ops':>6}  {header}   (ms, best of {args.repeat})")
     for path in EXAMPLES:

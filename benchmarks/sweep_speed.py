@@ -5,7 +5,7 @@ x batch 1..128 (x2) x context 1k..128k (x2) x 8 HBM bandwidths (`--set hbm.read_
 evaluated by `mlacc.sweep.run_sweep` as `mlacc sweep` runs it. A design point is one row: (chip, batch,
 context, scheme). The time counts everything a fresh process pays after its imports: checking the chips,
 probing the layer's IR for its op tables, the estimates and building the rows. The IR path (one
-`estimate_module` per (chip, batch, context), as `mlacc compile` runs) is timed in the same run on every
+`mlacc.pipeline.estimate` per (chip, batch, context), as `mlacc compile` runs) is timed in the same run on every
 `--ir-every`th estimate, and its rate is reported beside the fast path's.
 """
 

@@ -14,8 +14,7 @@ from costmodel.estimate import estimate
 from costmodel.la_ops import is_task, op_spec
 from costmodel.machine import Machine, Num
 from costmodel.op import Estimate, OpSpec, Placement, Tiling
-from costmodel.placement import assign_homes, fused_values, placement_of
-from costmodel.tiles import best_tiling
+from costmodel.placement import fused_values
 from dialects import la
 from dialects.mesh import CollectiveOp
 
@@ -194,18 +193,3 @@ def layer_cycles_and_energy(slots: dict[Operation, Slot], machine: Machine) -> t
         for slot in slots.values()
     )
     return cycles, energy
-
-
-def estimate_function(function: func.FuncOp, machine: Machine) -> tuple[float, float]:
-    """Cycles and energy (pJ) of a layer function with every op at its best tiling, scheduled as `schedule`
-    schedules it."""
-    homes = assign_homes(function, machine)
-    placements: dict[Operation, Placement] = {}
-    tilings: dict[Operation, Tiling | None] = {}
-    for op in function.body.walk():
-        if is_collective(op):
-            placements[op], tilings[op] = collective_placement(machine), None
-        elif is_task(op):
-            spec, placements[op] = op_spec(op), placement_of(op, homes, machine)  # type: ignore[arg-type]
-            tilings[op] = best_tiling(machine, spec, placements[op])[0] if spec.gemm is not None else None
-    return layer_cycles_and_energy(plan(function, machine, placements, tilings), machine)

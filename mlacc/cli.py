@@ -98,11 +98,11 @@ def compile_command(args: argparse.Namespace) -> tuple[str, int]:
     if args.emit is not None:
         return _print_ir(compile_to(module, args.emit, scheme, tp=args.tp, dp=args.dp)), 0
     assert target is not None
-    from mlacc.estimates import estimate_module, format_json, format_text
+    from mlacc.estimates import format_json, format_text
+    from mlacc.pipeline import estimate
 
     if args.layout == "auto":
         from costmodel import Machine
-        from mlacc.estimates import estimate_best_layout
 
         if args.tp * args.dp > 1:
             raise UsageError("--layout auto chooses tp and dp itself: give it no --tp or --dp")
@@ -111,9 +111,9 @@ def compile_command(args: argparse.Namespace) -> tuple[str, int]:
                 f"--layout auto needs a node of several GPUs ([interconnect] devices), such as h200x8; "
                 f"'{target.target_name.data}' has one"
             )
-        results = estimate_best_layout(module, args.scheme)
+        results = estimate(module, args.scheme, layout="auto")
     else:
-        results = estimate_module(module, args.scheme, args.tp, args.dp)
+        results = estimate(module, args.scheme, args.tp, args.dp)
     if args.trace:
         from mlacc.trace import format_trace
 
@@ -210,14 +210,15 @@ def compare_command(args: argparse.Namespace) -> tuple[str, int]:
     if not names:
         raise UsageError("--hw needs at least one hardware name or path")
     from dialects.hw import attach_target
-    from mlacc.estimates import estimate_module, format_compare, format_compare_json
+    from mlacc.estimates import format_compare, format_compare_json
+    from mlacc.pipeline import estimate
 
     per_hardware = {}
     for name in names:
         module = _load(args)
         target = load_hardware(name)
         attach_target(module, target)
-        per_hardware[target.target_name.data] = estimate_module(module, None, args.tp, args.dp)
+        per_hardware[target.target_name.data] = estimate(module, None, args.tp, args.dp)
     if args.format == "json":
         return format_compare_json(per_hardware), 0
     return format_compare(per_hardware), 0

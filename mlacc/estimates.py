@@ -12,24 +12,18 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from xdsl.dialects import func
-from xdsl.dialects.builtin import DictionaryAttr, FloatAttr, IntegerAttr, ModuleOp
-from xdsl.passes import ModulePass
+from xdsl.dialects.builtin import DictionaryAttr, FloatAttr, IntegerAttr
 
-from costmodel import LINK, Machine
-from dialects.hw import TargetAttr, module_target
+from costmodel import LINK
+from dialects.hw import TargetAttr
 from dialects.sched import TaskOp
 from mlacc import __version__
-from mlacc.diagnostics import verify_module
+from mlacc.aggregate import TaskFigures, layer_totals
 from mlacc.hardware.describe import provenance
-from mlacc.pipeline import compile_to, make_context
 from mlacc.report import si
 from mlacc.whole_model import SCOPE, ModelTotals, model_totals
-from passes.absorb import SCHEMES, AbsorbPass
 from passes.accounting import account
-from passes.place import PlacePass
-from passes.schedule import SchedulePass
-from passes.shard import DP_KEY, TP_KEY, ShardError, ShardPass
-from passes.tile import TilePass
+from passes.shard import DP_KEY, TP_KEY
 
 DEFAULT_HARDWARE = "h100"
 
@@ -202,31 +196,29 @@ class LayerResult:
 
 
 def layer_result(function: func.FuncOp, target: TargetAttr) -> LayerResult:
-    """Reads a scheduled function."""
+    """Reads a scheduled function; its sums are `mlacc.aggregate.layer_totals`', as the sweep's op-table path's."""
     counts = account(function)
     tasks = [op for op in function.body.walk() if isinstance(op, TaskOp)]
     frequency = target.frequency
-    dram = target.dram.level_name.data
-    ops = [
-        OpResult(
+    terms = list(dict.fromkeys(t.bound.data for t in tasks))
+    figures = [
+        TaskFigures(
             t.task.data,
             t.kind.data,
             t.flops.value.data,
             _floats(t.bytes),
             t.cycles,
-            t.cycles / frequency,
-            sum(_floats(t.energy_pj).values()),
-            t.bound.data,
+            _floats(t.energy_pj),
+            terms.index(t.bound.data),
             t.kernel.data if t.kernel is not None else None,
         )
         for t in tasks
     ]
-    energy: dict[str, float] = {}
-    by_bound: dict[str, float] = {}
-    for t, row in zip(tasks, ops, strict=True):
-        for component, pj in _floats(t.energy_pj).items():
-            energy[component] = energy.get(component, 0.0) + pj
-        by_bound[row.bound] = by_bound.get(row.bound, 0.0) + row.cycles
+    totals = layer_totals(figures, len(terms), target.dram.level_name.data)
+    ops = [
+        OpResult(f.name, f.kind, f.flops, f.bytes, f.cycles, f.cycles / frequency, pj, terms[f.bound], f.kernel)
+        for f, pj in zip(figures, totals.task_energy, strict=True)
+    ]
     cycles = function.attributes["sched.cycles"]
     assert isinstance(cycles, FloatAttr)
     clock = function.attributes.get("sched.clock_hz")
@@ -245,12 +237,12 @@ def layer_result(function: func.FuncOp, target: TargetAttr) -> LayerResult:
         hardware=target.target_name.data,
         cycles=cycles.value.data,
         seconds=cycles.value.data / frequency,
-        energy_breakdown_pj=energy,
-        flops=sum(op.flops for op in ops),
-        dram_bytes=sum(op.bytes.get(dram, 0.0) for op in ops),
+        energy_breakdown_pj=totals.energy,
+        flops=totals.flops,
+        dram_bytes=totals.dram_bytes,
         kv_cache_bytes=counts.kv_cache_bytes,
         weight_bytes=counts.weight_bytes,
-        bound=max(by_bound, key=lambda b: by_bound[b]),
+        bound=terms[totals.bound],
         ops=ops,
         calibrated=target.is_calibrated,
         resident_bytes=counts.resident_bytes,
@@ -263,66 +255,6 @@ def layer_result(function: func.FuncOp, target: TargetAttr) -> LayerResult:
         schedule=function,
         clock_hz=clock.value.data if isinstance(clock, FloatAttr) else None,
     )
-
-
-def _schedule(lowered: ModuleOp, scheme: str, tp: int = 1, dp: int = 1) -> ModuleOp:
-    module = lowered.clone()
-    ctx = make_context()
-    passes: list[ModulePass] = [AbsorbPass(scheme=scheme)]  # type: ignore[arg-type]
-    if tp * dp > 1:
-        passes.append(ShardPass(tp=tp, dp=dp))
-    for p in (*passes, TilePass(), PlacePass(), SchedulePass()):
-        p.apply(ctx, module)
-    verify_module(module)
-    return module
-
-
-def _functions(module: ModuleOp) -> list[func.FuncOp]:
-    return [f for f in module.ops if isinstance(f, func.FuncOp)]
-
-
-def estimate_module(module: ModuleOp, scheme: str | None, tp: int = 1, dp: int = 1) -> list[LayerResult]:
-    """Every function of an `attn` module with a target, scheduled (on each of tp x dp devices when either is
-    above 1); MLA under `scheme`, or `auto` with every scheme as an alternative when `scheme` is None. `auto`
-    picks on one device's estimate, before sharding."""
-    target = module_target(module)
-    assert target is not None
-    lowered = compile_to(module, "la")
-    chosen = _schedule(lowered, scheme or "auto", tp, dp)
-    results = [layer_result(f, target) for f in _functions(chosen)]
-    if scheme is None:
-        per_scheme = {s: _schedule(lowered, s, tp, dp) for s in SCHEMES}
-        for i, result in enumerate(results):
-            if result.kind == "mla":
-                functions = {s: _functions(m)[i] for s, m in per_scheme.items()}
-                result.alternatives = [layer_result(f, target) for f in functions.values()]  # type: ignore[arg-type]
-    return results
-
-
-def estimate_best_layout(module: ModuleOp, scheme: str | None) -> list[LayerResult]:
-    """Every layout of the target's node (tp x dp = its devices) that the shard pass accepts for the whole
-    file; per layer, the layout whose result is fastest among those whose whole model (`layers = N`, else the
-    layer) fits one GPU (the fastest when none fits),
-    as `auto` picks schemes. Under dp each GPU runs batch / dp sequences, under tp all of them with its part
-    of the heads, so one step's time is comparable across layouts: the node's tokens per step are the same."""
-    target = module_target(module)
-    assert target is not None
-    devices = Machine.of(target).devices
-    per_layout: list[list[LayerResult]] = []
-    refusals: list[ShardError] = []
-    for tp in (d for d in range(1, devices + 1) if devices % d == 0):
-        try:
-            per_layout.append(estimate_module(module.clone(), scheme, tp, devices // tp))
-        except ShardError as refusal:
-            refusals.append(refusal)
-    if not per_layout:
-        raise refusals[-1]
-    chosen = []
-    for options in zip(*per_layout, strict=True):
-        best = min(options, key=lambda r: (not r.model.fits, r.cycles))
-        best.layouts = list(options)
-        chosen.append(best)
-    return chosen
 
 
 def format_json(results: list[LayerResult], target: TargetAttr) -> str:

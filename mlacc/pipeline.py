@@ -1,4 +1,5 @@
-"""The compile pipeline, written once: its passes in order and the stage each one produces.
+"""The compile pipeline, written once: its passes in order, the stage each one produces, and `estimate`, the one
+function that turns a module and its hardware target into estimates (every command goes through it).
 
 `mlacc compile --emit STAGE` stops after the pass that produces STAGE; `mlacc-opt -p`
 takes the same pass names.
@@ -10,11 +11,16 @@ imported by the functions that run them.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from xdsl.context import Context
+    from xdsl.dialects import func
     from xdsl.dialects.builtin import ModuleOp
+
+    from dialects.hw import TargetAttr
+    from mlacc.estimates import LayerResult
 
 STAGES: tuple[tuple[str, str], ...] = (
     ("la", "lower-attn"),
@@ -35,14 +41,16 @@ HARDWARE_STAGES: tuple[str, ...] = ("tiled", "placed", "sched")
 DEFAULT_SCHEME = "auto"
 
 
-def pipeline_spec(until: str, scheme: str = DEFAULT_SCHEME, tp: int = 1, dp: int = 1) -> str:
-    """The pass pipeline that turns `attn` IR into stage `until`, with MLA run as `scheme`, over tp x dp devices."""
+def pipeline_spec(until: str, scheme: str = DEFAULT_SCHEME, tp: int = 1, dp: int = 1, start: str = "attn") -> str:
+    """The pass pipeline that turns stage `start` (`attn` or a later one) into stage `until`, with MLA run as
+    `scheme`, over tp x dp devices."""
     names = [stage for stage, _ in STAGES]
     if until not in names:
         return ""
+    first = names.index(start) + 1 if start in names else 0
     return ",".join(
         spec.format(scheme=scheme, tp=tp, dp=dp)
-        for stage, spec in STAGES[: names.index(until) + 1]
+        for stage, spec in STAGES[first : names.index(until) + 1]
         if stage != "sharded" or tp * dp > 1
     )
 
@@ -69,8 +77,10 @@ def compile_to(
     ctx: Context | None = None,
     tp: int = 1,
     dp: int = 1,
+    start: str = "attn",
 ) -> ModuleOp:
-    """Runs the pipeline in place on `module` up to stage `until`, verifying after each pass."""
+    """Runs the pipeline in place on `module`, which is at stage `start`, up to stage `until`, verifying after each
+    pass."""
     from xdsl.passes import ModulePass, PassPipeline
 
     from mlacc.diagnostics import verify_module
@@ -79,9 +89,101 @@ def compile_to(
     def check(_prev: ModulePass | None, m: ModuleOp, _next: ModulePass | None) -> None:
         verify_module(m)
 
-    spec = pipeline_spec(until, scheme, tp, dp)
+    spec = pipeline_spec(until, scheme, tp, dp, start)
     if spec:
         PassPipeline.parse_spec(get_all_passes(), spec, callback=check).apply(ctx or make_context(), module)
     else:
         verify_module(module)
     return module
+
+
+def estimate(
+    module: ModuleOp, scheme: str | None = None, tp: int = 1, dp: int = 1, layout: str = "fixed"
+) -> list[LayerResult]:
+    """Estimates of every layer function of an `attn` module on its `hw.target`: the one function every command
+    (compile, compare, validate, the sweep's IR path, the benchmarks) turns a module into estimates with.
+
+    MLA layers run as `scheme`; with `auto` as the scheme that fits and is fastest (`absorb`'s `pick_scheme`), with
+    None the same, every scheme's estimate riding along as `alternatives`. Every scheme asked for is scheduled once
+    per layout, on tp x dp devices (`shard`) when either is above 1; `auto` picks on one device's estimate, before
+    sharding, as `absorb{scheme=auto}` does. With `layout="auto"` every layout of the target's node (tp x dp = its
+    devices) that `shard` accepts for the whole file is estimated and, per layer, the fastest of those whose whole
+    model (`layers = N`, else the layer) fits one GPU (the fastest when none fits) is returned, every layout's
+    result in its `layouts`. Under dp each GPU runs batch / dp sequences, under tp all of them with its part of
+    the heads, so one step's time is comparable across layouts: the node's tokens per step are the same."""
+    from dialects.hw import module_target
+
+    target = module_target(module)
+    assert target is not None
+    lowered = compile_to(module, "la")
+    one_device: dict[str, list[func.FuncOp]] = {}
+    if layout == "fixed":
+        return _estimate(lowered, target, scheme, tp, dp, one_device)
+    from costmodel import Machine
+    from passes.shard import ShardError
+
+    devices = Machine.of(target).devices
+    per_layout: list[list[LayerResult]] = []
+    refusals: list[ShardError] = []
+    for tp in (d for d in range(1, devices + 1) if devices % d == 0):
+        try:
+            per_layout.append(_estimate(lowered, target, scheme, tp, devices // tp, one_device))
+        except ShardError as refusal:
+            refusals.append(refusal)
+    if not per_layout:
+        raise refusals[-1]
+    chosen = []
+    for options in zip(*per_layout, strict=True):
+        best = min(options, key=lambda r: (not r.model.fits, r.cycles))
+        best.layouts = list(options)
+        chosen.append(best)
+    return chosen
+
+
+def _estimate(
+    lowered: ModuleOp,
+    target: TargetAttr,
+    scheme: str | None,
+    tp: int,
+    dp: int,
+    one_device: dict[str, list[func.FuncOp]],
+) -> list[LayerResult]:
+    """`estimate` of the `la` module `lowered` on one layout; `one_device` keeps each scheme's one-device schedule
+    that `auto` picks on, for the other layouts of the same module."""
+    from xdsl.dialects.builtin import StringAttr
+
+    from costmodel import Machine
+    from mlacc.estimates import layer_result
+    from passes import SCHEMES
+    from passes.absorb import pick_scheme, scheduled_totals
+
+    choosing = scheme in (None, "auto")
+    schemes = SCHEMES if choosing else (scheme,)
+    scheduled = {s: _scheduled(lowered, s, tp, dp) for s in schemes}
+    if choosing and not one_device:
+        one_device.update(scheduled if tp * dp == 1 else {s: _scheduled(lowered, s, 1, 1) for s in SCHEMES})
+    machine = Machine.of(target)
+    results = []
+    for i, first in enumerate(scheduled[schemes[0]]):
+        if first.attributes.get("attn.kind") != StringAttr("mla"):
+            results.append(layer_result(first, target))
+            continue
+        per_scheme = {s: layer_result(functions[i], target) for s, functions in scheduled.items()}
+        if not choosing:
+            results.append(per_scheme[schemes[0]])
+            continue
+        totals = {s: scheduled_totals(functions[i], machine) for s, functions in one_device.items()}
+        chosen = replace(per_scheme[pick_scheme(first, totals, machine.name)])
+        if scheme is None:
+            chosen.alternatives = list(per_scheme.values())
+        results.append(chosen)
+    return results
+
+
+def _scheduled(lowered: ModuleOp, scheme: str, tp: int, dp: int) -> list[func.FuncOp]:
+    """The layer functions of a copy of the `la` module under one concrete scheme, sharded when tp x dp > 1, then
+    tiled, placed and scheduled."""
+    from xdsl.dialects import func
+
+    module = compile_to(lowered.clone(), "sched", scheme, tp=tp, dp=dp, start="la")
+    return [f for f in module.ops if isinstance(f, func.FuncOp)]

@@ -20,10 +20,11 @@ from pathlib import Path
 
 from dialects.hw import attach_target
 from mlacc.diagnostics import InputError
-from mlacc.estimates import LayerResult, estimate_module
+from mlacc.estimates import LayerResult
 from mlacc.frontend import parse_dsl
 from mlacc.frontend.irgen import override_workloads
 from mlacc.hardware import load_hardware
+from mlacc.pipeline import estimate
 from mlacc.report import si
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -206,7 +207,7 @@ def estimate_point(point: Point, hardware: str) -> dict[str, LayerResult]:
         function.erase()
     attach_target(module, load_hardware(hardware))
     with contextlib.redirect_stderr(io.StringIO()):  # absorb's remarks on non-MLA layers say nothing here
-        (result,) = estimate_module(module, None)
+        (result,) = estimate(module, None)
     if result.alternatives:
         return {alt.scheme: alt for alt in result.alternatives}
     return {result.kind: result}

@@ -39,7 +39,7 @@ from xdsl.dialects.builtin import (
     TensorType,
     f64,
 )
-from xdsl.ir import Operation, SSAValue
+from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
@@ -50,11 +50,15 @@ from xdsl.pattern_rewriter import (
 )
 from xdsl.rewriter import InsertPoint
 
-from costmodel import Machine, estimate_function, machine_of_module
+from costmodel import Machine, machine_of_module
 from dialects import la
+from dialects.hw import TARGET_KEY, attach_target
 from passes import SCHEMES, Scheme
 from passes.accounting import account
+from passes.place import PlacePass
 from passes.remarks import remark, warning
+from passes.schedule import SchedulePass
+from passes.tile import TilePass
 
 
 def is_constant(value: SSAValue) -> bool:
@@ -343,32 +347,49 @@ def rewrite(function: func.FuncOp, scheme: str) -> None:
     function.attributes["attn.scheme"] = StringAttr(scheme)
 
 
-def choose_scheme(function: func.FuncOp, machine: Machine) -> tuple[str, dict[str, tuple[float, float]]]:
-    """Among the schemes whose resident bytes fit the outermost memory, the one with the fewest estimated cycles
-    on `machine` (ties: least energy); the fastest of all when none fits (with a remark). Also every estimate."""
-    estimates: dict[str, tuple[float, float]] = {}
-    fitting: list[str] = []
-    capacity = machine.dram.capacity * machine.dram.count
+def schedule_schemes(function: func.FuncOp, target: Attribute) -> dict[str, func.FuncOp]:
+    """`function` rewritten into every scheme and scheduled by `tile`, `place` and `schedule` on `target`: what the
+    report of each scheme would say, so `auto` picks on the estimates users read (mlacc/pipeline.py `estimate`
+    schedules whole modules the same way and picks with `pick_scheme`)."""
+    out = {}
     for scheme in SCHEMES:
         candidate = function.clone()
         rewrite(candidate, scheme)
-        estimates[scheme] = estimate_function(candidate, machine)
-        if account(candidate).resident_bytes <= capacity:
-            fitting.append(scheme)
+        module = ModuleOp([candidate])
+        attach_target(module, target)
+        for p in (TilePass(), PlacePass(), SchedulePass()):
+            p.apply(Context(), module)
+        out[scheme] = candidate
+    return out
+
+
+def scheduled_totals(function: func.FuncOp, machine: Machine) -> tuple[float, float, bool]:
+    """A scheduled function's cycles and energy (pJ), as `schedule` recorded them, and whether its resident bytes
+    fit the outermost memory."""
+    cycles, energy = (function.attributes[key] for key in ("sched.cycles", "sched.energy_pj"))
+    assert isinstance(cycles, FloatAttr) and isinstance(energy, FloatAttr)
+    fits = bool(account(function).resident_bytes <= machine.dram.capacity * machine.dram.count)
+    return cycles.value.data, energy.value.data, fits
+
+
+def pick_scheme(function: func.FuncOp, totals: dict[str, tuple[float, float, bool]], hardware: str) -> str:
+    """Among the schemes whose resident bytes fit the outermost memory, the one with the fewest cycles (ties: least
+    energy); the fastest of all when none fits (with a warning). `totals`: per scheme, `scheduled_totals`."""
+    fitting = [s for s, (_, _, fits) in totals.items() if fits]
     if not fitting:
-        message = f"absorb: no scheme of @{function.sym_name.data} fits {machine.name}; picking the fastest"
+        message = f"absorb: no scheme of @{function.sym_name.data} fits {hardware}; picking the fastest"
         warning(function.location, message)
-    return min(fitting or estimates, key=lambda s: estimates[s]), estimates
+    return min(fitting or totals, key=lambda s: totals[s][:2])
 
 
 @dataclass(frozen=True)
 class AbsorbPass(ModulePass):
     """Rewrites every MLA function of the module into one execution scheme.
 
-    `auto` estimates every scheme on the module's `hw.target` with the cost
-    model that tile, place and schedule use, keeps the fastest, and records
-    every scheme's estimate on the function (`attn.alternatives`: scheme ->
-    [cycles, energy in pJ]).
+    `auto` schedules every scheme on the module's `hw.target` with tile, place
+    and schedule themselves (`schedule_schemes`), keeps the fastest that fits
+    (`pick_scheme`), and records every scheme's estimate on the function
+    (`attn.alternatives`: scheme -> [cycles, energy in pJ]).
     """
 
     name = "absorb"
@@ -377,6 +398,7 @@ class AbsorbPass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         machine = machine_of_module(op) if self.scheme == "auto" else None
+        target = op.attributes.get(TARGET_KEY)
         for function in op.ops:
             if not isinstance(function, func.FuncOp):
                 continue
@@ -389,8 +411,9 @@ class AbsorbPass(ModulePass):
             if machine is None:
                 rewrite(function, self.scheme)
                 continue
-            chosen, estimates = choose_scheme(function, machine)
-            rewrite(function, chosen)
+            assert target is not None
+            totals = {s: scheduled_totals(f, machine) for s, f in schedule_schemes(function, target).items()}
+            rewrite(function, pick_scheme(function, totals, machine.name))
             function.attributes["attn.alternatives"] = DictionaryAttr(
-                {s: ArrayAttr([FloatAttr(c, f64), FloatAttr(e, f64)]) for s, (c, e) in estimates.items()}
+                {s: ArrayAttr([FloatAttr(c, f64), FloatAttr(e, f64)]) for s, (c, e, _) in totals.items()}
             )

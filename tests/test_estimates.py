@@ -10,9 +10,10 @@ import pytest
 
 from dialects.hw import attach_target
 from mlacc import cli
-from mlacc.estimates import LayerResult, estimate_module
+from mlacc.estimates import LayerResult
 from mlacc.frontend import parse_dsl
 from mlacc.hardware import load_hardware, preset_names
+from mlacc.pipeline import estimate
 from tests.conftest import EXAMPLES
 
 RESULT_FIELDS = {
@@ -66,7 +67,7 @@ def test_json_contract_roofline_floor_and_energy_sum(example: Path, hardware: st
 def _results(text: str, hardware: str) -> list[LayerResult]:
     module = parse_dsl(text, "what-if.attn")
     attach_target(module, load_hardware(hardware))
-    return estimate_module(module, None)
+    return estimate(module, None)
 
 
 V3 = (

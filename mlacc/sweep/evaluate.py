@@ -1,7 +1,7 @@
 """Design points -> rows: the one function (`evaluate`) a sweep calls to estimate its points.
 
 Points on one-core chips are estimated many at a time from op tables (mlacc/sweep/fast_rows.py); the
-others run the IR pipeline exactly as `mlacc compile` does (one `estimate_module` per point, every scheme
+others run the IR pipeline exactly as `mlacc compile` does (one `mlacc.pipeline.estimate` per point, every scheme
 scheduled so that each row can say whether `auto` picks it). Both give the same rows
 (tests/test_sweep_fast.py).
 
@@ -75,12 +75,12 @@ def result_row(result: LayerResult, auto_choice: bool, ops: bool) -> Row:
 
 
 def _point_rows(sweep: SweepInput, point: DesignPoint) -> list[Row]:
-    from mlacc.estimates import estimate_module
+    from mlacc.pipeline import estimate
 
     module = point_module(sweep, point)
     auto_only = sweep.schemes == ("auto",)
     rows: list[Row] = []
-    for result in estimate_module(module, "auto" if auto_only else None, point.tp, point.dp):
+    for result in estimate(module, "auto" if auto_only else None, point.tp, point.dp):
         if auto_only or not result.alternatives:
             rows.append(result_row(result, True, sweep.ops))
             continue
