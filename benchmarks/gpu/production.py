@@ -42,6 +42,10 @@ SDPA (fastest backend per step, picked by event timing before capture; the note 
 (d_qk 576, d_v 512: only backends that accept it). --tp-out: the same steps with 64 and 16 heads (a TP shard of
 DeepSeek-V3 and of its MHA twin; `heads` says which) at batch 32 and 128 x context 4k and 16k, in a CSV of their
 own: `mlacc validate` reads no `heads` column, so those rows would be judged as 128-head steps.
+
+Parts (--only), run in this order: flashmla-cal, sdpa-cal, steps, flashmla-val (FlashMLA validation shapes at batch
+2-128 x context 2k-32k), tp-steps, sdpa-val, flashmla-rest (the other FlashMLA validation shapes). --budget: no new
+measurement starts after so many seconds; what is left is written as rows with status=skipped, note "time budget".
 """
 
 from __future__ import annotations
@@ -239,12 +243,17 @@ FMLA_CONTEXT = (1024, 2048, 4096, 8192, 16384, 32768)
 FMLA_CAL_BATCH, FMLA_CAL_CONTEXT = (1, 4, 16, 64, 256), (1024, 4096, 16384)
 
 
-def flashmla_grid(run: Runner, module, grids: tuple[str, ...]) -> None:
+FMLA_VAL_FIRST = {(b, c) for b in (2, 8, 32, 128) for c in (2048, 4096, 8192, 32768)}
+"""The validation shapes measured first (part flashmla-val); part flashmla-rest has the others."""
+
+
+def flashmla_grid(run: Runner, module, part: str) -> None:
     for ctx in FMLA_CONTEXT:
         for b in FMLA_BATCH:
-            grid = "calibration" if ctx in FMLA_CAL_CONTEXT and b in FMLA_CAL_BATCH else "validation"
-            if grid not in grids:
+            cal = ctx in FMLA_CAL_CONTEXT and b in FMLA_CAL_BATCH
+            if part != ("flashmla-cal" if cal else "flashmla-val" if (b, ctx) in FMLA_VAL_FIRST else "flashmla-rest"):
                 continue
+            grid = "calibration" if cal else "validation"
             fields = dict(grid=grid, kind="attention", model="flashmla", phase="decode", batch=b, context=ctx)
             per_set = b * math.ceil((ctx + 2) / PAGE) * PAGE * (C + P) * 2
             if module is None or over() or per_set > 0.5 * torch.cuda.mem_get_info()[0]:
@@ -589,8 +598,8 @@ def summary(path: Path) -> None:
 def run_part(part: str, run: ProductionRunner, tp: ProductionRunner | None, fmla, args: argparse.Namespace) -> None:
     decode = [(b, c) for b in (1, 8, 32, 128) for c in (1024, 4096, 16384, 32768)]
     prefill = [(b, c) for b in (1, 4) for c in (512, 2048, 8192)]
-    if part in ("flashmla-cal", "flashmla-val"):
-        flashmla_grid(run, fmla, ("calibration",) if part == "flashmla-cal" else ("validation",))
+    if part in ("flashmla-cal", "flashmla-val", "flashmla-rest"):
+        flashmla_grid(run, fmla, part)
     elif part in ("sdpa-cal", "sdpa-val"):
         sdpa_grid(run, ("calibration",) if part == "sdpa-cal" else ("validation",))
     elif part == "steps":
@@ -610,14 +619,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--tp-out", type=Path, help="CSV of the 64- and 16-head steps (none without it)")
-    parser.add_argument("--only", default="flashmla-cal,flashmla-val,sdpa-cal,steps,tp-steps,sdpa-val")
+    parser.add_argument("--only", default="flashmla-cal,sdpa-cal,steps,flashmla-val,tp-steps,sdpa-val,flashmla-rest")
     parser.add_argument("--flashmla-src", type=Path, default=Path("/tmp/fmla"), help="holds csrc/ (flashmla_build.py)")
     parser.add_argument("--flashmla-so", type=Path, help="a prebuilt extension to try first")
     parser.add_argument("--flashmla-objects", type=Path, nargs="*", default=[], help="the .cu files compiled ahead")
     parser.add_argument("--flashmla-build", type=Path, default=Path("/tmp/flashmla_build"))
     parser.add_argument("--copy-so", type=Path, help="copy the extension's .so here")
     parser.add_argument("--window", type=float, default=0.5, help="seconds of replays per energy reading (steps)")
-    parser.add_argument("--kernel-window", type=float, default=0.15, help="the same for single kernels")
+    parser.add_argument("--kernel-window", type=float, default=0.1, help="the same for single kernels")
     parser.add_argument("--settle", type=float, default=0.5, help="seconds of replays before timing a step")
     parser.add_argument("--budget", type=float, default=math.inf, help="seconds after which nothing new starts")
     args = parser.parse_args()
