@@ -23,7 +23,7 @@ from mlacc.diagnostics import InputError, UsageError
 from mlacc.hardware import load_hardware
 from mlacc.sweep.evaluate import _point_rows, evaluate
 from mlacc.sweep.fast_rows import fast_rows
-from mlacc.sweep.optable import NotParametric, _solve
+from mlacc.sweep.optable import NotParametric, OpTable, _solve
 from mlacc.sweep.space import Chip, DesignPoint, SweepInput, chips
 from passes import SCHEMES
 
@@ -215,10 +215,11 @@ def test_a_layout_the_chip_cannot_run_is_the_ir_paths_error(hardware: str, tp: i
     assert err.count("\n") == 1 and "error:" in err and ("no [interconnect]" in err or "per node" in err)
 
 
-def test_sizes_beyond_exact_floats_leave_the_point_to_the_ir_path(capsys: pytest.CaptureFixture[str]):
+def test_sizes_beyond_64_bit_integers_leave_the_point_to_the_ir_path(capsys: pytest.CaptureFixture[str]):
     """An absurd workload (1e153 new tokens, found by tests/test_fuzz.py) once crashed the probes' fit
-    converting its coefficients to floats; the IR path's one-line error reports it instead."""
-    huge = [(3, 1001, [2**60]), (5, 1001, [2**60]), (3, 3001, [2**60]), (5, 3001, [2**60])]
+    converting its coefficients to floats; terms beyond int64 (which the IR's attributes cannot hold either)
+    are refused, and the IR path's one-line error reports the point."""
+    huge = [(3, 1001, [2**64]), (5, 1001, [2**64]), (3, 3001, [2**64]), (5, 3001, [2**64])]
     with pytest.raises(NotParametric):
         _solve(huge)
     from mlacc import cli
@@ -229,3 +230,40 @@ def test_sizes_beyond_exact_floats_leave_the_point_to_the_ir_path(capsys: pytest
         code = cli.main(["sweep", str(small), "--hw", str(tiny), "-q", "--new-tokens", "1.0734837651974575e+153"])
     errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
     assert code == 1 and len(errors) == 1 and "too large" in errors[0]
+
+
+def test_integers_past_float64s_exact_range_stay_exact():
+    """The op table's integers are int64, exact where float64's are not (past 2**53): an integer of 2**53 + 1 at
+    a point is that integer, not 2**53."""
+    coefficients = _solve([(3, 1001, [2**53 + 3]), (5, 1001, [2**53 + 5]), (3, 3001, [2**53 + 3]),
+                           (5, 3001, [2**53 + 5])])  # fmt: skip
+    table = OpTable("l", "mla", "s", "bf16", None, 0, (), (), 0, 0, 0, (), "f", None, coefficients)  # type: ignore[arg-type]
+    assert table.integers(np.array([1, 2**40]), np.array([0, 5])).tolist() == [[2**53 + 1, 2**53 + 2**40]]
+    with pytest.raises(NotParametric):  # past int64 at the point: the IR cannot hold it either
+        table.integers(np.array([2**63 - 2**52]), np.array([0]))
+
+
+@pytest.mark.parametrize("phase", ["prefill", "decode"])
+def test_large_prefill_points_take_the_fast_path_with_the_ir_paths_rows(phase: str):
+    """Prefill at batch 128-256 x 64k-128k context has FLOP counts past 2**53 (float64's exact integers), which
+    once sent the whole prefill half of `mlacc sweep examples/deepseek_v3.attn --batch 1..256:x2 --context
+    1k..128k:x2` to the IR path: every such point now takes the fast path, and its rows (the exact FLOPs among
+    them) are the IR path's."""
+    path = EXAMPLES / "deepseek_v3.attn"
+    sweep = SweepInput(str(path), path.read_text(), SCHEMES, ops=True)
+    points = [
+        DesignPoint(Chip(hw), phase, None, batch, context)
+        for hw in ("h100", "h200")
+        for batch, context in ((256, 131072), (128, 131072), (256, 65536), (1, 1024))
+    ]
+    fast = fast_rows(sweep, points)
+    assert all(rows is not None for rows in fast)
+    big = 0
+    for point, point_rows in zip(points, fast, strict=True):
+        assert point_rows is not None
+        slow = _point_rows(sweep, point)
+        assert len(point_rows) == len(slow) == len(SCHEMES)
+        for a, b in zip(point_rows, slow, strict=True):
+            assert not _same(a, b), (point, a["scheme"], _same(a, b)[:5])
+            big += a["flops"] > 2**53
+    assert big >= (12 if phase == "prefill" else 0)

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from mlacc.sweep.space import DesignPoint, SweepInput, chip_target
+from mlacc.sweep.space import DesignPoint, SweepInput, chip_target, file_module
 
 if TYPE_CHECKING:
     from xdsl.dialects.builtin import ModuleOp
@@ -26,14 +25,6 @@ if TYPE_CHECKING:
     from mlacc.estimates import LayerResult
 
 Row = dict[str, Any]
-
-
-@cache
-def file_module(path: str, text: str) -> ModuleOp:
-    """The sweep's file as an `attn` module (DSL or config.json), built once per process; callers clone it."""
-    from mlacc.frontend import parse_source
-
-    return parse_source(text, path)
 
 
 def point_module(sweep: SweepInput, point: DesignPoint) -> ModuleOp:
@@ -100,6 +91,86 @@ def evaluate(sweep: SweepInput, points: Sequence[DesignPoint]) -> list[Row]:
     out: list[Row] = []
     for point, point_rows in zip(points, rows, strict=True):
         out += point_rows if point_rows is not None else _point_rows(sweep, point)
+    return out
+
+
+def row_result(row: Row, kind: str, dtype: str, capacity_bytes: int) -> LayerResult:
+    """The `LayerResult` a row (made with `ops`) says: `result_row` read back. A row leaves out the layer's kind
+    and dtype and the chip's capacity; every other field follows from its columns."""
+    from mlacc.estimates import LayerResult, OpResult
+
+    tokens = row["batch"] // row["dp"] * (row["context"] + row["new_tokens"])
+    energy = {
+        key.removeprefix("energy_").removesuffix("_pj"): pj
+        for key, pj in row.items()
+        if key.startswith("energy_") and key.endswith("_pj") and key != "energy_pj"
+    }
+    return LayerResult(
+        layer=row["layer"],
+        kind=kind,
+        workload=row["workload"],
+        phase=row["phase"],
+        batch=row["batch"],
+        context=row["context"],
+        new_tokens=row["new_tokens"],
+        dtype=dtype,
+        scheme=row["scheme"],
+        hardware=row["hardware"],
+        cycles=row["cycles"],
+        seconds=row["seconds"],
+        energy_breakdown_pj=energy,
+        flops=row["flops"],
+        dram_bytes=row["dram_bytes"],
+        kv_cache_bytes=row["kv_cache_bytes"],
+        weight_bytes=row["weight_bytes"],
+        bound=row["bound"],
+        ops=[OpResult(**op) for op in row["ops"]],
+        calibrated=row["calibrated"],
+        resident_bytes=row["resident_bytes"],
+        capacity_bytes=capacity_bytes,
+        layers=row.get("layers"),
+        kv_bytes_per_token=row["kv_cache_bytes"] // tokens,
+        activation_bytes=row["resident_bytes"] - row["weight_bytes"] - row["kv_cache_bytes"],
+        tp=row["tp"],
+        dp=row["dp"],
+        clock_hz=row.get("clock_hz"),
+    )
+
+
+def evaluate_results(sweep: SweepInput, points: Sequence[DesignPoint]) -> list[list[LayerResult]]:
+    """Each point's results as `mlacc.pipeline.estimate(module, None, tp, dp)` gives them (an MLA layer's every
+    scheme an alternative of the one `auto` picks; no `schedule`), from op tables where `evaluate` takes them,
+    else through the IR pipeline. `sweep` must ask for every scheme and for ops."""
+    from dataclasses import replace
+
+    from xdsl.dialects import func
+
+    from dialects.attn import AttentionLayerOp, dtype_name
+    from mlacc.pipeline import estimate
+    from mlacc.sweep.fast_rows import fast_layers
+    from passes import SCHEMES
+
+    assert sweep.schemes == SCHEMES and sweep.ops
+    layer_ops = [f.body.block.first_op for f in file_module(sweep.path, sweep.text).ops if isinstance(f, func.FuncOp)]
+    out: list[list[LayerResult]] = []
+    for point, layers in zip(points, fast_layers(sweep, points), strict=True):
+        if layers is None:
+            out.append(estimate(point_module(sweep, point), None, point.tp, point.dp))
+            continue
+        dram = chip_target(point.chip).dram
+        capacity = dram.capacity_bytes.data * dram.count.data
+        results = []
+        for index, rows in layers:
+            layer = layer_ops[index]
+            assert isinstance(layer, AttentionLayerOp)
+            each = [row_result(row, layer.kind, dtype_name(layer.element_type), capacity) for row in rows]
+            if len(each) == 1:
+                results.append(each[0])
+                continue
+            chosen = replace(next(r for r, row in zip(each, rows, strict=True) if row["auto_choice"]))
+            chosen.alternatives = each
+            results.append(chosen)
+        out.append(results)
     return out
 
 

@@ -24,24 +24,9 @@ from costmodel.op import LevelIndices
 from costmodel.placement import Tensor, place_tensors
 from costmodel.plan import static_pj
 from costmodel.tiles import best_tilings
+from mlacc.aggregate import LayerTotals, TaskFigures, layer_totals, total
 from mlacc.sweep.optable import OpTable, Task
 from passes.accounting import peak_bytes
-
-
-@dataclass
-class TaskResult:
-    """One task at every point: what a `sched.task` says of it."""
-
-    name: str
-    kind: str
-    flops: np.ndarray
-    bytes: dict[str, np.ndarray]
-    cycles: np.ndarray
-    energy: dict[str, np.ndarray]
-    bound: np.ndarray
-    """Index into `TableResult.terms`."""
-    kernel: str | None = None
-    """The fused kernel it runs inside ('flash'), as `sched.task` says."""
 
 
 @dataclass
@@ -50,14 +35,13 @@ class TableResult:
 
     terms: list[str]
     """Names of the bounds: compute, each memory level, the interconnect."""
-    tasks: list[TaskResult]
+    tasks: list[TaskFigures]
+    """Each task at every point; its `bound` indexes `terms`."""
+    totals: LayerTotals
+    """`layer_totals` of the tasks: the sums `layer_result` makes of the same tasks."""
     cycles: np.ndarray
     plan_energy: np.ndarray
     """Energy as `layer_cycles_and_energy` sums it (for `auto`'s choice)."""
-    energy: dict[str, np.ndarray]
-    flops: np.ndarray
-    dram_bytes: np.ndarray
-    bound: np.ndarray
     kv_cache_bytes: np.ndarray
     weight_bytes: np.ndarray
     activation_bytes: np.ndarray
@@ -84,10 +68,11 @@ def evaluate_table(
     workloads, workload = np.unique(np.stack([batch, context]), axis=1, return_inverse=True)
     workload = workload.reshape(-1)
     numbers = table.integers(workloads[0], workloads[1])
+    reals = numbers.astype(float)  # what the cost model reads: each exact integer rounded once, as `float(int)`
     points = len(batch)
 
     def integer(index: int) -> np.ndarray:
-        return numbers[index]
+        return reals[index]
 
     levels = [level.name for level in machine.levels]
     terms = ["compute", *levels, LINK]
@@ -95,7 +80,7 @@ def evaluate_table(
         [Tensor(v.rule, v.source, integer(v.bytes), v.defined, v.last_use) for v in table.values], machine
     )
     innermost, off_chip = np.zeros(len(workloads[0])), np.full(len(workloads[0]), len(levels) - 1.0)
-    tasks: list[TaskResult] = []
+    tasks: list[TaskFigures] = []
     tilings: dict[tuple[object, ...], tuple[np.ndarray, ...]] = {} if shared is None else shared
     static = bool(np.any(machine.static_power))  # the same for every point: part of `Machine.shape`
     clocked: list[ClockedOp] = []
@@ -107,7 +92,7 @@ def evaluate_table(
             energy = {LINK: sent * machine.link_energy}
             moved = {LINK: sent + 0.0}
             bound = np.full(points, len(terms) - 1)
-            flops = np.zeros(points)
+            flops = np.zeros(points, dtype=np.int64)
             kernel = None
             clocked.append(ClockedOp(None, 0.0, 0.0, 0.0, cycles))
         else:
@@ -145,12 +130,12 @@ def evaluate_table(
             moved = {name: est.reads[i] + est.writes[i] for i, name in enumerate(levels)}
             energy = {"mac": est.energy[0], **{name: est.energy[i + 1] for i, name in enumerate(levels)}}
             bound = est.bound
-            flops = np.asarray(spec.flops, dtype=float)
+            flops = np.asarray(spec.flops).astype(np.int64)  # rint of float(op FLOPs) x density, as `op_spec`'s
             kernel = spec.kernel
             body = np.max(np.vstack([est.compute_cycles, est.level_cycles]), axis=0)
             on_chip = np.max(est.level_cycles[:-1], axis=0) if len(levels) > 1 else np.zeros(points)
             clocked.append(ClockedOp(spec, est.compute_cycles, on_chip, est.level_cycles[-1], cycles - body))
-        tasks.append(TaskResult(task.name, task.kind, flops, moved, cycles, energy, bound, kernel))
+        tasks.append(TaskFigures(task.name, task.kind, flops, moved, cycles, energy, bound, kernel))
     clock = np.zeros(points)
     if clock_modelled(machine):
         clock, times = step_clock(machine, clocked, points)
@@ -203,51 +188,31 @@ def _totals(
     table: OpTable,
     machine: Machine,
     terms: list[str],
-    tasks: list[TaskResult],
+    tasks: list[TaskFigures],
     numbers: np.ndarray,
     batch: np.ndarray,
     context: np.ndarray,
     new_tokens: int,
     clock: np.ndarray,
 ) -> TableResult:
-    """The layer's figures from its tasks', summed in program order as `layer_result` reads them."""
-    points = len(batch)
-    cycles = np.zeros(points)
-    plan_energy = np.zeros(points)
-    energy: dict[str, np.ndarray] = {}
-    dram_bytes = np.zeros(points)
-    flops = np.zeros(points)
-    by_bound = np.zeros((len(terms), points))
-    first = np.full((len(terms), points), len(tasks))
-    dram = machine.dram.name
-    for i, task in enumerate(tasks):
+    """The layer's figures from its tasks': the one-core schedule's (its tasks one after another, as `plan`
+    lays them out and sums them), `layer_totals`' sums, and the counts of passes/accounting.py (exact)."""
+    cycles: np.ndarray | float = 0.0
+    plan_energy: np.ndarray | float = 0.0
+    for task in tasks:
         cycles = cycles + task.cycles
-        total: np.ndarray | float = 0
-        for component, pj in task.energy.items():
-            if component != "static":
-                total = total + pj
-        plan_energy = plan_energy + (total + 0.0 + task.energy.get("static", 0.0))
-        for component, pj in task.energy.items():
-            energy[component] = energy.get(component, 0.0) + pj
-        dram_bytes = dram_bytes + task.bytes.get(dram, 0.0)
-        flops = flops + task.flops
-        rows = np.arange(points)
-        np.add.at(by_bound, (task.bound, rows), task.cycles)
-        first[task.bound, rows] = np.minimum(first[task.bound, rows], i)
-    # The bound most cycles wait on; of equal sums, the one a task named first (as `max` over a dict does).
-    order = np.lexsort((first, -by_bound), axis=0)[0]
+        dynamic = total(pj for component, pj in task.energy.items() if component != "static")
+        plan_energy = plan_energy + (dynamic + 0.0 + task.energy.get("static", 0.0))
     kv_write = numbers[table.kv_write_bytes]
     kv_per_token = np.floor_divide(kv_write, batch * new_tokens)
     spans = [(s, e, numbers[b]) for s, e, b in table.activation_spans]
+    points = len(batch)
     return TableResult(
         terms=terms,
         tasks=tasks,
-        cycles=cycles,
-        plan_energy=plan_energy,
-        energy=energy,
-        flops=flops,
-        dram_bytes=dram_bytes,
-        bound=order,
+        totals=layer_totals(tasks, len(terms), machine.dram.name),
+        cycles=np.broadcast_to(cycles, (points,)),
+        plan_energy=np.broadcast_to(plan_energy, (points,)),
         kv_cache_bytes=kv_per_token * batch * (context + new_tokens),
         weight_bytes=numbers[table.weight_bytes],
         activation_bytes=np.broadcast_to(peak_bytes(spans, table.positions), (points,)),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlacc.sweep.space import Chip, DesignPoint, SweepInput, chip_target
+from mlacc.sweep.space import Chip, DesignPoint, SweepInput, chip_target, file_module
 
 if TYPE_CHECKING:
     from xdsl.dialects import func
@@ -30,8 +30,6 @@ TableKey = tuple[int, str, int, bool, int, int]
 
 def _functions(sweep: SweepInput) -> list[func.FuncOp]:
     from xdsl.dialects import func
-
-    from mlacc.sweep.evaluate import file_module
 
     return [f for f in file_module(sweep.path, sweep.text).ops if isinstance(f, func.FuncOp)]
 
@@ -83,6 +81,16 @@ def _tables(path: str, text: str, key: TableKey) -> dict[str, OpTable] | None:
         return None
 
 
+INT64 = 2**63
+"""Integers of the op-table path are int64 (those of the IR's attributes are too)."""
+
+
+def _capacity(chip: Chip) -> int:
+    """The chip's off-chip bytes (all its DRAM), as `LayerResult.capacity_bytes`."""
+    dram = chip_target(chip).dram
+    return dram.capacity_bytes.data * dram.count.data
+
+
 def _spans(key: TableKey, machine: Any) -> bool:
     """Whether the chip's node has the devices the layout's collectives span (`estimate_collective`'s check)."""
     return machine.devices > 1 and key[4] * key[5] <= machine.devices
@@ -112,44 +120,64 @@ def prepare(sweep: SweepInput, points: Sequence[DesignPoint]) -> None:
 
 def fast_rows(sweep: SweepInput, points: Sequence[DesignPoint]) -> list[list[Row] | None]:
     """Rows of each point (None: leave it to the IR path)."""
+    per_layer = fast_layers(sweep, points)
+    return [None if layers is None else [r for _, rows in layers for r in rows] for layers in per_layer]
+
+
+def fast_layers(sweep: SweepInput, points: Sequence[DesignPoint]) -> list[list[tuple[int, list[Row]]] | None]:
+    """Each point's rows layer by layer: (the index of the layer's function in the file, its rows), the layers in
+    file order (None: leave the point to the IR path)."""
     from costmodel import Machine
     from mlacc.sweep.optable import NotParametric
 
     machines: dict[Chip, Machine] = {}
-    jobs: dict[tuple[Any, ...], list[tuple[int, int, Any]]] = {}
-    per_point: list[list[tuple[tuple[Any, ...], int]] | None] = []
-    for p, point in enumerate(points):
+    per_point: list[list[tuple[tuple[Any, ...], int, int]] | None] = []
+    for point in points:
         if point.chip not in machines:
             machines[point.chip] = Machine.of(chip_target(point.chip))
         machine = machines[point.chip]
-        mine: list[tuple[tuple[Any, ...], int]] | None = []
+        mine: list[tuple[tuple[Any, ...], int, int]] | None = []
         for key, batch, context in _layers(sweep, point):
-            if machine.cores > 1 or batch % point.dp or _tables(sweep.path, sweep.text, key) is None:
-                mine = None
+            if (
+                machine.cores > 1
+                or batch % point.dp
+                or max(batch, context, _capacity(point.chip)) >= INT64
+                or _tables(sweep.path, sweep.text, key) is None
+            ):
+                mine = None  # the IR path's Python integers hold what int64 cannot
                 break
             if point.tp * point.dp > 1 and (
                 _tables(sweep.path, sweep.text, (*key[:4], 1, 1)) is None or not _spans(key, machine)
             ):
                 mine = None  # the IR path says why this chip cannot run the layout
                 break
-            group = (key, machine.shape())
-            members = jobs.setdefault(group, [])
-            mine.append((group, len(members)))
-            members.append((p, batch, context))
+            mine.append(((key, machine.shape()), batch, context))
         per_point.append(mine)
+    # The points of one group (all of whose layers take this path) are evaluated at once.
+    jobs: dict[tuple[Any, ...], list[tuple[int, int, int]]] = {}
+    where: list[list[tuple[tuple[Any, ...], int]] | None] = []
+    for p, layers in enumerate(per_point):
+        if layers is None:
+            where.append(None)
+            continue
+        places: list[tuple[tuple[Any, ...], int]] = []
+        for group, batch, context in layers:
+            members = jobs.setdefault(group, [])
+            places.append((group, len(members)))
+            members.append((p, batch, context))
+        where.append(places)
     done: dict[tuple[Any, ...], list[list[Row]]] = {}
     for group, members in jobs.items():
-        if all(per_point[p] is not None for p, _, _ in members):
-            try:
-                done[group] = _group_rows(sweep, group[0], [points[p] for p, _, _ in members], members, machines)
-            except NotParametric:  # sizes beyond float64's exact integers: the IR path's Python integers
-                pass
-    out: list[list[Row] | None] = []
-    for mine in per_point:
-        if mine is None or any(group not in done for group, _ in mine):
+        try:
+            done[group] = _group_rows(sweep, group[0], [points[p] for p, _, _ in members], members, machines)
+        except NotParametric:  # an integer beyond int64: the IR path reports the point's own
+            pass
+    out: list[list[tuple[int, list[Row]]] | None] = []
+    for at in where:
+        if at is None or any(group not in done for group, _ in at):
             out.append(None)
             continue
-        out.append([row for group, i in mine for row in done[group][i]])
+        out.append([(group[0][0], done[group][i]) for group, i in at])
     return out
 
 
@@ -170,14 +198,14 @@ def _group_rows(
     chips = list(dict.fromkeys(point.chip for point in points))
     which = np.array([chips.index(point.chip) for point in points])
     machine = stack([machines[c] for c in chips], which)
-    batch = np.array([b for _, b, _ in members], dtype=float)
-    context = np.array([c for _, _, c in members], dtype=float)
+    batch = np.array([b for _, b, _ in members], dtype=np.int64)
+    context = np.array([c for _, _, c in members], dtype=np.int64)
     tables = _tables(sweep.path, sweep.text, key)
     assert tables is not None
     found: dict[tuple[object, ...], tuple[np.ndarray, ...]] = {}
-    results = {s: evaluate_table(t, machine, batch / dp, context, new_tokens, found) for s, t in tables.items()}
+    results = {s: evaluate_table(t, machine, batch // dp, context, new_tokens, found) for s, t in tables.items()}
     first = next(iter(tables.values()))
-    capacity = np.asarray(machine.dram.capacity, dtype=float) * machine.dram.count
+    capacity = np.array([_capacity(point.chip) for point in points], dtype=np.int64)
     # auto picks on one device, before sharding: among the schemes that fit, the fewest cycles (ties: energy).
     choice = np.zeros(len(points), dtype=int)
     if "-" in tables:
@@ -239,22 +267,20 @@ def _columns(
     _, phase, _, _, tp, dp = key
     frequency = np.broadcast_to(np.asarray(machine.frequency, dtype=float), batch.shape)
     seconds = result.cycles / frequency
-    energy_pj: Any = 0
-    for pj in result.energy.values():
-        energy_pj = energy_pj + pj
+    totals = result.totals
     layers = table.layers or 1
-    biggest = max_batch(layers, result, batch / dp, capacity)
+    biggest = max_batch(layers, result, batch // dp, capacity)
     fits = result.resident_bytes <= capacity
     lists = {
         "cycles": result.cycles.tolist(),
         "seconds": seconds.tolist(),
-        "energy_pj": np.broadcast_to(energy_pj, batch.shape).tolist(),
-        **{f"energy_{c}_pj": np.broadcast_to(pj, batch.shape).tolist() for c, pj in result.energy.items()},
-        "flops": result.flops.astype(np.int64).tolist(),
-        "dram_bytes": result.dram_bytes.tolist(),
-        "kv_cache_bytes": result.kv_cache_bytes.astype(np.int64).tolist(),
-        "weight_bytes": np.broadcast_to(result.weight_bytes, batch.shape).astype(np.int64).tolist(),
-        "bound": [result.terms[b] for b in result.bound.tolist()],
+        "energy_pj": np.broadcast_to(totals.energy_pj, batch.shape).tolist(),
+        **{f"energy_{c}_pj": np.broadcast_to(pj, batch.shape).tolist() for c, pj in totals.energy.items()},
+        "flops": np.broadcast_to(totals.flops, batch.shape).tolist(),
+        "dram_bytes": np.broadcast_to(totals.dram_bytes, batch.shape).astype(float).tolist(),
+        "kv_cache_bytes": result.kv_cache_bytes.tolist(),
+        "weight_bytes": np.broadcast_to(result.weight_bytes, batch.shape).tolist(),
+        "bound": [result.terms[b] for b in totals.bound.tolist()],
     }
     targets = {chip: chip_target(chip) for chip in dict.fromkeys(point.chip for point in points)}
     count = len(points)
@@ -266,21 +292,21 @@ def _columns(
         "layer": same(table.layer),
         "workload": [point.workload for point in points],
         "phase": same(phase),
-        "batch": batch.astype(np.int64).tolist(),
-        "context": context.astype(np.int64).tolist(),
+        "batch": batch.tolist(),
+        "context": context.tolist(),
         "new_tokens": same(new_tokens),
         "scheme": same(table.scheme),
         "hardware": [targets[point.chip].target_name.data for point in points],
         **lists,
         "calibrated": [targets[point.chip].is_calibrated for point in points],
-        "resident_bytes": result.resident_bytes.astype(np.int64).tolist(),
+        "resident_bytes": result.resident_bytes.tolist(),
         "fits": fits.tolist(),
-        "max_batch": biggest.astype(np.int64).tolist(),
+        "max_batch": biggest.tolist(),
         "clock_hz": result.clock_hz.tolist(),
     }
     if tp * dp > 1:
         columns["tp"], columns["dp"] = same(tp), same(dp)
-        columns["max_batch_node"] = (biggest.astype(np.int64) * dp).tolist()
+        columns["max_batch_node"] = (biggest * dp).tolist()
     if table.layers is not None:
         columns["layers"] = same(table.layers)
     if tp * dp == 1:
@@ -298,15 +324,12 @@ def _columns(
 def _op_lists(result: TableResult, frequency: np.ndarray) -> list[list[dict[str, Any]]]:
     """Each point's `ops` (OpResult.json of every task)."""
     columns = []
-    for task in result.tasks:
+    for task, energy in zip(result.tasks, result.totals.task_energy, strict=True):
         cycles = np.broadcast_to(task.cycles, frequency.shape)
-        energy: Any = 0
-        for pj in task.energy.values():
-            energy = energy + pj
         columns.append(
             (
                 task,
-                np.broadcast_to(task.flops, frequency.shape).astype(np.int64).tolist(),
+                np.broadcast_to(task.flops, frequency.shape).tolist(),
                 {level: np.broadcast_to(b, frequency.shape).tolist() for level, b in task.bytes.items()},
                 cycles.tolist(),
                 (cycles / frequency).tolist(),

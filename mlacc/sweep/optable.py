@@ -106,16 +106,27 @@ class OpTable:
     function: str
     location: Attribute = field(compare=False)
     """The layer's place in the source, for the remarks its points raise."""
-    coefficients: np.ndarray = field(compare=False, default_factory=lambda: np.zeros((0, 4)))
-    """Per integer: a, b, c, d of a + b B + c C + d B C."""
+    coefficients: np.ndarray = field(compare=False, default_factory=lambda: np.zeros((0, 4), dtype=np.int64))
+    """Per integer: a, b, c, d of a + b B + c C + d B C (int64)."""
 
     def integers(self, batch: np.ndarray, context: np.ndarray) -> np.ndarray:
-        """Every integer of the table at each point (rows: integers, columns: points), exact in float64."""
-        basis = np.stack([np.ones_like(batch), batch, context, batch * context])
-        numbers = self.coefficients @ basis
-        if numbers.size and np.abs(numbers).max() >= 2.0**53:
-            raise NotParametric("an integer of the IR is beyond float64's exact integers")
-        return numbers
+        """Every integer of the table at each point (rows: integers, columns: points), exact: int64, as the IR's
+        integer attributes are. Where an integer leaves int64 the IR cannot hold it either (`NotParametric`: the
+        point takes the IR path, which says so)."""
+        batch, context = np.asarray(batch, dtype=np.int64), np.asarray(context, dtype=np.int64)
+        b, c = batch.astype(float), context.astype(float)
+        # Every partial sum of a + b B + c C + d B C is at most `bound`: below 2**62 (room for the rounding of
+        # this float estimate) int64 holds them all exactly; beyond it Python's integers do, and then the results
+        # must fit int64.
+        bound = np.abs(self.coefficients).astype(float) @ np.stack([np.ones_like(b), b, c, b * c])
+        if (bound.size == 0 or bound.max() < 2.0**62) and (b * c).max(initial=0.0) < 2.0**62:
+            return self.coefficients @ np.stack([np.ones_like(batch), batch, context, batch * context])
+        big = [int(x) for x in batch], [int(x) for x in context]
+        basis = np.array([[1] * len(big[0]), big[0], big[1], [x * y for x, y in zip(*big, strict=True)]], dtype=object)
+        numbers = self.coefficients.astype(object) @ basis
+        if any(not -(2**63) <= int(x) < 2**63 for x in numbers.flat):
+            raise NotParametric("an integer of the IR is beyond the 64-bit integers of its attributes")
+        return numbers.astype(np.int64)
 
 
 class _Recorder:
@@ -244,14 +255,17 @@ def _solve(probes: list[tuple[int, int, list[int]]]) -> np.ndarray:
             rows.append((x11 - b * b1 - c * c1 - d * b1 * c1, b, c, d))
     if any(x.denominator != 1 for row in rows for x in row):
         raise NotParametric("an integer of the IR is not a polynomial in batch and context with integer terms")
-    if any(abs(x) >= 2**53 for row in rows for x in row):
-        raise NotParametric("a term of an integer of the IR is beyond float64's exact integers")
-    return np.array([[float(x) for x in row] for row in rows], dtype=float).reshape(-1, 4)
+    if any(not -(2**63) <= x < 2**63 for row in rows for x in row):
+        raise NotParametric("a term of an integer of the IR is beyond the 64-bit integers of its attributes")
+    return np.array([[int(x) for x in row] for row in rows], dtype=np.int64).reshape(-1, 4)
 
 
 def _check(table: OpTable, batch: int, context: int, numbers: list[int]) -> None:
-    predicted = table.integers(np.array([float(batch)]), np.array([float(context)]))[:, 0]
-    if not np.array_equal(predicted, np.array(numbers, dtype=float)):
+    try:
+        predicted = table.integers(np.array([batch]), np.array([context]))[:, 0]
+    except NotParametric:
+        raise NotParametric("the IR's integers at a check probe do not follow the fitted polynomials") from None
+    if predicted.tolist() != numbers:
         raise NotParametric("the IR's integers at a check probe do not follow the fitted polynomials")
 
 

@@ -102,6 +102,14 @@ def chip_target(chip: Chip) -> TargetAttr:
     return hypothetical_target(read_hardware(chip.hardware), chip.overrides)
 
 
+@cache
+def file_module(path: str, text: str) -> ModuleOp:
+    """The sweep's file as an `attn` module (DSL or config.json), built once per process; callers clone it."""
+    from mlacc.frontend import parse_source
+
+    return parse_source(text, path)
+
+
 def workload_names(module: ModuleOp) -> list[str]:
     from dialects.attn import AttentionLayerOp
 
