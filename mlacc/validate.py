@@ -1,8 +1,8 @@
 """`mlacc validate`: estimates against measurements taken on real hardware (benchmarks/gpu/measure.py).
 
 Each `step` row of a measurement CSV names a layer (a bundled example), a scheme and a
-workload; the estimate of the same point comes from the same pipeline `mlacc compile`
-runs, so what is judged is the tool as users run it. Reported per row: measured and
+workload; the estimate of the same point is the one `mlacc sweep` and `mlacc compile` give
+(`estimate_points`), so what is judged is the tool as users run it. Reported per row: measured and
 estimated seconds and joules and their relative error; per (phase, scheme): the median
 and largest absolute error; per point: whether the estimates rank the schemes as the
 measurements do.
@@ -15,16 +15,12 @@ import csv
 import io
 import statistics
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dialects.hw import attach_target
 from mlacc.diagnostics import InputError
 from mlacc.estimates import LayerResult
-from mlacc.frontend import parse_dsl
-from mlacc.frontend.irgen import override_workloads
-from mlacc.hardware import load_hardware
-from mlacc.pipeline import estimate
 from mlacc.report import si
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -195,22 +191,47 @@ def read_measurements(path: str, grid: str) -> dict[str, list[dict[str, str]]]:
     return dict(by_device)
 
 
+def estimate_points(points: Iterable[Point], hardware: str) -> dict[Point, dict[str, LayerResult]]:
+    """Every scheme's estimate of each point (one entry, keyed by the layer kind, for a non-MLA layer). The points
+    of one layer are estimated together as `mlacc sweep` estimates its points (mlacc/sweep/evaluate.py
+    `evaluate_results`): from op tables where they apply, else through the IR pipeline `mlacc compile` runs; the
+    figures are the same either way (tests/test_calibration.py)."""
+    from mlacc.sweep.evaluate import evaluate_results
+    from mlacc.sweep.space import Chip, DesignPoint, SweepInput, file_module, workload_names
+    from passes import SCHEMES
+
+    by_model: dict[str, list[Point]] = defaultdict(list)
+    for point in dict.fromkeys(points):
+        by_model[point.model].append(point)
+    out: dict[Point, dict[str, LayerResult]] = {}
+    for model, mine in by_model.items():
+        path = EXAMPLES / f"{model}.attn"
+        if not path.is_file():
+            raise InputError(f"measurement names layer '{model}', but {path} does not exist")
+        sweep = SweepInput(str(path), path.read_text(encoding="utf-8"), SCHEMES, ops=True)
+        known = {p: _ESTIMATES.get((sweep.path, sweep.text, hardware, p)) for p in mine}
+        todo = [p for p, found in known.items() if found is None]
+        workload = workload_names(file_module(sweep.path, sweep.text))[0]  # the point replaces all its fields
+        design = [DesignPoint(Chip(hardware), workload, p.phase, p.batch, p.context, p.new_tokens) for p in todo]
+        with contextlib.redirect_stderr(io.StringIO()):  # absorb's remarks on non-MLA layers say nothing here
+            results = evaluate_results(sweep, design) if design else []
+        for point, (result, *_) in zip(todo, results, strict=True):
+            schemes = result.alternatives or [result]
+            found = {alt.scheme if result.alternatives else alt.kind: alt for alt in schemes}
+            known[point] = _ESTIMATES[(sweep.path, sweep.text, hardware, point)] = found
+        out.update({p: found for p, found in known.items() if found is not None})
+    return out
+
+
+_ESTIMATES: dict[tuple[str, str, str, Point], dict[str, LayerResult]] = {}
+"""Estimates made in this process, by (layer file, its text, hardware, point): runs of one grid on several boards
+(`mlacc validate a.csv b.csv`) share their points, and the hardware's target is read once per process as the
+sweep's is (mlacc/sweep/space.py `chip_target`)."""
+
+
 def estimate_point(point: Point, hardware: str) -> dict[str, LayerResult]:
     """Every scheme's estimate of one point (one entry, keyed by the layer kind, for a non-MLA layer)."""
-    path = EXAMPLES / f"{point.model}.attn"
-    if not path.is_file():
-        raise InputError(f"measurement names layer '{point.model}', but {path} does not exist")
-    module = parse_dsl(path.read_text(encoding="utf-8"), str(path))
-    override_workloads(module, phase=point.phase, batch=point.batch, context=point.context, new_tokens=point.new_tokens)
-    for function in list(module.ops)[1:]:  # every workload is now the same point: keep one
-        function.detach()
-        function.erase()
-    attach_target(module, load_hardware(hardware))
-    with contextlib.redirect_stderr(io.StringIO()):  # absorb's remarks on non-MLA layers say nothing here
-        (result,) = estimate(module, None)
-    if result.alternatives:
-        return {alt.scheme: alt for alt in result.alternatives}
-    return {result.kind: result}
+    return estimate_points([point], hardware)[point]
 
 
 def validate(path: str, hardware: str | None = None, grid: str = "validation") -> list[Validation]:
@@ -218,11 +239,12 @@ def validate(path: str, hardware: str | None = None, grid: str = "validation") -
     for device, rows in read_measurements(path, grid).items():
         preset = hardware or preset_for(device)
         validation = Validation(device, preset, Path(path).name)
-        estimates: dict[Point, dict[str, LayerResult]] = {}
-        for row in rows:
-            point = Point(row["model"], row["phase"], int(row["batch"]), int(row["context"]), int(row["new_tokens"]))
-            if point not in estimates:
-                estimates[point] = estimate_point(point, preset)
+        points = [
+            Point(row["model"], row["phase"], int(row["batch"]), int(row["context"]), int(row["new_tokens"]))
+            for row in rows
+        ]
+        estimates = estimate_points(points, preset)
+        for row, point in zip(rows, points, strict=True):
             estimate = estimates[point].get(row["scheme"])
             if estimate is None:
                 validation.skipped.append(f"{point.label()} {row['scheme']}: no estimate of that scheme")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import statistics
 import sys
 from dataclasses import replace
@@ -32,8 +33,11 @@ from costmodel.gemm_library import library_splits_k
 from costmodel.la_ops import causal_density, op_spec
 from costmodel.plan import clocked_op
 from dialects import la
+from dialects.hw import attach_target
 from mlacc import cli
+from mlacc.estimates import LayerResult
 from mlacc.frontend import parse_dsl
+from mlacc.frontend.irgen import override_workloads
 from mlacc.hardware import load_hardware
 from mlacc.pipeline import compile_to
 from mlacc.validate import (
@@ -43,7 +47,10 @@ from mlacc.validate import (
     Validation,
     check_limits,
     estimate_point,
+    estimate_points,
     markdown_table,
+    preset_for,
+    read_measurements,
     read_profile,
     validate,
 )
@@ -159,6 +166,67 @@ def test_estimates_hold_on_the_committed_measurements(name: str):
     assert v.summary()["median_time_error"] <= limits["median"]
     # The estimates rank the schemes as measured wherever the measurements tell them apart beyond run-to-run noise.
     assert v.summary()["rankings_agreeing_within_ties"] == v.summary()["rankings"]
+
+
+def _ir_estimate(point: Point, hardware: str) -> dict[str, LayerResult]:
+    """Every scheme's estimate of a point through the IR pipeline, as `mlacc compile` runs it."""
+    from mlacc.pipeline import estimate
+
+    path = RESULTS.parents[1] / "examples" / f"{point.model}.attn"
+    module = parse_dsl(path.read_text(), str(path))
+    override_workloads(module, phase=point.phase, batch=point.batch, context=point.context, new_tokens=point.new_tokens)
+    for function in list(module.ops)[1:]:
+        function.detach()
+        function.erase()
+    attach_target(module, load_hardware(hardware))
+    (result,) = estimate(module, None)
+    return {alt.scheme: alt for alt in result.alternatives} if result.alternatives else {result.kind: result}
+
+
+def _differences(a: object, b: object, where: str = "", scale: dict[str, float] | None = None) -> list[str]:
+    """Where two JSON values differ: keys, order, types and values exactly, floats to 1e-9 relative (an op's
+    cycles, seconds and energy to 1e-9 of its step's: the IR path carries the step clock's rounding in them)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if list(a) != list(b):
+            return [f"{where}: keys {list(a)} != {list(b)}"]
+        inner = scale
+        if "ops" in a:
+            inner = {k: abs(a[k]) for k in ("cycles", "seconds", "energy_pj")}
+        return [d for k in a for d in _differences(a[k], b[k], f"{where}.{k}", inner if k == "ops" else scale)]
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [f"{where}: {len(a)} items != {len(b)}"]
+        pairs = enumerate(zip(a, b, strict=True))
+        return [d for i, (x, y) in pairs for d in _differences(x, y, f"{where}[{i}]", scale)]
+    if type(a) is not type(b):
+        return [f"{where}: {type(a).__name__} != {type(b).__name__}"]
+    if isinstance(a, float) and isinstance(b, float):
+        tolerance = 1e-9 * (scale or {}).get(where.rsplit(".", 1)[-1], 1.0)
+        return [] if math.isclose(a, b, rel_tol=1e-9, abs_tol=tolerance) else [f"{where}: {a} != {b}"]
+    return [] if a == b else [f"{where}: {a!r} != {b!r}"]
+
+
+@pytest.mark.parametrize("name", ["h100_2026-11-24.csv", "h200_head16_holdout_2026-12-01.csv"])
+def test_validate_estimates_its_points_as_the_ir_path_does(name: str):
+    """`mlacc validate` estimates its points as `mlacc sweep` does (op tables, `estimate_points`): on a sample of
+    a committed CSV's points (each layer and phase, the largest batch and context among them) every scheme's
+    result is the IR pipeline's, every JSON field to 1e-9 relative."""
+    (device, rows), *_ = read_measurements(str(RESULTS / name), "validation").items()
+    points = list(dict.fromkeys(Point(r["model"], r["phase"], int(r["batch"]), int(r["context"]), int(r["new_tokens"]))
+                                for r in rows))  # fmt: skip
+    sample = []
+    for model, phase in sorted({(p.model, p.phase) for p in points}):
+        mine = [p for p in points if (p.model, p.phase) == (model, phase)]
+        sample += list(dict.fromkeys([mine[0], max(mine, key=lambda p: p.batch * (p.context + p.new_tokens))]))
+    assert len(sample) >= 6
+    hardware = preset_for(device)
+    fast = estimate_points(points, hardware)  # the whole CSV at once, as `validate` estimates it
+    for point in sample:
+        slow = _ir_estimate(point, hardware)
+        assert list(fast[point]) == list(slow)
+        assert estimate_point(point, hardware).keys() == slow.keys()
+        for scheme, result in slow.items():
+            assert not _differences(fast[point][scheme].json(), result.json()), (point, scheme)
 
 
 def test_a_ranking_tie_is_what_two_runs_of_one_grid_differ_by():
@@ -429,13 +497,16 @@ def test_small_ops_cost_in_a_step_what_its_profile_measured():
     in the profiled calibration steps (`fit.py --profiles`), where a tiny op replayed alone back to back took
     1.30 us, the figure the model charged before: then every step's small ops came out 40-65% short."""
     errors = []
-    for step in read_profile(RESULTS / "h200_profile_gaps_2026-11-30.csv"):
-        if step.gap is None:
-            continue  # a long step's profiled replays run hotter than its timed ones: no gap to read
+    steps = [step for step in read_profile(RESULTS / "h200_profile_gaps_2026-11-30.csv") if step.gap is not None]
+    # (a long step's profiled replays run hotter than its timed ones: no gap to read)
+    point = {id(s): Point(s.kernels[0]["model"], "decode", int(s.kernels[0]["batch"]), int(s.kernels[0]["context"]), 1)
+             for s in steps}  # fmt: skip
+    estimates = estimate_points(point.values(), "h200")
+    for step in steps:
         kernels = step.kernels
+        assert step.gap is not None
         measured = sum(float(k["seconds"]) + step.gap for k in kernels if k["kernel"].startswith(SMALL_KERNELS))
-        model, scheme, batch, context = (kernels[0][c] for c in ("model", "scheme", "batch", "context"))
-        ops = estimate_point(Point(model, "decode", int(batch), int(context), 1), "h200")[scheme].ops
+        ops = estimates[point[id(step)]][kernels[0]["scheme"]].ops
         estimated = sum(op.seconds for op in ops if op.kind != "einsum" and op.kernel != "flash")
         errors.append(estimated / measured - 1)
     assert len(errors) == 13
@@ -679,8 +750,9 @@ def decode_kernel_times(kernel: str, names: tuple[str, ...]) -> tuple[dict, dict
     for r in rows:
         seconds.setdefault((int(r["batch"]), int(r["context"])), []).append(float(r["seconds"]))
     estimated = {}
+    estimates = estimate_points([Point(layer, "decode", batch, context, 1) for batch, context in seconds], "h200")
     for batch, context in seconds:
-        results = estimate_point(Point(layer, "decode", batch, context, 1), "h200")
+        results = estimates[Point(layer, "decode", batch, context, 1)]
         (result,) = results.values() if scheme is None else (results[scheme],)
         estimated[batch, context] = sum(op.seconds for op in result.ops if op.kernel == "flash")
     return {p: statistics.median(t) for p, t in seconds.items()}, estimated
@@ -704,17 +776,17 @@ def test_the_attention_mac_energy_is_what_the_board_drew_after_everything_charge
     """The fused kernel's pJ per MAC (over a GEMM's) is the board energy of its compute-heavy calibration rows
     less static power, HBM bytes and the L2 bytes the model charges apart for the same kernel: left in, the L2
     energy was counted twice (4.74 on H200 where 4.22 was measured with the L2 of the time)."""
-    from mlacc.validate import Point, estimate_point
-
     machine = Machine.of(load_hardware(name))
     rows = list(csv.DictReader(open(RESULTS / f"{name}_2026-11-24.csv")))
     heavy = [r for r in rows if r["grid"] == "calibration" and r["kind"] == "attention" and r["phase"] == "prefill"]
     l2, hbm = machine.levels[-2], machine.dram
     ratios = []
-    for r in heavy:
-        model, scheme = {"mla-latent": ("deepseek_v3", "recompute"), "mla-expanded": ("deepseek_v3", "expand"),
-                         "mha": ("mha_baseline", "mha")}[r["model"]]  # fmt: skip
-        ops = estimate_point(Point(model, "prefill", int(r["batch"]), 0, int(r["new_tokens"])), name)[scheme].ops
+    which = {"mla-latent": ("deepseek_v3", "recompute"), "mla-expanded": ("deepseek_v3", "expand"),
+             "mha": ("mha_baseline", "mha")}  # fmt: skip
+    points = [Point(which[r["model"]][0], "prefill", int(r["batch"]), 0, int(r["new_tokens"])) for r in heavy]
+    estimates = estimate_points(points, name)
+    for r, point in zip(heavy, points, strict=True):
+        ops = estimates[point][which[r["model"]][1]].ops
         l2_bytes = sum(op.bytes.get(l2.name, 0.0) for op in ops if op.kernel == "flash")
         spent = float(r["joules"]) * 1e12 - machine.static_power * float(r["seconds"]) * 1e12
         spent -= hbm.read_energy * float(r["bytes"]) + l2.read_energy * l2_bytes
