@@ -121,7 +121,10 @@ def run_sweep(
     with progress_bar(len(points), show) as advance:
         if scheduler is not None:
             return _run_on_cluster(sweep, points, scheduler, quiet, advance)
-        parts = chunks(points, chunk_size("local", len(points), jobs))
+        # One process without a bar to advance takes its points in as few chunks as it can: the op-table
+        # evaluator pays a fixed cost per chunk.
+        one_go = jobs == 1 and not show
+        parts = chunks(points, MAX_CHUNK_POINTS["local"] if one_go else chunk_size("local", len(points), jobs))
         if jobs == 1:
             rows: list[Row] = []
             for part in parts:
