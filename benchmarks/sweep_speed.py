@@ -1,5 +1,11 @@
-"""Design points per second of `mlacc sweep` (run on demand: python benchmarks/sweep_speed.py [--jobs N]).
+"""How fast `mlacc sweep` runs (on demand: python benchmarks/sweep_speed.py [--jobs N] [--runs N]).
 
+First, the sweep of issue #27 as a user runs it, process start included: `mlacc sweep examples/deepseek_v3.attn
+--hw h100,h200 --batch 1..256:x2 --context 1k..128k:x2 -o FILE.parquet` (1,152 rows: both workloads, every
+scheme; its large prefill points have FLOP counts past float64's exact integers), timed in `--runs` fresh
+processes (target: 3 s on the 2-core CI machine).
+
+Then design points per second:
 The sweep of the issue that asked for speed: DeepSeek-V3's decode workload x 4 presets x every MLA scheme
 x batch 1..128 (x2) x context 1k..128k (x2) x 8 HBM bandwidths (`--set hbm.read_bandwidth_bytes_per_cycle`),
 evaluated by `mlacc.sweep.run_sweep` as `mlacc sweep` runs it. A design point is one row: (chip, batch,
@@ -13,6 +19,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +37,19 @@ def main() -> None:
     parser.add_argument("--bandwidth", default="1000..8000:+1000", help="HBM bytes/cycle values (8 by default)")
     parser.add_argument("--jobs", type=int, default=1, help="worker processes, as mlacc sweep --jobs")
     parser.add_argument("--ir-every", type=int, default=64, help="time the IR path on every Nth estimate")
+    parser.add_argument("--runs", type=int, default=3, help="fresh processes timing issue #27's sweep")
     args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as scratch:
+        command = [sys.executable, "-m", "mlacc", "sweep", str(DEEPSEEK_V3), "--hw", "h100,h200", "--batch",
+                   "1..256:x2", "--context", "1k..128k:x2", "-o", str(Path(scratch) / "s.parquet"), "-q"]  # fmt: skip
+        walls = []
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True)
+            walls.append(time.perf_counter() - start)
+    print("mlacc sweep examples/deepseek_v3.attn --hw h100,h200 --batch 1..256:x2 --context 1k..128k:x2 -o s.parquet:")
+    print(f"  {args.runs} fresh processes: best {min(walls):.2f} s, median {statistics.median(walls):.2f} s wall")
 
     from mlacc.sweep.axes import parse_axis
     from mlacc.sweep.evaluate import _point_rows
