@@ -30,14 +30,23 @@ class FlashShape:
     """The keys each query attends over (the softmax's last axis)."""
     kernel: str = "heads"
     """Which compiled kernel runs the group (one of KERNELS)."""
+    decode: bool = True
+    """Whether the group belongs to a decode step (its workload's phase), whose kernels differ from prefill's."""
 
     @staticmethod
-    def of(keys: Num, two_part_keys: bool, two_part_heads: bool) -> FlashShape:
+    def of(keys: Num, two_part_keys: bool, two_part_heads: bool, decode: bool = True) -> FlashShape:
         """From the scores' structure: summed from two contractions batched alike (`two_part_keys`), and one
         head's queries a program with scores in two parts (`two_part_heads`)."""
         if two_part_keys:
-            return FlashShape(keys, "heads-two-part" if two_part_heads else "latent")
-        return FlashShape(keys, "heads-shared-part" if two_part_heads else "heads")
+            return FlashShape(keys, "heads-two-part" if two_part_heads else "latent", decode)
+        return FlashShape(keys, "heads-shared-part" if two_part_heads else "heads", decode)
+
+    @property
+    def op_class(self) -> str:
+        """The class of kernel a GPU preset names a library for (dialects/hw_calibration.py `OP_CLASSES`)."""
+        if not self.decode:
+            return "attention_prefill"
+        return "attention_decode_heads" if self.per_head else "attention_decode_latent"
 
     @property
     def two_part_keys(self) -> bool:

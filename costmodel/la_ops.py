@@ -80,7 +80,7 @@ def op_spec(op: la.LaOp) -> OpSpec:
         operand_bytes=tuple(la.tensor_bytes(v.type) for v in op.operands if not is_gamma(op, v)),
         result_bytes=result_bytes,
         gemm=gemm,
-        attention=FlashShape(la.tensor_type(softmax.input).get_shape()[-1], flash_kernel(softmax))
+        attention=FlashShape(la.tensor_type(softmax.input).get_shape()[-1], flash_kernel(softmax), is_decode(op))
         if softmax is not None
         else None,
         density=density,
@@ -118,6 +118,17 @@ def two_part_heads(softmax: la.SoftmaxOp) -> bool:
 def flash_kernel(softmax: la.SoftmaxOp) -> str:
     """Which compiled attention kernel runs the flash group of `softmax` (costmodel/attention.py `KERNELS`)."""
     return FlashShape.of(0, two_part_keys(softmax), two_part_heads(softmax)).kernel
+
+
+def is_decode(op: Operation) -> bool:
+    """Whether `op` belongs to a decode step: the phase of its layer function's workload."""
+    from dialects.attn import WorkloadAttr
+
+    function = op.parent_op()
+    while function is not None and not isinstance(function, func.FuncOp):
+        function = function.parent_op()
+    workload = function.attributes.get("attn.workload") if function is not None else None
+    return not isinstance(workload, WorkloadAttr) or workload.phase.data.value == "decode"
 
 
 def is_gamma(op: Operation, value: SSAValue) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TypeAlias
 
 import numpy as np
@@ -83,6 +83,12 @@ class Machine:
     """Fixed cycles of one collective."""
     link_energy: Num = 0.0
     """pJ per byte a device sends over the node's interconnect."""
+    kernels: Mapping[str, str] = field(default_factory=lambda: {})
+    """Op class -> the library that runs it (a GPU preset's `[kernels]`); empty where the preset names none."""
+
+    def library(self, op_class: str) -> str | None:
+        """The library that runs an op of `op_class`, where the preset names one."""
+        return self.kernels.get(op_class)
 
     @staticmethod
     def of(target: TargetAttr) -> Machine:
@@ -122,6 +128,7 @@ class Machine:
             link_bandwidth=link.get("link_bandwidth_bytes_per_cycle", 0.0),
             collective_latency=link.get("collective_latency_cycles", 0.0),
             link_energy=link.get("energy_pj_per_byte", 0.0),
+            kernels=target.kernel_libraries(),
         )
 
     def per_core(self) -> Machine:
@@ -180,6 +187,7 @@ class Machine:
             self.devices,
             bool(self.static_power),
             bool(self.attention_split_cycles),
+            tuple(sorted(self.kernels.items())),
         )
 
 

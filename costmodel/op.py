@@ -87,6 +87,14 @@ class OpSpec:
         return self.attention is not None
 
     @property
+    def op_class(self) -> str:
+        """Which class of kernel runs the op (dialects/hw_calibration.py `OP_CLASSES`): the key under which a GPU
+        preset names its library (`Machine.kernels`)."""
+        if self.attention is not None:
+            return self.attention.op_class
+        return "gemm" if self.gemm is not None else "elementwise"
+
+    @property
     def kernel(self) -> str | None:
         """The fused kernel the op runs inside ('flash'), or None where it is a kernel of its own."""
         return "flash" if self.flash else None

@@ -34,7 +34,7 @@ from xdsl.parser import AttrParser
 from xdsl.printer import Printer
 from xdsl.utils.exceptions import VerifyException
 
-from dialects.hw_calibration import problems
+from dialects.hw_calibration import OP_CLASSES, problems
 from dialects.keywords import (
     float_field,
     format_float,
@@ -45,8 +45,10 @@ from dialects.keywords import (
     parse_name,
     print_list,
     print_numbers,
+    print_strings,
     shape_field,
     str_field,
+    strings_field,
     verified,
 )
 
@@ -234,6 +236,9 @@ class TargetAttr(ParametrizedAttribute):
     interconnect: DictionaryAttr
     """Empty for a lone chip; else the node's chip-to-chip network that collectives run over: devices,
     link_bandwidth_bytes_per_cycle (per device, each way), collective_latency_cycles, energy_pj_per_byte."""
+    kernels: DictionaryAttr
+    """The kernel library that runs each op class (dialects/hw_calibration.py `OP_CLASSES`), whose measured
+    constants `efficiency` holds; empty where the preset names none (accelerators without libraries)."""
 
     def __init__(
         self,
@@ -248,6 +253,7 @@ class TargetAttr(ParametrizedAttribute):
         static_power_watts: float = 0.0,
         calibrated: bool = False,
         interconnect: dict[str, float] | None = None,
+        kernels: dict[str, str] | None = None,
     ):
         super().__init__(
             StringAttr(name),
@@ -261,6 +267,7 @@ class TargetAttr(ParametrizedAttribute):
             _float(static_power_watts),
             IntAttr(int(calibrated)),
             DictionaryAttr({k: _float(v) for k, v in (interconnect or {}).items()}),
+            DictionaryAttr({k: StringAttr(v) for k, v in (kernels or {}).items()}),
         )
 
     @property
@@ -282,6 +289,7 @@ class TargetAttr(ParametrizedAttribute):
                 "static_power_watts": float_field,
                 "calibrated": int_field,
                 "interconnect": numbers_field,
+                "kernels": strings_field,
             }
             defaults = {
                 "description": StringAttr(""),
@@ -290,6 +298,7 @@ class TargetAttr(ParametrizedAttribute):
                 "static_power_watts": _float(0.0),
                 "calibrated": IntAttr(0),
                 "interconnect": DictionaryAttr({}),
+                "kernels": DictionaryAttr({}),
             }
             values = parse_fields(parser, what, start, fields, defaults, flags={"calibrated": IntAttr(1)})
         return verified(parser, cls, (name, *values.values()), start)
@@ -325,6 +334,9 @@ class TargetAttr(ParametrizedAttribute):
             if self.interconnect.data:
                 printer.print_string(", interconnect = ")
                 print_numbers(printer, self.interconnect)
+            if self.kernels.data:
+                printer.print_string(", kernels = ")
+                print_strings(printer, self.kernels)
 
     @property
     def static_power(self) -> float:
@@ -336,6 +348,10 @@ class TargetAttr(ParametrizedAttribute):
 
     def mac_energy(self) -> dict[str, float]:
         return _numbers(self.mac_energy_pj)
+
+    def kernel_libraries(self) -> dict[str, str]:
+        """Op class -> the library that runs it (empty where the preset names none)."""
+        return {k: v.data for k, v in self.kernels.data.items() if isinstance(v, StringAttr)}
 
     def interconnect_fields(self) -> dict[str, float]:
         return _numbers(self.interconnect)
@@ -368,6 +384,12 @@ class TargetAttr(ParametrizedAttribute):
         missing = sorted(dtypes - set(self.mac_energy()))
         if missing:
             raise VerifyException(f"target '{self.target_name.data}': no MAC energy for {', '.join(missing)}")
+        unknown = sorted(set(self.kernels.data) - set(OP_CLASSES))
+        if unknown:
+            raise VerifyException(
+                f"target '{self.target_name.data}': unknown op class '{unknown[0]}' in kernels "
+                f"(expected: {', '.join(OP_CLASSES)})"
+            )
         wrong = problems(_numbers(self.efficiency))
         if wrong:
             raise VerifyException(f"target '{self.target_name.data}': {wrong[0]}")

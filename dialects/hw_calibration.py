@@ -1,5 +1,5 @@
-"""The calibration constants of a hardware target, declared once: the `[efficiency]` table of a hardware file and
-the `efficiency` dictionary of `#hw.target`.
+"""The calibration of a hardware target, declared once: its constants (the `[efficiency]` table of a hardware file
+and the `efficiency` dictionary of `#hw.target`) and the op classes its `[kernels]` table names a library for.
 
 Each constant has its key, the `Machine` field the cost model reads it as, its unit, its meaning, and its default:
 a number, or the key whose value it takes where the file leaves it out (the attention kernel's rates default to
@@ -137,3 +137,14 @@ def problems(efficiency: Mapping[str, float]) -> list[str]:
                 f"missing {', '.join(sorted(keys - given))}"
             )
     return out
+
+
+OP_CLASSES: dict[str, str] = {
+    "gemm": "a contraction that is a kernel of its own (projections, per-head batched products)",
+    "attention_prefill": "a fused attention kernel of a prefill step (causal, many queries)",
+    "attention_decode_heads": "a fused decode attention kernel over per-head keys (MHA, GQA, expand, cache-kv)",
+    "attention_decode_latent": "a fused decode attention kernel of every head over one shared latent cache (MLA "
+    "recompute, reuse)",
+    "elementwise": "a small kernel of its own: a norm, a RoPE, a cache store, an add",
+}
+"""The op classes a GPU preset's `[kernels]` table names a library for: which kernel runs each op."""

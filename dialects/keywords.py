@@ -87,6 +87,34 @@ def numbers_field(parser: AttrParser) -> DictionaryAttr:
     return DictionaryAttr(numbers)
 
 
+def print_strings(printer: Printer, strings: DictionaryAttr) -> None:
+    """`{gemm = "cublaslt", attention_prefill = "cudnn-sdpa"}`: a dictionary of strings, in its stored order."""
+    printer.print_string("{")
+    for i, (key, value) in enumerate(strings.data.items()):
+        assert isinstance(value, StringAttr)
+        printer.print_string(", " if i else "")
+        printer.print_identifier_or_string_literal(key)
+        printer.print_string(" = ")
+        printer.print_string_literal(value.data)
+    printer.print_string("}")
+
+
+def strings_field(parser: AttrParser) -> DictionaryAttr:
+    """Parses what `print_strings` prints; a key given twice is an error."""
+    strings: dict[str, Attribute] = {}
+
+    def entry() -> None:
+        start = parser.pos
+        key = parser.parse_identifier_or_str_literal(" as a dictionary key")
+        if key in strings:
+            parser.raise_error(f"key '{key}' given twice", start, parser.pos)
+        parser.parse_punctuation("=")
+        strings[key] = str_field(parser)
+
+    parser.parse_comma_separated_list(parser.Delimiter.BRACES, entry)
+    return DictionaryAttr(strings)
+
+
 def int_field(parser: AttrParser) -> IntAttr:
     return IntAttr(parser.parse_integer(allow_boolean=False))
 

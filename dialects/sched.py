@@ -3,9 +3,9 @@
 `schedule` puts one `sched.task` after every `la` op that computes or stores:
 the unit it runs on, its start and end cycle, the bytes it moves per memory
 level, its energy per component, the term that bounds it (compute or a
-memory level) and, for the ops fused into one kernel, that kernel (`flash`: the
-scores, softmax and weighted sum of one flash-attention kernel). The function carries the totals (`sched.cycles`,
-`sched.energy_pj`).
+memory level), for the ops fused into one kernel, that kernel (`flash`: the
+scores, softmax and weighted sum of one flash-attention kernel), and the library that runs the op where the target
+names one (`cublaslt`, `flashmla`, ...). The function carries the totals (`sched.cycles`, `sched.energy_pj`).
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ class TaskOp(IRDLOperation):
     bytes = prop_def(DictionaryAttr)
     energy_pj = prop_def(DictionaryAttr)
     kernel = opt_prop_def(StringAttr)
+    library = opt_prop_def(StringAttr)
+    """The kernel library that runs the op, where the target names one for its op class (`hw.target` kernels)."""
 
     def __init__(
         self,
@@ -50,6 +52,7 @@ class TaskOp(IRDLOperation):
         bytes_per_level: dict[str, float],
         energy_pj: dict[str, float],
         kernel: str | None = None,
+        library: str | None = None,
     ):
         super().__init__(
             properties={
@@ -65,6 +68,7 @@ class TaskOp(IRDLOperation):
                 "energy_pj": _floats(energy_pj),
             }
             | ({"kernel": StringAttr(kernel)} if kernel else {})
+            | ({"library": StringAttr(library)} if library else {})
         )
 
     @property

@@ -33,6 +33,8 @@ class TaskFigures:
     """Index of the term the task waits on in the layer's list of terms."""
     kernel: str | None = None
     """The fused kernel it runs inside ('flash'), as `sched.task` says."""
+    library: str | None = None
+    """The kernel library that runs it, where the hardware names one (`sched.task`'s `library`)."""
 
 
 @dataclass

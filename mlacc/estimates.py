@@ -45,6 +45,8 @@ class OpResult:
     bound: str
     kernel: str | None = None
     """The fused kernel the op runs inside ('flash'), or None where it is a kernel of its own."""
+    library: str | None = None
+    """The kernel library that runs the op, where the hardware names one for its op class (`kernels`)."""
 
     def json(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,6 +92,8 @@ class LayerResult:
     """The scheduled function these figures were read from, for `--trace` (mlacc/trace.py)."""
     clock_hz: float | None = None
     """The SM clock the step holds under the power limit (`sched.clock_hz`), where the preset models it."""
+    kernels: dict[str, str] = field(default_factory=lambda: {})
+    """Op class -> the kernel library that runs it on this hardware (empty where the preset names none)."""
 
     @property
     def devices(self) -> int:
@@ -149,6 +153,8 @@ class LayerResult:
         }
         if self.clock_hz is not None:
             out["clock_hz"] = self.clock_hz
+        if self.kernels:
+            out["kernels"] = dict(self.kernels)
         if self.devices > 1:
             out["tp"], out["dp"] = self.tp, self.dp
             # max_batch is one GPU's; the node holds dp groups of sequences (tp ranks share theirs).
@@ -211,12 +217,15 @@ def layer_result(function: func.FuncOp, target: TargetAttr) -> LayerResult:
             _floats(t.energy_pj),
             terms.index(t.bound.data),
             t.kernel.data if t.kernel is not None else None,
+            t.library.data if t.library is not None else None,
         )
         for t in tasks
     ]
     totals = layer_totals(figures, len(terms), target.dram.level_name.data)
     ops = [
-        OpResult(f.name, f.kind, f.flops, f.bytes, f.cycles, f.cycles / frequency, pj, terms[f.bound], f.kernel)
+        OpResult(
+            f.name, f.kind, f.flops, f.bytes, f.cycles, f.cycles / frequency, pj, terms[f.bound], f.kernel, f.library
+        )
         for f, pj in zip(figures, totals.task_energy, strict=True)
     ]
     cycles = function.attributes["sched.cycles"]
@@ -254,6 +263,7 @@ def layer_result(function: func.FuncOp, target: TargetAttr) -> LayerResult:
         dp=dp.value.data if isinstance(dp, IntegerAttr) else 1,
         schedule=function,
         clock_hz=clock.value.data if isinstance(clock, FloatAttr) else None,
+        kernels=target.kernel_libraries(),
     )
 
 
@@ -274,7 +284,11 @@ def format_json(results: list[LayerResult], target: TargetAttr) -> str:
 
 def format_text(results: list[LayerResult], target: TargetAttr, defaulted: bool) -> str:
     how = " (the default; choose with --hw NAME|PATH)" if defaulted else ""
-    out = [f"hardware: {target.target_name.data}: {target.description.data}{how}", f"  {provenance(target)}", ""]
+    out = [f"hardware: {target.target_name.data}: {target.description.data}{how}", f"  {provenance(target)}"]
+    if target.kernels.data:
+        libraries = ", ".join(f"{op_class} {library}" for op_class, library in target.kernel_libraries().items())
+        out.append(f"  kernels: {libraries}")
+    out.append("")
     for r in results:
         out.append(
             f"== {r.layer} ({r.kind}, {r.dtype}) x {r.workload}: {r.phase}, batch {r.batch}, context {r.context}, "
@@ -323,6 +337,7 @@ def format_text(results: list[LayerResult], target: TargetAttr, defaulted: bool)
         dram = target.dram.level_name.data
         for op in r.ops:
             link = f"  ({si(op.bytes[LINK], 'B')} sent)" if LINK in op.bytes else ""
+            link += f"  [{op.library}]" if op.library else ""
             out.append(
                 f"    {op.name:<{width}}  {op.kind:<8} {si(op.flops, 'FLOP'):>11} {si(op.bytes.get(dram, 0), 'B'):>9} "
                 f"{si(op.seconds, 's'):>10} {si(op.energy_pj * 1e-12, 'J'):>10}  {op.bound}{link}"

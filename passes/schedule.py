@@ -88,7 +88,7 @@ def schedule_function(function: func.FuncOp, machine: Machine) -> None:
             energy["interconnect"] = float(slot.interconnect_bytes * machine.interconnect_energy)
         flops = int(spec.flops)
         task = TaskOp(spec.name, spec.kind, unit, est.units, slot.start, slot.end, flops, est.bound, moved, energy,
-                      spec.kernel)  # fmt: skip
+                      spec.kernel, machine.library(spec.op_class))  # fmt: skip
         function.body.block.insert_op_after(task, op)
     cycles, energy_pj = layer_cycles_and_energy(slots, machine)
     function.attributes["sched.cycles"] = FloatAttr(cycles, f64)

@@ -13,45 +13,49 @@ def target_summary(target: TargetAttr) -> dict[str, Any]:
     """The JSON shape of `mlacc hw show --format json`; fields are only ever added, never renamed."""
     f = target.frequency
     dtypes = list(dict.fromkeys(d for unit in target.compute for d in unit.macs()))
-    return {
-        "name": target.target_name.data,
-        "description": target.description.data,
-        "frequency_hz": f,
-        "peak_flops_per_second": {d: target.peak_flops_per_second(d) for d in dtypes},
-        "compute": [
-            {
-                "name": u.unit_name.data,
-                "count": u.count.data,
-                "array_rows": u.array_rows.data,
-                "array_cols": u.array_cols.data,
-                "macs_per_cycle": u.macs(),
-            }
-            for u in target.compute
-        ],
-        "memory": [
-            {
-                "name": m.level_name.data,
-                "capacity_bytes": m.capacity_bytes.data,
-                "count": m.count.data,
-                "read_bandwidth_bytes_per_cycle": m.read_bandwidth,
-                "write_bandwidth_bytes_per_cycle": m.write_bandwidth,
-                "read_bandwidth_bytes_per_second": m.read_bandwidth * m.count.data * f,
-                "write_bandwidth_bytes_per_second": m.write_bandwidth * m.count.data * f,
-                "read_energy_pj_per_byte": m.read_energy,
-                "write_energy_pj_per_byte": m.write_energy,
-            }
-            for m in target.memory
-        ],
-        "mac_energy_pj": target.mac_energy(),
-        "cores": target.core_count(),
-        "efficiency": {k: v.value.data for k, v in target.efficiency.data.items()},  # type: ignore[attr-defined]
-        "ridge_flop_per_byte": {
-            d: target.peak_flops_per_second(d) / (target.dram.read_bandwidth * target.dram.count.data * f)
-            for d in dtypes
-        },
-        "calibrated": target.is_calibrated,
-        "static_power_watts": target.static_power,
-    } | ({"interconnect": target.interconnect_fields()} if target.interconnect.data else {})
+    return (
+        {
+            "name": target.target_name.data,
+            "description": target.description.data,
+            "frequency_hz": f,
+            "peak_flops_per_second": {d: target.peak_flops_per_second(d) for d in dtypes},
+            "compute": [
+                {
+                    "name": u.unit_name.data,
+                    "count": u.count.data,
+                    "array_rows": u.array_rows.data,
+                    "array_cols": u.array_cols.data,
+                    "macs_per_cycle": u.macs(),
+                }
+                for u in target.compute
+            ],
+            "memory": [
+                {
+                    "name": m.level_name.data,
+                    "capacity_bytes": m.capacity_bytes.data,
+                    "count": m.count.data,
+                    "read_bandwidth_bytes_per_cycle": m.read_bandwidth,
+                    "write_bandwidth_bytes_per_cycle": m.write_bandwidth,
+                    "read_bandwidth_bytes_per_second": m.read_bandwidth * m.count.data * f,
+                    "write_bandwidth_bytes_per_second": m.write_bandwidth * m.count.data * f,
+                    "read_energy_pj_per_byte": m.read_energy,
+                    "write_energy_pj_per_byte": m.write_energy,
+                }
+                for m in target.memory
+            ],
+            "mac_energy_pj": target.mac_energy(),
+            "cores": target.core_count(),
+            "efficiency": {k: v.value.data for k, v in target.efficiency.data.items()},  # type: ignore[attr-defined]
+            "ridge_flop_per_byte": {
+                d: target.peak_flops_per_second(d) / (target.dram.read_bandwidth * target.dram.count.data * f)
+                for d in dtypes
+            },
+            "calibrated": target.is_calibrated,
+            "static_power_watts": target.static_power,
+        }
+        | ({"interconnect": target.interconnect_fields()} if target.interconnect.data else {})
+        | ({"kernels": target.kernel_libraries()} if target.kernels.data else {})
+    )
 
 
 def provenance(target: TargetAttr) -> str:
@@ -91,6 +95,8 @@ def format_target_text(target: TargetAttr) -> str:
             f"{si(link['collective_latency_cycles'] / s['frequency_hz'], 's')} per collective, "
             f"{link['energy_pj_per_byte']:g} pJ/B"
         )
+    if "kernels" in s:
+        lines.append("  kernels: " + ", ".join(f"{op_class} {library}" for op_class, library in s["kernels"].items()))
     if s["efficiency"]:
         lines.append("  efficiency: " + ", ".join(f"{k} {v:g}" for k, v in s["efficiency"].items()))
     lines.append(f"  {provenance(target)}")

@@ -66,8 +66,16 @@ def preset_names() -> list[str]:
 
 
 def preset_description(name: str) -> str:
-    """A preset's one-line description, read without building its target (for `mlacc hw list`)."""
-    return str(tomllib.loads(preset_path(name).read_text(encoding="utf-8")).get("description", ""))
+    """A preset's one-line description and its kernel profiles, read without building its target (for `mlacc hw
+    list`)."""
+    data = tomllib.loads(preset_path(name).read_text(encoding="utf-8"))
+    profiles = data.get("profiles", {})
+    also = (
+        f" (kernel profiles: {', '.join(f'{name}:{p}' for p in profiles)})"
+        if isinstance(profiles, dict) and profiles
+        else ""
+    )
+    return str(data.get("description", "")) + also
 
 
 def preset_path(name: str) -> Path:
@@ -121,7 +129,10 @@ _TOP = {
     "cores",
     "efficiency",
     "interconnect",
+    "kernels",
+    "profiles",
 }
+_PROFILE = {"description", "kernels", "efficiency"}
 _COMPUTE = {"name", "count", "array_rows", "array_cols", "macs_per_cycle"}
 _MEMORY = {
     "name",
@@ -215,6 +226,18 @@ class _Reader:
             )
         return {k: float(v) for k, v in data.items()}
 
+    def kernels(self, table: Any, where: str) -> dict[str, str]:
+        """A `[kernels]` table: op class -> the name of the library that runs it."""
+        from dialects.hw_calibration import OP_CLASSES
+
+        if not isinstance(table, dict):
+            self.fail(f"'{where}' must be a table of op class = library name", where)
+        self.fields(table, set(OP_CLASSES), set(), f"[{where}]", where, None)
+        for key, library in table.items():
+            if not isinstance(library, str) or not library:
+                self.fail(f"'{key}' in [{where}] must be a library name, got {library!r}", where, None, key)
+        return dict(table)
+
     def list_of_tables(self, data: dict[str, Any], key: str, minimum: int) -> list[dict[str, Any]]:
         tables = data.get(key)
         if not isinstance(tables, list) or len(tables) < minimum or not all(isinstance(t, dict) for t in tables):
@@ -299,6 +322,14 @@ class _Reader:
                             f"missing {', '.join(sorted(group - given))}",
                             key,
                         )
+        kernels = self.kernels(data.get("kernels", {}), "kernels")
+        for name, profile in data.get("profiles", {}).items() if isinstance(data.get("profiles"), dict) else ():
+            table = f"profiles.{name}"
+            if not isinstance(profile, dict):
+                self.fail(f"profile '{name}' must be a table of {', '.join(sorted(_PROFILE))}", table)
+            self.fields(profile, _PROFILE, set(), f"[{table}]", table, None)
+            self.kernels(profile.get("kernels", {}), f"{table}.kernels")
+            self.fields(profile.get("efficiency", {}), _EFFICIENCY, set(), f"[{table}.efficiency]", table, None)
         interconnect: dict[str, float] | None = None
         if "interconnect" in data:
             from dialects.hw import INTERCONNECT_FIELDS
@@ -335,6 +366,7 @@ class _Reader:
                 static_power,
                 calibrated,
                 interconnect,
+                kernels,
             )
             target.verify()
         except VerifyException as e:
@@ -354,9 +386,40 @@ class HardwareFile:
         """The verified `#hw.target` of this file's data, or of `data` (an edited copy of it)."""
         return _Reader(self.source).target(self.data if data is None else data)
 
+    def profiles(self) -> list[str]:
+        profiles = self.data.get("profiles", {})
+        return list(profiles) if isinstance(profiles, dict) else []
+
+    def with_profile(self, profile: str) -> HardwareFile:
+        """This hardware with the kernels and constants of `[profiles.PROFILE]` over its own, named NAME:PROFILE."""
+        tables = self.data.get("profiles", {})
+        if not isinstance(tables, dict) or profile not in tables or not isinstance(tables[profile], dict):
+            known = ", ".join(self.profiles()) or "none"
+            raise UnknownHardware(
+                f"hardware '{self.data.get('name')}' has no kernel profile '{profile}' (profiles: {known})"
+                f"{did_you_mean(profile, self.profiles())}"
+            )
+        chosen = tables[profile]
+        data = dict(self.data)
+        for key in ("kernels", "efficiency"):
+            if isinstance(chosen.get(key), dict) and isinstance(data.get(key, {}), dict):
+                data[key] = {**data.get(key, {}), **chosen[key]}
+        data["name"] = f"{self.data.get('name')}:{profile}"
+        what = chosen.get("description", f"the {profile} kernels")
+        data["description"] = f"{self.data.get('description', '')}; kernel profile {profile}: {what}"
+        return HardwareFile(data, self.source)
+
 
 def read_hardware(spec: str) -> HardwareFile:
-    """A preset name (`h100`) or a path to a TOML file -> its parsed TOML, unchecked."""
+    """A preset name (`h100`) or a path to a TOML file, either with `:PROFILE` to run its ops on another kernel
+    profile (`h100:triton`) -> its parsed TOML, the profile's kernels and constants laid over the file's,
+    unchecked."""
+    base, _, profile = spec.rpartition(":") if ":" in spec and not Path(spec).exists() else (spec, "", "")
+    hardware = _read_file(base)
+    return hardware.with_profile(profile) if profile else hardware
+
+
+def _read_file(spec: str) -> HardwareFile:
     if spec in preset_names():
         path = preset_path(spec)
     elif spec.endswith(".toml") or "/" in spec or Path(spec).exists():

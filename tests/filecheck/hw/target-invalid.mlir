@@ -25,7 +25,7 @@ builtin.module attributes {hw.target = #hw.compute<"array", cont = 1, array = 4x
 
 // -----
 
-// CHECK:     #hw.target "t": unknown field 'speed' (fields: description, frequency_hz, compute, memory, mac_pj, cores, efficiency, static_power_watts, calibrated, interconnect)
+// CHECK:     #hw.target "t": unknown field 'speed' (fields: description, frequency_hz, compute, memory, mac_pj, cores, efficiency, static_power_watts, calibrated, interconnect, kernels)
 builtin.module attributes {hw.target = #hw.target<"t", speed = 1.0>} {
 }
 
