@@ -3,14 +3,14 @@ columns and conventions of measure.py (FIELDS), so that a cost model of them can
 by `mlacc validate` on another:
 
     python benchmarks/gpu/production.py --out benchmarks/results/h100_production_2026-12-07.csv \
-        --tp-out benchmarks/results/h100_production_tp_2026-12-07.csv --flashmla-src /tmp/fmla \
-        --flashmla-objects .flashmla/obj/*.o --copy-so $OUT      (on an H100; the .so it built came back in $OUT)
-    python benchmarks/gpu/production.py --out benchmarks/results/h200_production_2026-12-07.csv \
-        --tp-out benchmarks/results/h200_production_tp_2026-12-07.csv --flashmla-src /tmp/fmla \
-        --flashmla-so .flashmla/build/flashmla_dense.so      (on an H200, the H100 run's .so carried)
+        --tp-out superseded.csv --flashmla-src /tmp/fmla --flashmla-objects .flashmla/obj/*.o --budget 420
+    python benchmarks/gpu/production.py --out benchmarks/results/h100_production2_2026-12-07.csv \
+        --tp-out benchmarks/results/h100_production_tp_2026-12-07.csv --only tp-steps,sdpa-val,flashmla-rest \
+        --flashmla-src /tmp/fmla --flashmla-objects $PWD/.flashmla/obj/*.o --budget 330
 
-(/tmp/fmla: .flashmla/src.tgz unpacked; flashmla/flashmla_build.py says how it was made; the exact device commands
-are in benchmarks/gpu/production_notes.md.) Needs torch, triton and NVML on the GPU machine, as measure.py.
+(/tmp/fmla: .flashmla/src.tgz unpacked; flashmla/flashmla_build.py says how it was made. Both on one H100 board;
+production_notes.md says what each file holds, what was not run, and the rates. No H200 run yet.)
+Needs torch, triton and NVML on the GPU machine, as measure.py.
 
 Kernels (kind=attention; model = the kernel; `note` = achieved TB/s and TFLOP/s, the library and how it was timed):
 - `flashmla`: FlashMLA's dense Hopper decode (deepseek-ai/FlashMLA 9241ae3, flashmla/flashmla_build.py): the
@@ -51,6 +51,7 @@ measurement starts after so many seconds; what is left is written as rows with s
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import statistics
 import sys
@@ -564,15 +565,20 @@ def production_step(run: Runner, model: str, scheme: str, phase: str, batch: int
     except Exception as e:
         run.row(**fields, status="failed", note=str(e).splitlines()[0][:200])
         print(f"step h{heads} {model} {scheme} {phase} b{batch} ctx {ctx}: FAILED {str(e)[:300]}", flush=True)
+    gc.collect()  # a step that ran out of memory stays referenced from a cycle through its traceback
     torch.cuda.empty_cache()
+
+
+SCHEMES = ("mha", *MLA_SCHEMES)
+"""The schemes `steps` runs (--schemes): mha is the MHA twin's."""
 
 
 def steps(run: Runner, decode, prefill, heads: int, fmla) -> None:
     for phase, points in (("decode", decode), ("prefill", prefill)):
         for batch, context in points:
-            production_step(run, "mha_baseline", "mha", phase, batch, context, heads, fmla)
-            for scheme in MLA_SCHEMES:
-                production_step(run, "deepseek_v3", scheme, phase, batch, context, heads, fmla)
+            for scheme in SCHEMES:
+                model = "mha_baseline" if scheme == "mha" else "deepseek_v3"
+                production_step(run, model, scheme, phase, batch, context, heads, fmla)
 
 
 def summary(path: Path) -> None:
@@ -595,9 +601,18 @@ def summary(path: Path) -> None:
     print(path.name, counts, flush=True)
 
 
+def points(text: str) -> list[tuple[int, int]]:
+    """'32x16384,128x4096' -> [(32, 16384), (128, 4096)]."""
+    return [(int(b), int(c)) for b, c in (p.split("x") for p in text.split(",") if p)]
+
+
 def run_part(part: str, run: ProductionRunner, tp: ProductionRunner | None, fmla, args: argparse.Namespace) -> None:
     decode = [(b, c) for b in (1, 8, 32, 128) for c in (1024, 4096, 16384, 32768)]
     prefill = [(b, c) for b in (1, 4) for c in (512, 2048, 8192)]
+    if args.decode is not None:
+        decode = points(args.decode)
+    if args.prefill is not None:
+        prefill = points(args.prefill)
     if part in ("flashmla-cal", "flashmla-val", "flashmla-rest"):
         flashmla_grid(run, fmla, part)
     elif part in ("sdpa-cal", "sdpa-val"):
@@ -615,7 +630,7 @@ def run_part(part: str, run: ProductionRunner, tp: ProductionRunner | None, fmla
 
 
 def main() -> None:
-    global DEADLINE
+    global DEADLINE, SCHEMES
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--tp-out", type=Path, help="CSV of the 64- and 16-head steps (none without it)")
@@ -628,10 +643,14 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=0.5, help="seconds of replays per energy reading (steps)")
     parser.add_argument("--kernel-window", type=float, default=0.1, help="the same for single kernels")
     parser.add_argument("--settle", type=float, default=0.5, help="seconds of replays before timing a step")
+    parser.add_argument("--decode", help="the steps' decode points instead of the validation grid's: BxC,...")
+    parser.add_argument("--prefill", help="the steps' prefill points instead of the validation grid's: BxP,...")
+    parser.add_argument("--schemes", default=",".join(SCHEMES), help="the steps' schemes (mha: the MHA twin)")
     parser.add_argument("--budget", type=float, default=math.inf, help="seconds after which nothing new starts")
     args = parser.parse_args()
     start = time.monotonic()
     DEADLINE = start + args.budget
+    SCHEMES = tuple(args.schemes.split(","))
     warnings.filterwarnings("ignore")  # SDPA's warnings for every backend that refuses a shape
     torch.backends.cuda.preferred_blas_library("cublaslt")
     measure.BLAS = "cublaslt"
