@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from fractions import Fraction
 
 import numpy as np
 from xdsl.dialects import func
@@ -239,25 +238,33 @@ def _task(op: la.LaOp, i: int, ids: dict[SSAValue, int], record: _Recorder) -> T
 def _solve(probes: list[tuple[int, int, list[int]]]) -> np.ndarray:
     """Coefficients (a, b, c, d) of every integer from four probes on a (batch, context) rectangle (or two on
     a batch line, context fixed at 0)."""
+    rows: list[tuple[int, int, int, int]] = []
+    exact = True
+
+    def over(numerator: int, denominator: int) -> int:
+        nonlocal exact
+        quotient, remainder = divmod(numerator, denominator)
+        exact = exact and remainder == 0
+        return quotient
+
     if len(probes) == 2:
         (b1, _, q1), (b2, _, q2) = probes
-        rows = []
         for x1, x2 in zip(q1, q2, strict=True):
-            slope = Fraction(x2 - x1, b2 - b1)
-            rows.append((x1 - slope * b1, slope, Fraction(0), Fraction(0)))
+            slope = over(x2 - x1, b2 - b1)
+            rows.append((x1 - slope * b1, slope, 0, 0))
     else:
         (b1, c1, q11), (b2, _, q21), (_, c2, q12), (_, _, q22) = probes
-        rows = []
         for x11, x21, x12, x22 in zip(q11, q21, q12, q22, strict=True):
-            d = Fraction(x22 - x21 - x12 + x11, (b2 - b1) * (c2 - c1))
-            b = Fraction(x21 - x11, b2 - b1) - d * c1
-            c = Fraction(x12 - x11, c2 - c1) - d * b1
+            # With d an integer, b and c are integers exactly when these quotients are.
+            d = over(x22 - x21 - x12 + x11, (b2 - b1) * (c2 - c1))
+            b = over(x21 - x11, b2 - b1) - d * c1
+            c = over(x12 - x11, c2 - c1) - d * b1
             rows.append((x11 - b * b1 - c * c1 - d * b1 * c1, b, c, d))
-    if any(x.denominator != 1 for row in rows for x in row):
+    if not exact:
         raise NotParametric("an integer of the IR is not a polynomial in batch and context with integer terms")
     if any(not -(2**63) <= x < 2**63 for row in rows for x in row):
         raise NotParametric("a term of an integer of the IR is beyond the 64-bit integers of its attributes")
-    return np.array([[int(x) for x in row] for row in rows], dtype=np.int64).reshape(-1, 4)
+    return np.array(rows, dtype=np.int64).reshape(-1, 4)
 
 
 def _check(table: OpTable, batch: int, context: int, numbers: list[int]) -> None:
