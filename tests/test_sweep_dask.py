@@ -79,16 +79,23 @@ def test_workers_of_another_mlacc_are_refused(
     assert err.count("\n") == 1 and err.endswith(f"({__version__})\n")
 
 
-def test_a_scheduler_without_workers_is_one_line(capsys: pytest.CaptureFixture[str]):
+@pytest.fixture
+def short_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Waits of 2 s instead of `CONNECT_TIMEOUT_S` (5 s), for the tests that wait them out."""
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 2)
+
+
+def test_a_scheduler_without_workers_is_one_line(short_timeout: None, capsys: pytest.CaptureFixture[str]):
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=0, dashboard_address=":0") as empty:
         code, out, err = sweep(capsys, "--executor", "dask", "--scheduler", empty.scheduler_address)
     assert (code, out) == (1, "")
-    assert err == f"error: the Dask scheduler at {empty.scheduler_address} has no workers after 5 s\n"
+    assert cluster.CONNECT_TIMEOUT_S == 2
+    assert err == f"error: the Dask scheduler at {empty.scheduler_address} has no workers after 2 s\n"
 
 
-def test_an_unreachable_scheduler_is_one_line(capsys: pytest.CaptureFixture[str]):
+def test_an_unreachable_scheduler_is_one_line(short_timeout: None, capsys: pytest.CaptureFixture[str]):
     code, out, err = sweep(capsys, "--executor", "dask", "--scheduler", UNREACHABLE)
     assert (code, out) == (1, "")
     assert err == (
