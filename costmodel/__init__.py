@@ -7,7 +7,7 @@ for other ops their FLOPs; its operand and result bytes; and where each tensor
 lives (`Placement`). An `Estimate` has cycles, bytes and energy per memory
 level, and names its bound.
 
-The model, per op (all counts whole-op; the README's "How the estimates are made"):
+The model, per op (all counts whole-op; docs/cost-model.md says it in prose):
 - A contraction is tiled at the innermost memory level: tiles (m, n, k) of the
   M, N, K extents must fit one instance of that level (A, B and C tiles), and
   a loop order over tiles decides the re-reads from the outer levels: A is

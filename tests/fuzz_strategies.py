@@ -42,7 +42,7 @@ KINDS: dict[str, tuple[str, ...]] = {
     "mqa": ("d_model", "heads", "head_dim"),
     "mla": ("d_model", "heads", "q_rank", "kv_rank", "qk_nope_dim", "qk_rope_dim", "v_dim"),
 }
-"""The layer kinds and their fields as the README documents them (tests/test_fuzz.py checks them against
+"""The layer kinds and their fields as docs/dsl.md documents them (tests/test_fuzz.py checks them against
 dialects/attn.py, so a new kind or field fails loudly there rather than going unfuzzed)."""
 
 WORKLOAD_FIELDS = ("phase", "batch", "context", "new_tokens")

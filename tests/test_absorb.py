@@ -2,7 +2,7 @@
 
 Each scheme's op-level FLOPs are written out from the dimensions (see the
 unabsorbed ones in test_lower_attn_counts.py); weights, KV-cache and minimum
-bytes likewise. These are the numbers the README quotes.
+bytes likewise. These are the numbers docs/schemes.md quotes.
 """
 
 from __future__ import annotations

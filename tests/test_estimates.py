@@ -91,7 +91,7 @@ def test_auto_picks_unabsorbed_attention_for_a_long_prefill_on_h100():
 
 
 def test_edge_npu_crossover_to_compute_bound_as_context_grows():
-    """The contexts (powers of two) at which each scheme turns compute-bound on the edge NPU (README)."""
+    """The contexts (powers of two) at which each scheme turns compute-bound on the edge NPU."""
     first_compute_bound: dict[str, int] = {}
     for context in [2**i for i in range(10, 19)]:
         (result,) = _results(V3 + f"workload d {{ phase = decode context = {context} }}\n", "edge_npu")

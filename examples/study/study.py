@@ -108,8 +108,8 @@ def sweep(
 def bandwidth_chips(base: str, steps: int) -> list[Chip]:
     """`base` with its outermost memory's read and write bandwidth scaled by 10^(-k/steps), k = steps..0: a
     decade of hypothetical chips (`mlacc sweep --set`), slowest first, the real chip last."""
-    from mlacc.hardware import read_hardware
     from costmodel import Machine
+    from mlacc.hardware import read_hardware
 
     target = read_hardware(base).target()
     dram = Machine.of(target).dram
@@ -731,7 +731,7 @@ def report(runs: Runs, grid: Grid, f: Facts, script_seconds: float, figures: dic
         f"3. **Bandwidth** ([figure]({figures['bandwidth']})): {finding_bandwidth(f)}",
         "",
         "How far to trust these: mlacc's estimates are validated against measured DeepSeek-V3 and MHA-twin steps "
-        "on H100 and H200 only (the README's *Validation* section, quoted, not recomputed here: median |error| "
+        "on H100 and H200 only (docs/validation.md, quoted, not recomputed here: median |error| "
         "under 5% per GPU, up to about 30% at single points, decode at batch 1-128 x context 1k-32k and prefill "
         "prompts up to 8k). Everything on `a100`, `h20`, `tpu_like` and "
         "`edge_npu`, on the hypothetical chips of section 3, and at batch 256 or 64k-128k context is the same "
