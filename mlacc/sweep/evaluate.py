@@ -9,6 +9,9 @@ A row is one (point, layer, scheme): the scalar fields of `mlacc compile --forma
 its order, with `energy_breakdown_pj` flattened into `energy_<component>_pj` columns, and
 `auto_choice` (whether `absorb{scheme=auto}` picks this scheme; true for a layer MLA schemes do not
 apply to). With `ops`, the result's `ops` list rides along as the row's `ops` field.
+
+`evaluate_results` gives the same estimates as `LayerResult`s (`row_result` reads a row back), for
+`mlacc validate`.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 Points are grouped by what fixes an op table (layer, phase, new tokens, whether anything is cached,
 tp x dp) and by the shape of their chip (`Machine.shape`: what decides the tiling candidates and the
 row's columns); a group is evaluated at once, its batches, contexts and chips' rates as arrays. A point
-whose chip has several cores, whose batch dp does not divide, or whose layer's IR is not parametric,
-is left to the IR path (None), which also raises the errors such points deserve.
+whose chip has several cores, whose batch dp does not divide, whose layer's IR is not parametric, or
+whose integers leave int64 (as the IR's attributes cannot hold them either), is left to the IR path
+(None), which also raises the errors such points deserve.
 """
 
 from __future__ import annotations
