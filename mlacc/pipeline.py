@@ -150,6 +150,7 @@ def _estimate(
 ) -> list[LayerResult]:
     """`estimate` of the `la` module `lowered` on one layout; `one_device` keeps each scheme's one-device schedule
     that `auto` picks on, for the other layouts of the same module."""
+    from xdsl.dialects import func
     from xdsl.dialects.builtin import StringAttr
 
     from costmodel import Machine
@@ -157,8 +158,10 @@ def _estimate(
     from passes import SCHEMES
     from passes.absorb import pick_scheme, scheduled_totals
 
-    choosing = scheme in (None, "auto")
-    schemes = SCHEMES if choosing else (scheme,)
+    mla = any(f.attributes.get("attn.kind") == StringAttr("mla") for f in lowered.ops if isinstance(f, func.FuncOp))
+    choosing = scheme in (None, "auto") and mla
+    # Without an MLA layer every scheme leaves the module as it is: one schedule says it all.
+    schemes = SCHEMES if choosing else (scheme if scheme not in (None, "auto") else SCHEMES[0],)
     scheduled = {s: _scheduled(lowered, s, tp, dp) for s in schemes}
     if choosing and not one_device:
         one_device.update(scheduled if tp * dp == 1 else {s: _scheduled(lowered, s, 1, 1) for s in SCHEMES})

@@ -94,7 +94,9 @@ def test_hw_show_json_shape_is_stable():
         "ridge_flop_per_byte",
         "calibrated",
         "static_power_watts",
+        "kernels",
     ]
+    assert shown["kernels"]["attention_decode_latent"] == "triton-flash"
     assert [m["name"] for m in shown["memory"]] == ["smem", "l2", "hbm"]
     assert shown["memory"][-1]["capacity_bytes"] == 80_000_000_000
     assert shown["ridge_flop_per_byte"]["bf16"] == pytest.approx(295, rel=0.01)

@@ -290,5 +290,5 @@ def test_tp_and_dp_are_axes_whose_rows_equal_compile_sharded(tmp_path: Path, cap
         for result in compile_json(capsys, *what_if, "--scheme", "recompute"):
             row = rows[(result["layer"], result["scheme"] if result["layer"] == "m" else "-", tp, dp)]
             for key, value in result.items():
-                if key not in ("ops", "energy_breakdown_pj"):
+                if key not in ("ops", "energy_breakdown_pj", "kernels"):  # a row's columns are the scalar fields
                     assert row[key] == _close(value), (key, tp, dp)

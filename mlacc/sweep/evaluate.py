@@ -97,9 +97,9 @@ def evaluate(sweep: SweepInput, points: Sequence[DesignPoint]) -> list[Row]:
     return out
 
 
-def row_result(row: Row, kind: str, dtype: str, capacity_bytes: int) -> LayerResult:
+def row_result(row: Row, kind: str, dtype: str, capacity_bytes: int, kernels: dict[str, str]) -> LayerResult:
     """The `LayerResult` a row (made with `ops`) says: `result_row` read back. A row leaves out the layer's kind
-    and dtype and the chip's capacity; every other field follows from its columns."""
+    and dtype and the chip's capacity and kernel libraries; every other field follows from its columns."""
     from mlacc.estimates import LayerResult, OpResult
 
     tokens = row["batch"] // row["dp"] * (row["context"] + row["new_tokens"])
@@ -137,6 +137,7 @@ def row_result(row: Row, kind: str, dtype: str, capacity_bytes: int) -> LayerRes
         tp=row["tp"],
         dp=row["dp"],
         clock_hz=row.get("clock_hz"),
+        kernels=kernels,
     )
 
 
@@ -160,13 +161,14 @@ def evaluate_results(sweep: SweepInput, points: Sequence[DesignPoint]) -> list[l
         if layers is None:
             out.append(estimate(point_module(sweep, point), None, point.tp, point.dp))
             continue
-        dram = chip_target(point.chip).dram
+        target = chip_target(point.chip)
+        dram, kernels = target.dram, target.kernel_libraries()
         capacity = dram.capacity_bytes.data * dram.count.data
         results = []
         for index, rows in layers:
             layer = layer_ops[index]
             assert isinstance(layer, AttentionLayerOp)
-            each = [row_result(row, layer.kind, dtype_name(layer.element_type), capacity) for row in rows]
+            each = [row_result(row, layer.kind, dtype_name(layer.element_type), capacity, kernels) for row in rows]
             if len(each) == 1:
                 results.append(each[0])
                 continue

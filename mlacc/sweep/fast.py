@@ -93,7 +93,7 @@ def evaluate_table(
             moved = {LINK: sent + 0.0}
             bound = np.full(points, len(terms) - 1)
             flops = np.zeros(points, dtype=np.int64)
-            kernel = None
+            kernel, library = None, None
             clocked.append(ClockedOp(None, 0.0, 0.0, 0.0, cycles))
         else:
             density: np.ndarray | float = 1.0
@@ -113,7 +113,7 @@ def evaluate_table(
                 gemm=gemm,
                 attention=None
                 if task.attention_kernel is None
-                else FlashShape(integer(task.keys) if task.keys >= 0 else 0, task.attention_kernel),
+                else FlashShape(integer(task.keys) if task.keys >= 0 else 0, task.attention_kernel, task.decode),
                 density=density,
                 launch=task.launch,
             )
@@ -131,11 +131,11 @@ def evaluate_table(
             energy = {"mac": est.energy[0], **{name: est.energy[i + 1] for i, name in enumerate(levels)}}
             bound = est.bound
             flops = np.asarray(spec.flops).astype(np.int64)  # rint of float(op FLOPs) x density, as `op_spec`'s
-            kernel = spec.kernel
+            kernel, library = spec.kernel, machine.library(spec.op_class)
             body = np.max(np.vstack([est.compute_cycles, est.level_cycles]), axis=0)
             on_chip = np.max(est.level_cycles[:-1], axis=0) if len(levels) > 1 else np.zeros(points)
             clocked.append(ClockedOp(spec, est.compute_cycles, on_chip, est.level_cycles[-1], cycles - body))
-        tasks.append(TaskFigures(task.name, task.kind, flops, moved, cycles, energy, bound, kernel))
+        tasks.append(TaskFigures(task.name, task.kind, flops, moved, cycles, energy, bound, kernel, library))
     clock = np.zeros(points)
     if clock_modelled(machine):
         clock, times = step_clock(machine, clocked, points)
@@ -171,6 +171,7 @@ def _tilings(
         task.kind,
         task.dtype,
         task.attention_kernel,
+        task.decode,
         task.launch,
         task.gemm_letters,
         features.tobytes(),

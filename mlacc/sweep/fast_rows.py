@@ -350,6 +350,7 @@ def _op_lists(result: TableResult, frequency: np.ndarray) -> list[list[dict[str,
                 "energy_pj": energy[i],
                 "bound": bounds[i],
                 "kernel": task.kernel,
+                "library": task.library,
             }
             for task, flops, moved, cycles, seconds, energy, bounds in columns
         ]

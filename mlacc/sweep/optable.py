@@ -24,7 +24,7 @@ from xdsl.dialects import func
 from xdsl.ir import Attribute, SSAValue
 
 from costmodel import fused_values, is_collective, is_task, task_operands
-from costmodel.la_ops import flash_group, flash_kernel
+from costmodel.la_ops import flash_group, flash_kernel, is_decode
 from costmodel.op import Gemm
 from costmodel.placement import OFF_CHIP, home_rule
 from dialects import la
@@ -71,6 +71,8 @@ class Task:
     extents: tuple[int, ...] = ()
     """g, m, n, k of a contraction."""
     attention_kernel: str | None = None
+    decode: bool = True
+    """Whether it belongs to a decode step (costmodel/la_ops.py `is_decode`)."""
     """The fused attention kernel its flash group runs as (costmodel/attention.py `KERNELS`); None outside one."""
     launch: bool = True
     causal: tuple[int, int] | None = None
@@ -227,6 +229,7 @@ def _task(op: la.LaOp, i: int, ids: dict[SSAValue, int], record: _Recorder) -> T
         gemm_letters=letters,
         extents=extents,
         attention_kernel=flash_kernel(softmax) if softmax is not None else None,
+        decode=is_decode(op),
         launch=not group or op is softmax,
         causal=causal,
         keys=keys,
