@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from costmodel import attention, gemm_library
+from costmodel.attention import combine_cycles, off_chip_efficiency
+from costmodel.attention import compute_efficiency as attention_efficiency
 from costmodel.energy import dynamic_energy_pj
+from costmodel.gemm_library import compute_efficiency as gemm_efficiency
+from costmodel.gemm_library import library_splits_k
 from costmodel.machine import Machine, Num
 from costmodel.op import INNER, Estimate, Estimates, LevelIndices, OpSpec, Placement, Tiling, column
 from costmodel.traffic import Work, contraction_work, level_traffic
@@ -19,10 +22,8 @@ def compute_efficiency(machine: Machine, op: OpSpec) -> Num:
     if op.attention is not None:
         if op.gemm is None:
             return machine.attention_compute_efficiency
-        return attention.compute_efficiency(
-            machine, op.gemm.extents["g"], op.gemm.extents["m"], op.attention, op.density
-        )
-    return gemm_library.compute_efficiency(machine, op.gemm.extents["k"] if op.gemm is not None else None)
+        return attention_efficiency(machine, op.gemm.extents["g"], op.gemm.extents["m"], op.attention, op.density)
+    return gemm_efficiency(machine, op.gemm.extents["k"] if op.gemm is not None else None)
 
 
 def contraction_compute(machine: Machine, op: OpSpec, work: Work) -> np.ndarray:
@@ -31,7 +32,7 @@ def contraction_compute(machine: Machine, op: OpSpec, work: Work) -> np.ndarray:
     rate = column(machine.peak_macs(op.dtype)) * work.utilisation * column(compute_efficiency(machine, op))
     compute = work.per_unit / rate
     if work.partial is not None and work.splits is not None:
-        compute = compute + attention.combine_cycles(machine, work.partial, work.splits)
+        compute = compute + combine_cycles(machine, work.partial, work.splits)
     return compute
 
 
@@ -46,7 +47,7 @@ def level_cycles(
     off_chip = machine.memory_efficiency
     if op.attention is not None:
         g, m = (op.gemm.extents["g"], op.gemm.extents["m"]) if op.gemm is not None else (None, None)
-        off_chip = attention.off_chip_efficiency(machine, g, m, op.attention, op.density)
+        off_chip = off_chip_efficiency(machine, g, m, op.attention, op.density)
     # A GEMM writes its output tiles after their mainloops have read their operands, at the measured write rate
     # (a fill writes as fast, benchmarks/results/h200_streams_2026-12-01.csv). A copy-like op interleaves its
     # reads and writes (a 256 MiB copy moves 4.1 TB/s, more than a fill or a sum alone) and a fused kernel's
@@ -81,9 +82,7 @@ def _estimates(
     bound = np.argmax(terms, axis=1)  # the first of equal terms, as `max` over (compute, levels) picks it
     latency = machine.contraction_latency if op.gemm is not None or op.flash else machine.op_latency
     if op.gemm is not None and not op.flash:
-        latency = np.asarray(latency) + np.where(
-            gemm_library.library_splits_k(machine.units, op.gemm), machine.split_k_latency, 0.0
-        )
+        latency = np.asarray(latency) + np.where(library_splits_k(machine.units, op.gemm), machine.split_k_latency, 0.0)
     energy = dynamic_energy_pj(machine, column(op.macs), op.dtype, reads, writes, op.flash)
     cycles = np.take_along_axis(terms, bound[:, None], axis=1)[:, 0]
     return Estimates(

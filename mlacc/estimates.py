@@ -20,7 +20,7 @@ from dialects.sched import TaskOp
 from mlacc import __version__
 from mlacc.aggregate import TaskFigures, layer_totals
 from mlacc.hardware.describe import provenance
-from mlacc.report import si
+from mlacc.units import si
 from mlacc.whole_model import SCOPE, ModelTotals, model_totals
 from passes.accounting import account
 from passes.shard import DP_KEY, TP_KEY

@@ -11,6 +11,7 @@ from xdsl.dialects.builtin import ModuleOp, StringAttr
 
 from mlacc.diagnostics import verify_module
 from mlacc.pipeline import make_context
+from mlacc.units import si
 from passes.absorb import SCHEMES, AbsorbPass
 from passes.accounting import Accounting, account
 
@@ -33,28 +34,6 @@ def account_all_schemes(lowered: ModuleOp) -> list[list[Accounting]]:
         for accounting in account_module(module):
             results[accounting.function].append(accounting)
     return list(results.values())
-
-
-def si(value: float, unit: str) -> str:
-    """1.23e9 -> '1.23 G' + unit, 4.5e-6 -> '4.5 u' + unit (decimal prefixes)."""
-    if value == 0:
-        return f"0 {unit}"
-    for factor, prefix in (
-        (1e15, "P"),
-        (1e12, "T"),
-        (1e9, "G"),
-        (1e6, "M"),
-        (1e3, "k"),
-        (1, ""),
-        (1e-3, "m"),
-        (1e-6, "u"),
-        (1e-9, "n"),
-        (1e-12, "p"),
-    ):
-        if abs(value) >= factor:
-            scaled = value / factor
-            return f"{scaled:.3g} {prefix}{unit}" if factor != 1 or scaled != int(scaled) else f"{value:.0f} {unit}"
-    return f"{value:.3g} {unit}"
 
 
 def _heading(a: Accounting) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from mlacc.diagnostics import InputError
 from mlacc.estimates import LayerResult
-from mlacc.report import si
+from mlacc.units import si
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 """Where the layers named in measurement rows are defined (examples/MODEL.attn)."""

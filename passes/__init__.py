@@ -7,16 +7,14 @@ schemes) to build its options, and only the passes it runs are imported.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from xdsl.passes import ModulePass
 
-Scheme = Literal["recompute", "reuse", "expand", "cache-kv", "auto"]
-"""The values of `absorb{scheme=...}`."""
+from passes.schemes import SCHEMES, Scheme
 
-SCHEMES: tuple[Scheme, ...] = ("recompute", "reuse", "expand", "cache-kv")
-"""The concrete MLA execution schemes, in report order (`auto` picks one of them)."""
+__all__ = ["SCHEMES", "Scheme", "get_all_passes"]
 
 
 def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:

@@ -53,11 +53,11 @@ from xdsl.rewriter import InsertPoint
 from costmodel import Machine, machine_of_module
 from dialects import la
 from dialects.hw import TARGET_KEY, attach_target
-from passes import SCHEMES, Scheme
 from passes.accounting import account
 from passes.place import PlacePass
 from passes.remarks import remark, warning
 from passes.schedule import SchedulePass
+from passes.schemes import SCHEMES, Scheme
 from passes.tile import TilePass
 
 

@@ -10,27 +10,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mlacc.frontend.dsl import parse_dsl
+
 if TYPE_CHECKING:
     from xdsl.dialects.builtin import ModuleOp
+
+__all__ = ["is_config_path", "parse_dsl", "parse_source"]
 
 
 def is_config_path(path: str) -> bool:
     """Whether a command's input is a Hugging Face config (chosen by the `.json` extension) rather than DSL."""
     return path.lower().endswith(".json")
-
-
-def parse_dsl(text: str, filename: str) -> ModuleOp:
-    """DSL text -> verified `attn` module; raises xDSL ParseError with a place in `filename`.
-
-    The text is parsed and checked before irgen (and xDSL's IR classes) is imported, so a one-line error
-    in a DSL file is reported at start-up speed."""
-    from mlacc.frontend.check import check_program
-    from mlacc.frontend.parser import parse_program
-
-    program = check_program(parse_program(text, filename))
-    from mlacc.frontend.irgen import emit_module
-
-    return emit_module(program)
 
 
 def parse_source(text: str, filename: str) -> ModuleOp:

@@ -108,7 +108,7 @@ class ImportedConfig:
         """The `attn` module of the imported DSL; every error and op location points into the config."""
         from xdsl.dialects.builtin import FileLineColLoc, IntAttr, StringAttr
 
-        from mlacc.frontend import parse_dsl
+        from mlacc.frontend.dsl import parse_dsl
 
         try:
             module = parse_dsl(self.dsl, self.source.name)

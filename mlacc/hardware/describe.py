@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from dialects.hw import TargetAttr
-from mlacc.report import si
+from mlacc.units import si
 
 
 def target_summary(target: TargetAttr) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 from mlacc.diagnostics import InputError
 from mlacc.plot.scope import Picture, Scope
 from mlacc.plot.style import panels, pyplot, series_label, series_order
-from mlacc.report import si
+from mlacc.units import si
 
 COMPONENT = re.compile(r"energy_(?P<component>.+)_pj")
 

@@ -70,7 +70,7 @@ def draw_curves(scope: Scope) -> Picture:
             _draw_series(ax, [r[x] for r in line], [r[metric.column] * metric.scale for r in line], line, styles[label])
         title = str(chip)
         if kind == "capacity":
-            from mlacc.report import si
+            from mlacc.units import si
 
             for label, members in caches.items():
                 line = _line(rows, members[0], x, layers_vary)

@@ -19,7 +19,7 @@ from mlacc.diagnostics import InputError
 from mlacc.plot.chips import Roof
 from mlacc.plot.scope import Picture, Scope
 from mlacc.plot.style import panels, set_log_units
-from mlacc.report import si
+from mlacc.units import si
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
