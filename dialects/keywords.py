@@ -60,59 +60,62 @@ def float_field(parser: AttrParser) -> FloatAttr[Float64Type]:
     return FloatAttr(parse_float(parser), f64)
 
 
-def print_numbers(printer: Printer, numbers: DictionaryAttr) -> None:
-    """`{bf16 = 2048.0, fp8 = 4096.0}`: a dictionary of f64 values, in its stored order."""
+def _print_dictionary(printer: Printer, entries: DictionaryAttr, value: Callable[[Attribute], None]) -> None:
+    """`{key = VALUE, ...}` in the dictionary's stored order, each value printed by `value`."""
     printer.print_string("{")
-    for i, (key, value) in enumerate(numbers.data.items()):
-        assert isinstance(value, FloatAttr)
-        printer.print_string(", " if i else "")
-        printer.print_identifier_or_string_literal(key)
-        printer.print_string(f" = {format_float(value.value.data)}")
-    printer.print_string("}")
-
-
-def numbers_field(parser: AttrParser) -> DictionaryAttr:
-    """Parses what `print_numbers` prints; a key given twice is an error, not a silent overwrite."""
-    numbers: dict[str, Attribute] = {}
-
-    def entry() -> None:
-        start = parser.pos
-        key = parser.parse_identifier_or_str_literal(" as a dictionary key")
-        if key in numbers:
-            parser.raise_error(f"key '{key}' given twice", start, parser.pos)
-        parser.parse_punctuation("=")
-        numbers[key] = float_field(parser)
-
-    parser.parse_comma_separated_list(parser.Delimiter.BRACES, entry)
-    return DictionaryAttr(numbers)
-
-
-def print_strings(printer: Printer, strings: DictionaryAttr) -> None:
-    """`{gemm = "cublaslt", attention_prefill = "cudnn-sdpa"}`: a dictionary of strings, in its stored order."""
-    printer.print_string("{")
-    for i, (key, value) in enumerate(strings.data.items()):
-        assert isinstance(value, StringAttr)
+    for i, (key, attr) in enumerate(entries.data.items()):
         printer.print_string(", " if i else "")
         printer.print_identifier_or_string_literal(key)
         printer.print_string(" = ")
-        printer.print_string_literal(value.data)
+        value(attr)
     printer.print_string("}")
 
 
-def strings_field(parser: AttrParser) -> DictionaryAttr:
-    """Parses what `print_strings` prints; a key given twice is an error."""
-    strings: dict[str, Attribute] = {}
+def _dictionary_field(parser: AttrParser, value: Callable[[AttrParser], Attribute]) -> DictionaryAttr:
+    """Parses what `_print_dictionary` prints, each value by `value`; a key given twice is an error, not a silent
+    overwrite."""
+    entries: dict[str, Attribute] = {}
 
     def entry() -> None:
         start = parser.pos
         key = parser.parse_identifier_or_str_literal(" as a dictionary key")
-        if key in strings:
+        if key in entries:
             parser.raise_error(f"key '{key}' given twice", start, parser.pos)
         parser.parse_punctuation("=")
-        strings[key] = str_field(parser)
+        entries[key] = value(parser)
 
     parser.parse_comma_separated_list(parser.Delimiter.BRACES, entry)
-    return DictionaryAttr(strings)
+    return DictionaryAttr(entries)
+
+
+def print_numbers(printer: Printer, numbers: DictionaryAttr) -> None:
+    """`{bf16 = 2048.0, fp8 = 4096.0}`: a dictionary of f64 values."""
+
+    def number(attr: Attribute) -> None:
+        assert isinstance(attr, FloatAttr)
+        printer.print_string(format_float(attr.value.data))
+
+    _print_dictionary(printer, numbers, number)
+
+
+def numbers_field(parser: AttrParser) -> DictionaryAttr:
+    """Parses what `print_numbers` prints."""
+    return _dictionary_field(parser, float_field)
+
+
+def print_strings(printer: Printer, strings: DictionaryAttr) -> None:
+    """`{gemm = "cublaslt", attention_prefill = "cudnn-sdpa"}`: a dictionary of strings."""
+
+    def string(attr: Attribute) -> None:
+        assert isinstance(attr, StringAttr)
+        printer.print_string_literal(attr.data)
+
+    _print_dictionary(printer, strings, string)
+
+
+def strings_field(parser: AttrParser) -> DictionaryAttr:
+    """Parses what `print_strings` prints."""
+    return _dictionary_field(parser, str_field)
 
 
 def int_field(parser: AttrParser) -> IntAttr:
