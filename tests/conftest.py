@@ -13,6 +13,10 @@ from mlacc.pipeline import compile_to
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.attn"))
+SMALL_ATTN = ROOT / "tests" / "filecheck" / "cli" / "Inputs" / "small.attn"
+"""A small DSL file (one MLA and one GQA layer, one decode workload) that the FileCheck suite runs too."""
+TINY_TOML = ROOT / "tests" / "filecheck" / "dialects" / "hw" / "Inputs" / "tiny.toml"
+"""A hardware file small enough to work out by hand: 1 GHz, one 4x4 array, 1 KiB SRAM, 1 MiB DRAM."""
 
 
 def lowered(text: str, name: str = "test.attn") -> ModuleOp:

@@ -1,4 +1,4 @@
-"""The cost model on cases worked out by hand (tests/filecheck/hw/Inputs/tiny.toml and the H100 preset).
+"""The cost model on cases worked out by hand (tests/filecheck/dialects/hw/Inputs/tiny.toml and the H100 preset).
 
 tiny: 1 GHz, one 4x4 array (16 fp32 MACs/cycle, 4 pJ/MAC), 1 KiB SRAM (64 B/cycle, 1 pJ/B),
 DRAM 8 B/cycle at 100 pJ/B.
@@ -19,9 +19,9 @@ from costmodel.attention import FlashShape, in_flight_share
 from costmodel.gemm_library import library_splits_k
 from dialects import la
 from mlacc.hardware import load_hardware
-from tests.conftest import ROOT
+from tests.conftest import TINY_TOML
 
-TINY = Machine.of(load_hardware(str(ROOT / "tests" / "filecheck" / "hw" / "Inputs" / "tiny.toml")))
+TINY = Machine.of(load_hardware(str(TINY_TOML)))
 H100 = Machine.of(load_hardware("h100"))
 
 

@@ -10,10 +10,10 @@ import pytest
 
 from mlacc import cli, opt
 from mlacc.hardware import DEFAULT_HARDWARE
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SMALL_ATTN
 
 MHA = ROOT / "examples" / "mha_baseline.attn"
-SMALL = ROOT / "tests" / "filecheck" / "cli" / "Inputs" / "small.attn"
+SMALL = SMALL_ATTN
 
 
 def test_a_remark_is_printed_once_per_function(capsys: pytest.CaptureFixture[str]):
@@ -124,7 +124,7 @@ print(" ".join(m for m in ("xdsl.dialects.builtin", "numpy", "networkx", "lark")
         (["--help"], ""),
         (["hw", "list"], ""),
         (["compile", "--help"], ""),
-        (["compile", str(ROOT / "tests" / "filecheck" / "cli" / "Inputs" / "unclosed.attn")], "lark"),
+        (["compile", str(SMALL_ATTN.parent / "unclosed.attn")], "lark"),
     ],
 )
 def test_light_commands_import_no_ir(argv: list[str], imported: str):

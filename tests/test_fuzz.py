@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from dialects.attn import LAYER_OPS
 from mlacc import cli
+from tests.conftest import SMALL_ATTN, TINY_TOML
 from tests.fuzz_strategies import (
     DSL_COMMANDS,
     KINDS,
@@ -96,16 +97,12 @@ _AXIS_TEXT = st.one_of(
 @st.composite
 def sweep_argvs(draw: st.DrawFn) -> list[str]:
     """`mlacc sweep` of a small layer on the tiny chip, with fuzzed axes and --set overrides."""
-    argv = ["sweep", str(SMALL_FILE), "--hw", str(TINY_FILE), "--scheme", "auto", "-q"]
+    argv = ["sweep", str(SMALL_ATTN), "--hw", str(TINY_TOML), "--scheme", "auto", "-q"]
     for option in draw(st.lists(st.sampled_from(["--batch", "--context", "--new-tokens", "--tp", "--dp"]), max_size=2)):
         argv += [option, draw(_AXIS_TEXT)]
     for _ in range(draw(st.integers(0, 2))):
         argv += ["--set", f"{draw(st.sampled_from(SWEEP_FIELDS))}={draw(_AXIS_TEXT)}"]
     return argv
-
-
-SMALL_FILE = Path(__file__).parent / "filecheck" / "cli" / "Inputs" / "small.attn"
-TINY_FILE = Path(__file__).parent / "filecheck" / "hw" / "Inputs" / "tiny.toml"
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)

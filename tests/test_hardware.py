@@ -19,7 +19,7 @@ from dialects.hw_calibration import BY_KEY, CONSTANTS
 from mlacc import cli
 from mlacc.hardware import UnknownHardware, load_hardware, loader, preset_names, preset_path
 from mlacc.pipeline import make_context
-from tests.conftest import ROOT
+from tests.conftest import TINY_TOML
 
 REQUIRED_PRESETS = {"h100", "h200", "h20", "a100", "tpu_like", "edge_npu", "multicore"}
 H100 = preset_path("h100").read_text()
@@ -196,7 +196,7 @@ def test_unknown_preset_names_the_presets_and_the_closest():
 def test_non_finite_huge_and_duplicate_fields_are_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], edit: tuple[str, str], message: str
 ):
-    tiny = (ROOT / "tests" / "filecheck" / "hw" / "Inputs" / "tiny.toml").read_text()
+    tiny = TINY_TOML.read_text()
     old, new = edit
     assert old in tiny
     path = tmp_path / "chip.toml"
@@ -207,7 +207,7 @@ def test_non_finite_huge_and_duplicate_fields_are_refused(
 
 
 def test_duplicate_unit_names_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    tiny = (ROOT / "tests" / "filecheck" / "hw" / "Inputs" / "tiny.toml").read_text()
+    tiny = TINY_TOML.read_text()
     unit = tiny[tiny.index("[[compute]]") : tiny.index("[[memory]]")]
     path = tmp_path / "chip.toml"
     path.write_text(tiny.replace(unit, unit + unit, 1))
@@ -227,7 +227,7 @@ def test_every_calibration_constant_is_declared_once_and_read_through_its_declar
     assert loader._EFFICIENCY == set(BY_KEY)
     assert {c.field for c in CONSTANTS} <= {f.name for f in dataclasses.fields(Machine)}
     assert all(c.unit and c.meaning for c in CONSTANTS)
-    bare = Machine.of(load_hardware(str(ROOT / "tests" / "filecheck" / "hw" / "Inputs" / "tiny.toml")))
+    bare = Machine.of(load_hardware(str(TINY_TOML)))
     for c in CONSTANTS:
         default = c.default
         while isinstance(default, str):

@@ -19,10 +19,10 @@ from mlacc.plot import KINDS, PlotRequest, draw
 from mlacc.plot.table import parse_where, read_sweep
 from mlacc.sweep.tables import write_rows
 from passes import SCHEMES
+from tests.conftest import ROOT, SMALL_ATTN, TINY_TOML
 
-ROOT = Path(__file__).resolve().parent.parent
-SMALL = ROOT / "tests/filecheck/cli/Inputs/small.attn"
-TINY = ROOT / "tests/filecheck/hw/Inputs/tiny.toml"
+SMALL = SMALL_ATTN
+TINY = TINY_TOML
 HARDWARE = ("h100", "h200")
 CONTEXTS = (1024, 4096, 16384)
 BATCHES = (1, 8)

@@ -12,7 +12,7 @@ from costmodel import Machine, collective_cycles, ring_factor
 from mlacc import cli
 from mlacc.hardware import load_hardware
 from mlacc.hardware.loader import HardwareError
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SMALL_ATTN
 
 MLA = """layer v3 : mla { d_model = 7168 heads = 128 q_rank = 1536 kv_rank = 512 qk_nope_dim = 128 qk_rope_dim = 64
   v_dim = 128 layers = 61 dtype = bf16 }"""
@@ -55,7 +55,7 @@ def test_dp_splits_the_batch_and_max_batch_is_per_gpu(tmp_path: Path, capsys: py
 
 
 def test_tp1_dp1_is_the_unsharded_result(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    text = (ROOT / "tests/filecheck/cli/Inputs/small.attn").read_text()
+    text = SMALL_ATTN.read_text()
     plain = _json(tmp_path, capsys, text, "--hw", "h200x8")
     assert _json(tmp_path, capsys, text, "--hw", "h200x8", "--tp", "1", "--dp", "1") == plain
     assert all("tp" not in r for r in plain)

@@ -20,10 +20,10 @@ from mlacc.sweep.evaluate import evaluate
 from mlacc.sweep.run import run_sweep
 from mlacc.sweep.space import Chip, DesignPoint, SweepInput
 from passes import SCHEMES
+from tests.conftest import ROOT, SMALL_ATTN, TINY_TOML
 
-ROOT = Path(__file__).resolve().parent.parent
-SMALL = ROOT / "tests/filecheck/cli/Inputs/small.attn"
-TINY = ROOT / "tests/filecheck/hw/Inputs/tiny.toml"
+SMALL = SMALL_ATTN
+TINY = TINY_TOML
 SCALARS = ("batch", "context", "new_tokens", "cycles", "seconds", "energy_pj", "flops", "dram_bytes")
 
 

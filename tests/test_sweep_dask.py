@@ -13,12 +13,12 @@ from mlacc.sweep import cluster
 from mlacc.sweep.run import run_sweep
 from mlacc.sweep.space import Chip, DesignPoint, SweepInput
 from passes import SCHEMES
+from tests.conftest import SMALL_ATTN, TINY_TOML
 
 pytestmark = pytest.mark.timeout(120)  # a cluster that stops answering fails the test instead of hanging CI
 
-ROOT = Path(__file__).resolve().parent.parent
-SMALL = ROOT / "tests/filecheck/cli/Inputs/small.attn"
-TINY = ROOT / "tests/filecheck/hw/Inputs/tiny.toml"
+SMALL = SMALL_ATTN
+TINY = TINY_TOML
 UNREACHABLE = "tcp://127.0.0.1:9"
 """The discard port: nothing listens there, so connecting times out."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import random
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,8 +28,9 @@ from mlacc.sweep.fast_rows import fast_rows
 from mlacc.sweep.optable import NotParametric, OpTable, _solve
 from mlacc.sweep.space import Chip, DesignPoint, SweepInput, chips, file_module
 from passes import SCHEMES
+from tests.conftest import ROOT, SMALL_ATTN, TINY_TOML
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = ROOT / "examples"
 FILES = ["deepseek_v3.attn", "mha_baseline.attn", "llama3_70b_gqa.attn", "deepseek_v2_lite.attn"]
 OVERRIDES = [
     ("hbm.read_bandwidth_bytes_per_cycle", [600.0, 2500.0, 9000.0]),
@@ -244,10 +244,9 @@ def test_sizes_beyond_64_bit_integers_leave_the_point_to_the_ir_path(capsys: pyt
         _solve(huge)
     from mlacc import cli
 
-    small = Path(__file__).parent / "filecheck" / "cli" / "Inputs" / "small.attn"
-    tiny = Path(__file__).parent / "filecheck" / "hw" / "Inputs" / "tiny.toml"
     with np.errstate(all="ignore"):
-        code = cli.main(["sweep", str(small), "--hw", str(tiny), "-q", "--new-tokens", "1.0734837651974575e+153"])
+        argv = ["sweep", str(SMALL_ATTN), "--hw", str(TINY_TOML), "-q", "--new-tokens", "1.0734837651974575e+153"]
+        code = cli.main(argv)
     errors = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
     assert code == 1 and len(errors) == 1 and "too large" in errors[0]
 

@@ -21,9 +21,9 @@ from mlacc.frontend import parse_dsl
 from mlacc.interp import InterpreterInputError, rope, run_function, softmax
 from mlacc.verify import LayerCase, layer_cases, scheme_passes, verify_cases
 from passes.absorb import AbsorbPass
-from tests.conftest import EXAMPLES, ROOT, lowered
+from tests.conftest import EXAMPLES, ROOT, SMALL_ATTN, lowered
 
-SMALL = str(ROOT / "tests" / "filecheck" / "cli" / "Inputs" / "small.attn")
+SMALL = str(SMALL_ATTN)
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)

@@ -35,7 +35,7 @@
 // LA:      func.func @g.d(%x: tensor<2x1x64xf32>)
 
 // mlacc-opt --hw attaches a target, so the whole pipeline runs there too:
-// RUN: mlacc-opt %S/Inputs/small.attn --hw %S/../hw/Inputs/tiny.toml -p 'lower-attn,absorb,tile,place,schedule' | filecheck %s --check-prefix=OPT
+// RUN: mlacc-opt %S/Inputs/small.attn --hw %S/../dialects/hw/Inputs/tiny.toml -p 'lower-attn,absorb,tile,place,schedule' | filecheck %s --check-prefix=OPT
 // RUN: not mlacc-opt %S/Inputs/small.attn --hw no-such-chip -p lower-attn 2>&1 | filecheck %s --check-prefix=OPTBAD
 // OPT:      builtin.module attributes {hw.target = #hw.target<"tiny", description = "test accelerator: {{.*}}", frequency_hz = 1.0e9, compute = [#hw.compute<"array", count = 1, array = 4x4, {{.*}}], mac_pj = {fp32 = 4.0, bf16 = 1.0}>} {
 // OPT:      func.func @m.d{{.*}}attn.scheme = "recompute"{{.*}}sched.cycles

@@ -1,7 +1,7 @@
 // mlacc sweep: CSV on stdout, a row per (point, layer, scheme); --set names the hypothetical chip; errors in one line.
-// RUN: mlacc sweep %S/Inputs/small.attn --hw %S/../hw/Inputs/tiny.toml --batch 1,2 -q | filecheck %s
-// RUN: mlacc sweep %S/Inputs/small.attn --hw %S/../hw/Inputs/tiny.toml --scheme auto --set dram.read_bandwidth_bytes_per_cycle=8..16:x2 -q | filecheck %s --check-prefix=SET
-// RUN: not mlacc sweep %S/Inputs/small.attn --hw %S/../hw/Inputs/tiny.toml --set dram.read_bandwith=16 2>&1 | filecheck %s --check-prefix=BAD
+// RUN: mlacc sweep %S/Inputs/small.attn --hw %S/../dialects/hw/Inputs/tiny.toml --batch 1,2 -q | filecheck %s
+// RUN: mlacc sweep %S/Inputs/small.attn --hw %S/../dialects/hw/Inputs/tiny.toml --scheme auto --set dram.read_bandwidth_bytes_per_cycle=8..16:x2 -q | filecheck %s --check-prefix=SET
+// RUN: not mlacc sweep %S/Inputs/small.attn --hw %S/../dialects/hw/Inputs/tiny.toml --set dram.read_bandwith=16 2>&1 | filecheck %s --check-prefix=BAD
 // RUN: not mlacc sweep %S/Inputs/small.attn --context 1k..128:x2 2>&1 | filecheck %s --check-prefix=RANGE
 
 // CHECK:      layer,workload,phase,batch,context,new_tokens,scheme,hardware,cycles,seconds,energy_pj,energy_mac_pj,energy_sram_pj,energy_dram_pj,flops,dram_bytes,kv_cache_bytes,weight_bytes,bound,calibrated,resident_bytes,fits,max_batch,tp,dp,auto_choice

@@ -1,10 +1,10 @@
 // shard{tp=2 dp=2} on the small MLA and GQA layers: the mesh, per-device shapes, sharding annotations, and the
 // collectives: an all_reduce over tp after the head-summing output projection, an all_gather over dp of the output.
-// RUN: mlacc compile %S/../cli/Inputs/small.attn --emit sharded --scheme recompute --tp 2 --dp 2 -q | filecheck %s
+// RUN: mlacc compile %S/../../cli/Inputs/small.attn --emit sharded --scheme recompute --tp 2 --dp 2 -q | filecheck %s
 // The sharded IR round-trips (custom and generic), and goes on through tile, place and schedule on a node preset:
-// RUN: mlacc compile %S/../cli/Inputs/small.attn --emit sharded --scheme recompute --tp 2 --dp 2 -q | mlacc-opt | filecheck %s
-// RUN: mlacc compile %S/../cli/Inputs/small.attn --emit sharded --scheme recompute --tp 2 --dp 2 -q | mlacc-opt --print-op-generic | mlacc-opt | filecheck %s
-// RUN: mlacc compile %S/../cli/Inputs/small.attn --emit sched --hw h200x8 --scheme recompute --tp 2 --dp 2 -q | filecheck %s --check-prefix=SCHED
+// RUN: mlacc compile %S/../../cli/Inputs/small.attn --emit sharded --scheme recompute --tp 2 --dp 2 -q | mlacc-opt | filecheck %s
+// RUN: mlacc compile %S/../../cli/Inputs/small.attn --emit sharded --scheme recompute --tp 2 --dp 2 -q | mlacc-opt --print-op-generic | mlacc-opt | filecheck %s
+// RUN: mlacc compile %S/../../cli/Inputs/small.attn --emit sched --hw h200x8 --scheme recompute --tp 2 --dp 2 -q | filecheck %s --check-prefix=SCHED
 
 // CHECK:      builtin.module {
 // CHECK-NEXT:   mesh.mesh @node(dp = 2, tp = 2)

@@ -1,5 +1,5 @@
 // tile: every einsum gets the tiling (M, N, K tile extents at the outermost on-chip level, loop order with the
-// innermost loop last) that minimises the cost model on the module's hw.target (tests/filecheck/hw/Inputs/tiny.toml:
+// innermost loop last) that minimises the cost model on the module's hw.target (tests/filecheck/dialects/hw/Inputs/tiny.toml:
 // one 4x4 array, 1 KiB SRAM, DRAM at 8 B/cycle). Input: a small MLA decode step under `recompute`.
 // RUN: mlacc-opt %s -p tile | filecheck %s
 // RUN: mlacc-opt %s -p tile | mlacc-opt | filecheck %s

@@ -1,8 +1,8 @@
 // absorb{scheme=auto} estimates every scheme on the module's hw.target with the shared cost model, keeps the
 // fastest and records every scheme's [cycles, energy pJ]. Without a target it says what is missing.
-// RUN: mlacc compile %S/../cli/Inputs/small.attn --hw %S/../hw/Inputs/tiny.toml --emit absorbed --workload d 2>/dev/null | filecheck %s
+// RUN: mlacc compile %S/../../cli/Inputs/small.attn --hw %S/../../dialects/hw/Inputs/tiny.toml --emit absorbed --workload d 2>/dev/null | filecheck %s
 // At batch 4096 no scheme's weights, KV cache and activations fit the 1 MiB DRAM: auto warns and takes the fastest.
-// RUN: mlacc compile %S/../cli/Inputs/small.attn --hw %S/../hw/Inputs/tiny.toml --emit absorbed --workload d --batch 4096 2>&1 >/dev/null | filecheck %s --check-prefix=NOFIT
+// RUN: mlacc compile %S/../../cli/Inputs/small.attn --hw %S/../../dialects/hw/Inputs/tiny.toml --emit absorbed --workload d --batch 4096 2>&1 >/dev/null | filecheck %s --check-prefix=NOFIT
 // RUN: not mlacc-opt %s -p 'absorb{scheme=auto}' 2>&1 | filecheck %s --check-prefix=NOTARGET
 // RUN: not mlacc-opt %s -p 'absorb{scheme=fastest}' 2>&1 | filecheck %s --check-prefix=UNKNOWN
 

@@ -1,11 +1,11 @@
 // schedule: every op that computes or stores becomes a sched.task (unit, start/end cycle, bytes per level,
 // energy per component, bound, and `kernel = "flash"` on the ops fused into one attention kernel),
 // list-scheduled on the dataflow graph by longest path to the end; the function gets the totals. Input: the
-// small MLA decode step, tiled and placed for tests/filecheck/hw/Inputs/tiny.toml.
+// small MLA decode step, tiled and placed for tests/filecheck/dialects/hw/Inputs/tiny.toml.
 // RUN: mlacc-opt %s -p schedule | filecheck %s
 // RUN: mlacc-opt %s -p schedule | mlacc-opt | filecheck %s
 // Scheduling needs the tiling and placement in the IR:
-// RUN: mlacc compile %S/../cli/Inputs/small.attn --hw %S/../hw/Inputs/tiny.toml --emit absorbed --workload d > %t.mlir
+// RUN: mlacc compile %S/../../cli/Inputs/small.attn --hw %S/../../dialects/hw/Inputs/tiny.toml --emit absorbed --workload d > %t.mlir
 // RUN: not mlacc-opt %t.mlir -p schedule 2>&1 | filecheck %s --check-prefix=NOTILE
 
 builtin.module attributes {hw.target = #hw.target<"tiny",

@@ -1,5 +1,5 @@
 // place: every op that computes or stores records where it reads each operand and writes its result.
-// A 64-token MLA prefill under `expand` on tests/filecheck/hw/Inputs/tiny.toml (1 KiB SRAM): weights, the input,
+// A 64-token MLA prefill under `expand` on tests/filecheck/dialects/hw/Inputs/tiny.toml (1 KiB SRAM): weights, the input,
 // the output and the KV caches live in DRAM; intermediates that do not fit the SRAM spill to DRAM; attention
 // scores and probabilities (2 heads x 64 x 64 fp32 = 32 KiB) are fused flash-style and stay in SRAM anyway.
 // RUN: mlacc-opt %s -p place | filecheck %s
