@@ -10,21 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlacc.validate import markdown_table, validate
+from mlacc.validate import TABLE_RUNS, markdown_table, validate
 
 RESULTS = Path(__file__).resolve().parent / "results"
-CSVS = {
-    "h100_2026-11-24.csv": "H100",
-    "h200_cublaslt_2026-12-01.csv": "H200, cuBLASLt",
-    "h200_head16_validation_2026-12-01.csv": "H200, cuBLAS",
-    "h200_head16_tuned_2026-12-01.csv": "H200, tuned GEMMs",
-}
-"""Each committed validation run the table shows, and its column label (cuBLASLt: measure.py --blas cublaslt;
-tuned GEMMs: measure.py --tuned-gemms; the others torch's default, cuBLAS)."""
 
 
 def table() -> str:
-    return markdown_table([v for name in CSVS for v in validate(str(RESULTS / name))], list(CSVS.values()))
+    runs = [v for name in TABLE_RUNS for v in validate(str(RESULTS / name))]
+    return markdown_table(runs, list(TABLE_RUNS.values()))
 
 
 if __name__ == "__main__":

@@ -368,6 +368,17 @@ def plot_validation(validations: list[Validation], path: str) -> None:
     plt.close(fig)
 
 
+TABLE_RUNS = {
+    "h100_2026-11-24.csv": "H100",
+    "h200_cublaslt_2026-12-01.csv": "H200, cuBLASLt",
+    "h200_head16_validation_2026-12-01.csv": "H200, cuBLAS",
+    "h200_head16_tuned_2026-12-01.csv": "H200, tuned GEMMs",
+}
+"""The committed validation runs (benchmarks/results/) that the README's table shows, in its column order, each
+with its column label (cuBLASLt: measure.py --blas cublaslt; tuned GEMMs: measure.py --tuned-gemms; the others
+torch's default, cuBLAS). `python benchmarks/validation_table.py` prints the table."""
+
+
 def markdown_table(validations: list[Validation], labels: list[str] | None = None) -> str:
     """The README's table: per (phase, scheme), each measurement's median and largest |time error| and median
     |energy error|, then the same over all its steps; each headed by its label (default: the preset)."""

@@ -7,7 +7,6 @@ import csv
 import json
 import math
 import statistics
-import sys
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -35,14 +34,17 @@ from costmodel.plan import clocked_op
 from dialects import la
 from dialects.hw import attach_target
 from mlacc import cli
+from mlacc.energy_fit import fit_energy
 from mlacc.estimates import LayerResult
 from mlacc.frontend import parse_dsl
 from mlacc.frontend.irgen import override_workloads
 from mlacc.hardware import load_hardware
 from mlacc.pipeline import compile_to
+from mlacc.step_profile import breakdown
 from mlacc.validate import (
     RANK_TIE,
     SMALL_KERNELS,
+    TABLE_RUNS,
     Point,
     Validation,
     check_limits,
@@ -249,10 +251,7 @@ def test_a_ranking_tie_is_what_two_runs_of_one_grid_differ_by():
 def test_the_readme_shows_todays_validation_table():
     """The README's table is `python benchmarks/validation_table.py`'s output for today's model (a regeneration
     once left it with no rows but the totals)."""
-    sys.path.insert(0, str(RESULTS.parent))
-    from validation_table import CSVS
-
-    table = markdown_table([validated(name) for name in CSVS], list(CSVS.values()))
+    table = markdown_table([validated(name) for name in TABLE_RUNS], list(TABLE_RUNS.values()))
     assert table.count("\n") == 13 and "H200, tuned GEMMs: time median" in table
     assert table in (RESULTS.parent.parent / "README.md").read_text()
 
@@ -583,9 +582,6 @@ def test_in_step_profiles_agree_with_the_step_clock():
     (h200_profile_head16_2026-12-01.csv; the 2026-11-30 profile ran 64): expand's up-projection GEMMs (at the
     step clock) and its attention kernel within 13% and 10% in every step, cache-kv's and MHA's attention
     within 11%."""
-    sys.path.insert(0, str(RESULTS.parent))
-    from step_breakdown import breakdown
-
     old = breakdown(str(RESULTS / "h200_profile_graph_2026-11-30.csv"))
     head16 = breakdown(str(RESULTS / "h200_profile_head16_2026-12-01.csv"))
     assert len(old) == 39 and len(head16) == 16
@@ -855,11 +851,8 @@ def test_the_model_streams_deep_k_weights_as_cublaslts_pick_and_cublas_heuristic
 
 def test_a_second_boards_calibration_gives_the_same_energy_constants():
     """The calibration kernels measured on a second H200 (h200_calibration2_2026-12-01.csv) fit, by the same
-    fit.py, to the first board's energy constants within 9%: the preset's joules are the chip's, not one
-    board's (boards still differ by up to 12% on short decode steps, README)."""
-    sys.path.insert(0, str(RESULTS.parent / "gpu"))
-    from fit import fit_energy
-
+    fit_energy that benchmarks/gpu/fit.py prints, to the first board's energy constants within 9%: the preset's
+    joules are the chip's, not one board's (boards still differ by up to 12% on short decode steps, README)."""
     machine = Machine.of(load_hardware("h200"))
 
     def fitted(name: str) -> dict[str, float]:

@@ -52,3 +52,20 @@ def test_imports_point_down_the_floors():
     floor = {name: FLOORS.index(name.split(".")[0]) for name in graph}
     upward = [(a, b) for a, b in graph.edges if floor[b] > floor[a]]
     assert not upward
+
+
+def test_the_package_imports_neither_benchmarks_nor_tests():
+    """benchmarks/ and tests/ stand on the package, never under it: a helper both need lives in the package
+    (mlacc/energy_fit.py, mlacc/step_profile.py), not behind a sys.path edit."""
+    above = []
+    for floor in FLOORS:
+        for path in (ROOT / floor).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and not node.level:
+                    names = [node.module or ""]
+                else:
+                    continue
+                above += [(_name(path), n) for n in names if n.split(".")[0] in ("benchmarks", "tests")]
+    assert not above
