@@ -3,7 +3,7 @@
     python benchmarks/validation_table.py
 
 Rerun it after any change to the cost model or a GPU preset and paste its output over the README's table;
-tests/test_calibration.py fails while the README shows other figures.
+tests/costmodel/test_calibration.py fails while the README shows other figures.
 """
 
 from __future__ import annotations

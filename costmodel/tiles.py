@@ -38,7 +38,7 @@ def tiling_candidates(machine: Machine, op: OpSpec) -> tuple[np.ndarray, ...]:
     best and, for each M tile, the widest N tile that fits; with M innermost they depend on the N and K tile
     counts (not M: its tile is 1), so for each K tile the widest N tile; with N innermost, symmetrically.
     Cycles and energy never fall as a tile count rises, so the cheapest of these is the cheapest of every
-    tiling that fits (tests/test_cost.py checks this against the exhaustive search).
+    tiling that fits (tests/costmodel/test_cost.py checks this against the exhaustive search).
     """
     assert op.gemm is not None
     capacity, eb = machine.tile_level.capacity, op.element_bytes

@@ -195,7 +195,7 @@ def estimate_points(points: Iterable[Point], hardware: str) -> dict[Point, dict[
     """Every scheme's estimate of each point (one entry, keyed by the layer kind, for a non-MLA layer). The points
     of one layer are estimated together as `mlacc sweep` estimates its points (mlacc/sweep/evaluate.py
     `evaluate_results`): from op tables where they apply, else through the IR pipeline `mlacc compile` runs; the
-    figures are the same either way (tests/test_calibration.py)."""
+    figures are the same either way (tests/costmodel/test_calibration.py)."""
     from mlacc.sweep.evaluate import evaluate_results
     from mlacc.sweep.space import Chip, DesignPoint, SweepInput, file_module, workload_names
     from passes import SCHEMES

@@ -12,7 +12,7 @@ The docs' code blocks follow one convention (docs/design.md, "Docs"):
 The commands of one page run in one scratch directory that holds copies of examples/, tests/fixtures/,
 benchmarks/results/ and mlacc/hardware/, and an empty docs/pictures/: `-o FILE` writes there, never into the
 repository, and a later command of the page reads what an earlier one wrote. They run in process, through
-`mlacc.cli.main` and `mlacc.opt.main`, as tests/test_cli.py calls them.
+`mlacc.cli.main` and `mlacc.opt.main`, as tests/mlacc/test_cli.py calls them.
 """
 
 from __future__ import annotations

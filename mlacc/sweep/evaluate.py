@@ -3,7 +3,7 @@
 Points on one-core chips are estimated many at a time from op tables (mlacc/sweep/fast_rows.py); the
 others run the IR pipeline exactly as `mlacc compile` does (one `mlacc.pipeline.estimate` per point, every scheme
 scheduled so that each row can say whether `auto` picks it). Both give the same rows
-(tests/test_sweep_fast.py).
+(tests/mlacc/sweep/test_sweep_fast.py).
 
 A row is one (point, layer, scheme): the scalar fields of `mlacc compile --format json`'s result, in
 its order, with `energy_breakdown_pj` flattened into `energy_<component>_pj` columns, and

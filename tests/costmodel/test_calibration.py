@@ -56,8 +56,9 @@ from mlacc.validate import (
     read_profile,
     validate,
 )
+from tests.conftest import ROOT
 
-RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+RESULTS = ROOT / "benchmarks" / "results"
 
 # The figures of the committed CSVs (README "Validation"), each with a little headroom: a change of the model
 # that makes any of them worse fails here. Time: median |error| of the worst (phase, scheme) and the largest;
@@ -174,7 +175,7 @@ def _ir_estimate(point: Point, hardware: str) -> dict[str, LayerResult]:
     """Every scheme's estimate of a point through the IR pipeline, as `mlacc compile` runs it."""
     from mlacc.pipeline import estimate
 
-    path = RESULTS.parents[1] / "examples" / f"{point.model}.attn"
+    path = ROOT / "examples" / f"{point.model}.attn"
     module = parse_dsl(path.read_text(), str(path))
     override_workloads(module, phase=point.phase, batch=point.batch, context=point.context, new_tokens=point.new_tokens)
     for function in list(module.ops)[1:]:
@@ -253,7 +254,7 @@ def test_the_readme_shows_todays_validation_table():
     once left it with no rows but the totals)."""
     table = markdown_table([validated(name) for name in TABLE_RUNS], list(TABLE_RUNS.values()))
     assert table.count("\n") == 13 and "H200, tuned GEMMs: time median" in table
-    assert table in (RESULTS.parent.parent / "README.md").read_text()
+    assert table in (ROOT / "README.md").read_text()
 
 
 @pytest.mark.parametrize("name", sorted(LIMITS))
@@ -669,7 +670,7 @@ def test_the_per_head_two_part_kernel_runs_causal_programs_at_its_own_measured_r
     run at 0.305 and 0.306 of peak and DeepSeek's per-head kernel, whose keys come in two parts (cache-kv's and
     expand's 128 + 64), at 0.335: with one rate for all three, H100's cache-kv prefill steps were 5.1% slow
     (median), 2.1% with the kernel's own rate."""
-    path = RESULTS.parents[1] / "examples" / file
+    path = ROOT / "examples" / file
     module = compile_to(parse_dsl(path.read_text(), str(path)), "absorbed", scheme=scheme)
     (softmax,) = [op for op in module.walk() if isinstance(op, la.SoftmaxOp) and op.causal is not None]
     scores = softmax.input.owner

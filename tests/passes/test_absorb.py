@@ -15,7 +15,7 @@ from mlacc.pipeline import make_context
 from passes.absorb import SCHEMES, AbsorbPass
 from passes.accounting import Accounting, account
 from tests.conftest import function
-from tests.test_lower_attn_counts import BF16, QR, V3_DECODE_FLOPS, C, D, H, L, N, P, T, V
+from tests.passes.test_lower_attn_counts import BF16, QR, V3_DECODE_FLOPS, C, D, H, L, N, P, T, V
 
 UNCHANGED = {k: v for k, v in V3_DECODE_FLOPS.items() if k not in ("k_nope", "value")}
 
