@@ -134,20 +134,25 @@ def libraries(flashmla_how: str) -> str:
     )
 
 
-def event_seconds(run: Runner, fn: Callable[[], object], calls: int) -> tuple[float, float]:
-    """Seconds (median of event-timed calls) and joules (NVML over a window) of one call, without a graph."""
-    for _ in range(3):
-        fn()
+def median_event_seconds(fn: Callable[[], object], calls: int) -> float:
+    """Median seconds of `calls` event-timed calls of `fn`, after the device has finished what came before."""
     torch.cuda.synchronize()
     times = []
-    for _ in range(20):
+    for _ in range(calls):
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
         fn()
         end.record()
         end.synchronize()
         times.append(start.elapsed_time(end) / 1e3)
-    seconds = statistics.median(times)
+    return statistics.median(times)
+
+
+def event_seconds(run: Runner, fn: Callable[[], object], calls: int) -> tuple[float, float]:
+    """Seconds (median of event-timed calls) and joules (NVML over a window) of one call, without a graph."""
+    for _ in range(3):
+        fn()
+    seconds = median_event_seconds(fn, 20)
     repeats = max(1, math.ceil(run.window / seconds))
     e0 = run.board.joules()
     for _ in range(repeats):
@@ -179,16 +184,7 @@ def quick_seconds(fn: Callable[[], object], calls: int = 1) -> float:
     except RuntimeError:
         torch.cuda.synchronize()
         fn()
-        torch.cuda.synchronize()
-        times = []
-        for _ in range(10):
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            end.synchronize()
-            times.append(start.elapsed_time(end) / 1e3)
-        seconds = statistics.median(times)
+        seconds = median_event_seconds(fn, 10)
     return seconds / calls
 
 
