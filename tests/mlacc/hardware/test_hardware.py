@@ -233,3 +233,58 @@ def test_every_calibration_constant_is_declared_once_and_read_through_its_declar
         while isinstance(default, str):
             default = BY_KEY[default].default
         assert getattr(bare, c.field) == default, c.key
+
+
+PROFILED = (
+    H100
+    + """
+[profiles.slow]
+description = "a stack whose attention streams at half the rate"
+kernels = { attention_decode_latent = "other-mla" }
+[profiles.slow.efficiency]
+attention_memory = 0.4
+"""
+)
+
+
+def test_a_kernel_profile_lays_its_kernels_and_constants_over_the_chips(tmp_path: Path):
+    """`--hw PATH:PROFILE` is the chip with the profile's libraries and constants; the rest is the file's."""
+    path = tmp_path / "chip.toml"
+    path.write_text(PROFILED)
+    base, slow = load_hardware(str(path)), load_hardware(f"{path}:slow")
+    assert slow.target_name.data == "h100:slow"
+    assert slow.kernel_libraries() == {**base.kernel_libraries(), "attention_decode_latent": "other-mla"}
+    assert Machine.of(slow).attention_memory_efficiency == 0.4
+    assert Machine.of(slow).compute_efficiency == Machine.of(base).compute_efficiency
+
+
+def test_an_unknown_kernel_profile_is_a_usage_error_naming_the_profiles(tmp_path: Path, capsys):
+    path = tmp_path / "chip.toml"
+    path.write_text(PROFILED)
+    assert cli.main(["hw", "show", f"{path}:slo"]) == 2
+    assert capsys.readouterr().err == (
+        "error: hardware 'h100' has no kernel profile 'slo' (profiles: slow); did you mean 'slow'?\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (
+            ('elementwise = "triton"', 'elementwise = "triton"\nsoftmax = "x"'),
+            "error: unknown field 'softmax' in [kernels]",
+        ),
+        (('gemm = "cublas"', "gemm = 3"), "error: 'gemm' in [kernels] must be a library name, got 3"),
+        (("attention_memory = 0.4", "attention_memroy = 0.4"), "error: unknown field 'attention_memroy'"),
+    ],
+)
+def test_bad_kernels_and_profiles_get_one_located_line(
+    tmp_path: Path, edit: tuple[str, str], expected: str, capsys: pytest.CaptureFixture[str]
+):
+    old, new = edit
+    assert old in PROFILED
+    path = tmp_path / "chip.toml"
+    path.write_text(PROFILED.replace(old, new, 1))
+    assert cli.main(["hw", "show", str(path)]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(str(path)) and expected in line, line
