@@ -45,7 +45,16 @@ from dataclasses import dataclass
 
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, IntegerAttr, ModuleOp, StringAttr, TensorType, i64
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DictionaryAttr,
+    IntegerAttr,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+    UnknownLoc,
+    i64,
+)
 from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
@@ -231,6 +240,23 @@ def shard_function(function: func.FuncOp, tp: int, dp: int, gather: bool) -> Non
     function.attributes[DP_KEY] = IntegerAttr(dp, i64)
 
 
+def check_node(module: ModuleOp, tp: int, dp: int) -> None:
+    """A layout must fit the node it is asked of: tp x dp GPUs at most the target's `[interconnect]` devices. (A
+    lone chip has no interconnect: its collectives say so where they are priced.)"""
+    from dialects.hw import module_target
+
+    target = module_target(module)
+    if target is None:
+        return
+    devices = int(target.interconnect_fields().get("devices", 1))
+    if devices > 1 and tp * dp > devices:
+        raise ShardError(
+            UnknownLoc(),
+            f"tp {tp} x dp {dp} needs {tp * dp} GPUs, but '{target.target_name.data}' is a node of {devices}: "
+            f"choose tp x dp <= {devices}",
+        )
+
+
 @dataclass(frozen=True)
 class ShardPass(ModulePass):
     """Partitions every layer function of the module over a dp x tp mesh (see the module docstring)."""
@@ -250,6 +276,7 @@ class ShardPass(ModulePass):
         for function in functions:
             if not isinstance(function.attributes.get("attn.kind"), StringAttr):
                 raise PassFailedException(f"shard: @{function.sym_name.data} was not lowered from an attn op")
+        check_node(op, self.tp, self.dp)
         for function in functions:
             shard_function(function, self.tp, self.dp, self.gather)
         mesh = MeshOp(MESH_NAME, [(DP, self.dp), (TP, self.tp)])

@@ -4,6 +4,8 @@
 // RUN: not mlacc compile %S/Inputs/mha.attn --emit sharded --tp 4 2>&1 | filecheck %s --check-prefix=HEADS
 // RUN: not mlacc compile %S/Inputs/mha.attn --tp 2 --dp 4 --hw h200x8 2>&1 | filecheck %s --check-prefix=BATCH
 // RUN: not mlacc compile %S/Inputs/mha.attn --tp 2 --hw h200 2>&1 | filecheck %s --check-prefix=NOLINK
+// A layout larger than the node is refused before any layer is split (9 GPUs asked of 8):
+// RUN: not mlacc compile %S/Inputs/mha.attn --tp 3 --dp 3 --hw h200x8 2>&1 | filecheck %s --check-prefix=NODE
 
 // CHECK:      mesh.mesh @node(dp = 1, tp = 3)
 // CHECK:      %W_K = la.weight "W_K" {mesh.sharding = #mesh.sharding<@node, [(), (tp), ()]>} : tensor<48x2x8xf32>
@@ -15,4 +17,6 @@
 // HEADS: mha.attn:2:7: error: shard: heads (6) of @a.d are not divisible by tp (4)
 // HEADS-NOT: Traceback
 // BATCH: mha.attn:2:7: error: shard: batch (2) of @a.d is not divisible by dp (4)
+// NODE:      error: tp 3 x dp 3 needs 9 GPUs, but 'h200x8' is a node of 8: choose tp x dp <= 8
+// NODE-NOT:  Traceback
 // NOLINK: error: hardware 'h200' has no [interconnect] to run mesh.all_reduce over 2 devices: use a node preset (h100x8, h200x8) or add [interconnect] to the TOML
