@@ -4,6 +4,10 @@
 // small MLA decode step, tiled and placed for tests/filecheck/dialects/hw/Inputs/tiny.toml.
 // RUN: mlacc-opt %s -p schedule | filecheck %s
 // RUN: mlacc-opt %s -p schedule | mlacc-opt | filecheck %s
+// A target that names its kernel libraries (`kernels`, by op class) puts each op's on its task: the GEMMs', the
+// small ops', and the latent decode attention's on every member of its flash group; a class it names no library
+// for (here the per-head and prefill attention) gets none:
+// RUN: sed 's/mac_pj = {fp32 = 4.0, bf16 = 1.0}>} {/mac_pj = {fp32 = 4.0, bf16 = 1.0}, kernels = {gemm = "blas", attention_decode_latent = "mla-decode", elementwise = "ew"}>} {/' %s | mlacc-opt -p schedule | filecheck %s --check-prefix=LIB
 // Scheduling needs the tiling and placement in the IR:
 // RUN: mlacc compile %S/../../cli/Inputs/small.attn --hw %S/../../dialects/hw/Inputs/tiny.toml --emit absorbed --workload d > %t.mlir
 // RUN: not mlacc-opt %t.mlir -p schedule 2>&1 | filecheck %s --check-prefix=NOTILE
@@ -96,3 +100,11 @@ builtin.module attributes {hw.target = #hw.target<"tiny",
 // CHECK-NEXT: "sched.task"() <{task = "output", {{.*}}start = 3.485000e+02 : f64, end = 4.205000e+02 : f64
 
 // NOTILE: error: schedule needs 'tile' first: einsum 'c_q' has no mem.tiling
+
+// LIB:      "sched.task"() <{task = "c_q", {{.*}}, library = "blas"}>
+// LIB:      "sched.task"() <{task = "c_q_normed", {{.*}}, library = "ew"}>
+// LIB:      "sched.task"() <{task = "store latent", {{.*}}, library = "ew"}>
+// LIB:      "sched.task"() <{task = "scores_nope", {{.*}}, kernel = "flash", library = "mla-decode"}>
+// LIB:      "sched.task"() <{task = "probs", {{.*}}, kernel = "flash", library = "mla-decode"}>
+// LIB:      "sched.task"() <{task = "attn_out_latent", {{.*}}, kernel = "flash", library = "mla-decode"}>
+// LIB:      "sched.task"() <{task = "output", {{.*}}, library = "blas"}>
