@@ -68,38 +68,13 @@ def result_row(result: LayerResult, auto_choice: bool, ops: bool) -> Row:
     return row
 
 
-def skipped_row(sweep: SweepInput, point: DesignPoint, reason: str) -> Row:
-    """The row of a point no layout can run (`shard` refuses it): the point's coordinates and why, in `skipped`."""
-    from dialects.attn import AttentionLayerOp
-
-    layer = next(f.body.block.first_op for f in point_module(sweep, point).ops)  # type: ignore[attr-defined]
-    assert isinstance(layer, AttentionLayerOp)
-    w = layer.workload
-    return {
-        "workload": point.workload,
-        "phase": w.phase.data.value,
-        "batch": w.batch.data,
-        "context": w.context.data,
-        "new_tokens": w.new_tokens.data,
-        "hardware": chip_target(point.chip).target_name.data,
-        "tp": point.tp,
-        "dp": point.dp,
-        "skipped": reason,
-    }
-
-
 def _point_rows(sweep: SweepInput, point: DesignPoint) -> list[Row]:
     from mlacc.pipeline import estimate
-    from passes.shard import ShardError
 
     module = point_module(sweep, point)
     auto_only = sweep.schemes == ("auto",)
     rows: list[Row] = []
-    try:
-        results = estimate(module, "auto" if auto_only else None, point.tp, point.dp)
-    except ShardError as refusal:  # a layout this point cannot run: a row that says why, not an aborted sweep
-        return [skipped_row(sweep, point, str(refusal).removeprefix("shard: "))]
-    for result in results:
+    for result in estimate(module, "auto" if auto_only else None, point.tp, point.dp):
         if auto_only or not result.alternatives:
             rows.append(result_row(result, True, sweep.ops))
             continue

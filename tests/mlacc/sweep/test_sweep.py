@@ -292,23 +292,3 @@ def test_tp_and_dp_are_axes_whose_rows_equal_compile_sharded(tmp_path: Path, cap
             for key, value in result.items():
                 if key not in ("ops", "energy_breakdown_pj", "kernels"):  # a row's columns are the scalar fields
                     assert row[key] == _close(value), (key, tp, dp)
-
-
-def test_a_layout_no_point_can_run_is_a_row_that_says_why_not_an_aborted_sweep(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-):
-    """Points whose layout `shard` refuses (tp not dividing the heads, dp not dividing the batch, more GPUs than
-    the node has) each become one row with the point's coordinates and the reason in `skipped`; the others are
-    estimated as ever, and stderr counts the skipped ones."""
-    mha = ROOT / "tests" / "filecheck" / "transforms" / "shard" / "Inputs" / "mha.attn"
-    out = tmp_path / "s.jsonl"
-    code, _, err = sweep(capsys, str(mha), "--hw", "h200x8", "--tp", "1,4", "--dp", "1,16", "-q", "-o", str(out))
-    assert code == 0
-    rows = {(r["tp"], r["dp"]): r for r in read_jsonl(out)}
-    assert rows.keys() == {(1, 1), (1, 16), (4, 1), (4, 16)}
-    assert "skipped" not in rows[(1, 1)] or rows[(1, 1)]["skipped"] is None
-    assert rows[(1, 1)]["seconds"] > 0
-    assert rows[(4, 1)]["skipped"] == "heads (6) of @a.d are not divisible by tp (4)"
-    assert rows[(1, 16)]["skipped"].startswith("tp 1 x dp 16 needs 16 GPUs, but 'h200x8' is a node of 8")
-    assert rows[(4, 16)]["seconds"] is None and rows[(4, 16)]["hardware"] == "h200x8"
-    assert err.splitlines()[-1].startswith("sweep: 3 of 4 points skipped (column 'skipped')")
