@@ -196,8 +196,11 @@ def _group_rows(
     from passes.remarks import remark, warning
 
     new_tokens, tp, dp = key[2], key[4], key[5]
-    chips = list(dict.fromkeys(point.chip for point in points))
-    which = np.array([chips.index(point.chip) for point in points])
+    index: dict[Chip, int] = {}
+    for point in points:
+        index.setdefault(point.chip, len(index))
+    chips = list(index)
+    which = np.array([index[point.chip] for point in points])
     machine = stack([machines[c] for c in chips], which)
     batch = np.array([b for _, b, _ in members], dtype=np.int64)
     context = np.array([c for _, _, c in members], dtype=np.int64)
