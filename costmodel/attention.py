@@ -32,6 +32,24 @@ class FlashShape:
     """Which compiled kernel runs the group (one of KERNELS)."""
     decode: bool = True
     """Whether the group belongs to a decode step (its workload's phase), whose kernels differ from prefill's."""
+    batch: Num = 0
+    """Batches of the (first) score contraction: requests for the latent kernel, requests x heads per head."""
+    rows: Num = 0
+    """Query rows of one batch of it: heads x query tokens for the latent kernel, query tokens per head."""
+    key_bytes: Num = 0
+    """Bytes of one key, all score parts together (the latent kernel's 512 + 64 values)."""
+    value_width: Num = 0
+    """Values each query row's output holds (the weighted values' last axis)."""
+    group_macs: Num = 0
+    """MACs of the group's contractions (before a causal mask): the share of a library kernel each member takes."""
+    query_concat_bytes: Num = 0
+    """Bytes a library that takes one query tensor moves to concatenate the query's parts (read and written)."""
+    key_concat_bytes: Num = 0
+    """The same for keys whose parts are batched apart (a RoPE key shared by all heads): broadcast and joined."""
+
+    NUMBERS = ("keys", "batch", "rows", "key_bytes", "value_width", "group_macs", "query_concat_bytes",
+               "key_concat_bytes")  # fmt: skip
+    """The fields that are counts of the workload (what an op table records per task)."""
 
     @staticmethod
     def of(keys: Num, two_part_keys: bool, two_part_heads: bool, decode: bool = True) -> FlashShape:
@@ -45,7 +63,7 @@ class FlashShape:
     def op_class(self) -> str:
         """The class of kernel a GPU preset names a library for (dialects/hw_calibration.py `OP_CLASSES`)."""
         if not self.decode:
-            return "attention_prefill"
+            return "attention_prefill" if self.per_head else "attention_prefill_latent"
         return "attention_decode_heads" if self.per_head else "attention_decode_latent"
 
     @property
@@ -64,7 +82,15 @@ class FlashShape:
         return self.kernel != "latent"
 
     def take(self, index: np.ndarray) -> FlashShape:
-        return replace(self, keys=np.asarray(self.keys)[index] if np.ndim(self.keys) else self.keys)
+        def at(value: Num) -> Num:
+            return np.asarray(value)[index] if np.ndim(value) else value
+
+        return replace(self, **{name: at(getattr(self, name)) for name in self.NUMBERS})
+
+    @property
+    def concatenations(self) -> int:
+        """Copy kernels a library that takes one query and one key tensor runs before the group."""
+        return int(np.any(np.asarray(self.query_concat_bytes) > 0)) + int(np.any(np.asarray(self.key_concat_bytes) > 0))
 
 
 FLASH_CHUNK_KEYS = 512
@@ -198,7 +224,13 @@ def compute_efficiency(machine: Machine, g: Num, m: Num, shape: FlashShape, dens
     busiest = list_makespan(
         machine.units, programs - row_blocks, split_keys + start_end, row_blocks, last_keys + start_end
     )
-    causal_rate = machine.attention_two_part_compute if shape.two_part_heads else machine.attention_compute_efficiency
+    causal_rate = (
+        machine.attention_two_part_compute
+        if shape.two_part_heads
+        else machine.attention_compute_efficiency
+        if shape.per_head
+        else machine.attention_latent_prefill_compute
+    )
     prefill = causal_rate * average / (average + start_end)
     decode = (
         np.where(splits > 1, machine.attention_decode_compute, machine.attention_decode_unsplit_compute)

@@ -9,6 +9,7 @@ import numpy as np
 from costmodel.attention import combine_cycles, off_chip_efficiency
 from costmodel.attention import compute_efficiency as attention_efficiency
 from costmodel.energy import dynamic_energy_pj
+from costmodel.flashmla import kernel_cycles, soft_maximum
 from costmodel.gemm_library import compute_efficiency as gemm_efficiency
 from costmodel.gemm_library import library_splits_k
 from costmodel.machine import Machine, Num
@@ -85,6 +86,16 @@ def _estimates(
         latency = np.asarray(latency) + np.where(library_splits_k(machine.units, op.gemm), machine.split_k_latency, 0.0)
     energy = dynamic_energy_pj(machine, column(op.macs), op.dtype, reads, writes, op.flash)
     cycles = np.take_along_axis(terms, bound[:, None], axis=1)[:, 0]
+    if uses_flashmla(machine, op):
+        cycles, compute, level_cycles, bound = flashmla_share(machine, op, len(level_cycles), len(compute))
+        latency = np.asarray(latency) + machine.op_latency  # its combine is a second kernel
+    if op.launch and op.attention is not None and machine.library(op.op_class) in JOINS_PARTS:
+        # The copies that join the group's query (and keys) parts into the one tensor each the library takes.
+        joined = column(op.attention.query_concat_bytes) + column(op.attention.key_concat_bytes)
+        dram = machine.dram
+        copy = joined[:, 0] / (np.asarray(dram.read_bandwidth, dtype=float) * machine.memory_efficiency)
+        latency = np.asarray(latency) + copy + op.attention.concatenations * np.asarray(machine.op_latency)
+        energy = [*energy[:-1], energy[-1] + joined / 2 * (column(dram.read_energy) + column(dram.write_energy))]
     return Estimates(
         cycles=cycles + (column(latency)[:, 0] if op.launch else 0.0),
         bound=bound,
@@ -96,6 +107,44 @@ def _estimates(
         utilisation=utilisation[:, 0],
         units=units[:, 0],
     )
+
+
+JOINS_PARTS = frozenset({"flashmla", "cudnn-sdpa", "sdpa-efficient"})
+"""Libraries whose attention kernels take one query and one key tensor, so a group whose scores come in two parts
+has them joined by copies first (costmodel/la_ops.py `flash_shape`); our Triton kernels read the parts as they are."""
+
+
+def uses_flashmla(machine: Machine, op: OpSpec) -> bool:
+    """Whether FlashMLA's model runs the op's flash group: the latent decode kernel where the preset names it and
+    measured its mainloop (else the generic flash model of costmodel/attention.py)."""
+    return (
+        op.attention is not None
+        and op.attention.op_class == "attention_decode_latent"
+        and machine.library("attention_decode_latent") == "flashmla"
+        and bool(np.all(np.asarray(machine.attention_latent_block_cycles) > 0))
+    )
+
+
+def flashmla_share(
+    machine: Machine, op: OpSpec, levels: int, points: int
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], np.ndarray]:
+    """The op's share of a FlashMLA call (costmodel/flashmla.py), by its share of the group's MACs (the softmax and
+    the sum take none): its cycles, compute cycles, each level's cycles (the cache read off chip) and its bound."""
+    shape = op.attention
+    assert shape is not None
+    mainloop, read, combine = kernel_cycles(
+        machine, shape.batch, shape.rows, shape.keys, shape.key_bytes, shape.value_width
+    )
+    whole = soft_maximum(mainloop, read, machine.attention_latent_overlap) + combine
+    share = np.asarray(op.gemm.macs if op.gemm is not None else 0.0, dtype=float) / np.maximum(
+        np.asarray(shape.group_macs, dtype=float), 1.0
+    )
+    whole, mainloop, read, share = (
+        np.broadcast_to(np.asarray(x, dtype=float).reshape(-1), (points,)) for x in (whole, mainloop, read, share)
+    )
+    per_level = [np.zeros((points, 1)) for _ in range(levels - 1)] + [(share * read)[:, None]]
+    bound = np.where(mainloop >= read, 0, levels)
+    return share * whole, (share * mainloop)[:, None], per_level, bound
 
 
 def contraction_estimates(

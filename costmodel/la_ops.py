@@ -80,11 +80,47 @@ def op_spec(op: la.LaOp) -> OpSpec:
         operand_bytes=tuple(la.tensor_bytes(v.type) for v in op.operands if not is_gamma(op, v)),
         result_bytes=result_bytes,
         gemm=gemm,
-        attention=FlashShape(la.tensor_type(softmax.input).get_shape()[-1], flash_kernel(softmax), is_decode(op))
-        if softmax is not None
-        else None,
+        attention=flash_shape(softmax, group, is_decode(op)) if softmax is not None else None,
         density=density,
         launch=not group or op is softmax,
+    )
+
+
+def flash_shape(softmax: la.SoftmaxOp, group: list[Operation], decode: bool) -> FlashShape:
+    """What the attention kernel model reads of a flash group (costmodel/attention.py `FlashShape`), in integers.
+
+    Where the scores are the sum of two contractions, a library that takes one query and one key tensor (FlashMLA,
+    torch SDPA) needs the parts joined: the query's parts always (read, and written whole), the keys' where one part
+    is batched apart from the other (expand's RoPE key, shared by all heads, broadcast to each head's 192-wide key);
+    keys batched alike live in one cache already (the latent's 576 values, cache-kv's 192)."""
+    scores = softmax.input.owner
+    parts = [v.owner for v in scores.operands] if isinstance(scores, la.AddOp) else [scores]
+    einsums = [p for p in parts if isinstance(p, la.EinsumOp)]
+    gemms = [Gemm.of(p.spec.data, p.index_sizes()) for p in einsums]
+    contractions = [Gemm.of(o.spec.data, o.index_sizes()) for o in group if isinstance(o, la.EinsumOp)]
+    values = [o for o in group if isinstance(o, la.EinsumOp) and softmax.result in o.operands]
+    first = gemms[0] if gemms else None
+    element = la.element_bytes(la.tensor_type(softmax.input).element_type)
+    query_concat, key_concat = 0, 0
+    if len(einsums) == 2:
+        query_concat = 2 * sum(la.tensor_bytes(p.operands[0].type) for p in einsums)
+        if gemms[0].extents["g"] != gemms[1].extents["g"]:
+            per_head = max(range(2), key=lambda i: gemms[i].extents["g"])
+            width = sum(int(g.extents["k"]) for g in gemms)
+            key_concat = (
+                2 * la.tensor_bytes(einsums[per_head].operands[1].type) * width // int(gemms[per_head].extents["k"])
+            )
+    return FlashShape(
+        keys=la.tensor_type(softmax.input).get_shape()[-1],
+        kernel=flash_kernel(softmax),
+        decode=decode,
+        batch=int(first.extents["g"]) if first else 0,
+        rows=int(first.extents["m"]) if first else 0,
+        key_bytes=sum(int(g.extents["k"]) for g in gemms) * element,
+        value_width=int(Gemm.of(values[0].spec.data, values[0].index_sizes()).extents["n"]) if values else 0,  # type: ignore[union-attr]
+        group_macs=sum(int(c.macs) for c in contractions),
+        query_concat_bytes=query_concat,
+        key_concat_bytes=key_concat,
     )
 
 

@@ -61,6 +61,10 @@ class Machine:
     attention_stream_programs: Num
     attention_program_keys: Num
     attention_split_cycles: Num
+    attention_latent_block_cycles: Num
+    attention_latent_memory: Num
+    attention_latent_overlap: Num
+    attention_latent_prefill_compute: Num
     attention_mac_energy_ratio: Num
     clock_top: Num
     gemm_clock: Num

@@ -77,6 +77,18 @@ CONSTANTS: tuple[Constant, ...] = (
              0.0),
     Constant("attention_split_cycles", "attention_split_cycles", "cycles",
              "the combine of a split (flash-decoding) kernel, per split, beyond reading the partials", 0.0),
+    Constant("attention_latent_block_cycles", "attention_latent_block_cycles", "cycles",
+             "FlashMLA's decode mainloop: one SM's time per block of 64 query rows x 64 latent keys "
+             "(costmodel/flashmla.py; where [kernels] names flashmla without it, the generic flash model)", 0.0),
+    Constant("attention_latent_memory", "attention_latent_memory", "fraction of peak",
+             "FlashMLA's read rate of the latent cache (and its combine's of the partials) / the datasheet "
+             "bandwidth", "attention_memory", fraction=True),
+    Constant("attention_latent_overlap", "attention_latent_overlap", "exponent",
+             "how FlashMLA's mainloop and cache read overlap: its time is (mainloop^p + read^p)^(1/p) (0: their "
+             "maximum)", 0.0),
+    Constant("attention_latent_prefill_compute", "attention_latent_prefill_compute", "fraction of peak",
+             "a causal prefill program's mainloop rate / peak where the attention runs over the latent (MLA "
+             "recompute, reuse)", "attention_compute", fraction=True),
     Constant("attention_mac_energy_ratio", "attention_mac_energy_ratio", "ratio",
              "pJ per MAC of a fused attention kernel over a GEMM's", 1.0),
     Constant("clock_top_hz", "clock_top", "Hz",
@@ -141,7 +153,9 @@ def problems(efficiency: Mapping[str, float]) -> list[str]:
 
 OP_CLASSES: dict[str, str] = {
     "gemm": "a contraction that is a kernel of its own (projections, per-head batched products)",
-    "attention_prefill": "a fused attention kernel of a prefill step (causal, many queries)",
+    "attention_prefill": "a fused attention kernel of a prefill step over per-head keys (causal, many queries)",
+    "attention_prefill_latent": "a fused attention kernel of a prefill step over the shared latent (MLA recompute, "
+    "reuse)",
     "attention_decode_heads": "a fused decode attention kernel over per-head keys (MHA, GQA, expand, cache-kv)",
     "attention_decode_latent": "a fused decode attention kernel of every head over one shared latent cache (MLA "
     "recompute, reuse)",

@@ -113,7 +113,11 @@ def evaluate_table(
                 gemm=gemm,
                 attention=None
                 if task.attention_kernel is None
-                else FlashShape(integer(task.keys) if task.keys >= 0 else 0, task.attention_kernel, task.decode),
+                else FlashShape(
+                    kernel=task.attention_kernel,
+                    decode=task.decode,
+                    **{name: integer(i) for name, i in zip(FlashShape.NUMBERS, task.flash, strict=True)},
+                ),
                 density=density,
                 launch=task.launch,
             )

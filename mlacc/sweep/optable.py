@@ -24,7 +24,8 @@ from xdsl.dialects import func
 from xdsl.ir import Attribute, SSAValue
 
 from costmodel import fused_values, is_collective, is_task, task_operands
-from costmodel.la_ops import flash_group, flash_kernel, is_decode
+from costmodel.attention import FlashShape
+from costmodel.la_ops import flash_group, flash_kernel, flash_shape, is_decode
 from costmodel.op import Gemm
 from costmodel.placement import OFF_CHIP, home_rule
 from dialects import la
@@ -77,7 +78,8 @@ class Task:
     launch: bool = True
     causal: tuple[int, int] | None = None
     """(queries, keys) of the causal softmax of its flash group."""
-    keys: int = -1
+    flash: tuple[int, ...] = ()
+    """Its flash group's `FlashShape` counts (costmodel/attention.py `FlashShape.NUMBERS`)."""
     operands: tuple[int, ...] = ()
     """Value ids of the operands (-1: loaded into the innermost level by an earlier op of its flash group)."""
     result: int = -1
@@ -203,10 +205,11 @@ def _task(op: la.LaOp, i: int, ids: dict[SSAValue, int], record: _Recorder) -> T
         name = f"store {op.cache.data}"
     group = flash_group(op)
     softmax = next((o for o in group if isinstance(o, la.SoftmaxOp)), None)
-    causal, keys = None, -1
+    causal, flash = None, ()
     if softmax is not None:
         s, t = la.tensor_type(softmax.input).get_shape()[-2:]
-        keys = record(t)
+        shape = flash_shape(softmax, group, is_decode(op))
+        flash = tuple(record(int(getattr(shape, name))) for name in FlashShape.NUMBERS)
         if softmax.causal is not None:
             causal = (record(s), record(t))
     letters: tuple[tuple[str, str], ...] = ()
@@ -232,7 +235,7 @@ def _task(op: la.LaOp, i: int, ids: dict[SSAValue, int], record: _Recorder) -> T
         decode=is_decode(op),
         launch=not group or op is softmax,
         causal=causal,
-        keys=keys,
+        flash=flash,
         operands=tuple(-1 if v in loaded else ids[v] for v in task_operands(op)),
         result=-1 if isinstance(op, la.KvStoreOp) else ids[op.results[0]],
     )

@@ -1,0 +1,121 @@
+"""FlashMLA's decode kernel model (costmodel/flashmla.py) and the production stack the GPU presets default to."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from costmodel import Machine
+from costmodel.flashmla import BLOCK_ROWS, FIXED_OVERHEAD_BLOCKS, kernel_cycles, schedule, soft_maximum
+from costmodel.la_ops import flash_group, flash_shape, is_decode
+from dialects import la
+from dialects.hw import attach_target
+from mlacc.frontend.dsl import parse_dsl
+from mlacc.hardware import load_hardware
+from mlacc.pipeline import compile_to, estimate
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "deepseek_v3.attn"
+
+
+def replay(sms: int, batch: int, rows: int, keys: int) -> tuple[int, int, int, int]:
+    """FlashMLA's `get_mla_metadata_kernel` (csrc/smxx/decode/get_decoding_sched_meta) line by line, for requests
+    of equal length: (parts, payload, pieces of the most-split request, pieces of all)."""
+    parts = max(sms // math.ceil(rows / BLOCK_ROWS), 1)
+    blocks = max(math.ceil(keys / 64), 1)
+    payload = math.ceil(batch * (blocks + FIXED_OVERHEAD_BLOCKS) / parts) + FIXED_OVERHEAD_BLOCKS
+    request, block, split, splits = 0, 0, 0, [0] * batch
+    for _ in range(parts):
+        remain = payload
+        while request < batch:
+            left = blocks - block
+            if remain >= left + FIXED_OVERHEAD_BLOCKS:
+                splits[request] = split + 1
+                remain -= left + FIXED_OVERHEAD_BLOCKS
+                request, block, split = request + 1, 0, 0
+            else:
+                if remain - FIXED_OVERHEAD_BLOCKS > 0:
+                    block += remain - FIXED_OVERHEAD_BLOCKS
+                    split += 1
+                break
+    return parts, payload, max(splits), sum(splits)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 300), st.sampled_from([16, 32, 64, 128, 256]), st.integers(1, 70000), st.integers(1, 2)
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_schedule_replays_flashmla_scheduler(shapes: list[tuple[int, int, int, int]]) -> None:
+    batch, heads, keys, tokens = (np.array(x) for x in zip(*shapes, strict=True))
+    got = np.stack(schedule(132, batch, heads * tokens, keys), axis=1)
+    for row, (b, h, t, s) in zip(got, shapes, strict=True):
+        assert tuple(int(x) for x in row) == replay(132, b, h * s, t)
+
+
+def test_soft_maximum_is_the_maximum_without_an_exponent() -> None:
+    assert soft_maximum(3.0, 4.0, 0.0) == 4.0
+    assert soft_maximum(3.0, 4.0, 2.0) == pytest.approx(5.0)
+
+
+def test_regimes() -> None:
+    """16 heads fill a quarter of a 64-row block: a large batch reads the cache at the measured rate; 128 heads x 2
+    query tokens do four times the mainloop work per key and are bound by it."""
+    h100 = Machine.of(load_hardware("h100"))
+    mainloop, read, _ = kernel_cycles(h100, 128, 16, 32769, 1152, 512)
+    assert read > 1.5 * mainloop
+    seconds = float(read) / h100.frequency
+    assert 128 * 32769 * 1152 / seconds == pytest.approx(3.35e12 * float(h100.attention_latent_memory), rel=1e-6)
+    mainloop, read, _ = kernel_cycles(h100, 128, 256, 4098, 1152, 512)
+    assert mainloop > 1.5 * read
+
+
+def lowered(scheme: str, hardware: str = "h100", until: str = "absorbed"):
+    """examples/deepseek_v3.attn on `hardware`, lowered to `until` as `scheme`."""
+    module = parse_dsl(EXAMPLE.read_text(), str(EXAMPLE))
+    attach_target(module, load_hardware(hardware))
+    return compile_to(module, until, scheme=scheme)
+
+
+def shapes(scheme: str) -> dict[str, object]:
+    """The decode workload's `FlashShape` under `scheme`."""
+    module = lowered(scheme)
+    softmax = next(op for op in module.walk() if isinstance(op, la.SoftmaxOp) and is_decode(op))
+    return vars(flash_shape(softmax, flash_group(softmax), is_decode(softmax)))
+
+
+def test_parts_a_one_tensor_library_joins() -> None:
+    """expand's keys (128 per head + a 64-wide RoPE key shared by all heads) are broadcast and joined into 192-wide
+    keys per head, written and read back; the latent's parts live in one 576-wide cache already."""
+    expand, recompute = shapes("expand"), shapes("recompute")
+    batch, keys = 1, 4096 + 1  # examples/deepseek_v3.attn's decode workload: batch 1 x context 4k + 1 new token
+    assert expand["key_concat_bytes"] == 2 * batch * keys * 128 * 192 * 2
+    assert expand["query_concat_bytes"] == 2 * batch * 128 * 192 * 2
+    assert recompute["key_concat_bytes"] == 0
+    assert recompute["query_concat_bytes"] == 2 * batch * 128 * 576 * 2
+    assert (recompute["batch"], recompute["rows"], recompute["key_bytes"], recompute["value_width"]) == (
+        batch, 128, 576 * 2, 512
+    )  # fmt: skip
+
+
+def test_presets_default_to_production_kernels() -> None:
+    """`--hw h100` runs the latent decode on FlashMLA; `h100:triton` keeps our own kernel and its figures."""
+
+    def decode(hardware: str):
+        module = parse_dsl(EXAMPLE.read_text(), str(EXAMPLE))
+        attach_target(module, load_hardware(hardware))
+        return next(r for r in estimate(module, "recompute") if r.phase == "decode")
+
+    production, triton = decode("h100"), decode("h100:triton")
+    assert production.kernels["attention_decode_latent"] == "flashmla"
+    assert triton.kernels["attention_decode_latent"] == "triton-flash"
+    assert production.seconds < triton.seconds
