@@ -132,9 +132,24 @@ validation grid on different boards (benchmarks/results/h200_2026-11-24.csv and 
 of its 104 steps within 1.8% of each other (median 0.5%, largest 4.9%)."""
 
 
-def preset_for(device: str) -> str:
+PRODUCTION_NOTES = ("flashmla", "sdpa")
+"""What a step row's note names where benchmarks/gpu/production.py ran it on production kernels."""
+
+MEASURED_PROFILE = "triton"
+"""The profile of a preset that models the kernels of benchmarks/gpu/measure.py (our own Triton kernels)."""
+
+
+def preset_for(device: str, rows: Iterable[dict[str, str]] = ()) -> str:
+    """The preset that models `device` running the kernels its steps ran: the preset's default production stack
+    where the rows' notes name production kernels (production.py), else its Triton profile (measure.py's
+    kernels), where it has one."""
+    from mlacc.hardware.loader import preset_profiles
+
     for key, preset in DEVICE_PRESETS.items():
         if key in device:
+            production = any(name in row.get("note", "") for row in rows for name in PRODUCTION_NOTES)
+            if not production and MEASURED_PROFILE in preset_profiles(preset):
+                return f"{preset}:{MEASURED_PROFILE}"
             return preset
     raise InputError(f"no preset models device '{device}': name one with --hw")
 
@@ -237,7 +252,7 @@ def estimate_point(point: Point, hardware: str) -> dict[str, LayerResult]:
 def validate(path: str, hardware: str | None = None, grid: str = "validation") -> list[Validation]:
     out = []
     for device, rows in read_measurements(path, grid).items():
-        preset = hardware or preset_for(device)
+        preset = hardware or preset_for(device, rows)
         validation = Validation(device, preset, Path(path).name)
         points = [
             Point(row["model"], row["phase"], int(row["batch"]), int(row["context"]), int(row["new_tokens"]))

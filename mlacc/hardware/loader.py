@@ -65,6 +65,12 @@ def preset_names() -> list[str]:
     return sorted(p.name.removesuffix(".toml") for p in PRESETS.iterdir() if p.name.endswith(".toml"))
 
 
+def preset_profiles(name: str) -> list[str]:
+    """The kernel profiles a preset defines (`[profiles.NAME]`), read without building its target."""
+    profiles = tomllib.loads(preset_path(name).read_text(encoding="utf-8")).get("profiles", {})
+    return list(profiles) if isinstance(profiles, dict) else []
+
+
 def preset_description(name: str) -> str:
     """A preset's one-line description and its kernel profiles, read without building its target (for `mlacc hw
     list`)."""
@@ -322,6 +328,8 @@ class _Reader:
                             f"missing {', '.join(sorted(group - given))}",
                             key,
                         )
+        from dialects.hw_calibration import problems
+
         kernels = self.kernels(data.get("kernels", {}), "kernels")
         for name, profile in data.get("profiles", {}).items() if isinstance(data.get("profiles"), dict) else ():
             table = f"profiles.{name}"
@@ -329,7 +337,12 @@ class _Reader:
                 self.fail(f"profile '{name}' must be a table of {', '.join(sorted(_PROFILE))}", table)
             self.fields(profile, _PROFILE, set(), f"[{table}]", table, None)
             self.kernels(profile.get("kernels", {}), f"{table}.kernels")
-            self.fields(profile.get("efficiency", {}), _EFFICIENCY, set(), f"[{table}.efficiency]", table, None)
+            overlay = profile.get("efficiency", {})
+            self.fields(overlay, _EFFICIENCY, set(), f"[{table}.efficiency]", table, None)
+            numbers = {k: float(self.number(overlay, k, f"[{table}.efficiency]", table, None)) for k in overlay}
+            wrong = problems({**optional.get("efficiency", {}), **numbers})
+            if wrong:
+                self.fail(f"profile '{name}': {wrong[0]}", table)
         interconnect: dict[str, float] | None = None
         if "interconnect" in data:
             from dialects.hw import INTERCONNECT_FIELDS

@@ -1,0 +1,211 @@
+"""Fits a GPU preset's production-kernel constants (issue #26) from the calibration rows of production.py CSVs:
+
+    python benchmarks/gpu/fit_production.py benchmarks/results/h100_production_2026-12-07.csv --preset h100
+    python benchmarks/gpu/fit_production.py benchmarks/results/h200_production_2026-12-07.csv --preset h200
+
+Prints the [efficiency] lines of the preset's production profile, each with the rows it came from and its error
+on the calibration rows and on the validation rows (which no fit reads). Only grid=calibration rows are fitted, so
+`mlacc validate` judges the steps on shapes no constant saw. Runs anywhere (numpy and mlacc).
+
+- FlashMLA (`flashmla` rows): costmodel/flashmla.py's kernel, its mainloop per block, its read rate and the
+  combine's time per piece fit together by relative least squares, and the exponent of the soft maximum between the
+  mainloop and the read (`attention_latent_overlap`), by a search.
+- cuDNN causal prefill (`sdpa-prefill-*` rows, the fastest backend): costmodel/attention.py's causal program model,
+  waves of programs over the keys each query sees plus `attention_program_keys`, one rate per compiled kernel
+  (128 x 128 heads; the expanded 192 / 128 form, which cache-kv and expand run).
+- the latent (576 / 512) prefill, which only SDPA's EFFICIENT backend runs: its rate on the expanded form, read from
+  the same rows' notes (every backend is timed on every shape).
+- cuDNN per-head decode (`sdpa-decode-*`): seconds = latency + bytes / (rate x datasheet), one rate per form.
+- the fused kernels' energy per MAC over a GEMM's, on the compute-bound prefill rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import statistics
+from dataclasses import replace
+
+import numpy as np
+
+from costmodel import Machine
+from costmodel.flashmla import BLOCK_KEYS, kernel_cycles, soft_maximum
+from mlacc.hardware import load_hardware
+
+LATENT_KEY, LATENT_VALUE = 576, 512
+"""DeepSeek-V3's absorbed query/key width (512 latent + 64 RoPE) and value width, as production.py times them."""
+
+WIDTHS = {"mha": (128, 128), "expanded": (192, 128)}
+"""Query/key and value widths of the two SDPA forms production.py times."""
+
+
+def rows_of(paths: list[str]) -> list[dict[str, str]]:
+    return [r for p in paths for r in csv.DictReader(open(p)) if r["status"] == "ok" and r["kind"] == "attention"]
+
+
+def column(rows: list[dict[str, str]], key: str) -> np.ndarray:
+    return np.array([float(r[key]) for r in rows])
+
+
+def report(name: str, errors: np.ndarray, calibration: np.ndarray) -> str:
+    parts = []
+    for label, mask in (("calibration", calibration), ("validation", ~calibration)):
+        if mask.any():
+            e = np.abs(errors[mask])
+            parts.append(f"{label} {mask.sum()}: median {np.median(e):.1%}, max {e.max():.1%}")
+    return f"    {name}: " + "; ".join(parts)
+
+
+def flashmla_seconds(machine: Machine, rows: list[dict[str, str]], block: float, rate: float, split: float,
+                     overlap: float) -> np.ndarray:  # fmt: skip
+    """The model's seconds of each FlashMLA row at these constants (block and split in seconds)."""
+    hz = float(machine.frequency)
+    batch, context, tokens, heads = (
+        column(rows, k).astype(np.int64) for k in ("batch", "context", "new_tokens", "heads")
+    )
+    trial = replace(
+        machine,
+        attention_latent_block_cycles=block * hz,
+        attention_latent_memory=rate,
+        attention_split_cycles=split * hz,
+        attention_latent_overlap=overlap,
+    )
+    compute, memory, combine = kernel_cycles(
+        trial, batch, heads * tokens, context + tokens, LATENT_KEY * 2, LATENT_VALUE
+    )
+    return (soft_maximum(compute, memory, overlap) + combine) / hz
+
+
+def fit_flashmla(machine: Machine, rows: list[dict[str, str]]) -> None:
+    rows = [r for r in rows if r["model"] == "flashmla"]
+    seconds = column(rows, "seconds")
+    calibration = np.array([r["grid"] == "calibration" for r in rows])
+    hbm = float(machine.dram.read_bandwidth) * float(machine.frequency)
+    best = None
+    for overlap in np.arange(1.2, 4.01, 0.04):
+        # Linear in (block, 1 / rate, split) at a fixed overlap only where one term dominates: fit by Gauss-Newton.
+        x = np.array([1.6e-6, 1 / (0.9 * hbm), 2e-7])
+        for _ in range(30):
+
+            def model(x: np.ndarray, overlap: float = overlap) -> np.ndarray:
+                rate = min(1.0, 1 / (x[1] * hbm))
+                return flashmla_seconds(machine, rows, x[0], rate, x[2], overlap) / seconds - 1
+
+            residual = model(x)
+            jacobian = np.stack([(model(x + step) - residual) / step[i]
+                                 for i, step in enumerate(np.diag(x * 1e-4))], axis=1)  # fmt: skip
+            delta, *_ = np.linalg.lstsq(jacobian[calibration], -residual[calibration], rcond=None)
+            x = np.maximum(x + delta, [1e-9, 1 / hbm, 0.0])
+            if np.all(np.abs(delta) < np.abs(x) * 1e-7):
+                break
+        errors = model(x)
+        rms = float(np.sqrt(np.mean(errors[calibration] ** 2)))
+        if best is None or rms < best[0]:
+            best = (rms, overlap, x, errors)
+    assert best is not None
+    _, overlap, (block, inverse, split), errors = best
+    hz = float(machine.frequency)
+    print(f"attention_latent_block_cycles = {block * hz:.0f}   # {block * 1e6:.3f} us per 64 x 64 block")
+    print(f"attention_latent_memory = {min(1.0, 1 / (inverse * hbm)):.3f}   # latent cache read rate / datasheet")
+    print(f"attention_latent_overlap = {overlap:.2f}   # soft maximum of mainloop and read")
+    print(f"attention_split_cycles = {split * hz:.0f}   # {split * 1e6:.3f} us per piece of the most-split request")
+    print(report(f"FlashMLA, {len(rows)} kernels (block {BLOCK_KEYS} keys)", errors, calibration))
+
+
+def backend_times(note: str) -> dict[str, float]:
+    """Every backend's microseconds a production.py SDPA row's note lists ('cudnn 89.0 us, flash 161.1 us')."""
+    return {name: float(us) * 1e-6 for name, us in re.findall(r"(cudnn|flash|efficient) ([0-9.]+) us", note)}
+
+
+def fit_prefill(machine: Machine, rows: list[dict[str, str]]) -> None:
+    """Causal prefill: seconds = waves x (keys a query sees on average + program_keys) x per-key MACs / (the SM's
+    peak x rate) + the kernel's latency, as costmodel/attention.py charges a causal flash program."""
+    prefill = [r for r in rows if r["model"].startswith("sdpa-prefill") and "fastest" in r["note"]]
+    peak = float(machine.peak_macs("bf16")) * float(machine.frequency)  # MACs per second of one SM
+    latency = float(machine.contraction_latency) / float(machine.frequency)
+
+    def busiest(r: dict[str, str], program_keys: float, seconds: float) -> float:
+        qk, v = WIDTHS[r["model"].removeprefix("sdpa-prefill-")]
+        b, s, h = int(r["batch"]), int(r["new_tokens"]), int(r["heads"])
+        programs = b * h * -(-s // machine.rows)
+        average = (s + 1) / 2
+        per_key = machine.rows * (qk + v)
+        return -(-programs // machine.units) * (average + program_keys) * per_key / peak / (seconds - latency)
+
+    def solve(subset: list[dict[str, str]], program_keys: float, seconds_of) -> tuple[float, np.ndarray]:
+        x = np.array([busiest(r, program_keys, seconds_of(r)) for r in subset])
+        inverse = float(np.sum(x) / np.sum(x**2))  # relative least squares of x x inverse = 1
+        return 1 / inverse, x * inverse - 1
+
+    def fastest(r: dict[str, str]) -> float:
+        return float(r["seconds"])
+
+    calibration = [r for r in prefill if r["grid"] == "calibration"]
+    mha = [r for r in calibration if r["model"].endswith("mha")]
+    program_keys = min(np.arange(0.0, 1024.0, 8.0), key=lambda p: float(np.sum(solve(mha, p, fastest)[1] ** 2)))
+    print(f"attention_program_keys = {program_keys:.0f}   # a causal program's start and end, in keys (cuDNN, MHA)")
+    for key, form in (("attention_compute", "mha"), ("attention_two_part_compute", "expanded")):
+        mine = [r for r in prefill if r["model"].endswith(form)]
+        rate, _ = solve([r for r in mine if r["grid"] == "calibration"], program_keys, fastest)
+        errors = np.array([busiest(r, program_keys, fastest(r)) / rate - 1 for r in mine])
+        print(f"{key} = {rate:.3f}   # cuDNN causal prefill, {form} form, mainloop rate / peak")
+        print(report(f"sdpa-prefill-{form}", errors, np.array([r["grid"] == "calibration" for r in mine])))
+    # The latent form (q/k 576, v 512) runs only on EFFICIENT: its rate on the expanded form's shapes.
+    expanded = [r for r in calibration if r["model"].endswith("expanded") and "efficient" in backend_times(r["note"])]
+
+    def efficient(r: dict[str, str]) -> float:
+        return backend_times(r["note"])["efficient"]
+
+    rate, errors = solve(expanded, program_keys, efficient)
+    print(f"attention_latent_prefill_compute = {rate:.3f}   # SDPA EFFICIENT causal prefill rate / peak")
+    print(report("sdpa EFFICIENT, expanded form", errors, np.ones(len(errors), dtype=bool)))
+
+
+def fit_decode(machine: Machine, rows: list[dict[str, str]]) -> None:
+    """Per-head decode: seconds = latency + bytes / (rate x datasheet), relative least squares per form."""
+    hbm = float(machine.dram.read_bandwidth) * float(machine.frequency)
+    latency = float(machine.contraction_latency) / float(machine.frequency)
+    for key, form in (("attention_memory", "mha"), ("attention_two_part_memory", "expanded")):
+        mine = [r for r in rows if r["model"] == f"sdpa-decode-{form}" and "fastest" in r["note"]]
+        calibration = np.array([r["grid"] == "calibration" for r in mine])
+        seconds, moved = column(mine, "seconds"), column(mine, "bytes")
+        x = moved / hbm / (seconds - latency)
+        inverse = float(np.sum(x[calibration]) / np.sum(x[calibration] ** 2))
+        rate = min(1.0, 1 / inverse)
+        errors = (latency + moved / (rate * hbm)) / seconds - 1
+        print(f"{key} = {rate:.3f}   # cuDNN per-head decode, {form} form, cache read rate / datasheet")
+        print(report(f"sdpa-decode-{form}", errors, calibration))
+
+
+def fit_energy_ratio(machine: Machine, rows: list[dict[str, str]]) -> None:
+    """Joules of compute-bound prefill kernels (prompts >= 4k) less the preset's static power and their HBM bytes,
+    over their MACs at a GEMM's pJ per MAC."""
+    static = float(machine.static_power)  # as the model charges it (the preset's, fit on its own idle rows)
+    hbm_pj = float(machine.dram.read_energy)
+    mac_pj = float(machine.mac_energy["bf16"])
+    ratios = []
+    for r in rows:
+        if r["model"].startswith("sdpa-prefill") and r["joules"] and r["grid"] == "calibration":
+            if int(r["new_tokens"]) >= 4096:
+                left = float(r["joules"]) - static * float(r["seconds"]) - float(r["bytes"]) * hbm_pj * 1e-12
+                ratios.append(left / (float(r["flops"]) / 2 * mac_pj * 1e-12))
+    print(f"attention_mac_energy_ratio = {statistics.median(ratios):.2f}   # median of {len(ratios)} cuDNN "
+          f"prefill kernels, static power {static:.0f} W")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("csv", nargs="+")
+    parser.add_argument("--preset", required=True, help="the preset whose clock, units and GEMM latency are read")
+    args = parser.parse_args()
+    machine = Machine.of(load_hardware(args.preset))
+    rows = rows_of(args.csv)
+    fit_flashmla(machine, rows)
+    fit_prefill(machine, rows)
+    fit_decode(machine, rows)
+    fit_energy_ratio(machine, rows)
+
+
+if __name__ == "__main__":
+    main()
