@@ -326,7 +326,7 @@ def test_reports_say_whether_the_hardware_was_calibrated_and_charge_static_power
     assert (h100["calibrated"], a100["calibrated"]) == (True, False)
     (result,) = h100["results"]
     assert result["calibrated"]
-    static = load_hardware("h100").static_power * result["seconds"] * 1e12
+    static = load_hardware("h100:triton").static_power * result["seconds"] * 1e12
     assert result["energy_breakdown_pj"]["static"] == pytest.approx(static)
     assert "static" not in a100["results"][0]["energy_breakdown_pj"]
 
@@ -357,7 +357,7 @@ def test_flash_group_reads_the_latent_once_and_launches_once(capsys: pytest.Capt
     assert ops["attn_out"]["kernel"] is None
     latent = 4097 * 512 * 2
     assert ops["scores_nope"]["bytes"]["hbm"] == pytest.approx(latent)
-    machine = Machine.of(load_hardware("h100"))
+    machine = Machine.of(load_hardware("h100:triton"))
     # The weighted sum reads no latent; off chip it only writes and reads back its split kernel's fp32 partial
     # rows (128 heads in two row blocks of 64, the 4097 keys split 9 ways), which the combine merges.
     splits = float(flash_programs(machine.units, 2, 4097)[()]) / 2
@@ -402,9 +402,11 @@ def test_validate_says_which_device_it_cannot_model_and_which_grid_is_empty(
 
 
 def test_fused_attention_macs_cost_the_measured_ratio_of_a_gemms():
-    """Board energy of the Triton attention kernel is about four times a cuBLAS GEMM's per MAC (fit.py):
-    the same contraction costs that ratio more inside a flash group, and nothing more outside it."""
-    h100 = Machine.of(load_hardware("h100"))
+    """Board energy of the Triton attention kernel is about four times a cuBLAS GEMM's per MAC (fit.py), cuDNN's
+    about twice (fit_production.py): the same contraction costs that ratio more inside a flash group, and nothing
+    more outside it."""
+    assert Machine.of(load_hardware("h100")).attention_mac_energy_ratio > 2
+    h100 = Machine.of(load_hardware("h100:triton"))
     assert h100.attention_mac_energy_ratio > 3
     gemm = Gemm.of("gmk,gkn->gmn", {"g": 128, "m": 64, "n": 4096, "k": 192})
     plain = OpSpec("s", "einsum", "bf16", 2, 2 * gemm.macs, (2 * 128 * 64 * 192, 2 * 128 * 4096 * 192),
@@ -423,7 +425,7 @@ def test_fused_attention_macs_cost_the_measured_ratio_of_a_gemms():
 def test_elementwise_work_inside_a_measured_fused_kernel_costs_no_on_chip_time():
     """A flash group's softmax and score sum live in the kernel's registers; its measured rate pays for them,
     so on a calibrated machine only off-chip bytes (none here) could add time."""
-    h100 = Machine.of(load_hardware("h100"))
+    h100 = Machine.of(load_hardware("h100:triton"))
     on_chip = h100.levels[0].name
     softmax = OpSpec("p", "softmax", "bf16", 2, 5 * 2**30, (2**31,), 2**31, attention=FlashShape(0), launch=False)
     est = estimate_elementwise(h100, softmax, Placement((on_chip,), on_chip))
@@ -481,7 +483,7 @@ def test_a_fill_writes_at_the_rate_fit_on_gemm_stores():
     copy moves more than either alone (its reads and writes interleave): copy-like ops keep one rate."""
     streams = (r for r in csv.DictReader(open(RESULTS / "h200_streams_2026-12-01.csv")) if r["kind"] == "stream")
     rows = {(r["model"], int(r["bytes"])): float(r["bytes"]) / float(r["seconds"]) for r in streams}
-    machine = Machine.of(load_hardware("h200"))
+    machine = Machine.of(load_hardware("h200:triton"))
     peak = machine.dram.read_bandwidth * machine.frequency
     assert abs(rows[("write", 2**30)] / (machine.memory_write_efficiency * peak) - 1) < 0.01
     assert abs(rows[("read", 2**30)] / (machine.memory_efficiency * peak) - 1) < 0.03
@@ -501,7 +503,7 @@ def test_small_ops_cost_in_a_step_what_its_profile_measured():
     # (a long step's profiled replays run hotter than its timed ones: no gap to read)
     point = {id(s): Point(s.kernels[0]["model"], "decode", int(s.kernels[0]["batch"]), int(s.kernels[0]["context"]), 1)
              for s in steps}  # fmt: skip
-    estimates = estimate_points(point.values(), "h200")
+    estimates = estimate_points(point.values(), "h200:triton")
     for step in steps:
         kernels = step.kernels
         assert step.gap is not None
@@ -520,7 +522,7 @@ def test_gemm_rates_are_the_sustained_ones_under_the_power_limit():
     The H200 preset's GEMM rates are those sustained rates (within 6.2%), measured at `gemm_clock`; a GEMM
     between memory-bound kernels runs cooler (1624 MHz) and faster, which the step clock gives it."""
     rows = {r["model"]: r for r in csv.DictReader(open(RESULTS / "h200_clocks_2026-11-30.csv")) if r["kind"] == "clock"}
-    machine = Machine.of(load_hardware("h200"))
+    machine = Machine.of(load_hardware("h200:triton"))
 
     def model_seconds(r: dict[str, str]) -> float:
         return float(dram_gemm(machine, int(r["m"]), int(r["n"]), int(r["k"]))[1].cycles / machine.frequency)
@@ -542,7 +544,7 @@ def test_the_step_clock_speeds_a_gemm_between_copies_as_measured():
     rows = {
         r["model"]: r for r in csv.DictReader(open(RESULTS / "h200_duty_mix_2026-11-30.csv")) if r["kind"] == "clock"
     }
-    machine = Machine.of(load_hardware("h200"))
+    machine = Machine.of(load_hardware("h200:triton"))
     op, estimate = dram_gemm(machine, 8192, 16384, 7168)
     gemm = clocked_op(machine, op, estimate)
     copy = ClockedOp(None, 0.0, 0.0, 0.0, float(rows["mix copy alone"]["seconds"]) * machine.frequency)
@@ -612,7 +614,7 @@ def test_flash_programs_over_few_keys_run_below_the_kernels_rate():
     """A flash program's start and end (query rows in, output out) overlap nothing: on H200 they are worth
     `attention_program_keys` keys of its mainloop (fit on benchmarks/results/h200_decode_kernels_2026-11-30.csv), so
     batch-1 latent decode, split into programs of 512 keys, runs at 512 / (512 + k0) of the long-program rate."""
-    h200 = Machine.of(load_hardware("h200"))
+    h200 = Machine.of(load_hardware("h200:triton"))
     assert 100 < h200.attention_program_keys < 400 and h200.attention_split_cycles > 0
     op = latent_scores(batch=1, keys=32768)
     keys = 512  # 2 row blocks, 64 splits (flash_programs): 128 programs on 132 SMs
@@ -634,7 +636,7 @@ def test_each_compiled_flash_kernel_runs_at_its_own_measured_rate():
     programs, split decode programs and the decode kernel without splits, whose mainloop measured 2% slower
     than the split one's on H200 (batch 72-100 unsplit against batch 3-64 split, key counts not a multiple of 16
     as the steps have them)."""
-    h200 = Machine.of(load_hardware("h200"))
+    h200 = Machine.of(load_hardware("h200:triton"))
     assert h200.attention_decode_unsplit_compute < h200.attention_decode_compute < h200.attention_compute_efficiency
     start_end = lambda keys: keys / (keys + h200.attention_program_keys)  # noqa: E731
     # Batch 128: 256 row blocks fill the 132 SMs, so the keys are not split.
@@ -678,7 +680,7 @@ def test_the_per_head_two_part_kernel_runs_causal_programs_at_its_own_measured_r
     assert isinstance(first, la.EinsumOp)
     spec = op_spec(first)
     assert spec.attention is not None and spec.density < 1 and spec.attention.two_part_heads == per_head
-    h200 = Machine.of(load_hardware("h200"))
+    h200 = Machine.of(load_hardware("h200:triton"))
     assert h200.attention_two_part_compute > h200.attention_compute_efficiency
     rate = h200.attention_two_part_compute if per_head else h200.attention_compute_efficiency
     one_kernel = FlashShape.of(spec.attention.keys, spec.attention.two_part_keys, two_part_heads=False)
@@ -712,7 +714,7 @@ def test_a_kernel_that_reads_each_heads_keys_in_two_parts_streams_at_its_own_mea
     0.934, each with enough programs in flight (`in_flight_share`; kernel grid,
     benchmarks/results/h200_head16_2026-12-01.csv). expand's RoPE key is shared by all heads: its kernel, with
     16 query rows a program, streams as MHA's (0.953 fit alone) and holds the two-part kernel's programs."""
-    h200 = Machine.of(load_hardware("h200"))
+    h200 = Machine.of(load_hardware("h200:triton"))
     assert h200.attention_two_part_programs_per_unit < h200.attention_programs_per_unit
     hbm = h200.dram.read_bandwidth * h200.frequency
     for file, scheme, rate, resident in [
@@ -720,7 +722,7 @@ def test_a_kernel_that_reads_each_heads_keys_in_two_parts_streams_at_its_own_mea
         ("examples/deepseek_v3.attn", "expand", h200.attention_memory_efficiency, 3),
         ("examples/mha_baseline.attn", None, h200.attention_memory_efficiency, 4),
     ]:
-        args = [file, "--workload", "decode", "--hw", "h200", "--batch", "16"] + (
+        args = [file, "--workload", "decode", "--hw", "h200:triton", "--batch", "16"] + (
             ["--scheme", scheme] if scheme else []
         )
         result = _compile_json(*args, capsys=capsys)["results"][0]
@@ -732,7 +734,7 @@ def test_a_kernel_that_reads_each_heads_keys_in_two_parts_streams_at_its_own_mea
         rate *= in_flight_share(16 * 128, 132 * resident, h200.attention_stream_programs)
         assert ops[name]["seconds"] == pytest.approx(ops[name]["bytes"]["hbm"] / (hbm * rate), rel=1e-6)
     # No preset measured it elsewhere: the one-part rate stands in.
-    h100 = Machine.of(load_hardware("h100"))
+    h100 = Machine.of(load_hardware("h100:triton"))
     assert h100.attention_two_part_memory == h100.attention_memory_efficiency
 
 
@@ -747,7 +749,9 @@ def decode_kernel_times(kernel: str, names: tuple[str, ...]) -> tuple[dict, dict
     for r in rows:
         seconds.setdefault((int(r["batch"]), int(r["context"])), []).append(float(r["seconds"]))
     estimated = {}
-    estimates = estimate_points([Point(layer, "decode", batch, context, 1) for batch, context in seconds], "h200")
+    estimates = estimate_points(
+        [Point(layer, "decode", batch, context, 1) for batch, context in seconds], "h200:triton"
+    )
     for batch, context in seconds:
         results = estimates[Point(layer, "decode", batch, context, 1)]
         (result,) = results.values() if scheme is None else (results[scheme],)
@@ -768,13 +772,13 @@ def test_the_per_head_two_part_decode_kernel_is_estimated_as_the_kernel_grid_tim
     assert all(abs(errors[p]) < 0.035 for p in errors if p[0] >= 16)
 
 
-@pytest.mark.parametrize("name", ["h100", "h200"])
+@pytest.mark.parametrize("name", ["h100:triton", "h200:triton"])
 def test_the_attention_mac_energy_is_what_the_board_drew_after_everything_charged_apart(name: str):
     """The fused kernel's pJ per MAC (over a GEMM's) is the board energy of its compute-heavy calibration rows
     less static power, HBM bytes and the L2 bytes the model charges apart for the same kernel: left in, the L2
     energy was counted twice (4.74 on H200 where 4.22 was measured with the L2 of the time)."""
     machine = Machine.of(load_hardware(name))
-    rows = list(csv.DictReader(open(RESULTS / f"{name}_2026-11-24.csv")))
+    rows = list(csv.DictReader(open(RESULTS / f"{name.removesuffix(':triton')}_2026-11-24.csv")))
     heavy = [r for r in rows if r["grid"] == "calibration" and r["kind"] == "attention" and r["phase"] == "prefill"]
     l2, hbm = machine.levels[-2], machine.dram
     ratios = []
@@ -804,7 +808,7 @@ def test_the_one_part_decode_kernel_streams_at_its_rate_only_with_enough_program
     for batch in (2, 3):  # 256 programs and 384 over 6k keys or more each: within 5% either way
         for context in (6144, 12288, 24576):
             assert abs(errors[batch, context]) < 0.05, (batch, context, errors[batch, context])
-    h200 = Machine.of(load_hardware("h200"))
+    h200 = Machine.of(load_hardware("h200:triton"))
     assert in_flight_share(256, 132 * h200.attention_programs_per_unit, h200.attention_stream_programs) < 0.85
     assert in_flight_share(384, 132 * h200.attention_programs_per_unit, h200.attention_stream_programs) == 1
 
@@ -818,8 +822,8 @@ def test_validate_compares_several_runs_and_plots_a_panel_for_each(tmp_path: Pat
     plot = tmp_path / "v.png"
     assert cli.main(["validate", *runs, "--plot", str(plot)]) == 0
     out = capsys.readouterr().out
-    assert "== NVIDIA H100 80GB HBM3 (h100_2026-11-24.csv) vs mlacc preset 'h100'" in out
-    assert "== NVIDIA H200 (h200_cublaslt_2026-12-01.csv) vs mlacc preset 'h200'" in out
+    assert "== NVIDIA H100 80GB HBM3 (h100_2026-11-24.csv) vs mlacc preset 'h100:triton'" in out
+    assert "== NVIDIA H200 (h200_cublaslt_2026-12-01.csv) vs mlacc preset 'h200:triton'" in out
     assert matplotlib.image.imread(str(plot)).shape[1] == 2 * 600  # two 6-inch panels at 100 dpi
     assert cli.main(["validate", *runs, "--max-error", "0.1"]) == 1
     assert "limit exceeded" in capsys.readouterr().out
@@ -835,7 +839,7 @@ def test_the_model_streams_deep_k_weights_as_cublaslts_pick_and_cublas_heuristic
     product at decode), cuBLASLt's pick (an unsplit kernel) runs within 4.5% of the model at every M; cuBLAS's
     own heuristic gives M = 64 and 128, and no other M, a split-K kernel with 448-column tiles that takes 27-81%
     longer than the model gives: the one GEMM behind the cuBLAS runs' 25% `reuse` point at batch 128 x 1k."""
-    machine = Machine.of(load_hardware("h200"))
+    machine = Machine.of(load_hardware("h200:triton"))
 
     def deep(rows: list[dict[str, str]]) -> list[dict[str, str]]:
         return [r for r in rows if int(r["k"]) >= 32768 and int(r["m"]) <= 128 and r["n"] == "7168"]
@@ -854,11 +858,11 @@ def test_a_second_boards_calibration_gives_the_same_energy_constants():
     """The calibration kernels measured on a second H200 (h200_calibration2_2026-12-01.csv) fit, by the same
     fit_energy that benchmarks/gpu/fit.py prints, to the first board's energy constants within 9%: the preset's
     joules are the chip's, not one board's (boards still differ by up to 12% on short decode steps, README)."""
-    machine = Machine.of(load_hardware("h200"))
+    machine = Machine.of(load_hardware("h200:triton"))
 
     def fitted(name: str) -> dict[str, float]:
         rows = [r for r in csv.DictReader(open(RESULTS / name)) if r["grid"] == "calibration" and r["status"] == "ok"]
-        return fit_energy(rows, machine, "h200")
+        return fit_energy(rows, machine, "h200:triton")
 
     first, second = fitted("h200_2026-11-24.csv"), fitted("h200_calibration2_2026-12-01.csv")
     assert first["hbm_pj"] * 1e12 == pytest.approx(78.42, abs=0.01)

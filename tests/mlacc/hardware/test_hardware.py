@@ -96,7 +96,7 @@ def test_hw_show_json_shape_is_stable():
         "static_power_watts",
         "kernels",
     ]
-    assert shown["kernels"]["attention_decode_latent"] == "triton-flash"
+    assert shown["kernels"]["attention_decode_latent"] == "flashmla"
     assert [m["name"] for m in shown["memory"]] == ["smem", "l2", "hbm"]
     assert shown["memory"][-1]["capacity_bytes"] == 80_000_000_000
     assert shown["ridge_flop_per_byte"]["bf16"] == pytest.approx(295, rel=0.01)
@@ -142,7 +142,7 @@ BAD_FILES = [
         "53:1: error: 'static_power_watts' in [energy] must be non-negative, got -3",
     ),
     (
-        ("attention_compute = 0.306", "attention_compute = 1.5"),
+        ("attention_compute = 0.576", "attention_compute = 1.5"),
         "62:1: error: [efficiency] compute and memory are fractions of peak: at most 1",
     ),
     (
@@ -151,13 +151,13 @@ BAD_FILES = [
         "clock_top_hz, gemm_clock_hz, memory_power: missing memory_power",
     ),
     (
-        ("attention_program_keys = 138", "attention_stream_programs = 190\nattention_program_keys = 138"),
+        ("attention_program_keys = 160", "attention_stream_programs = 190\nattention_program_keys = 160"),
         "62:1: error: [efficiency] models the decode kernel's programs in flight with both of "
         "attention_programs_per_unit, attention_stream_programs: missing attention_programs_per_unit",
     ),
     (
-        ("attention_program_keys = 138", "attention_two_part_programs_per_unit = -3\nattention_program_keys = 138"),
-        "74:1: error: 'attention_two_part_programs_per_unit' in [efficiency] must be positive, got -3",
+        ("attention_program_keys = 160", "attention_two_part_programs_per_unit = -3\nattention_program_keys = 160"),
+        "77:1: error: 'attention_two_part_programs_per_unit' in [efficiency] must be positive, got -3",
     ),
     (
         ("split_k_latency_cycles = 4598", "split_k_latency_cycles = -1"),
@@ -173,13 +173,13 @@ BAD_FILES = [
     ),
     (
         ('elementwise = "triton"', 'elementwise = "triton"\nsoftmax = "x"'),
-        "94:1: error: unknown field 'softmax' in [kernels] (expected: attention_decode_heads, "
-        "attention_decode_latent, attention_prefill, elementwise, gemm)",
+        "98:1: error: unknown field 'softmax' in [kernels] (expected: attention_decode_heads, "
+        "attention_decode_latent, attention_prefill, attention_prefill_latent, elementwise, gemm)",
     ),
-    (('gemm = "cublas"', "gemm = 3"), "89:1: error: 'gemm' in [kernels] must be a library name, got 3"),
+    (('gemm = "cublaslt"', "gemm = 3"), "92:1: error: 'gemm' in [kernels] must be a library name, got 3"),
     (
         ("attention_memory = 0.4", "attention_memroy = 0.4"),
-        "99:1: error: unknown field 'attention_memroy' in [profiles.slow.efficiency]",
+        "127:1: error: unknown field 'attention_memroy' in [profiles.slow.efficiency]",
     ),
 ]
 
@@ -238,9 +238,9 @@ def test_duplicate_unit_names_are_refused(tmp_path: Path, capsys: pytest.Capture
 
 
 def test_the_attention_energy_ratio_is_not_a_fraction_of_peak():
-    """`attention_mac_energy_ratio` is pJ over pJ (measured 3.75 on H100), so the at-most-1 rule of the
-    efficiency fractions must not refuse it."""
-    assert Machine.of(load_hardware("h100")).attention_mac_energy_ratio == pytest.approx(3.75)
+    """`attention_mac_energy_ratio` is pJ over pJ (measured 3.75 on H100 for our Triton kernel), so the at-most-1
+    rule of the efficiency fractions must not refuse it."""
+    assert Machine.of(load_hardware("h100:triton")).attention_mac_energy_ratio == pytest.approx(3.75)
 
 
 def test_every_calibration_constant_is_declared_once_and_read_through_its_declaration():
@@ -273,5 +273,17 @@ def test_an_unknown_kernel_profile_is_a_usage_error_naming_the_profiles(tmp_path
     path.write_text(PROFILED)
     assert cli.main(["hw", "show", f"{path}:slo"]) == 2
     assert capsys.readouterr().err == (
-        "error: hardware 'h100' has no kernel profile 'slo' (profiles: slow); did you mean 'slow'?\n"
+        "error: hardware 'h100' has no kernel profile 'slo' (profiles: triton, slow); did you mean 'slow'?\n"
+    )
+
+
+def test_a_profile_s_constants_are_checked_as_the_file_s_own(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """A profile's efficiency values are checked with the file's table under them, selected or not: an
+    out-of-range rate in `[profiles.triton.efficiency]` is refused in one located line."""
+    path = tmp_path / "chip.toml"
+    path.write_text(PROFILED.replace("attention_compute = 0.306", "attention_compute = 1.5", 1))
+    assert cli.main(["hw", "show", str(path)]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.endswith(
+        "error: profile 'triton': 'attention_compute' in [efficiency] is a fraction of peak: at most 1, got 1.5"
     )

@@ -15,5 +15,5 @@ builtin.module attributes {hw.target = #hw.target<"pair", frequency_hz = 1.0e9,
 }
 
 // CHECK: mac_pj = {fp32 = 4.0}, interconnect = {devices = 2.0, link_bandwidth_bytes_per_cycle = 100.0, collective_latency_cycles = 1000.0, energy_pj_per_byte = 10.0}>
-// NODE: #hw.target<"h200x8", {{.*}}, calibrated, interconnect = {devices = 8.0, link_bandwidth_bytes_per_cycle = 200.0, collective_latency_cycles = 58560.0, energy_pj_per_byte = 10.4}, kernels = {gemm = "cublas", {{.*}}}>
+// NODE: #hw.target<"h200x8", {{.*}}, calibrated, interconnect = {devices = 8.0, link_bandwidth_bytes_per_cycle = 200.0, collective_latency_cycles = 58560.0, energy_pj_per_byte = 10.4}, kernels = {gemm = "cublaslt", {{.*}}}>
 // ONE-NOT: interconnect
