@@ -191,6 +191,7 @@ class Machine:
             self.devices,
             bool(self.static_power),
             bool(self.attention_split_cycles),
+            bool(self.attention_latent_block_cycles),  # whether FlashMLA's own model runs (costmodel/estimate.py)
             tuple(sorted(self.kernels.items())),
         )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import re
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
@@ -37,9 +38,30 @@ class Point:
     batch: int
     context: int
     new_tokens: int
+    heads: int = 0
+    """The heads the step ran (a tensor-parallel shard of the layer, all of d_model in and out); 0: the layer's own."""
 
     def label(self) -> str:
-        return f"{self.model} {self.phase} b{self.batch} ctx {self.context} new {self.new_tokens}"
+        shard = f" heads {self.heads}" if self.heads else ""
+        return f"{self.model}{shard} {self.phase} b{self.batch} ctx {self.context} new {self.new_tokens}"
+
+    @staticmethod
+    def of(row: dict[str, str]) -> Point:
+        """The point a measurement row names (its `heads` column, where it has one, as `heads`)."""
+        heads = int(row["heads"]) if row.get("heads") else 0
+        return Point(row["model"], row["phase"], int(row["batch"]), int(row["context"]), int(row["new_tokens"]), heads)
+
+
+HEADS = re.compile(r"^(\s*heads\s*=\s*)(\d+)", re.MULTILINE)
+"""The `heads` field of a layer in DSL text."""
+
+
+def with_heads(text: str, heads: int, path: Path) -> str:
+    """The layer file with `heads` heads (its other fields unchanged): a measured tensor-parallel shard of it,
+    without the collective the full layer's tp run would add."""
+    if not HEADS.search(text):
+        raise InputError(f"measurement names {heads} heads, but {path} has no heads field")
+    return HEADS.sub(lambda m: f"{m.group(1)}{heads}", text)
 
 
 @dataclass
@@ -215,15 +237,16 @@ def estimate_points(points: Iterable[Point], hardware: str) -> dict[Point, dict[
     from mlacc.sweep.space import Chip, DesignPoint, SweepInput, file_module, workload_names
     from passes import SCHEMES
 
-    by_model: dict[str, list[Point]] = defaultdict(list)
+    by_model: dict[tuple[str, int], list[Point]] = defaultdict(list)
     for point in dict.fromkeys(points):
-        by_model[point.model].append(point)
+        by_model[(point.model, point.heads)].append(point)
     out: dict[Point, dict[str, LayerResult]] = {}
-    for model, mine in by_model.items():
+    for (model, heads), mine in by_model.items():
         path = EXAMPLES / f"{model}.attn"
         if not path.is_file():
             raise InputError(f"measurement names layer '{model}', but {path} does not exist")
-        sweep = SweepInput(str(path), path.read_text(encoding="utf-8"), SCHEMES, ops=True)
+        text = path.read_text(encoding="utf-8")
+        sweep = SweepInput(str(path), with_heads(text, heads, path) if heads else text, SCHEMES, ops=True)
         known = {p: _ESTIMATES.get((sweep.path, sweep.text, hardware, p)) for p in mine}
         todo = [p for p, found in known.items() if found is None]
         workload = workload_names(file_module(sweep.path, sweep.text))[0]  # the point replaces all its fields
@@ -254,10 +277,7 @@ def validate(path: str, hardware: str | None = None, grid: str = "validation") -
     for device, rows in read_measurements(path, grid).items():
         preset = hardware or preset_for(device, rows)
         validation = Validation(device, preset, Path(path).name)
-        points = [
-            Point(row["model"], row["phase"], int(row["batch"]), int(row["context"]), int(row["new_tokens"]))
-            for row in rows
-        ]
+        points = [Point.of(row) for row in rows]
         estimates = estimate_points(points, preset)
         for row, point in zip(rows, points, strict=True):
             estimate = estimates[point].get(row["scheme"])

@@ -41,7 +41,7 @@ SDPA (fastest backend per step, picked by event timing before capture; the note 
 192-wide key cache, both concatenate the query. recompute/reuse prefill run SDPA over the absorbed latent form
 (d_qk 576, d_v 512: only backends that accept it). --tp-out: the same steps with 64 and 16 heads (a TP shard of
 DeepSeek-V3 and of its MHA twin; `heads` says which) at batch 32 and 128 x context 4k and 16k, in a CSV of their
-own: `mlacc validate` reads no `heads` column, so those rows would be judged as 128-head steps.
+own: `mlacc validate` estimates each as the layer with that many heads (its `heads` column).
 
 Parts (--only), run in this order: flashmla-cal, sdpa-cal, steps, flashmla-val (FlashMLA validation shapes at batch
 2-128 x context 2k-32k), tp-steps, sdpa-val, flashmla-rest (the other FlashMLA validation shapes). --budget: no new

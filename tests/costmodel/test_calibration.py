@@ -34,6 +34,7 @@ from costmodel.plan import clocked_op
 from dialects import la
 from dialects.hw import attach_target
 from mlacc import cli
+from mlacc.diagnostics import InputError
 from mlacc.energy_fit import fit_energy
 from mlacc.estimates import LayerResult
 from mlacc.frontend import parse_dsl
@@ -55,6 +56,7 @@ from mlacc.validate import (
     read_measurements,
     read_profile,
     validate,
+    with_heads,
 )
 from tests.conftest import ROOT
 
@@ -169,6 +171,38 @@ def test_estimates_hold_on_the_committed_measurements(name: str):
     assert v.summary()["median_time_error"] <= limits["median"]
     # The estimates rank the schemes as measured wherever the measurements tell them apart beyond run-to-run noise.
     assert v.summary()["rankings_agreeing_within_ties"] == v.summary()["rankings"]
+
+
+PRODUCTION_LIMITS = {
+    # Steps of production kernels (benchmarks/gpu/production.py: FlashMLA, cuDNN through torch SDPA, cuBLASLt) on the
+    # H100, judged on the default `h100` preset, whose attention constants benchmarks/gpu/fit_production.py fit on
+    # kernel grids these steps do not share. Largest median per (phase, scheme): at issue #26's 5% where the model
+    # meets it, else pinned where it is against regressions (docs/validation.md says why each is off: expand's
+    # in-step SDPA decode runs 1.5x slower than timed alone; the latent prefill's EFFICIENT rate is the expanded
+    # form's).
+    "h100_production_2026-12-07.csv": {
+        ("decode", "recompute"): 0.05, ("decode", "reuse"): 0.05, ("decode", "mha"): 0.05,
+        ("decode", "cache-kv"): 0.10, ("decode", "expand"): 0.40, ("prefill", "mha"): 0.05,
+        ("prefill", "expand"): 0.11, ("prefill", "cache-kv"): 0.09, ("prefill", "recompute"): 0.18,
+        ("prefill", "reuse"): 0.09,
+    },
+    # The same steps with 64 and 16 heads (tensor-parallel shards of both layers; `heads` column).
+    "h100_production_tp_2026-12-07.csv": {
+        ("decode", "recompute"): 0.055, ("decode", "reuse"): 0.05, ("decode", "mha"): 0.05,
+        ("decode", "cache-kv"): 0.10, ("decode", "expand"): 0.40,
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(PRODUCTION_LIMITS))
+def test_production_kernel_steps_hold_on_the_default_presets(name: str):
+    v = validated(name)
+    assert v.hardware == "h100"
+    medians = {group: statistics.median(abs(r.time_error) for r in rows) for group, rows in v.groups().items()}
+    assert set(medians) == set(PRODUCTION_LIMITS[name])
+    assert {g: m for g, m in medians.items() if m > PRODUCTION_LIMITS[name][g]} == {}
+    if name.endswith("_tp_2026-12-07.csv"):  # every step is a shard: 64 or 16 heads, never the layer's 128
+        assert {r.point.heads for r in v.rows} == {64, 16}
 
 
 def _ir_estimate(point: Point, hardware: str) -> dict[str, LayerResult]:
@@ -869,3 +903,21 @@ def test_a_second_boards_calibration_gives_the_same_energy_constants():
     assert first["static_watts"] == pytest.approx(float(machine.static_power), abs=0.1)
     for key in ("static_watts", "l2_pj", "hbm_pj", "mac_pj", "attention_ratio"):
         assert abs(second[key] / first[key] - 1) < 0.09, key
+
+
+def test_a_step_with_other_heads_is_the_layer_with_that_many_heads():
+    """A `heads` column names a tensor-parallel shard: the layer file with that many heads, nothing else changed;
+    a file without a heads field is one line."""
+    text = (ROOT / "examples" / "deepseek_v3.attn").read_text()
+    shard = with_heads(text, 16, Path("deepseek_v3.attn"))
+    assert shard.replace("heads       = 16", "heads       = 128") == text
+    with pytest.raises(InputError, match=r"^measurement names 16 heads, but x.attn has no heads field$"):
+        with_heads("layer x : mha { d_model = 8 }", 16, Path("x.attn"))
+
+
+def test_validate_judges_each_run_on_the_kernels_it_ran():
+    """Steps whose notes name production kernels are judged on the preset's default stack, the others (measure.py's
+    Triton kernels) on its `triton` profile."""
+    assert preset_for("NVIDIA H100 80GB HBM3", [{"note": "attention flashmla 9241ae3; gemm cublaslt"}]) == "h100"
+    assert preset_for("NVIDIA H100 80GB HBM3", [{"note": "triton flash; gemm cublas"}]) == "h100:triton"
+    assert preset_for("NVIDIA A100-SXM4-80GB", [{"note": ""}]) == "a100"  # a preset without profiles
