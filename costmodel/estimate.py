@@ -121,7 +121,7 @@ def uses_flashmla(machine: Machine, op: OpSpec) -> bool:
         op.attention is not None
         and op.attention.op_class == "attention_decode_latent"
         and machine.library("attention_decode_latent") == "flashmla"
-        and bool(np.all(np.asarray(machine.attention_latent_block_cycles) > 0))
+        and bool(np.all(np.asarray(machine.attention_latent_compute) > 0))
     )
 
 
@@ -132,13 +132,21 @@ def flashmla_share(
     the sum take none): its cycles, compute cycles, each level's cycles (the cache read off chip) and its bound."""
     shape = op.attention
     assert shape is not None
+    if op.gemm is None:  # the softmax and the score sum: no share of the kernel (and no need to replay it)
+        zeros = np.zeros(points)
+        return zeros, zeros[:, None], [zeros[:, None] for _ in range(levels)], np.zeros(points, dtype=int)
     mainloop, read, combine = kernel_cycles(
-        machine, shape.batch, shape.rows, shape.keys, shape.key_bytes, shape.value_width
+        machine,
+        op.dtype,
+        op.element_bytes,
+        shape.batch,
+        shape.rows,
+        shape.keys,
+        np.asarray(shape.key_bytes) // op.element_bytes,
+        shape.value_width,
     )
     whole = soft_maximum(mainloop, read, machine.attention_latent_overlap) + combine
-    share = np.asarray(op.gemm.macs if op.gemm is not None else 0.0, dtype=float) / np.maximum(
-        np.asarray(shape.group_macs, dtype=float), 1.0
-    )
+    share = np.asarray(op.gemm.macs, dtype=float) / np.maximum(np.asarray(shape.group_macs, dtype=float), 1.0)
     whole, mainloop, read, share = (
         np.broadcast_to(np.asarray(x, dtype=float).reshape(-1), (points,)) for x in (whole, mainloop, read, share)
     )

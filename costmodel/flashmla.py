@@ -14,7 +14,7 @@ get_decoding_sched_meta.cu, `get_mla_metadata_kernel`; csrc/api/dense_decode.h):
 The kernel's time is then its busiest part's payload at the measured time per block (the compute-bound regime) or
 the latent cache at the measured read rate (the memory-bound one), whichever is longer, plus the combine: the
 partials at the same rate and a fixed time per piece of the most-split request. The constants per block and the
-rates are the preset's (`attention_latent_block_cycles`, `attention_latent_memory`, `attention_split_cycles`);
+rates are the preset's (`attention_latent_compute`, `attention_latent_memory`, `attention_split_cycles`);
 the block sizes and the overhead are the library's own, below.
 """
 
@@ -78,15 +78,18 @@ def schedule(units: Num, batch: Num, rows: Num, keys: Num) -> tuple[np.ndarray, 
 
 
 def kernel_cycles(
-    machine: Machine, batch: Num, rows: Num, keys: Num, key_bytes: Num, value_width: Num
+    machine: Machine, dtype: str, element_bytes: int, batch: Num, rows: Num, keys: Num, key_width: Num, value_width: Num
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mainloop, latent cache read, combine) cycles of one FlashMLA call at each point: `batch` requests of `rows`
-    query rows over `keys` keys of `key_bytes` each (576 bf16 values in DeepSeek-V3), `value_width` output values
-    per row (512)."""
+    query rows over `keys` keys of `key_width` values of `dtype` (`element_bytes` each; 576 in DeepSeek-V3: 512
+    latent + 64 RoPE), `value_width` output values per row (512). A block's MACs (its rows x keys x (key + value
+    width)) run at `attention_latent_compute` of one SM's peak, so another MAC rate or dtype moves the mainloop."""
     _, payload, most, pieces = schedule(machine.units, batch, rows, keys)
     rate = machine.dram.read_bandwidth * np.asarray(machine.attention_latent_memory, dtype=float)
-    compute = payload * np.asarray(machine.attention_latent_block_cycles, dtype=float)
-    memory = np.asarray(batch, dtype=float) * keys * key_bytes / rate
+    block_macs = BLOCK_ROWS * BLOCK_KEYS * (np.asarray(key_width, dtype=float) + value_width)
+    block = block_macs / (np.asarray(machine.peak_macs(dtype), dtype=float) * machine.attention_latent_compute)
+    compute = payload * block
+    memory = np.asarray(batch, dtype=float) * keys * key_width * element_bytes / rate
     split = pieces > np.asarray(batch)
     # The split kernel writes every piece's partial rows and the combine reads them back.
     partials = 2.0 * pieces * np.asarray(rows, dtype=float) * (np.asarray(value_width) + 1) * PARTIAL_BYTES_PER_ROW

@@ -95,10 +95,10 @@ def flash_shape(softmax: la.SoftmaxOp, group: list[Operation], decode: bool) -> 
     keys batched alike live in one cache already (the latent's 576 values, cache-kv's 192)."""
     scores = softmax.input.owner
     parts = [v.owner for v in scores.operands] if isinstance(scores, la.AddOp) else [scores]
+    contractions = {o: Gemm.of(o.spec.data, o.index_sizes()) for o in group if isinstance(o, la.EinsumOp)}
     einsums = [p for p in parts if isinstance(p, la.EinsumOp)]
-    gemms = [Gemm.of(p.spec.data, p.index_sizes()) for p in einsums]
-    contractions = [Gemm.of(o.spec.data, o.index_sizes()) for o in group if isinstance(o, la.EinsumOp)]
-    values = [o for o in group if isinstance(o, la.EinsumOp) and softmax.result in o.operands]
+    gemms = [contractions[p] for p in einsums]
+    values = [g for o, g in contractions.items() if softmax.result in o.operands]
     first = gemms[0] if gemms else None
     element = la.element_bytes(la.tensor_type(softmax.input).element_type)
     query_concat, key_concat = 0, 0
@@ -117,8 +117,8 @@ def flash_shape(softmax: la.SoftmaxOp, group: list[Operation], decode: bool) -> 
         batch=int(first.extents["g"]) if first else 0,
         rows=int(first.extents["m"]) if first else 0,
         key_bytes=sum(int(g.extents["k"]) for g in gemms) * element,
-        value_width=int(Gemm.of(values[0].spec.data, values[0].index_sizes()).extents["n"]) if values else 0,  # type: ignore[union-attr]
-        group_macs=sum(int(c.macs) for c in contractions),
+        value_width=int(values[0].extents["n"]) if values else 0,
+        group_macs=sum(int(c.macs) for c in contractions.values()),
         query_concat_bytes=query_concat,
         key_concat_bytes=key_concat,
     )

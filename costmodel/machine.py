@@ -61,7 +61,7 @@ class Machine:
     attention_stream_programs: Num
     attention_program_keys: Num
     attention_split_cycles: Num
-    attention_latent_block_cycles: Num
+    attention_latent_compute: Num
     attention_latent_memory: Num
     attention_latent_overlap: Num
     attention_latent_prefill_compute: Num
@@ -191,7 +191,7 @@ class Machine:
             self.devices,
             bool(self.static_power),
             bool(self.attention_split_cycles),
-            bool(self.attention_latent_block_cycles),  # whether FlashMLA's own model runs (costmodel/estimate.py)
+            bool(self.attention_latent_compute),  # whether FlashMLA's own model runs (costmodel/estimate.py)
             tuple(sorted(self.kernels.items())),
         )
 

@@ -77,9 +77,10 @@ CONSTANTS: tuple[Constant, ...] = (
              0.0),
     Constant("attention_split_cycles", "attention_split_cycles", "cycles",
              "the combine of a split (flash-decoding) kernel, per split, beyond reading the partials", 0.0),
-    Constant("attention_latent_block_cycles", "attention_latent_block_cycles", "cycles",
-             "FlashMLA's decode mainloop: one SM's time per block of 64 query rows x 64 latent keys "
-             "(costmodel/flashmla.py; where [kernels] names flashmla without it, the generic flash model)", 0.0),
+    Constant("attention_latent_compute", "attention_latent_compute", "fraction of peak",
+             "FlashMLA's decode mainloop rate / peak, over its blocks of 64 query rows x 64 latent keys "
+             "(costmodel/flashmla.py; where [kernels] names flashmla without it, the generic flash model)", 0.0,
+             fraction=True),
     Constant("attention_latent_memory", "attention_latent_memory", "fraction of peak",
              "FlashMLA's read rate of the latent cache (and its combine's of the partials) / the datasheet "
              "bandwidth", "attention_memory", fraction=True),

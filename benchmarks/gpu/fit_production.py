@@ -7,7 +7,7 @@ Prints the [efficiency] lines of the preset's production profile, each with the 
 on the calibration rows and on the validation rows (which no fit reads). Only grid=calibration rows are fitted, so
 `mlacc validate` judges the steps on shapes no constant saw. Runs anywhere (numpy and mlacc).
 
-- FlashMLA (`flashmla` rows): costmodel/flashmla.py's kernel, its mainloop per block, its read rate and the
+- FlashMLA (`flashmla` rows): costmodel/flashmla.py's kernel, its mainloop rate, its read rate and the
   combine's time per piece fit together by relative least squares, and the exponent of the soft maximum between the
   mainloop and the read (`attention_latent_overlap`), by a search.
 - cuDNN causal prefill (`sdpa-prefill-*` rows, the fastest backend): costmodel/attention.py's causal program model,
@@ -30,7 +30,7 @@ from dataclasses import replace
 import numpy as np
 
 from costmodel import Machine
-from costmodel.flashmla import BLOCK_KEYS, kernel_cycles, soft_maximum
+from costmodel.flashmla import BLOCK_KEYS, BLOCK_ROWS, kernel_cycles, soft_maximum
 from mlacc.hardware import load_hardware
 
 LATENT_KEY, LATENT_VALUE = 576, 512
@@ -59,22 +59,28 @@ def report(name: str, errors: np.ndarray, calibration: np.ndarray) -> str:
 
 def flashmla_seconds(machine: Machine, rows: list[dict[str, str]], block: float, rate: float, split: float,
                      overlap: float) -> np.ndarray:  # fmt: skip
-    """The model's seconds of each FlashMLA row at these constants (block and split in seconds)."""
+    """The model's seconds of each FlashMLA row at these constants (a block's mainloop and a split in seconds)."""
     hz = float(machine.frequency)
     batch, context, tokens, heads = (
         column(rows, k).astype(np.int64) for k in ("batch", "context", "new_tokens", "heads")
     )
     trial = replace(
         machine,
-        attention_latent_block_cycles=block * hz,
+        attention_latent_compute=block_fraction(machine, block),
         attention_latent_memory=rate,
         attention_split_cycles=split * hz,
         attention_latent_overlap=overlap,
     )
     compute, memory, combine = kernel_cycles(
-        trial, batch, heads * tokens, context + tokens, LATENT_KEY * 2, LATENT_VALUE
+        trial, "bf16", 2, batch, heads * tokens, context + tokens, LATENT_KEY, LATENT_VALUE
     )
     return (soft_maximum(compute, memory, overlap) + combine) / hz
+
+
+def block_fraction(machine: Machine, seconds: float) -> float:
+    """A FlashMLA block (64 rows x 64 keys x (576 + 512) MACs) taking `seconds` on one SM, as a fraction of its peak."""
+    macs = BLOCK_ROWS * BLOCK_KEYS * (LATENT_KEY + LATENT_VALUE)
+    return macs / (seconds * float(machine.frequency) * float(machine.peak_macs("bf16")))
 
 
 def fit_flashmla(machine: Machine, rows: list[dict[str, str]]) -> None:
@@ -106,7 +112,7 @@ def fit_flashmla(machine: Machine, rows: list[dict[str, str]]) -> None:
     assert best is not None
     _, overlap, (block, inverse, split), errors = best
     hz = float(machine.frequency)
-    print(f"attention_latent_block_cycles = {block * hz:.0f}   # {block * 1e6:.3f} us per 64 x 64 block")
+    print(f"attention_latent_compute = {block_fraction(machine, block):.3f}   # {block * 1e6:.3f} us per 64 x 64 block")
     print(f"attention_latent_memory = {min(1.0, 1 / (inverse * hbm)):.3f}   # latent cache read rate / datasheet")
     print(f"attention_latent_overlap = {overlap:.2f}   # soft maximum of mainloop and read")
     print(f"attention_split_cycles = {split * hz:.0f}   # {split * 1e6:.3f} us per piece of the most-split request")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -71,11 +72,11 @@ def test_regimes() -> None:
     """16 heads fill a quarter of a 64-row block: a large batch reads the cache at the measured rate; 128 heads x 2
     query tokens do four times the mainloop work per key and are bound by it."""
     h100 = Machine.of(load_hardware("h100"))
-    mainloop, read, _ = kernel_cycles(h100, 128, 16, 32769, 1152, 512)
+    mainloop, read, _ = kernel_cycles(h100, "bf16", 2, 128, 16, 32769, 576, 512)
     assert read > 1.5 * mainloop
     seconds = float(read) / h100.frequency
     assert 128 * 32769 * 1152 / seconds == pytest.approx(3.35e12 * float(h100.attention_latent_memory), rel=1e-6)
-    mainloop, read, _ = kernel_cycles(h100, 128, 256, 4098, 1152, 512)
+    mainloop, read, _ = kernel_cycles(h100, "bf16", 2, 128, 256, 4098, 576, 512)
     assert mainloop > 1.5 * read
 
 
@@ -84,6 +85,16 @@ def lowered(scheme: str, hardware: str = "h100", until: str = "absorbed"):
     module = parse_dsl(EXAMPLE.read_text(), str(EXAMPLE))
     attach_target(module, load_hardware(hardware))
     return compile_to(module, until, scheme=scheme)
+
+
+def test_the_mainloop_follows_the_chip_s_mac_rate() -> None:
+    """FlashMLA's mainloop is a fraction of the SM's peak, so a what-if chip with half the MAC rate (`--set
+    sm.macs_per_cycle.bf16=1024`) takes twice as long in the compute-bound regime, and the cache read is unchanged."""
+    h100 = Machine.of(load_hardware("h100"))
+    half = replace(h100, macs_per_cycle={**h100.macs_per_cycle, "bf16": 1024})
+    full, read, _ = kernel_cycles(h100, "bf16", 2, 128, 256, 4098, 576, 512)
+    slow, same, _ = kernel_cycles(half, "bf16", 2, 128, 256, 4098, 576, 512)
+    assert slow == pytest.approx(2 * full) and same == read
 
 
 def shapes(scheme: str) -> dict[str, object]:
