@@ -1,9 +1,9 @@
-"""Prints the README's validation table from the committed measurements (no GPU needed):
+"""Prints docs/validation.md's table of four runs from the committed measurements (no GPU needed):
 
     python benchmarks/validation_table.py
 
-Rerun it after any change to the cost model or a GPU preset and paste its output over the README's table;
-tests/costmodel/test_calibration.py fails while the README shows other figures.
+Rerun it after any change to the cost model or a GPU preset and paste its output over that table;
+tests/costmodel/test_calibration.py fails while the page shows other figures.
 """
 
 from __future__ import annotations

@@ -409,14 +409,15 @@ TABLE_RUNS = {
     "h200_head16_validation_2026-12-01.csv": "H200, cuBLAS",
     "h200_head16_tuned_2026-12-01.csv": "H200, tuned GEMMs",
 }
-"""The committed validation runs (benchmarks/results/) that the README's table shows, in its column order, each
-with its column label (cuBLASLt: measure.py --blas cublaslt; tuned GEMMs: measure.py --tuned-gemms; the others
-torch's default, cuBLAS). `python benchmarks/validation_table.py` prints the table."""
+"""The committed validation runs (benchmarks/results/) that docs/validation.md's table of four runs shows, in its
+column order, each with its column label (cuBLASLt: measure.py --blas cublaslt; tuned GEMMs: measure.py
+--tuned-gemms; the others torch's default, cuBLAS). `python benchmarks/validation_table.py` prints the table."""
 
 
 def markdown_table(validations: list[Validation], labels: list[str] | None = None) -> str:
-    """The README's table: per (phase, scheme), each measurement's median and largest |time error| and median
-    |energy error|, then the same over all its steps; each headed by its label (default: the preset)."""
+    """docs/validation.md's table of four runs: per (phase, scheme), each measurement's median and largest |time
+    error| and median |energy error|, then the same over all its steps; each headed by its label (default: the
+    preset)."""
     labels = labels or [v.hardware.upper() for v in validations]
     header = "| phase | scheme | " + " | ".join(f"{label}: time median | max | energy median" for label in labels)
     lines = [header + " |", "|---|---|" + "---:|---:|---:|" * len(validations)]
@@ -439,4 +440,4 @@ def markdown_table(validations: list[Validation], labels: list[str] | None = Non
 
 
 SCHEME_ORDER = ("mha", "cache-kv", "expand", "recompute", "reuse")
-"""The order of the README's rows: the MHA twin, then MLA's schemes from most cached to most absorbed."""
+"""The order of that table's rows: the MHA twin, then MLA's schemes from most cached to most absorbed."""
