@@ -13,8 +13,9 @@ on the calibration rows and on the validation rows (which no fit reads). Only gr
 - cuDNN causal prefill (`sdpa-prefill-*` rows, the fastest backend): costmodel/attention.py's causal program model,
   waves of programs over the keys each query sees plus `attention_program_keys`, one rate per compiled kernel
   (128 x 128 heads; the expanded 192 / 128 form, which cache-kv and expand run).
-- the latent (576 / 512) prefill, which only SDPA's EFFICIENT backend runs: its rate on the expanded form, read from
-  the same rows' notes (every backend is timed on every shape).
+- the latent (576 / 512) prefill, which only SDPA's EFFICIENT backend runs: its rate on the latent form's own rows
+  (`sdpa-prefill-latent`, production.py --only sdpa-latent) where the CSVs have them; otherwise on the expanded
+  form, read from those rows' notes (every backend is timed on every shape).
 - cuDNN per-head decode (`sdpa-decode-*`): seconds = latency + bytes / (rate x datasheet), one rate per form.
 - the fused kernels' energy per MAC over a GEMM's, on the compute-bound prefill rows.
 """
@@ -36,8 +37,8 @@ from mlacc.hardware import load_hardware
 LATENT_KEY, LATENT_VALUE = 576, 512
 """DeepSeek-V3's absorbed query/key width (512 latent + 64 RoPE) and value width, as production.py times them."""
 
-WIDTHS = {"mha": (128, 128), "expanded": (192, 128)}
-"""Query/key and value widths of the two SDPA forms production.py times."""
+WIDTHS = {"mha": (128, 128), "expanded": (192, 128), "latent": (LATENT_KEY, LATENT_VALUE)}
+"""Query/key and value widths of the SDPA forms production.py times."""
 
 
 def rows_of(paths: list[str]) -> list[dict[str, str]]:
@@ -157,7 +158,14 @@ def fit_prefill(machine: Machine, rows: list[dict[str, str]]) -> None:
         errors = np.array([busiest(r, program_keys, fastest(r)) / rate - 1 for r in mine])
         print(f"{key} = {rate:.3f}   # cuDNN causal prefill, {form} form, mainloop rate / peak")
         print(report(f"sdpa-prefill-{form}", errors, np.array([r["grid"] == "calibration" for r in mine])))
-    # The latent form (q/k 576, v 512) runs only on EFFICIENT: its rate on the expanded form's shapes.
+    # The latent form (q/k 576, v 512) runs only on EFFICIENT: its own rows, else its rate on the expanded form.
+    latent = [r for r in prefill if r["model"].endswith("latent")]
+    if latent:
+        rate, _ = solve([r for r in latent if r["grid"] == "calibration"], program_keys, fastest)
+        errors = np.array([busiest(r, program_keys, fastest(r)) / rate - 1 for r in latent])
+        print(f"attention_latent_prefill_compute = {rate:.3f}   # SDPA EFFICIENT causal prefill, latent form")
+        print(report("sdpa-prefill-latent", errors, np.array([r["grid"] == "calibration" for r in latent])))
+        return
     expanded = [r for r in calibration if r["model"].endswith("expanded") and "efficient" in backend_times(r["note"])]
 
     def efficient(r: dict[str, str]) -> float:
@@ -192,7 +200,8 @@ def fit_energy_ratio(machine: Machine, rows: list[dict[str, str]]) -> None:
     mac_pj = float(machine.mac_energy["bf16"])
     ratios = []
     for r in rows:
-        if r["model"].startswith("sdpa-prefill") and r["joules"] and r["grid"] == "calibration":
+        cudnn = r["model"].startswith("sdpa-prefill") and not r["model"].endswith("latent")
+        if cudnn and r["joules"] and r["grid"] == "calibration":
             if int(r["new_tokens"]) >= 4096:
                 left = float(r["joules"]) - static * float(r["seconds"]) - float(r["bytes"]) * hbm_pj * 1e-12
                 ratios.append(left / (float(r["flops"]) / 2 * mac_pj * 1e-12))

@@ -46,11 +46,16 @@ own: `mlacc validate` estimates each as the layer with that many heads (its `hea
 Parts (--only), run in this order: flashmla-cal, sdpa-cal, steps, flashmla-val (FlashMLA validation shapes at batch
 2-128 x context 2k-32k), tp-steps, sdpa-val, flashmla-rest (the other FlashMLA validation shapes). --budget: no new
 measurement starts after so many seconds; what is left is written as rows with status=skipped, note "time budget".
+Two parts run only when named: sdpa-latent (`sdpa-prefill-latent` rows: the absorbed latent form's causal prefill,
+one latent seen by all 128 heads, as recompute/reuse prefill run it; prompts 1k/4k calibration, 512/2k validation,
+batch 1-2) and profile (--profile steps broken into kernels inside their CUDA-graph replay, to --profile-out in
+profile_step.py's columns).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import gc
 import math
 import statistics
@@ -304,20 +309,31 @@ def cudnn_name() -> str:
     return f"cudnn {torch.backends.cudnn.version()}"
 
 
-def sdpa_shape(run: Runner, grid: str, model: str, b: int, s: int, t: int, heads: int, dqk: int, dv: int) -> None:
+def sdpa_shape(run: Runner, grid: str, model: str, b: int, s: int, t: int, heads: int, dqk: int, dv: int,
+               shared: bool = False) -> None:  # fmt: skip
     """Every SDPA backend alone on one shape: q (b, s, h, dqk), k (b, t, h, dqk), v (b, t, h, dv) storage seen
-    as (b, h, ., d), causal when s > 1 (prefill: s = t)."""
+    as (b, h, ., d), causal when s > 1 (prefill: s = t). shared: MLA's absorbed latent form as the recompute and
+    reuse prefill steps run it: one (b, t, dqk) latent seen by every head (stride 0), v its first dv values."""
     causal = s > 1
     phase = "prefill" if causal else "decode"
     fields = dict(grid=grid, kind="attention", model=model, phase=phase, batch=b, context=t - s, new_tokens=s,
                   heads=heads)  # fmt: skip
-    per_set = 2 * b * heads * (s * (dqk + dv) + t * (dqk + dv))
+    kv_heads = 1 if shared else heads
+    per_set = 2 * b * (heads * s * (dqk + dv) + kv_heads * t * (dqk + (0 if shared else dv)))
     if over() or per_set > 0.4 * torch.cuda.mem_get_info()[0]:
         run.row(**fields, status="skipped", note="time budget" if over() else "memory")
         return
     sets = rotation(per_set)
     t_ = lambda x: x.transpose(1, 2)  # noqa: E731
-    ios = [(t_(rand(b, s, heads, dqk)), t_(rand(b, t, heads, dqk)), t_(rand(b, t, heads, dv))) for _ in range(sets)]
+
+    def inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        q = t_(rand(b, s, heads, dqk))
+        if not shared:
+            return q, t_(rand(b, t, heads, dqk)), t_(rand(b, t, heads, dv))
+        latent = rand(b, 1, t, dqk)
+        return q, latent.expand(b, heads, t, dqk), latent[..., :dv].expand(b, heads, t, dv)
+
+    ios = [inputs() for _ in range(sets)]
     pairs = b * heads * (s * t - s * (s - 1) // 2 if causal else s * t)
     flops = 2 * pairs * (dqk + dv)
     moved = per_set if causal else 2 * b * heads * t * (dqk + dv)  # prefill: q, k, v, out once; decode: the caches
@@ -361,10 +377,11 @@ def sdpa_shape(run: Runner, grid: str, model: str, b: int, s: int, t: int, heads
     torch.cuda.empty_cache()
 
 
-def guarded(run: Runner, grid: str, model: str, b: int, s: int, t: int, heads: int, dqk: int, dv: int) -> None:
+def guarded(run: Runner, grid: str, model: str, b: int, s: int, t: int, heads: int, dqk: int, dv: int,
+            shared: bool = False) -> None:  # fmt: skip
     """sdpa_shape, a failure written as a row rather than ending the run."""
     try:
-        sdpa_shape(run, grid, model, b, s, t, heads, dqk, dv)
+        sdpa_shape(run, grid, model, b, s, t, heads, dqk, dv, shared)
     except Exception as e:
         phase = "prefill" if s > 1 else "decode"
         run.row(grid=grid, kind="attention", model=model, phase=phase, batch=b, context=t - s, new_tokens=s,
@@ -375,6 +392,18 @@ def guarded(run: Runner, grid: str, model: str, b: int, s: int, t: int, heads: i
 
 PREFILL_CAL, PREFILL_VAL = (1024, 4096, 16384), (512, 2048, 8192)
 DECODE_CAL, DECODE_VAL = (2048, 8192), (1024, 4096, 16384)
+
+
+LATENT_CAL, LATENT_VAL = (1024, 4096), (512, 2048)
+
+
+def latent_grid(run: Runner) -> None:
+    """The absorbed latent form's causal prefill (d_qk 576, d_v 512, one latent for all 128 heads), which only
+    EFFICIENT runs: recompute and reuse prefill's attention, timed alone (`sdpa-prefill-latent`)."""
+    for prompt in sorted(LATENT_CAL + LATENT_VAL):
+        grid = "calibration" if prompt in LATENT_CAL else "validation"
+        for b in (1, 2):
+            guarded(run, grid, "sdpa-prefill-latent", b, prompt, prompt, H, C + P, C, shared=True)
 
 
 def sdpa_grid(run: Runner, grids: tuple[str, ...]) -> None:
@@ -577,6 +606,49 @@ def steps(run: Runner, decode, prefill, heads: int, fmla) -> None:
                 production_step(run, model, scheme, phase, batch, context, heads, fmla)
 
 
+PROFILE = ("expand:decode:32:4096", "expand:decode:8:16384", "expand:decode:128:1024", "cache-kv:decode:32:4096",
+           "cache-kv:decode:8:16384", "mha:decode:32:4096", "recompute:decode:128:4096", "recompute:prefill:1:2048",
+           "reuse:prefill:1:2048")  # fmt: skip
+"""The steps `--only profile` breaks into kernels: the decode schemes the model misjudges most (expand, cache-kv)
+beside the MHA twin and recompute, and the latent-form prefill."""
+
+
+def profile_steps(path: Path, specs: list[str], heads: int, fmla, board) -> None:
+    """Each step (scheme:phase:batch:context) captured as `production_step` times it and profiled over back-to-back
+    replays (profile_step.graph_kernels_of): one row per kernel launch, its median seconds inside the step, in
+    profile_step.py's columns, so a kernel's time in its step can be set beside its time alone."""
+    from profile_step import graph_kernels_of
+
+    with open(path, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["device", "model", "scheme", "phase", "batch", "context", "new_tokens", "launch", "kernel",
+                      "seconds", "sm_mhz", "step_seconds"])  # fmt: skip
+        for spec in specs:
+            if over():
+                print(f"profile {spec}: time budget", flush=True)
+                continue
+            scheme, phase, batch, context = spec.split(":")
+            model = "mha_baseline" if scheme == "mha" else "deepseek_v3"
+            new = 1 if phase == "decode" else int(context)
+            ctx = int(context) if phase == "decode" else 0
+            try:
+                step = ProductionStep(model, scheme, int(batch), ctx, new, heads, fmla)
+                step()
+                kernels, mhz, whole = graph_kernels_of(step, board)
+            except Exception as e:
+                print(f"profile {spec}: FAILED {str(e)[:200]}", flush=True)
+                continue
+            print(f"== {spec} [{step.backend or 'flashmla'}]: {whole * 1e6:.1f} us replayed, {mhz:.0f} MHz",
+                  flush=True)  # fmt: skip
+            for i, (name, seconds) in enumerate(kernels):
+                out.writerow([torch.cuda.get_device_name(0), model, scheme, phase, batch, ctx, new, i, name,
+                              f"{seconds:.6g}", f"{mhz:.0f}", f"{whole:.6g}"])  # fmt: skip
+                print(f"  {i:2d} {seconds * 1e6:9.1f} us  {name[:90]}", flush=True)
+            del step
+            gc.collect()
+            torch.cuda.empty_cache()
+
+
 def summary(path: Path) -> None:
     """A short table of the headline rows, printed last."""
     import csv
@@ -619,6 +691,10 @@ def run_part(part: str, run: ProductionRunner, tp: ProductionRunner | None, fmla
             steps(run, decode, prefill, H, fmla)
         finally:
             run.window, run.settle = args.kernel_window, 0.0
+    elif part == "sdpa-latent":
+        latent_grid(run)
+    elif part == "profile":
+        profile_steps(args.profile_out, args.profile, H, fmla, run.board)
     elif part == "tp-steps" and tp is not None:
         tp_points = [(b, c) for b in (32, 128) for c in (4096, 16384)]
         for heads in (64, 16):
@@ -642,6 +718,8 @@ def main() -> None:
     parser.add_argument("--decode", help="the steps' decode points instead of the validation grid's: BxC,...")
     parser.add_argument("--prefill", help="the steps' prefill points instead of the validation grid's: BxP,...")
     parser.add_argument("--schemes", default=",".join(SCHEMES), help="the steps' schemes (mha: the MHA twin)")
+    parser.add_argument("--profile", nargs="*", default=list(PROFILE), help="steps of --only profile")
+    parser.add_argument("--profile-out", type=Path, default=Path("profile.csv"), help="CSV of --only profile")
     parser.add_argument("--budget", type=float, default=math.inf, help="seconds after which nothing new starts")
     args = parser.parse_args()
     start = time.monotonic()
