@@ -90,11 +90,13 @@ def compile_command(args: argparse.Namespace) -> tuple[str, int]:
         args.hw is not None
         or args.emit is None
         or args.emit in HARDWARE_STAGES
-        or (args.emit in ("absorbed", "sharded") and scheme == "auto")
+        or (args.emit in ("absorbed", "sharded", "mlir") and scheme == "auto")
     )
     target = load_hardware(args.hw or DEFAULT_HARDWARE) if needs_hardware else None
     if target is not None:
         attach_target(module, target)
+    if args.emit == "mlir" and args.tp * args.dp > 1:
+        raise UsageError("--emit mlir lowers one device's unsharded layer: it takes no --tp or --dp")
     if args.emit is not None:
         return _print_ir(compile_to(module, args.emit, scheme, tp=args.tp, dp=args.dp)), 0
     assert target is not None

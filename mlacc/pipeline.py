@@ -33,7 +33,11 @@ STAGES: tuple[tuple[str, str], ...] = (
 """(stage name, pass that produces it, with its options), in pipeline order; the frontend produces stage `attn`.
 `shard` runs only when tp x dp > 1: on one device the pipeline (and every output) is what it was without it."""
 
-EMIT_STAGES: tuple[str, ...] = ("attn", *(stage for stage, _ in STAGES))
+LOWERINGS: tuple[tuple[str, str, str], ...] = (("mlir", "absorbed", "convert-la-to-linalg"),)
+"""(stage name, the stage it branches off after, pass that produces it): stages that leave mlacc's dialects for
+upstream MLIR (docs/mlir.md); no pass of STAGES runs after them."""
+
+EMIT_STAGES: tuple[str, ...] = ("attn", *(stage for stage, _ in STAGES), *(stage for stage, _, _ in LOWERINGS))
 
 HARDWARE_STAGES: tuple[str, ...] = ("tiled", "placed", "sched")
 """Stages that need the module's `hw.target` (as does `absorbed` with scheme auto)."""
@@ -44,6 +48,9 @@ DEFAULT_SCHEME = "auto"
 def pipeline_spec(until: str, scheme: str = DEFAULT_SCHEME, tp: int = 1, dp: int = 1, start: str = "attn") -> str:
     """The pass pipeline that turns stage `start` (`attn` or a later one) into stage `until`, with MLA run as
     `scheme`, over tp x dp devices."""
+    for stage, after, lowering in LOWERINGS:
+        if until == stage:
+            return ",".join(filter(None, (pipeline_spec(after, scheme, tp, dp, start), lowering)))
     names = [stage for stage, _ in STAGES]
     if until not in names:
         return ""

@@ -50,6 +50,11 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return ShardPass
 
+    def get_convert_la_to_linalg() -> type[ModulePass]:
+        from passes.convert_la_to_linalg import ConvertLaToLinalgPass
+
+        return ConvertLaToLinalgPass
+
     return {
         "lower-attn": get_lower_attn,
         "absorb": get_absorb,
@@ -57,4 +62,5 @@ def get_all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "tile": get_tile,
         "place": get_place,
         "schedule": get_schedule,
+        "convert-la-to-linalg": get_convert_la_to_linalg,
     }
