@@ -282,6 +282,11 @@ def sweep_command(args: argparse.Namespace) -> tuple[str, int]:
     from mlacc.sweep.run import run_sweep
 
     rows = run_sweep(SweepInput(args.file, text, schemes, args.ops), points, args.jobs, args.quiet, args.scheduler)
+    skipped = [row["skipped"] for row in rows if "skipped" in row]
+    if skipped:
+        print(
+            f"sweep: {len(skipped)} of {len(rows)} rows skipped (column 'skipped'), e.g.: {skipped[0]}", file=sys.stderr
+        )
     from mlacc.sweep.tables import format_csv, write_rows
 
     if args.table is None:

@@ -23,7 +23,7 @@ from mlacc.hardware.describe import provenance
 from mlacc.units import si
 from mlacc.whole_model import SCOPE, ModelTotals, model_totals
 from passes.accounting import account
-from passes.shard import DP_KEY, TP_KEY
+from passes.shard import DP_KEY, KV_REPLICAS_KEY, TP_KEY
 
 DEFAULT_HARDWARE = "h100"
 
@@ -86,6 +86,8 @@ class LayerResult:
     dp: int = 1
     """The device mesh the layer was sharded over (`shard`): then every figure is one GPU's, and `batch` the
     workload's (batch / dp sequences per GPU)."""
+    kv_head_replicas: int = 1
+    """GPUs holding a copy of each KV head, where tp passes the layer's KV heads (its KV bytes stop falling)."""
     layouts: list[LayerResult] = field(default_factory=lambda: [])
     """With `--layout auto`: this layer's result under every layout tried, the chosen one among them."""
     schedule: func.FuncOp | None = field(default=None, repr=False, compare=False)
@@ -159,6 +161,8 @@ class LayerResult:
             out["tp"], out["dp"] = self.tp, self.dp
             # max_batch is one GPU's; the node holds dp groups of sequences (tp ranks share theirs).
             out["max_batch_node"] = self.model.max_batch * self.dp
+            if self.kv_head_replicas > 1:
+                out["kv_head_replicas"] = self.kv_head_replicas
         if self.layers is not None:
             out["layers"] = self.layers
             out["model"] = self.model.json()
@@ -231,7 +235,7 @@ def layer_result(function: func.FuncOp, target: TargetAttr) -> LayerResult:
     cycles = function.attributes["sched.cycles"]
     assert isinstance(cycles, FloatAttr)
     clock = function.attributes.get("sched.clock_hz")
-    tp, dp = (function.attributes.get(key) for key in (TP_KEY, DP_KEY))
+    tp, dp, replicas = (function.attributes.get(key) for key in (TP_KEY, DP_KEY, KV_REPLICAS_KEY))
     w = counts.workload
     return LayerResult(
         layer=counts.layer,
@@ -260,6 +264,7 @@ def layer_result(function: func.FuncOp, target: TargetAttr) -> LayerResult:
         kv_bytes_per_token=counts.kv_bytes_per_token,
         activation_bytes=counts.activation_bytes,
         tp=tp.value.data if isinstance(tp, IntegerAttr) else 1,
+        kv_head_replicas=replicas.value.data if isinstance(replicas, IntegerAttr) else 1,
         dp=dp.value.data if isinstance(dp, IntegerAttr) else 1,
         schedule=function,
         clock_hz=clock.value.data if isinstance(clock, FloatAttr) else None,
@@ -305,6 +310,11 @@ def format_text(results: list[LayerResult], target: TargetAttr, defaulted: bool)
             out.append(
                 f"  sharded over tp {r.tp} x dp {r.dp} = {r.devices} GPUs: every figure is one GPU's "
                 f"({r.batch // r.dp} sequences, its part of the heads; collectives on the interconnect)"
+            )
+        if r.kv_head_replicas > 1:
+            out.append(
+                f"  KV heads copied: tp {r.tp} passes the layer's {r.tp // r.kv_head_replicas} KV heads, so each GPU "
+                f"holds one KV head, its cache and K/V weights copied on {r.kv_head_replicas} GPUs (as vLLM does)"
             )
         rows = r.alternatives or [r]
         out.append(

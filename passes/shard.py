@@ -17,10 +17,13 @@ on weight names, as absorb's rewrites are:
   not fall with tp, MHA's and GQA's do.
 - GQA's KV heads (`g`) and query heads per KV head (`r`): each device holds
   heads / tp query heads and the ceil(kv_heads / tp) KV heads they read. With
-  kv_heads >= tp, tp must divide kv_heads (g / tp per device, r whole); with
-  kv_heads < tp, kv_heads must divide tp, each device holds one KV head and
-  r / (tp / kv_heads) of its query heads, and each KV head is replicated on
-  tp / kv_heads devices.
+  kv_heads >= tp, tp must divide kv_heads (g / tp per device, r whole); past
+  them (kv_heads < tp), kv_heads must divide tp, and as vLLM does each device
+  holds one KV head and r / (tp / kv_heads) of its query heads: each KV head's
+  cache and K/V weights are copied on tp / kv_heads devices (`mesh.kv_head_replicas`).
+  A mesh splits a tensor over an axis once, so such a function's mesh,
+  `@node_kvK(dp, tp_kv = K, tp_q = tp / K)`, has two axes for tp: `tp_kv`
+  picks the KV head, `tp_q` the share of its query heads.
 - Partial sums: an einsum that sums over a split letter (the output projection,
   `W_O` summing over heads) leaves each device a partial sum, so a
   `mesh.all_reduce` over tp follows it (batch/dp x new tokens x d_model x dtype
@@ -32,6 +35,9 @@ on weight names, as absorb's rewrites are:
   holds every sequence's hidden state. The reduce-scatter back belongs to the
   MLP's step and is not counted here. `gather=false` models an MLP that is data
   parallel too (no collective).
+
+Refusals (`layout_factors`, `node_problem`) are read from the layer's sizes alone,
+in the user's words, so that a sweep can skip a point before lowering it.
 
 The module gets `mesh.mesh @node(dp = M, tp = N)`; each function keeps `mesh.tp`
 and `mesh.dp`, and every op that defines or stores a tensor gets its
@@ -61,11 +67,24 @@ from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.utils.exceptions import PassFailedException
 
 from dialects import la
-from dialects.mesh import DP, SHARDING_KEY, TP, AllGatherOp, AllReduceOp, MeshOp, ShardingAttr, tensor_bytes
+from dialects.mesh import (
+    DP,
+    SHARDING_KEY,
+    TP,
+    TP_KV,
+    TP_Q,
+    AllGatherOp,
+    AllReduceOp,
+    MeshOp,
+    ShardingAttr,
+    tensor_bytes,
+)
 
 MESH_NAME = "node"
 TP_KEY, DP_KEY = "mesh.tp", "mesh.dp"
 """The function attributes that keep the layout a function was sharded for."""
+KV_REPLICAS_KEY = "mesh.kv_head_replicas"
+"""On a function whose tp passes its KV heads: how many GPUs hold a copy of each KV head."""
 
 
 class ShardError(PassFailedException):
@@ -132,44 +151,90 @@ def _extent(function: func.FuncOp, letter: str) -> int | None:
     return None
 
 
-def split_factors(function: func.FuncOp, tp: int, dp: int) -> dict[str, int]:
-    """Index letter -> how many parts it is cut into (letters not named are whole on every device)."""
-    where = function.location
-    name = function.sym_name.data
+class LayoutError(ValueError):
+    """A layout a layer or node cannot take, said in the user's words (heads, KV heads, batch, GPUs)."""
+
+
+def layout_factors(
+    layer: str, heads: int | None, kv_heads: int | None, batch: int | None, tp: int, dp: int
+) -> dict[str, int]:
+    """Index letter -> how many parts it is cut into, from the layer's sizes alone (no IR), so that a sweep can
+    refuse a point before lowering it; `kv_heads` is None where keys and values have no head letter of their
+    own (MHA, MQA, MLA). Raises `LayoutError` for a layout the layer cannot take."""
     factors: dict[str, int] = {}
-    batch = _extent(function, "b")
     if dp > 1:
         if batch is None or batch % dp:
-            raise ShardError(where, f"shard: batch ({batch}) of @{name} is not divisible by dp ({dp})")
+            raise LayoutError(f"batch {batch} of layer '{layer}' does not split over dp {dp}: dp must divide the batch")
         factors["b"] = dp
     if tp == 1:
         return factors
-    heads, kv_heads = _extent(function, "h"), _extent(function, "g")
-    if kv_heads is None:  # MHA, MQA, MLA: one head letter
-        if heads is None or heads % tp:
-            raise ShardError(where, f"shard: heads ({heads}) of @{name} are not divisible by tp ({tp})")
+    if heads is None or heads % tp:
+        raise LayoutError(f"layer '{layer}' has {heads} heads, which tp {tp} does not divide: tp must divide the heads")
+    if kv_heads is None:
         factors["h"] = tp
-        return factors
-    group = _extent(function, "r") or 1
-    heads = kv_heads * group
-    if heads % tp:
-        raise ShardError(where, f"shard: heads ({heads}) of @{name} are not divisible by tp ({tp})")
-    if kv_heads >= tp:
+    elif kv_heads >= tp:
         if kv_heads % tp:
-            raise ShardError(where, f"shard: kv_heads ({kv_heads}) of @{name} are not divisible by tp ({tp})")
+            raise LayoutError(
+                f"layer '{layer}' has {kv_heads} KV heads, which tp {tp} does not divide: tp must divide the KV "
+                f"heads, or be a multiple of them"
+            )
         factors["g"] = tp
     else:
         if tp % kv_heads:
-            raise ShardError(
-                where, f"shard: tp ({tp}) of @{name} is not a multiple of kv_heads ({kv_heads}), nor divides them"
+            raise LayoutError(
+                f"layer '{layer}' has {kv_heads} KV heads: tp {tp} is more than them but not a multiple of them, "
+                f"so they cannot be copied evenly to every GPU"
             )
-        factors["g"] = kv_heads  # one KV head per device, replicated on tp / kv_heads devices
+        factors["g"] = kv_heads  # one KV head per device, replicated on tp / kv_heads devices (as vLLM does)
         factors["r"] = tp // kv_heads
     return factors
 
 
-def _axis(letter: str) -> str:
-    return DP if letter == "b" else TP
+def kv_head_replicas(kv_heads: int | None, tp: int) -> int:
+    """GPUs that hold a copy of each KV head (its cache and K/V weights): tp / kv_heads past the KV heads, else 1."""
+    return tp // kv_heads if kv_heads is not None and kv_heads < tp else 1
+
+
+def node_problem(tp: int, dp: int, devices: int, node: str) -> str | None:
+    """Why a layout does not fit a node of `devices` GPUs, or None (a lone chip, 1 device, is judged where its
+    collectives are priced)."""
+    if devices > 1 and tp * dp > devices:
+        return (
+            f"tp {tp} x dp {dp} needs {tp * dp} GPUs, but '{node}' is a node of {devices}: choose tp x dp <= {devices}"
+        )
+    return None
+
+
+def layer_name(function: func.FuncOp) -> str:
+    layer = function.attributes.get("attn.layer")
+    return layer.data if isinstance(layer, StringAttr) else function.sym_name.data
+
+
+def split_factors(function: func.FuncOp, tp: int, dp: int) -> dict[str, int]:
+    """Index letter -> how many parts it is cut into (letters not named are whole on every device)."""
+    kv_heads = _extent(function, "g")
+    heads = _extent(function, "h") if kv_heads is None else kv_heads * (_extent(function, "r") or 1)
+    try:
+        return layout_factors(layer_name(function), heads, kv_heads, _extent(function, "b"), tp, dp)
+    except LayoutError as refusal:
+        raise ShardError(function.location, str(refusal)) from None
+
+
+def mesh_axes(factors: dict[str, int]) -> dict[str, str]:
+    """Index letter -> the mesh axis it is split over. Past the KV heads, tp is two axes, as a mesh can split a
+    tensor over an axis only once: `tp_kv` picks the KV head, `tp_q` the share of its query heads (the KV head's
+    tensors are whole along `tp_q`: copied)."""
+    if "r" in factors:
+        return {"b": DP, "g": TP_KV, "r": TP_Q}
+    return {"b": DP, "h": TP, "g": TP}
+
+
+def mesh_of(factors: dict[str, int], tp: int, dp: int) -> tuple[str, list[tuple[str, int]]]:
+    """The mesh a function's factors split over: `@node(dp, tp)`, or `@node_kvK(dp, tp_kv = K, tp_q)`."""
+    if "r" in factors:
+        kv = factors["g"]
+        return f"{MESH_NAME}_kv{kv}", [(DP, dp), (TP_KV, kv), (TP_Q, factors["r"])]
+    return MESH_NAME, [(DP, dp), (TP, tp)]
 
 
 def _per_device(ty: TensorType[Attribute], term: str, factors: dict[str, int]) -> TensorType[Attribute]:
@@ -177,14 +242,18 @@ def _per_device(ty: TensorType[Attribute], term: str, factors: dict[str, int]) -
     return TensorType(ty.element_type, shape)
 
 
-def _sharding(term: str | None, rank: int, factors: dict[str, int]) -> ShardingAttr:
+def _sharding(mesh: str, term: str | None, rank: int, factors: dict[str, int]) -> ShardingAttr:
     if term is None:
-        return ShardingAttr(MESH_NAME, [[] for _ in range(rank)])
-    return ShardingAttr(MESH_NAME, [[_axis(letter)] if letter in factors else [] for letter in term])
+        return ShardingAttr(mesh, [[] for _ in range(rank)])
+    axes = mesh_axes(factors)
+    return ShardingAttr(mesh, [[axes[letter]] if letter in factors else [] for letter in term])
 
 
-def shard_function(function: func.FuncOp, tp: int, dp: int, gather: bool) -> None:
+def shard_function(function: func.FuncOp, tp: int, dp: int, gather: bool) -> tuple[str, list[tuple[str, int]]]:
+    """Shards one layer's function; returns the mesh (name, axes) its annotations and collectives name."""
     factors = split_factors(function, tp, dp)
+    mesh, axes = mesh_of(factors, tp, dp)
+    split_over = mesh_axes(factors)
     letters = index_letters(function)
     ops = list(function.body.walk())
     # Per-device types, decided before any value is replaced (replacing makes new SSA values).
@@ -197,8 +266,10 @@ def shard_function(function: func.FuncOp, tp: int, dp: int, gather: bool) -> Non
     for op in ops:
         if isinstance(op, la.LaOp):
             value = op.operands[0] if isinstance(op, la.KvStoreOp) else op.results[0]
-            annotations[op] = _sharding(letters.get(value), len(la.tensor_type(value).get_shape()), factors)
-    arg_shardings = [_sharding(letters.get(a), len(la.tensor_type(a).get_shape()), factors) for a in function.args]
+            annotations[op] = _sharding(mesh, letters.get(value), len(la.tensor_type(value).get_shape()), factors)
+    arg_shardings = [
+        _sharding(mesh, letters.get(a), len(la.tensor_type(a).get_shape()), factors) for a in function.args
+    ]
     partial = [
         op
         for op in ops
@@ -208,8 +279,9 @@ def shard_function(function: func.FuncOp, tp: int, dp: int, gather: bool) -> Non
     ]
     for op in partial:
         if isinstance(op, la.PrecomposeOp):
-            name = function.sym_name.data
-            raise ShardError(function.location, f"shard: a precomposed weight of @{name} sums over split heads")
+            raise ShardError(
+                function.location, f"layer '{layer_name(function)}' under this scheme sums over heads tp splits"
+            )
     for value, ty in retyped:
         Rewriter.replace_value_with_new_type(value, ty)
     for op, sharding in annotations.items():
@@ -217,9 +289,11 @@ def shard_function(function: func.FuncOp, tp: int, dp: int, gather: bool) -> Non
         if isinstance(op, la.BroadcastOp):
             op.properties["size"] = IntegerAttr(la.tensor_type(op.result).get_shape()[op.dim.value.data], i64)
     function.arg_attrs = ArrayAttr([DictionaryAttr({SHARDING_KEY: s}) for s in arg_shardings])
-    for op in partial:  # each device holds a partial sum over its heads: sum it over tp
+    for op in partial:  # each device holds a partial sum over its heads: sum it over the axes of those heads
         name = op.result.name_hint or "partial"
-        reduce = AllReduceOp(op.result, MESH_NAME, [TP], op.result.type, tensor_bytes(op.result.type))
+        summed = {split_over[letter] for letter in "".join(la.parse_einsum_spec(op.spec.data)[0]) if letter in factors}
+        group = [axis for axis, _ in axes if axis in summed and axis != DP]
+        reduce = AllReduceOp(op.result, mesh, group, op.result.type, tensor_bytes(op.result.type))
         Rewriter.insert_op(reduce, InsertPoint.after(op))
         op.result.replace_uses_with_if(reduce.result, lambda use, reduce=reduce: use.operation is not reduce)
         op.result.name_hint = f"{name}_partial"
@@ -230,14 +304,17 @@ def shard_function(function: func.FuncOp, tp: int, dp: int, gather: bool) -> Non
         for i, out in enumerate(ret.operands):
             term = letters.get(out) or "b"
             dim = term.index("b") if "b" in term else 0
-            gathered = AllGatherOp(out, MESH_NAME, [DP], dim, dp)
-            gathered.attributes[SHARDING_KEY] = ShardingAttr(MESH_NAME, [[] for _ in la.tensor_type(out).get_shape()])
+            gathered = AllGatherOp(out, mesh, [DP], dim, dp)
+            gathered.attributes[SHARDING_KEY] = ShardingAttr(mesh, [[] for _ in la.tensor_type(out).get_shape()])
             Rewriter.insert_op(gathered, InsertPoint.before(ret))
             gathered.result.name_hint = f"{out.name_hint or 'output'}_gathered"
             ret.operands = [*ret.operands[:i], gathered.result, *ret.operands[i + 1 :]]
     function.update_function_type()
     function.attributes[TP_KEY] = IntegerAttr(tp, i64)
     function.attributes[DP_KEY] = IntegerAttr(dp, i64)
+    if "r" in factors:
+        function.attributes[KV_REPLICAS_KEY] = IntegerAttr(factors["r"], i64)
+    return mesh, axes
 
 
 def check_node(module: ModuleOp, tp: int, dp: int) -> None:
@@ -248,13 +325,9 @@ def check_node(module: ModuleOp, tp: int, dp: int) -> None:
     target = module_target(module)
     if target is None:
         return
-    devices = int(target.interconnect_fields().get("devices", 1))
-    if devices > 1 and tp * dp > devices:
-        raise ShardError(
-            UnknownLoc(),
-            f"tp {tp} x dp {dp} needs {tp * dp} GPUs, but '{target.target_name.data}' is a node of {devices}: "
-            f"choose tp x dp <= {devices}",
-        )
+    problem = node_problem(tp, dp, int(target.interconnect_fields().get("devices", 1)), target.target_name.data)
+    if problem is not None:
+        raise ShardError(UnknownLoc(), problem)
 
 
 @dataclass(frozen=True)
@@ -277,11 +350,14 @@ class ShardPass(ModulePass):
             if not isinstance(function.attributes.get("attn.kind"), StringAttr):
                 raise PassFailedException(f"shard: @{function.sym_name.data} was not lowered from an attn op")
         check_node(op, self.tp, self.dp)
+        meshes = {MESH_NAME: [(DP, self.dp), (TP, self.tp)]}
         for function in functions:
-            shard_function(function, self.tp, self.dp, self.gather)
-        mesh = MeshOp(MESH_NAME, [(DP, self.dp), (TP, self.tp)])
+            name, axes = shard_function(function, self.tp, self.dp, self.gather)
+            meshes[name] = axes
         first = op.body.block.first_op
-        if first is None:
-            op.body.block.add_op(mesh)
-        else:
-            op.body.block.insert_op_before(mesh, first)
+        for name, axes in meshes.items():
+            mesh = MeshOp(name, axes)
+            if first is None:
+                op.body.block.add_op(mesh)
+            else:
+                op.body.block.insert_op_before(mesh, first)

@@ -3,7 +3,8 @@
 A field is named by its path in the TOML data: a top-level key (`frequency_hz`), a memory level's or a
 compute unit's field by the level's or unit's name (`hbm.read_bandwidth_bytes_per_cycle`,
 `sm.macs_per_cycle.bf16`), or a key of a table (`efficiency.compute`, `energy.static_power_watts`,
-`energy.mac_pj.bf16`, `cores.count`). The edited data goes through the loader's checks like any file's,
+`energy.mac_pj.bf16`, `cores.count`, `interconnect.devices`). The edited data goes through the loader's checks
+like any file's,
 so a hypothetical chip is exactly as valid as a written one; its name says what was changed:
 `h100[hbm.read_bandwidth_bytes_per_cycle=1000]`.
 """
@@ -27,6 +28,7 @@ Override = tuple[str, int | float]
 def field_paths(data: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
     """Every field `--set` may name on this hardware -> its path of keys and list indices in the TOML data."""
     from dialects.attn import DTYPES
+    from dialects.hw import INTERCONNECT_FIELDS
 
     paths: dict[str, tuple[Any, ...]] = {"frequency_hz": ("frequency_hz",)}
     for i, unit in enumerate(data.get("compute", [])):
@@ -44,6 +46,8 @@ def field_paths(data: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
         paths[f"energy.mac_pj.{dtype}"] = ("energy", "mac_pj", dtype)
     for key in sorted(_CORES):
         paths[f"cores.{key}"] = ("cores", key)
+    for key in INTERCONNECT_FIELDS:
+        paths[f"interconnect.{key}"] = ("interconnect", key)
     return paths
 
 

@@ -20,7 +20,7 @@ import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from mlacc.sweep.space import DesignPoint, SweepInput, chip_target, file_module
+from mlacc.sweep.space import DesignPoint, SweepInput, chip_target, file_module, layout_refusals
 
 if TYPE_CHECKING:
     from xdsl.dialects.builtin import ModuleOp
@@ -31,19 +31,21 @@ Row = dict[str, Any]
 
 
 def point_module(sweep: SweepInput, point: DesignPoint) -> ModuleOp:
-    """The `attn` module of one point: the file's layers under the point's workload, with its target."""
+    """The `attn` module of one point: the file's layers under the point's workload, with its target; a layer
+    whose layout is refused (`layout_refusals`) is left out."""
     from xdsl.dialects import func
 
     from dialects.attn import AttentionLayerOp
     from dialects.hw import attach_target
     from mlacc.frontend.irgen import override_workloads
 
+    refused = layout_refusals(sweep, point)
     module = file_module(sweep.path, sweep.text).clone()
-    for function in list(module.ops):
+    for i, function in enumerate(list(module.ops)):
         assert isinstance(function, func.FuncOp)
         layer = function.body.block.first_op
         assert isinstance(layer, AttentionLayerOp)
-        if layer.workload.workload_name.data != point.workload:
+        if layer.workload.workload_name.data != point.workload or i in refused:
             function.detach()
             function.erase()
     override_workloads(module, point.phase, point.batch, point.context, point.new_tokens)
@@ -68,32 +70,78 @@ def result_row(result: LayerResult, auto_choice: bool, ops: bool) -> Row:
     return row
 
 
-def _point_rows(sweep: SweepInput, point: DesignPoint) -> list[Row]:
+def skipped_row(sweep: SweepInput, point: DesignPoint, index: int, reason: str) -> Row:
+    """The row of a layer the point's layout cannot run: its coordinates and why, in `skipped`."""
+    from dialects.attn import AttentionLayerOp
+    from mlacc.frontend.irgen import workload_fields
+
+    function = list(file_module(sweep.path, sweep.text).ops)[index]
+    layer = function.body.block.first_op  # type: ignore[attr-defined]
+    assert isinstance(layer, AttentionLayerOp)
+    phase, batch, context, new_tokens = workload_fields(
+        layer.workload, point.phase, point.batch, point.context, point.new_tokens
+    )
+    return {
+        "layer": layer.layer.data,
+        "workload": point.workload,
+        "phase": phase.value,
+        "batch": batch,
+        "context": context,
+        "new_tokens": new_tokens,
+        "hardware": chip_target(point.chip).target_name.data,
+        "tp": point.tp,
+        "dp": point.dp,
+        "skipped": reason,
+    }
+
+
+def _point_rows(sweep: SweepInput, point: DesignPoint) -> list[tuple[int, list[Row]]]:
+    """The IR path's rows of a point, layer by layer: (the index of the layer's function in the file, its rows)."""
+    from xdsl.dialects import func
+
+    from dialects.attn import AttentionLayerOp
     from mlacc.pipeline import estimate
 
     module = point_module(sweep, point)
+    if not list(module.ops):  # every layer refused: nothing to estimate
+        return []
+    refused = layout_refusals(sweep, point)
+    indices = [
+        i
+        for i, f in enumerate(file_module(sweep.path, sweep.text).ops)
+        if isinstance(f, func.FuncOp)
+        and isinstance(layer := f.body.block.first_op, AttentionLayerOp)
+        and layer.workload.workload_name.data == point.workload
+        and i not in refused
+    ]
     auto_only = sweep.schemes == ("auto",)
-    rows: list[Row] = []
-    for result in estimate(module, "auto" if auto_only else None, point.tp, point.dp):
+    out: list[tuple[int, list[Row]]] = []
+    results = estimate(module, "auto" if auto_only else None, point.tp, point.dp)
+    for index, result in zip(indices, results, strict=True):
+        rows: list[Row] = []
         if auto_only or not result.alternatives:
             rows.append(result_row(result, True, sweep.ops))
-            continue
-        for alternative in result.alternatives:
-            if alternative.scheme in sweep.schemes:
-                rows.append(result_row(alternative, alternative.scheme == result.scheme, sweep.ops))
-    return rows
+        else:
+            for alternative in result.alternatives:
+                if alternative.scheme in sweep.schemes:
+                    rows.append(result_row(alternative, alternative.scheme == result.scheme, sweep.ops))
+        out.append((index, rows))
+    return out
 
 
 def evaluate(sweep: SweepInput, points: Sequence[DesignPoint]) -> list[Row]:
     """The rows of `points`, in their order (for each point its layers in file order, each layer's schemes in
     the order of `passes.SCHEMES`): on one-core chips from op tables (mlacc/sweep/fast.py), else, or where
-    a layer's IR is not parametric in batch and context, through the IR pipeline; both give the same rows."""
-    from mlacc.sweep.fast_rows import fast_rows
+    a layer's IR is not parametric in batch and context, through the IR pipeline; both give the same rows. A
+    layer whose layout the point cannot run is one row saying why (`skipped_row`)."""
+    from mlacc.sweep.fast_rows import fast_layers
 
-    rows = fast_rows(sweep, points)
     out: list[Row] = []
-    for point, point_rows in zip(points, rows, strict=True):
-        out += point_rows if point_rows is not None else _point_rows(sweep, point)
+    for point, layers in zip(points, fast_layers(sweep, points), strict=True):
+        per_layer = dict(layers if layers is not None else _point_rows(sweep, point))
+        for index, reason in layout_refusals(sweep, point).items():
+            per_layer[index] = [skipped_row(sweep, point, index, reason)]
+        out += [row for index in sorted(per_layer) for row in per_layer[index]]
     return out
 
 

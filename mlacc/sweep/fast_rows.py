@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlacc.sweep.space import Chip, DesignPoint, SweepInput, chip_target, file_module
+from mlacc.sweep.space import Chip, DesignPoint, SweepInput, chip_target, file_module, layout_refusals
 
 if TYPE_CHECKING:
     from xdsl.dialects import func
@@ -98,12 +98,14 @@ def _spans(key: TableKey, machine: Any) -> bool:
 
 
 def _layers(sweep: SweepInput, point: DesignPoint) -> Iterator[tuple[TableKey, int, int]]:
-    """The op-table key, batch and context of each of the file's layers under the point's workload."""
+    """The op-table key, batch and context of each of the file's layers under the point's workload whose layout
+    the point can run."""
     from mlacc.frontend.irgen import workload_fields
 
+    refused = layout_refusals(sweep, point)
     for i, function in enumerate(_functions(sweep)):
         workload = function.body.block.first_op.workload  # type: ignore[union-attr]
-        if workload.workload_name.data == point.workload:
+        if workload.workload_name.data == point.workload and i not in refused:
             phase, batch, context, new = workload_fields(
                 workload, point.phase, point.batch, point.context, point.new_tokens
             )
@@ -268,6 +270,8 @@ def _columns(
     max_batch: Callable[..., np.ndarray],
 ) -> list[Row]:
     """One row per point (without `auto_choice`), in `result_row`'s column order."""
+    from passes.shard import kv_head_replicas
+
     _, phase, _, _, tp, dp = key
     frequency = np.broadcast_to(np.asarray(machine.frequency, dtype=float), batch.shape)
     seconds = result.cycles / frequency
@@ -311,6 +315,10 @@ def _columns(
     if tp * dp > 1:
         columns["tp"], columns["dp"] = same(tp), same(dp)
         columns["max_batch_node"] = (biggest * dp).tolist()
+        layer = _functions(sweep)[key[0]].body.block.first_op
+        replicas = kv_head_replicas(layer.dim("kv_heads") if "kv_heads" in layer.DIMS else None, tp)  # type: ignore[union-attr]
+        if replicas > 1:
+            columns["kv_head_replicas"] = same(replicas)
     if table.layers is not None:
         columns["layers"] = same(table.layers)
     if tp * dp == 1:

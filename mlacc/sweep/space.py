@@ -139,3 +139,38 @@ def design_points(
         for workload in workloads
         for fields in itertools.product(*axes)
     ]
+
+
+def layout_refusals(sweep: SweepInput, point: DesignPoint) -> dict[int, str]:
+    """Index of a layer's function in the file -> why the point's layout cannot run it: `shard`'s rules
+    (passes/shard.py `layout_factors`, `node_problem`) on the layer's sizes, before anything is lowered, so a
+    sweep of many refused points costs next to nothing. A lone chip's collectives stay the IR path's error."""
+    if point.tp * point.dp == 1:
+        return {}
+    from xdsl.dialects import func
+
+    from dialects.attn import AttentionLayerOp
+    from mlacc.frontend.irgen import workload_fields
+    from passes.shard import LayoutError, layout_factors, node_problem
+
+    target = chip_target(point.chip)
+    devices = int(target.interconnect_fields().get("devices", 1))
+    node = node_problem(point.tp, point.dp, devices, target.target_name.data)
+    out: dict[int, str] = {}
+    for i, function in enumerate(file_module(sweep.path, sweep.text).ops):
+        assert isinstance(function, func.FuncOp)
+        layer = function.body.block.first_op
+        assert isinstance(layer, AttentionLayerOp)
+        if layer.workload.workload_name.data != point.workload:
+            continue
+        if node is not None:
+            out[i] = node
+            continue
+        _, batch, _, _ = workload_fields(layer.workload, point.phase, point.batch, point.context, point.new_tokens)
+        heads = layer.dim("heads") if "heads" in layer.DIMS else None
+        kv_heads = layer.dim("kv_heads") if "kv_heads" in layer.DIMS else None
+        try:
+            layout_factors(layer.layer.data, heads, kv_heads, batch, point.tp, point.dp)
+        except LayoutError as refusal:
+            out[i] = str(refusal)
+    return out

@@ -292,3 +292,40 @@ def test_tp_and_dp_are_axes_whose_rows_equal_compile_sharded(tmp_path: Path, cap
             for key, value in result.items():
                 if key not in ("ops", "energy_breakdown_pj", "kernels"):  # a row's columns are the scalar fields
                     assert row[key] == _close(value), (key, tp, dp)
+
+
+def test_a_layout_a_layer_cannot_take_is_a_row_that_says_why_not_an_aborted_sweep(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """A sweep over layouts aborted at the first one `shard` refused, and wrote nothing. Now each layer a point's
+    layout cannot run (tp not dividing its heads, dp not dividing the batch, more GPUs than the node has) is one
+    row with its coordinates and the reason in `skipped`; every other row is estimated, and stderr counts them."""
+    out = tmp_path / "s.jsonl"
+    argv = (str(SMALL), "--hw", "h200x8", "--batch", "2", "--tp", "1,4", "--dp", "1,16", "--scheme", "auto", "-q")
+    code, _, err = sweep(capsys, *argv, "-o", str(out))
+    assert code == 0
+    rows = {(r["layer"], r["tp"], r["dp"]): r for r in read_jsonl(out)}
+    assert len(rows) == 8
+    assert all(rows[(layer, 1, 1)]["seconds"] > 0 and rows[(layer, 1, 1)]["skipped"] is None for layer in "mg")
+    # MLA's 2 heads do not split 4 ways; GQA's 4 heads do, each of its 2 KV heads copied on 2 GPUs.
+    assert rows[("m", 4, 1)]["skipped"] == "layer 'm' has 2 heads, which tp 4 does not divide: tp must divide the heads"
+    assert rows[("m", 4, 1)]["seconds"] is None and rows[("m", 4, 1)]["hardware"] == "h200x8"
+    assert rows[("g", 4, 1)]["seconds"] > 0 and rows[("g", 4, 1)]["kv_head_replicas"] == 2
+    for layer, tp in itertools.product("mg", (1, 4)):
+        assert rows[(layer, tp, 16)]["skipped"].startswith(f"tp {tp} x dp 16 needs {16 * tp} GPUs, but 'h200x8'")
+    assert err == (
+        "sweep: 5 of 8 rows skipped (column 'skipped'), e.g.: tp 1 x dp 16 needs 16 GPUs, but 'h200x8' is a node "
+        "of 8: choose tp x dp <= 8\n"
+    )
+
+
+def test_a_sweep_of_a_thousand_refused_layouts_costs_no_lowering(capsys: pytest.CaptureFixture[str]):
+    """The refusal is read from the layer's sizes before any IR is lowered (the first attempt ran the pipeline for
+    each refused point: 17 s for these 1,000)."""
+    import time
+
+    start = time.perf_counter()
+    code, out, err = sweep(capsys, str(SMALL), "--hw", "h200x8", "--batch", "2", "--dp", "3..3000:+3", "-q")
+    assert code == 0 and out.count("\n") == 1 + 2 * 1000
+    assert err.startswith("sweep: 2000 of 2000 rows skipped")
+    assert time.perf_counter() - start < 5

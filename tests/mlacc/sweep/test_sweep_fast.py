@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import random
 from functools import cache
@@ -69,6 +71,11 @@ def _same_op(a: dict[str, Any], b: dict[str, Any], step: dict[str, float]) -> li
     return _same(flat, other, step)
 
 
+def _ir_rows(sweep: SweepInput, point: DesignPoint) -> list[dict[str, Any]]:
+    """The IR path's rows of a point, its layers' in file order."""
+    return [row for _, rows in _point_rows(sweep, point) for row in rows]
+
+
 def _random_points(rng: random.Random, count: int) -> dict[str, list[DesignPoint]]:
     """`count` points over the example files, workloads, phases, batches, contexts, speculative decode,
     presets with random `--set` overrides, and tp x dp layouts on the 8-GPU presets."""
@@ -130,7 +137,7 @@ def test_the_fast_path_gives_the_ir_paths_rows_at_random_points(name: str):
     assert all(r is not None for r in fast), "every point of one-core chips takes the fast path"
     for point, point_rows in zip(points, fast, strict=True):
         assert point_rows is not None
-        slow = _point_rows(sweep, point)
+        slow = _ir_rows(sweep, point)
         assert len(point_rows) == len(slow) == _rows_per_point(name)
         for a, b in zip(point_rows, slow, strict=True):
             assert not _same(a, b), (point, a["scheme"], _same(a, b)[:5])
@@ -147,7 +154,7 @@ def test_auto_only_and_multicore_chips_match_too():
     ]
     assert [r is None for r in fast_rows(sweep, points)] == [False, False, True, True]
     rows = evaluate(sweep, points)
-    slow = [row for point in points for row in _point_rows(sweep, point)]
+    slow = [row for point in points for row in _ir_rows(sweep, point)]
     assert len(rows) == len(slow) == 4
     for a, b in zip(rows, slow, strict=True):
         assert not _same(a, b)
@@ -224,15 +231,41 @@ def test_the_pruned_tiling_search_finds_the_exhaustive_searchs_best(
 
 
 @pytest.mark.parametrize(("hardware", "tp"), [("h100", 2), ("h200x8", 16)])
-def test_a_layout_the_chip_cannot_run_is_the_ir_paths_error(hardware: str, tp: int, capsys: pytest.CaptureFixture[str]):
-    """Collectives over more devices than the chip's node has are an error, not rows with infinite time (the
-    fast path once priced them over a link of 0 bytes/cycle)."""
+def test_a_layout_the_chip_cannot_run_is_never_priced(hardware: str, tp: int, capsys: pytest.CaptureFixture[str]):
+    """Collectives over more devices than the chip's node has are never rows with a time (the fast path once
+    priced them over a link of 0 bytes/cycle): a lone chip's are the IR path's error, a node too small for the
+    layout is a skipped row."""
     from mlacc import cli
 
     code = cli.main(["sweep", str(EXAMPLES / "deepseek_v3.attn"), "--hw", hardware, "--tp", str(tp), "-q"])
-    err = capsys.readouterr().err
-    assert code == 1
-    assert err.count("\n") == 1 and "error:" in err and ("no [interconnect]" in err or "is a node of 8" in err)
+    out, err = capsys.readouterr()
+    if hardware == "h100":
+        assert code == 1
+        assert err.count("\n") == 1 and err.startswith("error:") and "no [interconnect]" in err
+        return
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rows and all(r["skipped"].startswith("tp 16 x dp 1 needs 16 GPUs") and not r.get("seconds") for r in rows)
+    assert err.startswith(f"sweep: {len(rows)} of {len(rows)} rows skipped")
+
+
+def test_kv_heads_copied_past_tp_give_the_ir_paths_rows():
+    """tp 16 over Llama-3-70B's 8 KV heads (on a 16-GPU what-if node) copies each KV head to 2 GPUs: the fast path
+    gives the IR path's rows, `kv_head_replicas` included, and the KV bytes per GPU are tp 8's."""
+    path = EXAMPLES / "llama3_70b_gqa.attn"
+    sweep = SweepInput(str(path), path.read_text(), SCHEMES, ops=True)
+    node16 = Chip("h100x8", (("interconnect.devices", 16),))
+    points = [DesignPoint(node16, "decode", None, 4, 4096, None, tp) for tp in (8, 16)]
+    fast = fast_rows(sweep, points)
+    for point, point_rows in zip(points, fast, strict=True):
+        assert point_rows is not None
+        slow = _ir_rows(sweep, point)
+        assert len(point_rows) == len(slow) == 1
+        assert not _same(point_rows[0], slow[0]), _same(point_rows[0], slow[0])[:5]
+    tp8, tp16 = (rows[0] for rows in fast if rows is not None)
+    assert "kv_head_replicas" not in tp8 and tp16["kv_head_replicas"] == 2
+    assert tp16["kv_cache_bytes"] == tp8["kv_cache_bytes"]
+    assert tp16["weight_bytes"] > tp8["weight_bytes"] / 2  # the K/V weights are copied, the rest halves
 
 
 def test_sizes_beyond_64_bit_integers_leave_the_point_to_the_ir_path(capsys: pytest.CaptureFixture[str]):
@@ -276,7 +309,7 @@ def test_large_prefill_points_take_the_fast_path_with_the_ir_paths_rows():
     big = 0
     for point, point_rows in zip(points, fast, strict=True):
         assert point_rows is not None
-        slow = _point_rows(sweep, point)
+        slow = _ir_rows(sweep, point)
         assert len(point_rows) == len(slow) == len(SCHEMES)
         for a, b in zip(point_rows, slow, strict=True):
             assert not _same(a, b), (point, a["scheme"], _same(a, b)[:5])

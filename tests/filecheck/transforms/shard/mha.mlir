@@ -14,9 +14,9 @@
 // CHECK:      %output = mesh.all_reduce %output_partial on @node axes = ["tp"] bytes = 384 {{.*}} : tensor<2x1x48xf32> -> tensor<2x1x48xf32>
 // CHECK-NEXT: func.return %output : tensor<2x1x48xf32>
 
-// HEADS: mha.attn:2:7: error: shard: heads (6) of @a.d are not divisible by tp (4)
+// HEADS: mha.attn:2:7: error: layer 'a' has 6 heads, which tp 4 does not divide: tp must divide the heads
 // HEADS-NOT: Traceback
-// BATCH: mha.attn:2:7: error: shard: batch (2) of @a.d is not divisible by dp (4)
+// BATCH: mha.attn:2:7: error: batch 2 of layer 'a' does not split over dp 4: dp must divide the batch
 // NODE:      error: tp 3 x dp 3 needs 9 GPUs, but 'h200x8' is a node of 8: choose tp x dp <= 8
 // NODE-NOT:  Traceback
 // NOLINK: error: hardware 'h200' has no [interconnect] to run mesh.all_reduce over 2 devices: use a node preset (h100x8, h200x8) or add [interconnect] to the TOML
