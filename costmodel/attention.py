@@ -128,6 +128,23 @@ def flash_programs(units: int, row_blocks: Num, keys: Num) -> np.ndarray:
     return np.asarray(row_blocks, dtype=float) * flash_splits(units, row_blocks, keys)[0]
 
 
+JOINS_PARTS = frozenset({"flashmla", "cudnn-sdpa", "sdpa-efficient"})
+"""Libraries whose attention kernels take one query and one key tensor, so a group whose scores come in two parts
+has them joined by copies first (costmodel/la_ops.py `flash_shape`); our Triton kernels read the parts as they are.
+Joined, cache-kv's and expand's keys are one 192-wide tensor, run by one compiled kernel."""
+
+
+def decode_programs(machine: Machine, row_blocks: Num, keys: Num) -> np.ndarray:
+    """Programs a per-head decode kernel keeps in flight. cuDNN's SDPA decode (one query token) fills the SMs
+    whatever the heads: 16 heads x batch 1 stream the expanded form's cache at the rate 128 heads do (2.1-2.4
+    TB/s on an H100, benchmarks/results/h100_production_2026-12-07.csv), as if each block of query rows were
+    split floor(units / blocks) ways; our Triton kernel splits as `flash_splits` says."""
+    if machine.library("attention_decode_heads") == "cudnn-sdpa":
+        blocks = np.asarray(row_blocks, dtype=float)
+        return blocks * np.maximum(1.0, np.floor(machine.units / np.maximum(blocks, 1.0)))
+    return flash_programs(machine.units, row_blocks, keys)
+
+
 def in_flight_share(programs: Num, slots: Num, needed: Num) -> np.ndarray:
     """The share of its full off-chip rate a kernel of equal `programs` reaches when `slots` of them run at
     once and `needed` must be in flight for the full rate (fewer stream proportionally less): whole rounds of
@@ -242,18 +259,22 @@ def compute_efficiency(machine: Machine, g: Num, m: Num, shape: FlashShape, dens
 
 def off_chip_efficiency(machine: Machine, g: Num | None, m: Num | None, shape: FlashShape, density: Num) -> Num:
     """The fraction of the off-chip peak the fused kernel streams at: its own measured rate, the two-part one
-    where each program's keys come in two parts. A per-head decode kernel (MHA's, cache-kv's, expand's)
-    streams at its rate only with `attention_stream_programs` programs in flight (`in_flight_share`), of
+    where each program's keys come in two parts (for a library that joins the parts, `JOINS_PARTS`: the per-head
+    kernel of the joined 192-wide keys, cache-kv's and expand's alike). A per-head decode kernel streams at its
+    rate only with `attention_stream_programs` programs in flight (`in_flight_share`, `decode_programs`), of
     which each unit holds a few at once (fewer where its keys come in two parts)."""
-    rate = machine.attention_two_part_memory if shape.two_part_keys else machine.attention_memory_efficiency
-    if shape.per_head and g is not None and m is not None and np.any(np.asarray(machine.attention_stream_programs) > 0):
-        programs = flash_programs(machine.units, flash_row_blocks(machine, g, m), shape.keys)
+    joined = shape.per_head and machine.library(shape.op_class) in JOINS_PARTS
+    two_part = shape.two_part_heads if joined else shape.two_part_keys
+    rate = machine.attention_two_part_memory if two_part else machine.attention_memory_efficiency
+    needed = machine.attention_two_part_stream_programs if shape.two_part_heads else machine.attention_stream_programs
+    if shape.per_head and g is not None and m is not None and np.any(np.asarray(needed) > 0):
+        programs = decode_programs(machine, flash_row_blocks(machine, g, m), shape.keys)
         per_unit = (
             machine.attention_two_part_programs_per_unit
             if shape.two_part_heads
             else machine.attention_programs_per_unit
         )
         slots = machine.units * np.asarray(per_unit, dtype=float)
-        share = in_flight_share(programs, slots, np.asarray(machine.attention_stream_programs, dtype=float))
+        share = in_flight_share(programs, slots, np.asarray(needed, dtype=float))
         rate = rate * np.where(np.asarray(density) == 1, share, 1.0)
     return rate

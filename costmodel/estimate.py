@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from costmodel.attention import combine_cycles, off_chip_efficiency
+from costmodel.attention import JOINS_PARTS, combine_cycles, off_chip_efficiency
 from costmodel.attention import compute_efficiency as attention_efficiency
 from costmodel.energy import dynamic_energy_pj
 from costmodel.flashmla import kernel_cycles, soft_maximum
@@ -82,6 +82,8 @@ def _estimates(
     terms = np.concatenate([compute, *level_cycles], axis=1)
     bound = np.argmax(terms, axis=1)  # the first of equal terms, as `max` over (compute, levels) picks it
     latency = machine.contraction_latency if op.gemm is not None or op.flash else machine.op_latency
+    if op.attention is not None and op.attention.op_class == "attention_decode_heads":
+        latency = machine.attention_decode_latency
     if op.gemm is not None and not op.flash:
         latency = np.asarray(latency) + np.where(library_splits_k(machine.units, op.gemm), machine.split_k_latency, 0.0)
     energy = dynamic_energy_pj(machine, column(op.macs), op.dtype, reads, writes, op.flash)
@@ -107,11 +109,6 @@ def _estimates(
         utilisation=utilisation[:, 0],
         units=units[:, 0],
     )
-
-
-JOINS_PARTS = frozenset({"flashmla", "cudnn-sdpa", "sdpa-efficient"})
-"""Libraries whose attention kernels take one query and one key tensor, so a group whose scores come in two parts
-has them joined by copies first (costmodel/la_ops.py `flash_shape`); our Triton kernels read the parts as they are."""
 
 
 def uses_flashmla(machine: Machine, op: OpSpec) -> bool:

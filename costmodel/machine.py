@@ -59,6 +59,8 @@ class Machine:
     attention_programs_per_unit: Num
     attention_two_part_programs_per_unit: Num
     attention_stream_programs: Num
+    attention_two_part_stream_programs: Num
+    attention_decode_latency: Num
     attention_program_keys: Num
     attention_split_cycles: Num
     attention_latent_compute: Num

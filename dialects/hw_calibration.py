@@ -72,6 +72,11 @@ CONSTANTS: tuple[Constant, ...] = (
     Constant("attention_stream_programs", "attention_stream_programs", "programs",
              "programs in flight a per-head decode kernel needs to stream at its full off-chip rate; fewer stream "
              "proportionally less", 0.0, group="in-flight"),
+    Constant("attention_two_part_stream_programs", "attention_two_part_stream_programs", "programs",
+             "the same for the per-head kernels whose keys come in two parts", "attention_stream_programs"),
+    Constant("attention_decode_latency_cycles", "attention_decode_latency", "cycles",
+             "fixed time of a per-head fused decode kernel (one query token a head; its launch, and a library's "
+             "own split and combine where it runs them)", "contraction_latency_cycles"),
     Constant("attention_program_keys", "attention_program_keys", "keys",
              "a flash program's unoverlapped start and end (query rows in, output out), in keys of its mainloop",
              0.0),

@@ -16,7 +16,8 @@ on the calibration rows and on the validation rows (which no fit reads). Only gr
 - the latent (576 / 512) prefill, which only SDPA's EFFICIENT backend runs: its rate on the latent form's own rows
   (`sdpa-prefill-latent`, production.py --only sdpa-latent) where the CSVs have them; otherwise on the expanded
   form, read from those rows' notes (every backend is timed on every shape).
-- cuDNN per-head decode (`sdpa-decode-*`): seconds = latency + bytes / (rate x datasheet), one rate per form.
+- cuDNN per-head decode (`sdpa-decode-*`): seconds = the kernel's fixed time + bytes / (rate x datasheet x the
+  share of programs in flight), the fixed time common to both forms, the rest per form.
 - the fused kernels' energy per MAC over a GEMM's, on the compute-bound prefill rows.
 """
 
@@ -31,6 +32,7 @@ from dataclasses import replace
 import numpy as np
 
 from costmodel import Machine
+from costmodel.attention import decode_programs, in_flight_share
 from costmodel.flashmla import BLOCK_KEYS, BLOCK_ROWS, kernel_cycles, soft_maximum
 from mlacc.hardware import load_hardware
 
@@ -177,19 +179,48 @@ def fit_prefill(machine: Machine, rows: list[dict[str, str]]) -> None:
 
 
 def fit_decode(machine: Machine, rows: list[dict[str, str]]) -> None:
-    """Per-head decode: seconds = latency + bytes / (rate x datasheet), relative least squares per form."""
+    """Per-head decode: seconds = the kernel's fixed time + bytes / (rate x datasheet x the in-flight share of its
+    programs), costmodel/attention.py's `off_chip_efficiency` with cuDNN's programs (`decode_programs`): the
+    fixed time common to both forms, per form a rate by relative least squares and the programs a unit holds and
+    the kernel needs in flight by a search."""
     hbm = float(machine.dram.read_bandwidth) * float(machine.frequency)
-    latency = float(machine.contraction_latency) / float(machine.frequency)
-    for key, form in (("attention_memory", "mha"), ("attention_two_part_memory", "expanded")):
+    units = machine.units
+    forms = {}
+    for form in ("mha", "expanded"):
         mine = [r for r in rows if r["model"] == f"sdpa-decode-{form}" and "fastest" in r["note"]]
+        blocks = np.array([int(r["batch"]) * int(r["heads"]) for r in mine], dtype=float)
+        programs = decode_programs(machine, blocks, column(mine, "context") + 1)
+        forms[form] = (mine, programs, column(mine, "seconds"), column(mine, "bytes"))
+
+    def fit(form: str, latency: float) -> tuple[float, float, float, float, np.ndarray]:
+        mine, programs, seconds, moved = forms[form]
         calibration = np.array([r["grid"] == "calibration" for r in mine])
-        seconds, moved = column(mine, "seconds"), column(mine, "bytes")
-        x = moved / hbm / (seconds - latency)
-        inverse = float(np.sum(x[calibration]) / np.sum(x[calibration] ** 2))
-        rate = min(1.0, 1 / inverse)
-        errors = (latency + moved / (rate * hbm)) / seconds - 1
-        print(f"{key} = {rate:.3f}   # cuDNN per-head decode, {form} form, cache read rate / datasheet")
-        print(report(f"sdpa-decode-{form}", errors, calibration))
+        best = (np.inf, 0.0, 0.0, 0.0, np.zeros(0))
+        for per_unit in (1.0, 2.0, 3.0, 4.0):
+            for needed in np.arange(0.0, 400.0, 4.0):
+                share = in_flight_share(programs, units * per_unit, needed)
+                x = moved / (hbm * share) / (seconds - latency)
+                rate = min(1.0, float(np.sum(x[calibration] ** 2) / np.sum(x[calibration])))
+                errors = (latency + moved / (rate * hbm * share)) / seconds - 1
+                cost = float(np.sum(errors[calibration] ** 2))
+                if cost < best[0] - 1e-12:
+                    best = (cost, rate, per_unit, needed, errors)
+        return best
+
+    latencies = np.arange(2e-6, 12e-6, 0.25e-6)
+    latency = min(latencies, key=lambda t: sum(fit(form, float(t))[0] for form in forms))
+    cycles = latency * float(machine.frequency)
+    print(f"attention_decode_latency_cycles = {cycles:.0f}   # {latency * 1e6:.2f} us, cuDNN decode's fixed time")
+    names = {"mha": ("attention_memory", "attention_programs_per_unit", "attention_stream_programs"),
+             "expanded": ("attention_two_part_memory", "attention_two_part_programs_per_unit",
+                          "attention_two_part_stream_programs")}  # fmt: skip
+    for form, (rate_key, unit_key, needed_key) in names.items():
+        _, rate, per_unit, needed, errors = fit(form, float(latency))
+        mine = forms[form][0]
+        print(f"{rate_key} = {rate:.3f}   # cuDNN per-head decode, {form} form, cache read rate / datasheet")
+        print(f"{unit_key} = {per_unit:.0f}")
+        print(f"{needed_key} = {needed:.0f}   # programs in flight for the full rate")
+        print(report(f"sdpa-decode-{form}", errors, np.array([r["grid"] == "calibration" for r in mine])))
 
 
 def fit_energy_ratio(machine: Machine, rows: list[dict[str, str]]) -> None:

@@ -182,14 +182,14 @@ PRODUCTION_LIMITS = {
     # form's).
     "h100_production_2026-12-07.csv": {
         ("decode", "recompute"): 0.05, ("decode", "reuse"): 0.05, ("decode", "mha"): 0.05,
-        ("decode", "cache-kv"): 0.10, ("decode", "expand"): 0.40, ("prefill", "mha"): 0.05,
+        ("decode", "cache-kv"): 0.05, ("decode", "expand"): 0.40, ("prefill", "mha"): 0.05,
         ("prefill", "expand"): 0.11, ("prefill", "cache-kv"): 0.09, ("prefill", "recompute"): 0.18,
         ("prefill", "reuse"): 0.09,
     },
     # The same steps with 64 and 16 heads (tensor-parallel shards of both layers; `heads` column).
     "h100_production_tp_2026-12-07.csv": {
         ("decode", "recompute"): 0.055, ("decode", "reuse"): 0.05, ("decode", "mha"): 0.05,
-        ("decode", "cache-kv"): 0.10, ("decode", "expand"): 0.40,
+        ("decode", "cache-kv"): 0.05, ("decode", "expand"): 0.40,
     },
 }  # fmt: skip
 

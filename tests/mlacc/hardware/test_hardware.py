@@ -156,8 +156,8 @@ BAD_FILES = [
         "attention_programs_per_unit, attention_stream_programs: missing attention_programs_per_unit",
     ),
     (
-        ("attention_program_keys = 160", "attention_two_part_programs_per_unit = -3\nattention_program_keys = 160"),
-        "77:1: error: 'attention_two_part_programs_per_unit' in [efficiency] must be positive, got -3",
+        ("attention_program_keys = 160", "attention_programs_per_unit = -3\nattention_program_keys = 160"),
+        "77:1: error: 'attention_programs_per_unit' in [efficiency] must be positive, got -3",
     ),
     (
         ("split_k_latency_cycles = 4598", "split_k_latency_cycles = -1"),
@@ -173,13 +173,13 @@ BAD_FILES = [
     ),
     (
         ('elementwise = "triton"', 'elementwise = "triton"\nsoftmax = "x"'),
-        "98:1: error: unknown field 'softmax' in [kernels] (expected: attention_decode_heads, "
+        "101:1: error: unknown field 'softmax' in [kernels] (expected: attention_decode_heads, "
         "attention_decode_latent, attention_prefill, attention_prefill_latent, elementwise, gemm)",
     ),
-    (('gemm = "cublaslt"', "gemm = 3"), "92:1: error: 'gemm' in [kernels] must be a library name, got 3"),
+    (('gemm = "cublaslt"', "gemm = 3"), "95:1: error: 'gemm' in [kernels] must be a library name, got 3"),
     (
         ("attention_memory = 0.4", "attention_memroy = 0.4"),
-        "127:1: error: unknown field 'attention_memroy' in [profiles.slow.efficiency]",
+        "132:1: error: unknown field 'attention_memroy' in [profiles.slow.efficiency]",
     ),
 ]
 
