@@ -26,6 +26,9 @@ from passes import SCHEMES
 
 if TYPE_CHECKING:
     from xdsl.dialects.builtin import ModuleOp
+    from xdsl.ir import Operation
+
+    from dialects.hw import TargetAttr
 
 
 def _read(path: str) -> str:
@@ -78,8 +81,8 @@ def compile_command(args: argparse.Namespace) -> tuple[str, int]:
     if args.counts:
         from mlacc.report import account_all_schemes, account_module, format_ops, format_schemes
 
-        if args.emit is not None or args.hw is not None:
-            raise UsageError("--counts prints hardware-independent counts: it takes no --emit or --hw")
+        if args.emit is not None or args.hw is not None or args.set:
+            raise UsageError("--counts prints hardware-independent counts: it takes no --emit, --hw or --set")
         if args.tp * args.dp > 1:
             raise UsageError("--counts prints one unsharded layer's counts: it takes no --tp or --dp")
         lowered = compile_to(module, "la")
@@ -88,11 +91,12 @@ def compile_command(args: argparse.Namespace) -> tuple[str, int]:
         return format_schemes(account_all_schemes(lowered)), 0
     needs_hardware = (
         args.hw is not None
+        or bool(args.set)
         or args.emit is None
         or args.emit in HARDWARE_STAGES
         or (args.emit in ("absorbed", "sharded", "mlir") and scheme == "auto")
     )
-    target = load_hardware(args.hw or DEFAULT_HARDWARE) if needs_hardware else None
+    target = _targets([args.hw or DEFAULT_HARDWARE], args.set, one=True)[0] if needs_hardware else None
     if target is not None:
         attach_target(module, target)
     if args.emit == "mlir" and args.tp * args.dp > 1:
@@ -150,8 +154,14 @@ def hw_list_command(args: argparse.Namespace) -> tuple[str, int]:
 
 
 def hw_show_command(args: argparse.Namespace) -> tuple[str, int]:
-    from mlacc.hardware.describe import format_target_json, format_target_text
+    from mlacc.hardware.describe import format_hardware_toml, format_target_json, format_target_text
 
+    if args.format == "toml":
+        from mlacc.hardware import read_hardware
+
+        hardware = read_hardware(args.hardware)
+        hardware.target()  # only a valid file is printed, its errors at their place
+        return format_hardware_toml(args.hardware, hardware.data), 0
     target = load_hardware(args.hardware)
     return (format_target_json if args.format == "json" else format_target_text)(target), 0
 
@@ -199,12 +209,77 @@ def _add_parallelism(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_set(parser: argparse.ArgumentParser, how: str) -> None:
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help=f"override a hardware field, e.g. hbm.read_bandwidth_bytes_per_cycle=3000 ({how}); the chip is then "
+        "not calibrated",
+    )
+
+
 def _add_what_ifs(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("what-ifs (override every workload of the file)")
     group.add_argument("--phase", choices=("decode", "prefill"))
     group.add_argument("--batch", type=_tokens, metavar="N")
     group.add_argument("--context", type=_tokens, metavar="TOKENS", help="tokens already cached, e.g. 32k")
     group.add_argument("--new-tokens", type=_tokens, metavar="TOKENS", help="tokens computed by the step")
+
+
+def _load_files(args: argparse.Namespace) -> ModuleOp:
+    """The layers of every FILE of `compare` in one module, in the order given; a layer name in two files is an
+    error (their rows could not be told apart)."""
+    from xdsl.dialects import func
+
+    merged: ModuleOp | None = None
+    where: dict[str, tuple[int, str]] = {}
+    for i, path in enumerate(args.file):
+        module = _load(argparse.Namespace(**{**vars(args), "file": path}))
+        for function in list(module.ops):
+            assert isinstance(function, func.FuncOp)
+            name = _layer_name(function)
+            if where.setdefault(name, (i, path))[0] != i:
+                raise InputError(f"layer '{name}' is in both {where[name][1]} and {path}: rename one to compare them")
+            if merged is not None:
+                function.detach()
+                merged.body.block.add_op(function)
+        merged = merged or module
+    assert merged is not None
+    return merged
+
+
+def _targets(hardware: list[str], sets: list[str], one: bool) -> list[TargetAttr]:
+    """Each hardware with every combination of `--set` values (a what-if chip each; `one`: exactly one value
+    per field, as `compile` takes)."""
+    from mlacc.sweep.space import chips, parse_sets
+
+    fields = parse_sets(sets)
+    if one and any(len(values) > 1 for _, values in fields):
+        raise UsageError("--set: compile takes one value per field; compare and sweep take several")
+    return list(chips(hardware, fields).values())
+
+
+def _layer_name(function: Operation) -> str:
+    """The DSL name of the layer an `attn` function holds (its first op's `layer`)."""
+    from xdsl.dialects.builtin import StringAttr
+
+    layer = function.regions[0].block.first_op
+    name = layer.properties.get("layer") if layer is not None else None
+    assert isinstance(name, StringAttr)
+    return name.data
+
+
+def _check_baseline(module: ModuleOp, baseline: str, files: list[str]) -> None:
+    from mlacc.diagnostics import did_you_mean
+
+    layers = list(dict.fromkeys(_layer_name(f) for f in module.ops))
+    if baseline not in layers:
+        raise UsageError(
+            f"--baseline: no layer '{baseline}' in {', '.join(files)} (layers: {', '.join(layers)})"
+            f"{did_you_mean(baseline, layers)}"
+        )
 
 
 def compare_command(args: argparse.Namespace) -> tuple[str, int]:
@@ -216,14 +291,15 @@ def compare_command(args: argparse.Namespace) -> tuple[str, int]:
     from mlacc.pipeline import estimate
 
     per_hardware = {}
-    for name in names:
-        module = _load(args)
-        target = load_hardware(name)
+    for target in _targets(names, args.set, one=False):
+        module = _load_files(args)
+        if args.baseline is not None and not per_hardware:
+            _check_baseline(module, args.baseline, args.file)
         attach_target(module, target)
         per_hardware[target.target_name.data] = estimate(module, None, args.tp, args.dp)
     if args.format == "json":
-        return format_compare_json(per_hardware), 0
-    return format_compare(per_hardware), 0
+        return format_compare_json(per_hardware, args.baseline), 0
+    return format_compare(per_hardware, args.baseline), 0
 
 
 def validate_command(args: argparse.Namespace) -> tuple[str, int]:
@@ -416,6 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_what_ifs(compile_parser)
     _add_parallelism(compile_parser)
+    _add_set(compile_parser, "repeatable")
     compile_parser.set_defaults(run=compile_command)
 
     compare_parser = commands.add_parser(
@@ -425,9 +502,17 @@ def build_parser() -> argparse.ArgumentParser:
         "latency, energy, KV-cache bytes and bound.",
         parents=[common],
     )
-    compare_parser.add_argument("file", metavar="FILE", help="a .attn DSL file, or a Hugging Face config.json")
-    compare_parser.add_argument("--hw", required=True, metavar="A,B,...", help="presets or TOML files")
-    compare_parser.add_argument("--workload", metavar="NAME", help="compare only this workload of the file")
+    compare_parser.add_argument(
+        "file", metavar="FILE", nargs="+", help=".attn DSL files or Hugging Face config.json files, side by side"
+    )
+    compare_parser.add_argument(
+        "--hw", default=DEFAULT_HARDWARE, metavar="A,B,...", help=f"presets or TOML files (default {DEFAULT_HARDWARE})"
+    )
+    compare_parser.add_argument("--workload", metavar="NAME", help="compare only this workload of the files")
+    compare_parser.add_argument(
+        "--baseline", metavar="LAYER", help="a layer of the files: a speedup column, its latency over each row's"
+    )
+    _add_set(compare_parser, "repeatable; every combination of values is a what-if chip, side by side")
     compare_parser.add_argument("--format", choices=("text", "json"), default="text")
     compare_parser.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
     _add_what_ifs(compare_parser)
@@ -593,7 +678,9 @@ def build_parser() -> argparse.ArgumentParser:
     hw_list.set_defaults(run=hw_list_command, output=None)
     hw_show = hw_commands.add_parser("show", help="a preset's or file's fields, peak rates and ridge points")
     hw_show.add_argument("hardware", metavar="NAME|PATH", help="a preset name (see `mlacc hw list`) or a .toml file")
-    hw_show.add_argument("--format", choices=("text", "json"), default="text")
+    hw_show.add_argument(
+        "--format", choices=("text", "json", "toml"), default="text", help="toml: an editable file that loads back"
+    )
     hw_show.set_defaults(run=hw_show_command, output=None)
     return parser
 

@@ -389,8 +389,7 @@ def _rows(results: list[LayerResult]) -> dict[tuple[str, str], list[tuple[str, L
     """(workload, header) -> [(row label, result)]: every MLA scheme, and one row per other layer."""
     groups: dict[tuple[str, str], list[tuple[str, LayerResult]]] = {}
     for r in results:
-        key = (r.workload, f"{r.phase}, batch {r.batch}, context {r.context}, new tokens {r.new_tokens}")
-        rows = groups.setdefault(key, [])
+        rows = groups.setdefault(_workload_key(r), [])
         if r.alternatives:
             rows += [(f"{r.layer} {alt.scheme}{'*' if alt.scheme == r.scheme else ''}", alt) for alt in r.alternatives]
         else:
@@ -398,9 +397,24 @@ def _rows(results: list[LayerResult]) -> dict[tuple[str, str], list[tuple[str, L
     return groups
 
 
-def format_compare(per_hardware: dict[str, list[LayerResult]]) -> str:
+def _workload_key(r: LayerResult) -> tuple[str, str]:
+    return (r.workload, f"{r.phase}, batch {r.batch}, context {r.context}, new tokens {r.new_tokens}")
+
+
+def _baseline_seconds(results: list[LayerResult], baseline: str | None) -> dict[tuple[str, str], float]:
+    """Per workload, the baseline layer's step time (its `auto` scheme's, for an MLA layer)."""
+    return {_workload_key(r): r.seconds for r in results if r.layer == baseline}
+
+
+def _speedup(base: float | None, r: LayerResult) -> float | None:
+    return base / r.seconds if base is not None and r.seconds > 0 else None
+
+
+def format_compare(per_hardware: dict[str, list[LayerResult]], baseline: str | None = None) -> str:
     hardware = list(per_hardware)
     tables = {hw: _rows(results) for hw, results in per_hardware.items()}
+    bases = {hw: _baseline_seconds(results, baseline) for hw, results in per_hardware.items()}
+    versus = f"vs {baseline}" if baseline is not None else ""
     out: list[str] = []
     for key, rows in tables[hardware[0]].items():
         out.append(f"== {key[0]}: {key[1]}")
@@ -408,12 +422,16 @@ def format_compare(per_hardware: dict[str, list[LayerResult]]) -> str:
         head = f"  {'layer / scheme':<{width}} {'KV cache':>9}"
         for hw in hardware:
             head += f" | {hw + ' latency':>18} {'energy':>9} {'bound':>7}"
+            head += f" {versus:>{len(versus)}}" if baseline is not None else ""
         out.append(head)
         for i, (label, first) in enumerate(rows):
             line = f"  {label:<{width}} {si(first.kv_cache_bytes, 'B'):>9}"
             for hw in hardware:
                 r = tables[hw][key][i][1]
                 line += f" | {si(r.seconds, 's'):>18} {si(r.energy_pj * 1e-12, 'J'):>9} {r.bound:>7}"
+                if baseline is not None:
+                    speedup = _speedup(bases[hw].get(key), r)
+                    line += f" {'-' if speedup is None else f'{speedup:.2f}x':>{len(versus)}}"
             out.append(line)
         if any(r.layers is not None for _, r in rows):
             out.append(f"  whole model ({SCOPE}):")
@@ -431,18 +449,30 @@ def format_compare(per_hardware: dict[str, list[LayerResult]]) -> str:
                 out.append(line.rstrip())
         out.append("")
     out.append("* = the scheme absorb{scheme=auto} picks on the first hardware; bound = the term most cycles wait on.")
+    if baseline is not None:
+        out.append(
+            f"vs {baseline} = {baseline}'s latency (its auto scheme's) over the row's on the same hardware and "
+            "workload: above 1x is faster."
+        )
     return "\n".join(out) + "\n"
 
 
-def format_compare_json(per_hardware: dict[str, list[LayerResult]]) -> str:
-    return (
-        json.dumps(
-            {
-                "mlacc_version": __version__,
-                "hardware": list(per_hardware),
-                "results": [r.json() for results in per_hardware.values() for r in results],
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+def format_compare_json(per_hardware: dict[str, list[LayerResult]], baseline: str | None = None) -> str:
+    """With a baseline, each result and each of its alternatives gains `speedup`: the baseline layer's step time
+    (its auto scheme's) on that hardware and workload over the result's (null where the baseline has no such
+    workload)."""
+    results = []
+    for layer_results in per_hardware.values():
+        bases = _baseline_seconds(layer_results, baseline)
+        for r in layer_results:
+            out = r.json()
+            if baseline is not None:
+                base = bases.get(_workload_key(r))
+                out["speedup"] = _speedup(base, r)
+                for alt, alt_json in zip(r.alternatives, out.get("alternatives", []), strict=True):
+                    alt_json["speedup"] = _speedup(base, alt)
+            results.append(out)
+    top: dict[str, Any] = {"mlacc_version": __version__, "hardware": list(per_hardware)}
+    if baseline is not None:
+        top["baseline"] = baseline
+    return json.dumps({**top, "results": results}, indent=2) + "\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from dialects.hw import TargetAttr
@@ -59,11 +60,22 @@ def target_summary(target: TargetAttr) -> dict[str, Any]:
 
 
 def provenance(target: TargetAttr) -> str:
-    """One line saying whether a target's constants were measured on the chip or taken from the literature."""
+    """One line saying whether a target's constants were measured on the chip or taken from the literature, or
+    were changed from a calibrated preset's (a `--set` chip, an edited copy of the preset's file)."""
+    from mlacc.hardware.loader import calibrated_preset
+
     if target.is_calibrated:
         return (
             "calibrated: efficiency, static power and energy constants measured on the chip "
             "(benchmarks/gpu/measure.py; each constant's source is in its preset file)"
+        )
+    name = target.target_name.data
+    base = calibrated_preset(name)
+    if base is not None:
+        how = "--set" if "[" in name else "an edited copy of its file"
+        return (
+            f"not calibrated: the calibrated preset '{base}' with fields changed ({how}); its measured constants "
+            "no longer describe a measured chip"
         )
     return "not calibrated: datasheet and literature constants (45 nm energies), not measured on the chip"
 
@@ -101,3 +113,52 @@ def format_target_text(target: TargetAttr) -> str:
         lines.append("  efficiency: " + ", ".join(f"{k} {v:g}" for k, v in s["efficiency"].items()))
     lines.append(f"  {provenance(target)}")
     return "\n".join(lines) + "\n"
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else json.dumps(key)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)  # the shortest form that reads back as the same number
+    if isinstance(value, str):
+        return json.dumps(value)  # JSON's escapes are TOML's basic-string escapes
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML form for {value!r}")
+
+
+def _toml_table(header: str, table: dict[str, Any], array: bool) -> list[str]:
+    """A table's scalars under its header, then its sub-tables (after `[[a]]`, `[a.b]` belongs to that entry)."""
+    lines = ["", f"[[{header}]]" if array else f"[{header}]"] if header else []
+    lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items() if not _is_table(v)]
+    for key, value in table.items():
+        path = f"{header}.{_toml_key(key)}" if header else _toml_key(key)
+        if isinstance(value, dict):
+            lines += _toml_table(path, value, False)
+        elif _is_table(value):
+            for entry in value:
+                lines += _toml_table(path, entry, True)
+    return lines
+
+
+def _is_table(value: Any) -> bool:
+    return isinstance(value, dict) or (
+        isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+    )
+
+
+def format_hardware_toml(spec: str, data: dict[str, Any]) -> str:
+    """`mlacc hw show NAME --format toml`: a hardware file's data as TOML that loads back to the same target, to
+    copy and edit. Keeping a calibrated preset's name keeps it calibrated only while its fields are unchanged."""
+    head = [
+        f"# mlacc hw show {spec} --format toml: edit and load with --hw FILE.toml. Each constant's source is in",
+        "# mlacc/hardware/presets/ (for a preset); changing a field of a calibrated preset makes it not calibrated.",
+    ]
+    return "\n".join(head + _toml_table("", data, False)) + "\n"

@@ -453,7 +453,34 @@ def _read_file(spec: str) -> HardwareFile:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
         where = f"{source.path}:{m.group(1)}:{m.group(2)}" if m else f"{source.path}:1:1"
         raise HardwareError(where, re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))) from None
-    return HardwareFile(data, source)
+    return HardwareFile(data if spec in preset_names() else _unless_edited(data), source)
+
+
+def calibrated_preset(name: str) -> str | None:
+    """The bundled calibrated preset a hardware name says it is (`h100`, `h100:triton`, a `--set` chip
+    `h100[...]`), or None."""
+    base = re.split(r"[:\[]", name, maxsplit=1)[0]
+    if base not in preset_names():
+        return None
+    return base if tomllib.loads(preset_path(base).read_text(encoding="utf-8")).get("calibrated") is True else None
+
+
+def _unless_edited(data: dict[str, Any]) -> dict[str, Any]:
+    """A file that keeps a calibrated preset's name (`mlacc hw show NAME --format toml` writes it so) is
+    calibrated only while every field but its description equals the preset's: a changed constant no longer
+    describes the measured chip. Renamed, a file is a chip of its own, whose `calibrated` is its author's word."""
+    name = data.get("name")
+    if data.get("calibrated") is not True or not isinstance(name, str) or calibrated_preset(name) is None:
+        return data
+    try:
+        reference = read_hardware(name).data
+    except UsageError:  # a profile the preset lacks: not that preset
+        return data
+    if {k: v for k, v in data.items() if k != "description"} == {
+        k: v for k, v in reference.items() if k != "description"
+    }:
+        return data
+    return {**data, "calibrated": False}
 
 
 def load_hardware(spec: str) -> TargetAttr:

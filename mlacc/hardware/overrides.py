@@ -1,12 +1,12 @@
-"""Hypothetical chips: a hardware description with some fields replaced (`mlacc sweep --set FIELD=VALUES`).
+"""Hypothetical chips: a hardware description with some fields replaced (`--set FIELD=VALUES` of compile, compare
+and sweep).
 
 A field is named by its path in the TOML data: a top-level key (`frequency_hz`), a memory level's or a
 compute unit's field by the level's or unit's name (`hbm.read_bandwidth_bytes_per_cycle`,
 `sm.macs_per_cycle.bf16`), or a key of a table (`efficiency.compute`, `energy.static_power_watts`,
 `energy.mac_pj.bf16`, `cores.count`, `interconnect.devices`). The edited data goes through the loader's checks
-like any file's,
-so a hypothetical chip is exactly as valid as a written one; its name says what was changed:
-`h100[hbm.read_bandwidth_bytes_per_cycle=1000]`.
+like any file's, so a hypothetical chip is exactly as valid as a written one; its name says what was changed:
+`h100[hbm.read_bandwidth_bytes_per_cycle=1000]`, and it is not calibrated (it was never measured).
 """
 
 from __future__ import annotations
@@ -78,6 +78,8 @@ def apply_overrides(hardware: HardwareFile, overrides: tuple[Override, ...]) -> 
             table = table[part]
         table[key] = value
     data["name"] = chip_name(str(hardware.data.get("name")), overrides)
+    if overrides and data.get("calibrated") is True:
+        data["calibrated"] = False  # a what-if chip was never measured, whichever field changed
     return data
 
 
