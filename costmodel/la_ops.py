@@ -77,7 +77,7 @@ def op_spec(op: la.LaOp) -> OpSpec:
         dtype=dtype_name(element_type),
         element_bytes=la.element_bytes(element_type),
         flops=round(op.flops() * density),
-        operand_bytes=tuple(la.tensor_bytes(v.type) for v in op.operands if not is_gamma(op, v)),
+        operand_bytes=tuple(la.read_bytes(v) for v in op.operands if not is_gamma(op, v)),
         result_bytes=result_bytes,
         gemm=gemm,
         attention=flash_shape(softmax, group, is_decode(op)) if softmax is not None else None,

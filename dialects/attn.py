@@ -18,6 +18,7 @@ from typing import ClassVar
 
 from xdsl.dialects.builtin import (
     I64,
+    ArrayAttr,
     BFloat16Type,
     Float8E4M3FNType,
     Float16Type,
@@ -51,9 +52,11 @@ from xdsl.utils.exceptions import VerifyException
 from dialects.attn_rules import (
     DTYPE_NAMES,
     KIND_DIMS,
+    MODEL_FIELDS,
     Phase,
     ShapeError,
     check_layer_count,
+    check_model,
     check_positive,
     check_relations,
     check_workload,
@@ -137,6 +140,47 @@ class WorkloadAttr(ParametrizedAttribute):
         check_workload(self.phase.data, self.batch.data, self.context.data, self.new_tokens.data)
 
 
+@irdl_attr_definition
+class ModelAttr(ParametrizedAttribute):
+    """The rest of the model around a layer that says `layers = N`: `#attn.model<vocab = 129280, ...>`, every
+    field of dialects/attn_rules.py `MODEL_FIELDS` (0: absent). Its weights are counted with the layers' for the
+    model's parameters and capacity; it changes no figure of the layer itself."""
+
+    name = "attn.model"
+
+    values: ArrayAttr[IntAttr]
+
+    def __init__(self, fields: dict[str, int]):
+        super().__init__(ArrayAttr([IntAttr(fields[key]) for key in MODEL_FIELDS]))
+
+    def field(self, key: str) -> int:
+        return self.values.data[MODEL_FIELDS.index(key)].data
+
+    @property
+    def fields(self) -> dict[str, int]:
+        return {key: v.data for key, v in zip(MODEL_FIELDS, self.values.data, strict=True)}
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
+        values: list[IntAttr] = []
+        with parser.in_angle_brackets():
+            for i, key in enumerate(MODEL_FIELDS):
+                if i:
+                    parser.parse_punctuation(",")
+                parser.parse_keyword(key)
+                parser.parse_punctuation("=")
+                values.append(IntAttr(parser.parse_integer(allow_boolean=False)))
+        return (ArrayAttr(values),)
+
+    def print_parameters(self, printer: Printer) -> None:
+        with printer.in_angle_brackets():
+            printer.print_string(", ".join(f"{key} = {value}" for key, value in self.fields.items()))
+
+    def verify(self) -> None:
+        if len(self.values.data) != len(MODEL_FIELDS):
+            raise VerifyException(f"#attn.model has {len(MODEL_FIELDS)} fields, got {len(self.values.data)}")
+
+
 class AttentionLayerOp(IRDLOperation):
     """Common shape of every `attn` op: hidden states in, hidden states out.
 
@@ -153,14 +197,31 @@ class AttentionLayerOp(IRDLOperation):
     output = result_def(TensorType)
     layer = prop_def(StringAttr)
     layers = opt_prop_def(IntegerAttr[I64])
+    model = opt_prop_def(ModelAttr)
+    """The rest of the model (MLP or experts, embeddings), where the file says it."""
+    kv_dtype = opt_prop_def(Attribute)
+    """The KV cache's element type where it differs from the layer's (`kv_dtype = fp8`)."""
     workload = prop_def(WorkloadAttr)
     d_model = prop_def(IntegerAttr[I64])
     heads = prop_def(IntegerAttr[I64])
 
-    def __init__(self, input: SSAValue, layer: str, workload: WorkloadAttr, layers: int | None = None, **dims: int):
+    def __init__(
+        self,
+        input: SSAValue,
+        layer: str,
+        workload: WorkloadAttr,
+        layers: int | None = None,
+        model: ModelAttr | None = None,
+        kv_dtype: Attribute | None = None,
+        **dims: int,
+    ):
         props: dict[str, Attribute] = {"layer": StringAttr(layer), "workload": workload}
         if layers is not None:
             props["layers"] = IntegerAttr(layers, i64)
+        if model is not None:
+            props["model"] = model
+        if kv_dtype is not None:
+            props["kv_dtype"] = kv_dtype
         props.update({k: IntegerAttr(v, i64) for k, v in dims.items()})
         super().__init__(operands=[input], result_types=[input.type], properties=props)
 
@@ -188,6 +249,10 @@ class AttentionLayerOp(IRDLOperation):
         check_positive(self.kind, {d: self.dim(d) for d in self.DIMS})
         if self.layer_count is not None:
             check_layer_count(self.layer_count)
+        if self.model is not None:
+            check_model(self.model.fields, self.layer_count)
+        if self.kv_dtype is not None and self.kv_dtype not in DTYPES.values():
+            raise VerifyException(f"unsupported kv_dtype {self.kv_dtype}")
         if not isinstance(self.element_type, _SUPPORTED_ELEMENT_TYPES) or (
             isinstance(self.element_type, IntegerType) and self.element_type != i8
         ):
@@ -205,7 +270,8 @@ class AttentionLayerOp(IRDLOperation):
 
 
 _COMMON_FORMAT = (
-    "$input `layer` $layer (`layers` `=` $layers^)? `workload` $workload `d_model` `=` $d_model `heads` `=` $heads"
+    "$input `layer` $layer (`layers` `=` $layers^)? (`model` $model^)? (`kv_dtype` `=` $kv_dtype^)? "
+    "`workload` $workload `d_model` `=` $d_model `heads` `=` $heads"
 )
 _TYPES_FORMAT = " attr-dict `:` type($input) `->` type($output)"
 
@@ -268,4 +334,4 @@ LAYER_OPS: dict[str, type[AttentionLayerOp]] = {
 }
 """Layer kinds by DSL name."""
 
-Attn = Dialect("attn", [MhaOp, GqaOp, MqaOp, MlaOp], [PhaseAttr, WorkloadAttr])
+Attn = Dialect("attn", [MhaOp, GqaOp, MqaOp, MlaOp], [PhaseAttr, WorkloadAttr, ModelAttr])

@@ -42,6 +42,27 @@ ZERO_ALLOWED: dict[str, tuple[str, ...]] = {"mla": ("q_rank",)}
 DTYPE_NAMES: tuple[str, ...] = ("fp32", "bf16", "fp16", "fp8", "int8")
 """The DSL's dtype names (dialects/attn.py maps each to its IR element type)."""
 
+MODEL_FIELDS: tuple[str, ...] = (
+    "vocab",
+    "tie_embeddings",
+    "mlp",
+    "gated",
+    "dense_layers",
+    "experts",
+    "experts_per_token",
+    "shared_experts",
+    "expert_width",
+    "mtp_layers",
+)
+"""What the rest of a model is, beside its attention layers (`#attn.model`): the vocabulary (embeddings and LM
+head, one matrix when `tie_embeddings`), the dense MLP's width (`mlp`, gated SwiGLU unless `gated` is 0), and a
+mixture of experts (`experts` routed of `expert_width` each, `experts_per_token` of them per token, `shared_experts`
+always on) in every layer after the first `dense_layers`; `mtp_layers` multi-token-prediction modules (DeepSeek-V3's
+MTP), counted only when given. 0 means absent; `gated` and `tie_embeddings` are 0 or 1."""
+
+MODEL_DEFAULTS: dict[str, int] = {"gated": 1}
+"""Model fields whose default is not 0."""
+
 
 def check_workload(phase: Phase, batch: int, context: int, new_tokens: int) -> None:
     """Raises ShapeError for a workload no step can run."""
@@ -88,3 +109,35 @@ def check_relations(kind: str, dims: Mapping[str, int]) -> None:
             raise ShapeError("kv_rank", f"kv_rank ({kv_rank}) must not exceed d_model ({d_model}): it compresses")
         if q_rank > d_model:
             raise ShapeError("q_rank", f"q_rank ({q_rank}) must not exceed d_model ({d_model}): it compresses")
+
+
+def check_model(fields: Mapping[str, int], layers: int | None) -> None:
+    """Raises ShapeError for a whole-model description that does not hold together."""
+    for key, value in fields.items():
+        if value < 0:
+            raise ShapeError(key, f"{key} must not be negative, got {value}")
+    for key in ("gated", "tie_embeddings"):
+        if fields[key] not in (0, 1):
+            raise ShapeError(key, f"{key} is 0 or 1, got {fields[key]}")
+    if layers is None:
+        raise ShapeError("vocab", "a whole-model field needs `layers = N` (how many layers the model stacks)")
+    if fields["vocab"] == 0:
+        raise ShapeError("vocab", "a whole model needs `vocab` (the embeddings' and LM head's rows)")
+    experts, dense = fields["experts"], fields["dense_layers"]
+    if experts:
+        for key in ("experts_per_token", "expert_width"):
+            if fields[key] == 0:
+                raise ShapeError(key, f"a mixture of experts needs `{key}`")
+        if fields["experts_per_token"] > experts:
+            raise ShapeError(
+                "experts_per_token",
+                f"experts_per_token ({fields['experts_per_token']}) must not exceed experts ({experts})",
+            )
+    else:
+        for key in ("experts_per_token", "shared_experts", "expert_width", "dense_layers"):
+            if fields[key]:
+                raise ShapeError(key, f"{key} describes a mixture of experts: give `experts` too")
+    if dense > layers:
+        raise ShapeError("dense_layers", f"dense_layers ({dense}) must not exceed layers ({layers})")
+    if fields["mlp"] == 0 and (not experts or dense):
+        raise ShapeError("mlp", "dense layers need the MLP's width `mlp`")

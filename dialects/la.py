@@ -107,28 +107,61 @@ class WeightOp(LaOp):
 
 @irdl_op_definition
 class KvLoadOp(LaOp):
-    """Reads the entries of one KV cache for the cached context (batch x context x ...)."""
+    """Reads the entries of one KV cache for the cached context (batch x context x ...).
+
+    `stored`, where given, is the element type the cache holds (an fp8 cache beside bf16 weights): the entries
+    are read as that many bytes and widened to the result's type as they are read, as fp8-cache kernels do."""
 
     name = "la.kv_load"
     cache = prop_def(StringAttr)
+    stored = opt_prop_def(Attribute)
     result = result_def(TensorType)
-    assembly_format = "$cache attr-dict `:` type($result)"
+    assembly_format = "$cache (`stored` $stored^)? attr-dict `:` type($result)"
 
-    def __init__(self, cache: str, ty: TensorType[Attribute]):
-        super().__init__(properties={"cache": StringAttr(cache)}, result_types=[ty])
+    def __init__(self, cache: str, ty: TensorType[Attribute], stored: Attribute | None = None):
+        props: dict[str, Attribute] = {"cache": StringAttr(cache)}
+        if stored is not None:
+            props["stored"] = stored
+        super().__init__(properties=props, result_types=[ty])
+
+    def result_bytes(self) -> int:
+        return stored_bytes(self.result, self.stored)
 
 
 @irdl_op_definition
 class KvStoreOp(LaOp):
-    """Appends the new tokens' entries (batch x new_tokens x ...) to a KV cache."""
+    """Appends the new tokens' entries (batch x new_tokens x ...) to a KV cache, narrowed to `stored` where given."""
 
     name = "la.kv_store"
     value = operand_def(TensorType)
     cache = prop_def(StringAttr)
-    assembly_format = "$value `into` $cache attr-dict `:` type($value)"
+    stored = opt_prop_def(Attribute)
+    assembly_format = "$value `into` $cache (`stored` $stored^)? attr-dict `:` type($value)"
 
-    def __init__(self, value: SSAValue, cache: str):
-        super().__init__(operands=[value], properties={"cache": StringAttr(cache)})
+    def __init__(self, value: SSAValue, cache: str, stored: Attribute | None = None):
+        props: dict[str, Attribute] = {"cache": StringAttr(cache)}
+        if stored is not None:
+            props["stored"] = stored
+        super().__init__(operands=[value], properties=props)
+
+    def operand_bytes(self) -> int:
+        return stored_bytes(self.value, self.stored)
+
+
+def stored_bytes(value: SSAValue, stored: Attribute | None) -> int:
+    """Bytes of `value` held as `stored` elements (its own type's when None)."""
+    return numel(value) * element_bytes(stored) if stored is not None else tensor_bytes(value.type)
+
+
+def read_bytes(value: SSAValue) -> int:
+    """The bytes an op reads of its operand `value`: a KV cache's entries (loaded, or cached joined with new) in
+    the cache's dtype, any other tensor in its own."""
+    owner = value.owner
+    if isinstance(owner, KvLoadOp):
+        return owner.result_bytes()
+    if isinstance(owner, ConcatOp) and isinstance(owner.lhs.owner, KvLoadOp):
+        return owner.lhs.owner.result_bytes() + stored_bytes(owner.rhs, owner.lhs.owner.stored)
+    return tensor_bytes(value.type)
 
 
 @irdl_op_definition

@@ -117,9 +117,9 @@ def compile_command(args: argparse.Namespace) -> tuple[str, int]:
                 f"--layout auto needs a node of several GPUs ([interconnect] devices), such as h200x8; "
                 f"'{target.target_name.data}' has one"
             )
-        results = estimate(module, args.scheme, layout="auto")
+        results = estimate(module, args.scheme, layout="auto", memory_utilization=args.memory_utilization)
     else:
-        results = estimate(module, args.scheme, args.tp, args.dp)
+        results = estimate(module, args.scheme, args.tp, args.dp, memory_utilization=args.memory_utilization)
     if args.trace:
         from mlacc.trace import format_trace
 
@@ -177,6 +177,10 @@ def _load(args: argparse.Namespace) -> ModuleOp:
     overrides = {k: getattr(args, k, None) for k in ("phase", "batch", "context", "new_tokens")}
     if any(v is not None for v in overrides.values()):
         override_workloads(module, **overrides)
+    if getattr(args, "kv_dtype", None) is not None:
+        from mlacc.frontend.irgen import override_kv_dtype
+
+        override_kv_dtype(module, args.kv_dtype)
     return module
 
 
@@ -206,6 +210,34 @@ def _add_parallelism(parser: argparse.ArgumentParser) -> None:
         "--layout",
         choices=("auto",),
         help="auto: try every tp x dp of the node preset's GPUs and keep, per layer, the fastest that fits",
+    )
+
+
+def _utilization(text: str) -> float:
+    """--memory-utilization: a share of the GPU's memory, above 0 and at most 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share of memory above 0 and at most 1, got '{text}'")
+    return value
+
+
+def _add_deployment(parser: argparse.ArgumentParser) -> None:
+    from dialects.attn_rules import DTYPE_NAMES
+    from mlacc.whole_model import DEFAULT_MEMORY_UTILIZATION
+
+    group = parser.add_argument_group("deployment (how a serving engine holds the model)")
+    group.add_argument(
+        "--kv-dtype", choices=DTYPE_NAMES, help="the KV cache's dtype for every layer (as vLLM's --kv-cache-dtype)"
+    )
+    group.add_argument(
+        "--memory-utilization",
+        type=_utilization,
+        metavar="SHARE",
+        help="share of each GPU's memory for weights, KV caches and activations (vLLM's gpu_memory_utilization; "
+        f"default {DEFAULT_MEMORY_UTILIZATION:g} for a layer that describes its whole model, else 1)",
     )
 
 
@@ -296,7 +328,9 @@ def compare_command(args: argparse.Namespace) -> tuple[str, int]:
         if args.baseline is not None and not per_hardware:
             _check_baseline(module, args.baseline, args.file)
         attach_target(module, target)
-        per_hardware[target.target_name.data] = estimate(module, None, args.tp, args.dp)
+        per_hardware[target.target_name.data] = estimate(
+            module, None, args.tp, args.dp, memory_utilization=args.memory_utilization
+        )
     if args.format == "json":
         return format_compare_json(per_hardware, args.baseline), 0
     return format_compare(per_hardware, args.baseline), 0
@@ -492,6 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_what_ifs(compile_parser)
     _add_parallelism(compile_parser)
+    _add_deployment(compile_parser)
     _add_set(compile_parser, "repeatable")
     compile_parser.set_defaults(run=compile_command)
 
@@ -517,6 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare_parser.add_argument("-o", "--output", metavar="OUT", help="write to OUT instead of stdout")
     _add_what_ifs(compare_parser)
     _add_parallelism(compare_parser)
+    _add_deployment(compare_parser)
     compare_parser.set_defaults(run=compare_command)
 
     verify_parser = commands.add_parser(

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from xdsl.dialects import func
-from xdsl.dialects.builtin import DictionaryAttr, FloatAttr, IntegerAttr
+from xdsl.dialects.builtin import DictionaryAttr, FloatAttr, IntegerAttr, TensorType
 
 from costmodel import LINK
 from dialects.hw import TargetAttr
@@ -21,7 +21,7 @@ from mlacc import __version__
 from mlacc.aggregate import TaskFigures, layer_totals
 from mlacc.hardware.describe import provenance
 from mlacc.units import si
-from mlacc.whole_model import SCOPE, ModelTotals, model_totals
+from mlacc.whole_model import SCOPE, WHOLE_SCOPE, ModelTotals, RestOfModel, model_totals
 from passes.accounting import account
 from passes.shard import DP_KEY, KV_REPLICAS_KEY, TP_KEY
 
@@ -96,6 +96,10 @@ class LayerResult:
     """The SM clock the step holds under the power limit (`sched.clock_hz`), where the preset models it."""
     kernels: dict[str, str] = field(default_factory=lambda: {})
     """Op class -> the kernel library that runs it on this hardware (empty where the preset names none)."""
+    rest: RestOfModel | None = None
+    """The rest of the model, where the layer says it (`#attn.model`): then capacity counts every weight."""
+    memory_utilization: float | None = None
+    """The share of the GPU's memory a serving engine takes (`--memory-utilization`); None: the default."""
 
     @property
     def devices(self) -> int:
@@ -117,6 +121,9 @@ class LayerResult:
             kv_cache_bytes=self.kv_cache_bytes,
             activation_bytes=self.activation_bytes,
             capacity_bytes=self.capacity_bytes,
+            rest=self.rest,
+            tp=self.tp,
+            memory_utilization=self.memory_utilization,
         )
 
     @property
@@ -205,7 +212,20 @@ class LayerResult:
         return out
 
 
-def layer_result(function: func.FuncOp, target: TargetAttr) -> LayerResult:
+def rest_of_model(function: func.FuncOp) -> RestOfModel | None:
+    """What a lowered function's layer says of the rest of its model (`attn.model`, `attn.params`), if anything."""
+    from dialects.attn import ModelAttr
+    from dialects.la import element_bytes
+
+    model, params = function.attributes.get("attn.model"), function.attributes.get("attn.params")
+    if not isinstance(model, ModelAttr) or not isinstance(params, IntegerAttr):
+        return None
+    (hidden,) = function.function_type.inputs.data
+    assert isinstance(hidden, TensorType)
+    return RestOfModel(model.fields, params.value.data, hidden.get_shape()[-1], element_bytes(hidden.element_type))
+
+
+def layer_result(function: func.FuncOp, target: TargetAttr, memory_utilization: float | None = None) -> LayerResult:
     """Reads a scheduled function; its sums are `mlacc.aggregate.layer_totals`', as the sweep's op-table path's."""
     counts = account(function)
     tasks = [op for op in function.body.walk() if isinstance(op, TaskOp)]
@@ -269,6 +289,8 @@ def layer_result(function: func.FuncOp, target: TargetAttr) -> LayerResult:
         schedule=function,
         clock_hz=clock.value.data if isinstance(clock, FloatAttr) else None,
         kernels=target.kernel_libraries(),
+        rest=rest_of_model(function),
+        memory_utilization=memory_utilization,
     )
 
 
@@ -363,7 +385,7 @@ def format_text(results: list[LayerResult], target: TargetAttr, defaulted: bool)
 def _model_lines(r: LayerResult, rows: list[LayerResult]) -> list[str]:
     """The whole model's step, KV cache and largest batch, a line per scheme."""
     out = [
-        f"  whole model, {r.layers} layers ({SCOPE}), per step:",
+        f"  whole model, {r.layers} layers ({SCOPE if r.rest is None else WHOLE_SCOPE}), per step:",
         f"    {'scheme':<11} {'latency':>10} {'energy':>10} {'KV/token':>9} {'KV/seq':>9} {'KV cache':>9} "
         f"{'resident':>9} {'max batch':>10}",
     ]
@@ -378,6 +400,13 @@ def _model_lines(r: LayerResult, rows: list[LayerResult]) -> list[str]:
     out.append(
         f"    max batch: the most sequences of context {r.context + r.new_tokens} whose caches fit beside the weights"
     )
+    m = r.model
+    if m.params is not None:
+        out.append(
+            f"    weights: {si(m.params.total, '')} parameters, {si(m.weight_bytes, 'B')}; one GPU holds "
+            f"{si(m.weight_bytes_per_gpu, 'B')} of {si(m.usable_bytes, 'B')} usable "
+            f"({m.memory_utilization:g} of {si(m.capacity_bytes, 'B')}, --memory-utilization)"
+        )
     if r.devices > 1:
         out.append(
             f"    sharded: KV, resident and max batch are one GPU's; the node holds dp = {r.dp} x max batch sequences"

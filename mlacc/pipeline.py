@@ -107,7 +107,12 @@ def compile_to(
 
 
 def estimate(
-    module: ModuleOp, scheme: str | None = None, tp: int = 1, dp: int = 1, layout: str = "fixed"
+    module: ModuleOp,
+    scheme: str | None = None,
+    tp: int = 1,
+    dp: int = 1,
+    layout: str = "fixed",
+    memory_utilization: float | None = None,
 ) -> list[LayerResult]:
     """Estimates of every layer function of an `attn` module on its `hw.target`: the one function every command
     (compile, compare, validate, the sweep's IR path, the benchmarks) turns a module into estimates with.
@@ -119,7 +124,9 @@ def estimate(
     devices) that `shard` accepts for the whole file is estimated and, per layer, the fastest of those whose whole
     model (`layers = N`, else the layer) fits one GPU (the fastest when none fits) is returned, every layout's
     result in its `layouts`. Under dp each GPU runs batch / dp sequences, under tp all of them with its part of
-    the heads, so one step's time is comparable across layouts: the node's tokens per step are the same."""
+    the heads, so one step's time is comparable across layouts: the node's tokens per step are the same.
+    `memory_utilization` is the share of each GPU's memory the whole model's capacity figures count
+    (mlacc/whole_model.py; None: its default)."""
     from dialects.hw import module_target
 
     target = module_target(module)
@@ -127,7 +134,7 @@ def estimate(
     lowered = compile_to(module, "la")
     one_device: dict[str, list[func.FuncOp]] = {}
     if layout == "fixed":
-        return _estimate(lowered, target, scheme, tp, dp, one_device)
+        return _estimate(lowered, target, scheme, tp, dp, one_device, memory_utilization)
     from costmodel import Machine
     from passes.shard import ShardError
 
@@ -136,7 +143,7 @@ def estimate(
     refusals: list[ShardError] = []
     for tp in (d for d in range(1, devices + 1) if devices % d == 0):
         try:
-            per_layout.append(_estimate(lowered, target, scheme, tp, devices // tp, one_device))
+            per_layout.append(_estimate(lowered, target, scheme, tp, devices // tp, one_device, memory_utilization))
         except ShardError as refusal:
             refusals.append(refusal)
     if not per_layout:
@@ -156,6 +163,7 @@ def _estimate(
     tp: int,
     dp: int,
     one_device: dict[str, list[func.FuncOp]],
+    memory_utilization: float | None = None,
 ) -> list[LayerResult]:
     """`estimate` of the `la` module `lowered` on one layout; `one_device` keeps each scheme's one-device schedule
     that `auto` picks on, for the other layouts of the same module."""
@@ -178,9 +186,9 @@ def _estimate(
     results = []
     for i, first in enumerate(scheduled[schemes[0]]):
         if first.attributes.get("attn.kind") != StringAttr("mla"):
-            results.append(layer_result(first, target))
+            results.append(layer_result(first, target, memory_utilization))
             continue
-        per_scheme = {s: layer_result(functions[i], target) for s, functions in scheduled.items()}
+        per_scheme = {s: layer_result(functions[i], target, memory_utilization) for s, functions in scheduled.items()}
         if not choosing:
             results.append(per_scheme[schemes[0]])
             continue

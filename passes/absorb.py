@@ -245,8 +245,8 @@ class CacheUpProjections(RewritePattern):
             )
             cache = reader.result.name_hint or f"{op.cache.data}_{_weight_name(reader.operands[1])}"
             rewriter.insert(projected_new, _before(reader))
-            rewriter.insert(la.KvStoreOp(projected_new.results[0], cache), _before(reader))
-            tokens = _append_to_cache(projected_new.results[0], cache, view.concat)
+            rewriter.insert(la.KvStoreOp(projected_new.results[0], cache, op.stored), _before(reader))
+            tokens = _append_to_cache(projected_new.results[0], cache, view.concat, op.stored)
             rewriter.replace(reader, tokens, [tokens[-1].results[0] if tokens else projected_new.results[0]])
         _erase_cache(view, rewriter)
 
@@ -282,8 +282,8 @@ class CachePerHead(RewritePattern):
             rewriter.insert(broadcast, _before(reader))
             value = broadcast.results[0]
         cache = f"{op.cache.data}_per_head"
-        rewriter.insert(la.KvStoreOp(value, cache), _before(reader))
-        tokens = _append_to_cache(value, cache, view.concat)
+        rewriter.insert(la.KvStoreOp(value, cache, op.stored), _before(reader))
+        tokens = _append_to_cache(value, cache, view.concat, op.stored)
         rewriter.insert(tokens, _before(reader))
         all_entries = tokens[-1].results[0] if tokens else value
         new_terms = [term, terms[1]] if position == 0 else [terms[0], term]
@@ -309,13 +309,15 @@ def _before(op: Operation) -> InsertPoint:
     return InsertPoint.before(op)
 
 
-def _append_to_cache(new: SSAValue, cache: str, old_concat: la.ConcatOp | None) -> list[Operation]:
-    """Ops that give all entries of `cache` (cached + `new`), mirroring the cache they replace."""
+def _append_to_cache(
+    new: SSAValue, cache: str, old_concat: la.ConcatOp | None, stored: Attribute | None
+) -> list[Operation]:
+    """Ops that give all entries of `cache` (cached + `new`, held as `stored`), mirroring the cache they replace."""
     if old_concat is None:
         return []
     shape = list(la.tensor_type(new).get_shape())
     shape[1] = la.tensor_type(old_concat.lhs).get_shape()[1]
-    load = _named(la.KvLoadOp(cache, TensorType(la.tensor_type(new).element_type, shape)), f"{cache}_cached")
+    load = _named(la.KvLoadOp(cache, TensorType(la.tensor_type(new).element_type, shape), stored), f"{cache}_cached")
     concat = _named(la.ConcatOp(load.results[0], new, dim=1), f"{cache}_all")
     return [load, concat]
 

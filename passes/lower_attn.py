@@ -5,7 +5,9 @@ query heads map onto key/value heads (the index letters of the einsums).
 MLA lowers to its *unabsorbed* form, as DeepSeek's paper writes it: the
 latent and the shared RoPE key are cached, and every step re-expands per-head
 keys and values from all cached latents with W_UK and W_UV. Choosing another
-execution scheme is the job of `absorb`, which rewrites this form.
+execution scheme is the job of `absorb`, which rewrites this form. A layer
+with a KV-cache dtype of its own (`kv_dtype`) stores and loads its caches as
+that type (`stored` on `la.kv_store` and `la.kv_load`).
 
 Index letters used in the einsum specs: b batch, s new tokens, t all tokens
 (cached + new), d d_model, h heads, g kv heads, r query heads per kv head,
@@ -19,7 +21,7 @@ from math import sqrt
 
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ModuleOp, StringAttr, TensorType
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, StringAttr, TensorType, i64
 from xdsl.ir import Attribute, Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
@@ -40,6 +42,7 @@ class _DataflowBuilder:
         self.source = source
         self.ops: list[Operation] = []
         self.element_type = source.element_type
+        self.stored = source.kv_dtype  # the caches' element type, where it differs from the layer's
         w = source.workload
         self.batch, self.context, self.new = w.batch.data, w.context.data, w.new_tokens.data
 
@@ -71,13 +74,13 @@ class _DataflowBuilder:
 
     def cache(self, cache: str, new_entries: SSAValue) -> SSAValue:
         """Stores the new tokens' entries; returns cached + new entries along the token axis."""
-        self.ops.append(la.KvStoreOp(new_entries, cache))
+        self.ops.append(la.KvStoreOp(new_entries, cache, self.stored))
         self.ops[-1].location = self.source.location
         if self.context == 0:
             return new_entries
         shape = list(la.tensor_type(new_entries).get_shape())
         shape[1] = self.context
-        cached = self._add(la.KvLoadOp(cache, self._type(shape)), f"{cache}_cached")
+        cached = self._add(la.KvLoadOp(cache, self._type(shape), self.stored), f"{cache}_cached")
         return self._add(la.ConcatOp(cached, new_entries, dim=1), f"{cache}_all")
 
     def attention(self, scores: SSAValue, values: SSAValue, probs_spec: str, qk_dim: int) -> SSAValue:
@@ -163,6 +166,11 @@ class LowerAttentionLayer(RewritePattern):
             )
             if op.layers is not None:
                 function.attributes["attn.layers"] = op.layers
+            if op.model is not None:
+                # The model's parameters count the layer's as lowered here, whatever scheme `absorb` picks later.
+                weights = sum(la.numel(o.results[0]) for o in built.ops if isinstance(o, la.WeightOp))
+                function.attributes["attn.model"] = op.model
+                function.attributes["attn.params"] = IntegerAttr(weights, i64)
         rewriter.replace(op, built.ops, [built.ops[-1].results[0]])
 
 

@@ -21,9 +21,12 @@ from xdsl.utils.lexer import Span
 from dialects.attn_rules import (
     DTYPE_NAMES,
     KIND_DIMS,
+    MODEL_DEFAULTS,
+    MODEL_FIELDS,
     Phase,
     ShapeError,
     check_layer_count,
+    check_model,
     check_positive,
     check_relations,
     check_workload,
@@ -51,6 +54,10 @@ class CheckedLayer:
     dtype: str
     layers: int | None
     """How many such layers the model has (`layers = N`), None when the layer does not say."""
+    model: dict[str, int] | None = None
+    """The rest of the model (dialects/attn_rules.py `MODEL_FIELDS`), None when the layer gives none of it."""
+    kv_dtype: str | None = None
+    """The KV cache's dtype where the layer gives one (`kv_dtype = fp8`)."""
 
 
 @dataclass(frozen=True)
@@ -139,18 +146,24 @@ def _layer(block: Block) -> CheckedLayer:
     kind = block.kind.text
     if kind not in KIND_DIMS:
         raise error(block.kind.span, f"unknown layer kind '{kind}' (expected one of: {', '.join(KIND_DIMS)})")
-    values = _fields(block, (*KIND_DIMS[kind], "layers", "dtype"), f"a {kind} layer")
+    values = _fields(block, (*KIND_DIMS[kind], "layers", "dtype", "kv_dtype", *MODEL_FIELDS), f"a {kind} layer")
     dims = {key: _int(values, key, block) for key in KIND_DIMS[kind]}
     layers = _int(values, "layers", block) if "layers" in values else None
     dtype = _choice(values, "dtype", block, list(DTYPE_NAMES), "bf16")
+    kv_dtype = _choice(values, "kv_dtype", block, list(DTYPE_NAMES), dtype) if "kv_dtype" in values else None
+    model = None
+    if any(key in values for key in MODEL_FIELDS):
+        model = {key: _int(values, key, block, MODEL_DEFAULTS.get(key, 0)) for key in MODEL_FIELDS}
     try:
         check_positive(kind, dims)
         if layers is not None:
             check_layer_count(layers)
         check_relations(kind, dims)
+        if model is not None:
+            check_model(model, layers)
     except ShapeError as e:
         raise shape_error(e, block) from None
-    return CheckedLayer(block, kind, dims, dtype, layers)
+    return CheckedLayer(block, kind, dims, dtype, layers, model, kv_dtype if kv_dtype != dtype else None)
 
 
 def check_program(program: Program) -> CheckedProgram:

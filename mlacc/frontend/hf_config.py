@@ -9,9 +9,14 @@ and compiling the config directly are one and the same compile. Every error poin
 JSON: the place of the field at fault, the `{` of the config when a field is
 missing, or json's own place for malformed JSON.
 
-Only the fields that shape attention are read; the rest of a config (vocabulary,
-MoE, RoPE scaling, ...) is ignored. Imports json and xDSL's light lexer only:
-the IR classes are imported when `build` makes a module.
+The fields that shape attention make the layer; the vocabulary, MLP and
+experts make its `#attn.model` fields, so that capacity counts every weight.
+A field that changes cost but is not modelled (a sliding window in use,
+qwen3's q/k norms, MoE layers that are not every layer) is named in one
+warning line at its place in the JSON; a field that changes no cost (RoPE
+scaling, which moves RoPE's frequencies, not its work) is read silently.
+Imports json and xDSL's light lexer only: the IR classes are imported when
+`build` makes a module.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ if TYPE_CHECKING:
 MLA_FAMILIES = ("deepseek_v2", "deepseek_v3", "kimi_k2")
 """`model_type`s of multi-head latent attention, with DeepSeek's field names (Kimi-K2 is a DeepSeek-V3)."""
 
-GQA_FAMILIES = ("llama", "mistral", "mixtral", "qwen2", "qwen2_moe")
+GQA_FAMILIES = ("llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe")
 """`model_type`s of grouped-query attention (MHA and MQA as its end points), with Llama's field names."""
 
 _ARCHITECTURES = {
@@ -42,6 +47,8 @@ _ARCHITECTURES = {
     "MixtralForCausalLM": "mixtral",
     "Qwen2ForCausalLM": "qwen2",
     "Qwen2MoeForCausalLM": "qwen2_moe",
+    "Qwen3ForCausalLM": "qwen3",
+    "Qwen3MoeForCausalLM": "qwen3_moe",
 }
 """`architectures` entries that name a family when `model_type` does not."""
 
@@ -90,6 +97,8 @@ class ImportedConfig:
     places: dict[str, _Place] = field(default_factory=dict)
     origins: dict[int, str] = field(default_factory=dict)
     """DSL line number -> the config field its value came from."""
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    """(config field, message): what the config says that changes cost and is not modelled."""
 
     def error_at(self, key: str | None, message: str) -> ParseError:
         """An error at field `key`'s value, or at the config's `{` (a field missing, or none to blame)."""
@@ -120,6 +129,12 @@ class ImportedConfig:
         for op in module.walk():
             if isinstance(op.location, FileLineColLoc):
                 op.location = here
+        from passes.remarks import warning
+
+        for key, message in self.warnings:
+            at = self.places.get(key)
+            spot = Span(at.value, at.end, self.source).get_location() if at is not None else place
+            warning(FileLineColLoc(StringAttr(spot.file), IntAttr(spot.line), IntAttr(spot.col)), message)
         return module
 
 
@@ -239,10 +254,15 @@ class _Writer:
             self.line(f"// {note}")
         self.line(f"layer {name} : {kind} {{")
         fields.append(_Field("layers", layers, "num_hidden_layers", "num_hidden_layers"))
+        fields += self.model_fields(family, layers)
         width = max(len(f.dsl_key) for f in fields)
         for f in fields:
             self.line(f"  {f.dsl_key:<{width}} = {f.value:<6} // {f.comment}", f.origin)
         self.line(f"  {'dtype':<{width}} = {dtype:<6} // {dtype_note}", dtype_key)
+        mtp = self.optional_int("num_nextn_predict_layers", family)
+        if mtp:
+            uncomment = "uncomment to count the MTP modules' weights"
+            self.line(f"  // {'mtp_layers':<{width - 3}} = {mtp:<6} // num_nextn_predict_layers: {uncomment}")
         self.line("}")
         self.line("")
         self.line("// One new token per sequence against a 4k-token cache.")
@@ -294,7 +314,69 @@ class _Writer:
         window = self.config.get("sliding_window")
         if isinstance(window, int) and not isinstance(window, bool) and self.config.get("use_sliding_window", True):
             notes.append(f"sliding_window {window} is not modelled: attention spans the whole context.")
+            self.imported.warnings.append(
+                ("sliding_window", f"sliding_window {window} is not modelled: attention spans the whole context")
+            )
+        if self.config.get("model_type") in ("qwen3", "qwen3_moe"):
+            self.imported.warnings.append(
+                ("model_type", "qwen3's q/k norms (an RMSNorm on every query and key head) are not modelled")
+            )
         return notes
+
+    def optional_int(self, key: str, family: str) -> int:
+        """A count the config may leave out or null (0 then)."""
+        return self.int_field(key, family, minimum=0) if self.config.get(key) is not None else 0
+
+    def model_fields(self, family: str, layers: int) -> list[_Field]:
+        """The rest of the model: vocabulary, the dense MLP's width, the experts (dialects/attn_rules.py
+        `MODEL_FIELDS`)."""
+        vocab = self.int_field("vocab_size", family)
+        fields = [_Field("vocab", vocab, "vocab_size", "vocab_size")]
+        if self.config.get("tie_word_embeddings") is True:
+            fields.append(_Field("tie_embeddings", 1, "tie_word_embeddings", "tie_word_embeddings: one matrix"))
+        experts_key = {"mixtral": "num_local_experts", "qwen2_moe": "num_experts", "qwen3_moe": "num_experts"}.get(
+            family, "n_routed_experts"
+        )
+        experts = self.optional_int(experts_key, family)
+        if not experts:
+            return [
+                *fields,
+                _Field("mlp", self.int_field("intermediate_size", family), "intermediate_size", "intermediate_size"),
+            ]
+        width_key = "intermediate_size" if family == "mixtral" else "moe_intermediate_size"
+        width = self.int_field(width_key, family)
+        fields += [
+            _Field("experts", experts, experts_key, experts_key),
+            _Field("experts_per_token", self.int_field("num_experts_per_tok", family), "num_experts_per_tok",
+                   "num_experts_per_tok"),
+            _Field("expert_width", width, width_key, width_key),
+        ]  # fmt: skip
+        shared = self.optional_int("n_shared_experts", family)
+        shared_width = self.optional_int("shared_expert_intermediate_size", family)
+        if shared:
+            fields.append(_Field("shared_experts", shared, "n_shared_experts", "n_shared_experts"))
+        elif shared_width and shared_width % width == 0:
+            comment = f"shared_expert_intermediate_size {shared_width} / {width_key}"
+            fields.append(_Field("shared_experts", shared_width // width, "shared_expert_intermediate_size", comment))
+        elif shared_width:
+            self.imported.warnings.append(
+                (
+                    "shared_expert_intermediate_size",
+                    "a shared expert of a width no multiple of the experts' is not modelled",
+                )
+            )
+        dense = min(self.optional_int("first_k_dense_replace", family), layers)
+        if dense:
+            fields += [
+                _Field("dense_layers", dense, "first_k_dense_replace", "first_k_dense_replace: dense MLP first"),
+                _Field("mlp", self.int_field("intermediate_size", family), "intermediate_size", "intermediate_size"),
+            ]
+        for key in ("moe_layer_freq", "decoder_sparse_step"):
+            if self.config.get(key, 1) != 1:
+                self.imported.warnings.append((key, f"{key} is not modelled: every layer past the dense ones is MoE"))
+        if self.config.get("mlp_only_layers"):
+            self.imported.warnings.append(("mlp_only_layers", "mlp_only_layers is not modelled: every layer is MoE"))
+        return fields
 
     def mla_fields(self, family: str) -> list[_Field]:
         fields = []

@@ -15,7 +15,7 @@ from xdsl.ir import Attribute
 from xdsl.utils.exceptions import VerifyException
 from xdsl.utils.lexer import Span
 
-from dialects.attn import DTYPES, LAYER_OPS, AttentionLayerOp, Phase, ShapeError, WorkloadAttr
+from dialects.attn import DTYPES, LAYER_OPS, AttentionLayerOp, ModelAttr, Phase, ShapeError, WorkloadAttr
 from mlacc.frontend.check import CheckedProgram, error, shape_error
 
 
@@ -32,6 +32,8 @@ def layer_function(
     element_type: Attribute,
     location: LocationAttr,
     layers: int | None = None,
+    model: ModelAttr | None = None,
+    kv_dtype: Attribute | None = None,
 ) -> func.FuncOp:
     """`@LAYER.WORKLOAD(x) -> out`, a function holding the one `attn` op of a (layer, workload); not verified."""
     hidden = TensorType(element_type, [workload.batch.data, workload.new_tokens.data, dims["d_model"]])
@@ -39,7 +41,7 @@ def layer_function(
     function.location = location
     with ImplicitBuilder(function.body) as (x,):
         x.name_hint = "x"
-        op = op_class(x, layer, workload, layers, **dims)
+        op = op_class(x, layer, workload, layers, model, kv_dtype, **dims)
         op.location = location
         op.output.name_hint = "out"
         func.ReturnOp(op.output)
@@ -61,6 +63,8 @@ def emit_module(program: CheckedProgram) -> ModuleOp:
                 DTYPES[layer.dtype],
                 _location(block.span),
                 layer.layers,
+                ModelAttr(layer.model) if layer.model is not None else None,
+                DTYPES[layer.kv_dtype] if layer.kv_dtype is not None else None,
             )
             module.body.block.add_op(function)
             op = function.body.block.first_op
@@ -124,7 +128,21 @@ def override_workloads(
         assert isinstance(op, AttentionLayerOp)
         workload = effective_workload(op.workload, phase, batch, context, new_tokens)
         dims = {d: op.dim(d) for d in op.DIMS}
-        rebuilt = layer_function(type(op), op.layer.data, workload, dims, op.element_type, op.location, op.layer_count)
+        rebuilt = layer_function(
+            type(op), op.layer.data, workload, dims, op.element_type, op.location, op.layer_count, op.model, op.kv_dtype
+        )
         module.body.block.insert_op_before(rebuilt, function)
         function.detach()
         function.erase()
+
+
+def override_kv_dtype(module: ModuleOp, kv_dtype: str) -> None:
+    """Sets every layer's KV-cache dtype (`--kv-dtype`); the layer's own dtype means no separate cache dtype."""
+    for function in module.ops:
+        assert isinstance(function, func.FuncOp)
+        op = function.body.block.first_op
+        assert isinstance(op, AttentionLayerOp)
+        if DTYPES[kv_dtype] == op.element_type:
+            op.properties.pop("kv_dtype", None)
+        else:
+            op.properties["kv_dtype"] = DTYPES[kv_dtype]

@@ -26,6 +26,7 @@ from costmodel.plan import static_pj
 from costmodel.tiles import best_tilings
 from mlacc.aggregate import LayerTotals, TaskFigures, layer_totals, total
 from mlacc.sweep.optable import OpTable, Task
+from mlacc.whole_model import RestOfModel
 from passes.accounting import peak_bytes
 
 
@@ -225,11 +226,22 @@ def _totals(
     )
 
 
-def max_batch(layers: int, result: TableResult, batch: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+def max_batch(
+    layers: int,
+    result: TableResult,
+    batch: np.ndarray,
+    capacity: np.ndarray,
+    rest: RestOfModel | None = None,
+    tp: int = 1,
+) -> np.ndarray:
     """mlacc/whole_model.py `max_batch` at every point: the most sequences whose caches (all layers) and
-    activations (one layer) fit beside all the weights."""
+    activations (one layer) fit beside all the weights (with `rest`, a `RestOfModel`, every weight of the model,
+    in the memory its default utilization leaves, as `model_totals` counts them)."""
     from mlacc.whole_model import max_batch as largest
+    from mlacc.whole_model import rest_bytes_per_gpu, utilization_of
 
     kv_per_sequence = np.floor_divide(result.kv_cache_bytes, batch)
     activations_per_sequence = -np.floor_divide(-result.activation_bytes, batch)
-    return largest(layers, result.weight_bytes, kv_per_sequence, activations_per_sequence, capacity)
+    usable = np.floor(capacity * utilization_of(rest, None)).astype(np.int64) if rest is not None else capacity
+    other = rest_bytes_per_gpu(rest, layers, tp)
+    return largest(layers, result.weight_bytes, kv_per_sequence, activations_per_sequence, usable, other)

@@ -277,7 +277,7 @@ def _columns(
     seconds = result.cycles / frequency
     totals = result.totals
     layers = table.layers or 1
-    biggest = max_batch(layers, result, batch // dp, capacity)
+    biggest = max_batch(layers, result, batch // dp, capacity, table.rest, tp)
     fits = result.resident_bytes <= capacity
     lists = {
         "cycles": result.cycles.tolist(),

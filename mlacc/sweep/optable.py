@@ -31,6 +31,8 @@ from costmodel.placement import OFF_CHIP, home_rule
 from dialects import la
 from dialects.attn import dtype_name
 from dialects.mesh import CollectiveOp
+from mlacc.estimates import rest_of_model
+from mlacc.whole_model import RestOfModel
 from passes.accounting import account, activation_spans
 
 
@@ -111,6 +113,8 @@ class OpTable:
     """The layer's place in the source, for the remarks its points raise."""
     coefficients: np.ndarray = field(compare=False, default_factory=lambda: np.zeros((0, 4), dtype=np.int64))
     """Per integer: a, b, c, d of a + b B + c C + d B C (int64)."""
+    rest: RestOfModel | None = field(compare=False, default=None)
+    """The rest of the model, where the layer says it (`#attn.model`): its weights count in `max_batch`."""
 
     def integers(self, batch: np.ndarray, context: np.ndarray) -> np.ndarray:
         """Every integer of the table at each point (rows: integers, columns: points), exact: int64, as the IR's
@@ -192,6 +196,7 @@ def _table(function: func.FuncOp) -> tuple[OpTable, list[int]]:
         activation_spans=spans,
         function=function.sym_name.data,
         location=function.location,
+        rest=rest_of_model(function),
     )
     return table, record.numbers
 
@@ -227,7 +232,7 @@ def _task(op: la.LaOp, i: int, ids: dict[SSAValue, int], record: _Recorder) -> T
         dtype=dtype_name(element_type),
         element_bytes=la.element_bytes(element_type),
         flops=record(op.flops()),
-        operand_bytes=tuple(record(la.tensor_bytes(v.type)) for v in task_operands(op)),
+        operand_bytes=tuple(record(la.read_bytes(v)) for v in task_operands(op)),
         result_bytes=record(result_bytes),
         gemm_letters=letters,
         extents=extents,

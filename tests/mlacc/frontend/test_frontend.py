@@ -89,7 +89,8 @@ WRONG = MLA + "workload w { phase = decode context = 4 batch = 0 }"
             MLA.replace("v_dim", "value_dim") + DECODE,
             ("value_dim",),
             "unknown field 'value_dim' for a mla layer (expected one of: d_model, heads, q_rank, kv_rank, qk_nope_dim,"
-            " qk_rope_dim, v_dim, layers, dtype)",
+            " qk_rope_dim, v_dim, layers, dtype, kv_dtype, vocab, tie_embeddings, mlp, gated, dense_layers, experts,"
+            " experts_per_token, shared_experts, expert_width, mtp_layers)",
         ),
         (MLA.replace("kv_rank = 16 ", "") + DECODE, ("m :",), "'m' is missing field 'kv_rank'"),
         (MLA.replace("heads = 4", "heads = 4 heads = 8") + DECODE, ("heads", 2), "field 'heads' given twice in 'm'"),

@@ -33,7 +33,7 @@ def _fields(dsl: str) -> dict[str, str]:
     """`key = value` of the layer block, comments dropped."""
     start = dsl.index("\nlayer ") + 1
     block = dsl[start : dsl.index("}", start)]
-    pairs = (line.split("//")[0].split("=") for line in block.splitlines()[1:])
+    pairs = (line.split("//")[0].split("=") for line in block.splitlines()[1:] if line.split("//")[0].strip())
     return {key.strip(): value.strip() for key, value in pairs}
 
 
@@ -172,7 +172,7 @@ def test_unsupported_family_is_placed_at_model_type(tmp_path: Path, capsys: pyte
     text = '{\n  "architectures": ["GPT2LMHeadModel"],\n  "model_type": "gpt2",\n  "n_embd": 768\n}\n'
     assert _error(tmp_path, capsys, text, command) == (
         "3:17: error: unsupported model_type 'gpt2' (mlacc imports model_type: deepseek_v2, deepseek_v3, kimi_k2, "
-        "llama, mistral, mixtral, qwen2, qwen2_moe)"
+        "llama, mistral, mixtral, qwen2, qwen2_moe, qwen3, qwen3_moe)"
     )
 
 

@@ -22,3 +22,21 @@
 %x = "test.op"() : () -> tensor<1x1x64xf32>
 %out = attn.mha %x layer "h" workload <"d", decode, batch = 2, context = 4, new_tokens = 1> d_model = 64 heads = 4 head_dim = 16 : tensor<1x1x64xf32> -> tensor<1x1x64xf32>
 // CHECK: hidden states must be tensor<2x1x64xf32> (batch x new_tokens x d_model), got tensor<1x1x64xf32>
+
+// -----
+
+%x = "test.op"() : () -> tensor<1x1x64xf32>
+%out = attn.mha %x layer "h" model <vocab = 100, tie_embeddings = 0, mlp = 128, gated = 1, dense_layers = 0, experts = 0, experts_per_token = 0, shared_experts = 0, expert_width = 0, mtp_layers = 0> workload <"d", decode, batch = 1, context = 4, new_tokens = 1> d_model = 64 heads = 4 head_dim = 16 : tensor<1x1x64xf32> -> tensor<1x1x64xf32>
+// CHECK: a whole-model field needs `layers = N` (how many layers the model stacks)
+
+// -----
+
+%x = "test.op"() : () -> tensor<1x1x64xf32>
+%out = attn.mha %x layer "h" layers = 2 model <vocab = 100, tie_embeddings = 0, mlp = 0, gated = 1, dense_layers = 0, experts = 4, experts_per_token = 8, shared_experts = 0, expert_width = 16, mtp_layers = 0> workload <"d", decode, batch = 1, context = 4, new_tokens = 1> d_model = 64 heads = 4 head_dim = 16 : tensor<1x1x64xf32> -> tensor<1x1x64xf32>
+// CHECK: experts_per_token (8) must not exceed experts (4)
+
+// -----
+
+%x = "test.op"() : () -> tensor<1x1x64xf32>
+%out = attn.mha %x layer "h" kv_dtype = i32 workload <"d", decode, batch = 1, context = 4, new_tokens = 1> d_model = 64 heads = 4 head_dim = 16 : tensor<1x1x64xf32> -> tensor<1x1x64xf32>
+// CHECK: unsupported kv_dtype i32
