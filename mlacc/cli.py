@@ -135,7 +135,7 @@ def verify_command(args: argparse.Namespace) -> tuple[str, int]:
     from mlacc.verify import format_results, layer_cases, scheme_passes, verify_cases
 
     cases = layer_cases(_load(args), args.shrink)
-    results = verify_cases(cases, scheme_passes(), args.seed, int(args.max_gib * 2**30))
+    results = verify_cases(cases, scheme_passes(), args.seed, int(args.max_gib * 2**30), args.backend)
     return format_results(results), 0 if all(r.ok for r in results) else 1
 
 
@@ -571,6 +571,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="divide every layer dimension, the batch and the token counts by N (rounded up; RoPE and head "
         "dims kept even, GQA group size kept) so that full-size layers fit in memory",
+    )
+    verify_parser.add_argument(
+        "--backend",
+        choices=("numpy", "iree"),
+        default="numpy",
+        help="numpy: float64 interpreter (default); iree: every scheme lowered to upstream MLIR, compiled by IREE "
+        "for this CPU and run in float32 against the interpreter (needs the [iree] extra; docs/mlir.md)",
     )
     verify_parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     verify_parser.add_argument(

@@ -20,10 +20,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from math import prod
+from typing import TYPE_CHECKING
 
 import numpy as np
 from xdsl.dialects import func
-from xdsl.dialects.builtin import LocationAttr, ModuleOp, TensorType
+from xdsl.dialects.builtin import LocationAttr, ModuleOp, TensorType, f32
 from xdsl.ir import Attribute
 from xdsl.passes import ModulePass
 from xdsl.transforms.dead_code_elimination import region_dce
@@ -36,6 +37,9 @@ from mlacc.interp import Array, run_function
 from mlacc.pipeline import compile_to, make_context
 from mlacc.reference import reference_output
 from passes.absorb import SCHEMES, AbsorbPass
+
+if TYPE_CHECKING:
+    from mlacc.iree_backend import Compiled, Lowered
 
 TOLERANCE = 1e-9
 """Largest relative difference accepted: float64 rounding, with room for long reductions."""
@@ -162,10 +166,11 @@ class CaseResult:
     case: LayerCase
     differences: dict[str, float]
     """Label -> max relative difference: the formulas vs the unabsorbed IR, then each scheme vs it."""
+    tolerance: float = TOLERANCE
 
     @property
     def ok(self) -> bool:
-        return all(d <= TOLERANCE for d in self.differences.values())
+        return all(d <= self.tolerance for d in self.differences.values())
 
 
 @dataclass(frozen=True)
@@ -209,20 +214,30 @@ def prepare_case(case: LayerCase, passes: Mapping[str, ModulePass]) -> PreparedC
     return PreparedCase(case, variants)
 
 
-def check_case(prepared: PreparedCase, rng: np.random.Generator) -> CaseResult:
-    """Runs the unabsorbed IR, the formulas and every scheme on one set of random inputs."""
+def random_inputs(prepared: PreparedCase, rng: np.random.Generator) -> tuple[dict[str, Array], Array, Array]:
+    """A case's weights, the history's hidden states and the step's."""
     case = prepared.case
     unabsorbed, _ = prepared.variants[UNABSORBED]
     weights = random_weights(unabsorbed, rng)
     w = case.workload
     past = rng.standard_normal((w.batch.data, w.context.data, case.dims["d_model"]))
     new = rng.standard_normal((w.batch.data, w.new_tokens.data, case.dims["d_model"]))
+    return weights, past, new
 
-    outputs: dict[str, Array] = {}
-    for label, (step, history) in prepared.variants.items():
-        caches = run_function(history, _function(history), past, weights).stored if history else {}
-        outputs[label] = run_function(step, _function(step), new, weights, caches).output
 
+def interpret(prepared: PreparedCase, label: str, weights: Mapping[str, Array], past: Array, new: Array) -> Array:
+    """One variant's output in float64 with the numpy interpreter, its caches filled by its own history."""
+    step, history = prepared.variants[label]
+    caches = run_function(history, _function(history), past, weights).stored if history else {}
+    return run_function(step, _function(step), new, weights, caches).output
+
+
+def check_case(prepared: PreparedCase, rng: np.random.Generator) -> CaseResult:
+    """Runs the unabsorbed IR, the formulas and every scheme on one set of random inputs."""
+    case = prepared.case
+    w = case.workload
+    weights, past, new = random_inputs(prepared, rng)
+    outputs = {label: interpret(prepared, label, weights, past, new) for label in prepared.variants}
     reference = outputs.pop(UNABSORBED)
     formula = reference_output(case.kind, weights, case.dims, np.concatenate([past, new], axis=1), w.new_tokens.data)
     differences = {f"{FORMULA} vs {UNABSORBED}": relative_difference(reference, formula)}
@@ -230,15 +245,45 @@ def check_case(prepared: PreparedCase, rng: np.random.Generator) -> CaseResult:
     return CaseResult(case, differences)
 
 
+def check_case_iree(
+    prepared: PreparedCase, rng: np.random.Generator, compiled: Compiled, lowered: Mapping[str, Lowered]
+) -> CaseResult:
+    """Runs the unabsorbed IR and every scheme compiled by IREE (float32, host CPU) on one set of random inputs,
+    each against the numpy interpreter's float64 run of the unabsorbed IR."""
+    from mlacc.iree_backend import TOLERANCE as IREE_TOLERANCE
+    from mlacc.iree_backend import run_variant
+
+    weights, past, new = random_inputs(prepared, rng)
+    reference = interpret(prepared, UNABSORBED, weights, past, new)
+    differences = {
+        f"{label} on IREE vs numpy": relative_difference(
+            run_variant(compiled, functions, weights, past, new), reference
+        )
+        for label, functions in lowered.items()
+    }
+    return CaseResult(prepared.case, differences, IREE_TOLERANCE)
+
+
 def verify_cases(
-    cases: list[LayerCase], passes: Mapping[str, ModulePass], seed: int, max_bytes: int
+    cases: list[LayerCase], passes: Mapping[str, ModulePass], seed: int, max_bytes: int, backend: str = "numpy"
 ) -> list[CaseResult]:
-    """Checks every case; refuses before running anything if one would exceed `max_bytes`."""
+    """Checks every case on `backend`; refuses before running anything if one would exceed `max_bytes`.
+
+    IREE runs float32 IR: its cases are built with that element type, whatever the file's dtype."""
+    if backend == "iree":
+        cases = [replace(case, element_type=f32) for case in cases]
     prepared = [prepare_case(case, passes) for case in cases]
     for p in prepared:
         p.refuse_over(max_bytes)
     rng = np.random.default_rng(seed)
-    return [check_case(p, rng) for p in prepared]
+    if backend != "iree":
+        return [check_case(p, rng) for p in prepared]
+    from mlacc.iree_backend import Compiled, Lowering
+
+    lowering = Lowering()
+    lowered = [lowering.add(p.variants) for p in prepared]
+    compiled = Compiled(lowering.module)
+    return [check_case_iree(p, rng, compiled, functions) for p, functions in zip(prepared, lowered, strict=True)]
 
 
 def layer_cases(module: ModuleOp, shrink: int) -> list[LayerCase]:
@@ -258,7 +303,7 @@ def format_results(results: list[CaseResult]) -> str:
     for result in results:
         lines.append(f"{result.case.name} ({result.case.describe()})")
         for label, difference in result.differences.items():
-            verdict = "ok" if difference <= TOLERANCE else f"FAILED (> {TOLERANCE:g})"
+            verdict = "ok" if difference <= result.tolerance else f"FAILED (> {result.tolerance:g})"
             lines.append(f"  {label:<34} max rel diff {difference:.2e}  {verdict}")
     failed = [r.case.name for r in results if not r.ok]
     checks = sum(len(r.differences) for r in results)
@@ -266,6 +311,7 @@ def format_results(results: list[CaseResult]) -> str:
         lines.append(f"verify: FAILED for {', '.join(failed)}")
     else:
         lines.append(
-            f"verify: {checks} comparisons over {len(results)} layer x workload cases, all within {TOLERANCE:g}"
+            f"verify: {checks} comparisons over {len(results)} layer x workload cases, all within "
+            f"{max(r.tolerance for r in results):g}"
         )
     return "\n".join(lines) + "\n"

@@ -133,7 +133,7 @@ class LowerEinsum(RewritePattern):
             range(len(out), len(letters)),
             lambda b, s: [b.add(arith.AddfOp(s[2], b.add(arith.MulfOp(s[0], s[1]))))],
         )
-        rewriter.replace_matched_op(ops.ops, [value])
+        rewriter.replace(op, ops.ops, [value])
 
 
 class LowerSoftmax(RewritePattern):
@@ -183,7 +183,7 @@ class LowerSoftmax(RewritePattern):
             (),
             lambda b, s: [b.add(arith.DivfOp(s[0], s[1]))],
         )
-        rewriter.replace_matched_op(ops.ops, [probs])
+        rewriter.replace(op, ops.ops, [probs])
 
 
 class LowerRmsNorm(RewritePattern):
@@ -213,7 +213,7 @@ class LowerRmsNorm(RewritePattern):
             (),
             normalise,
         )
-        rewriter.replace_matched_op(ops.ops, [value])
+        rewriter.replace(op, ops.ops, [value])
 
 
 def _to_element(b: Ops, value: SSAValue, element: Attribute) -> SSAValue:
@@ -278,7 +278,7 @@ class LowerRope(RewritePattern):
             value = ops.add(
                 InsertSliceOp.from_static_parameters(part, value, [0] * (rank - 1) + [first], half.get_shape(), pairs)
             )
-        rewriter.replace_matched_op(ops.ops, [value])
+        rewriter.replace(op, ops.ops, [value])
 
 
 class LowerAdd(RewritePattern):
@@ -294,7 +294,7 @@ class LowerAdd(RewritePattern):
             (),
             lambda b, s: [b.add(arith.AddfOp(s[0], s[1]))],
         )
-        rewriter.replace_matched_op(ops.ops, [value])
+        rewriter.replace(op, ops.ops, [value])
 
 
 class LowerBroadcast(RewritePattern):
@@ -310,13 +310,13 @@ class LowerBroadcast(RewritePattern):
             (),
             lambda b, s: [s[0]],
         )
-        rewriter.replace_matched_op(ops.ops, [value])
+        rewriter.replace(op, ops.ops, [value])
 
 
 class LowerConcat(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: la.ConcatOp, rewriter: PatternRewriter) -> None:
-        rewriter.replace_matched_op(ConcatOp([op.lhs, op.rhs], op.dim.value.data, la.tensor_type(op.result)))
+        rewriter.replace(op, ConcatOp([op.lhs, op.rhs], op.dim.value.data, la.tensor_type(op.result)))
 
 
 def _tag(key: str, name: str) -> DictionaryAttr:

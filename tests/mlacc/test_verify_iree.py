@@ -1,0 +1,125 @@
+"""`mlacc verify --backend iree` and `--emit mlir`: every scheme, lowered to upstream MLIR, compiles with IREE for
+this CPU and computes what the numpy interpreter computes; IREE's errors are one line.
+
+Each verify costs one iree-compile of the whole file (a few seconds on two cores), so the bundled examples run
+their decode workload shrunk 64x; the prefill's causal mask runs in the odd-shapes test.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlacc import cli
+from tests.conftest import EXAMPLES, ROOT, SMALL_ATTN
+
+iree_compiler = pytest.importorskip("iree.compiler", reason="the [iree] extra is not installed")
+pytest.importorskip("iree.runtime", reason="the [iree] extra is not installed")
+
+ODD = """\
+// Nothing a power of two, no query compression, a chunk of prefill over a cached context (causal mask offset).
+layer odd : mla { d_model = 45 heads = 3 q_rank = 0 kv_rank = 7 qk_nope_dim = 5 qk_rope_dim = 6 v_dim = 3 dtype = fp32 }
+workload chunk { phase = prefill batch = 2 context = 4 new_tokens = 3 }
+"""
+
+
+def _verify(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = cli.main(["verify", *argv, "--backend", "iree"])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+def test_every_example_runs_on_iree(example: Path, capsys: pytest.CaptureFixture[str]):
+    code, out, _ = _verify([str(example), "--shrink", "64", "--workload", "decode"], capsys)
+    assert code == 0, out
+    labels = [line.split(" on IREE")[0].strip() for line in out.splitlines() if " on IREE vs numpy " in line]
+    mla = "mla" in example.read_text()
+    assert labels[: 5 if mla else 1] == (
+        ["unabsorbed IR", "recompute", "reuse", "expand", "cache-kv"] if mla else ["unabsorbed IR"]
+    )
+    assert "FAILED" not in out and out.splitlines()[-1].endswith("all within 0.0001")
+
+
+def test_odd_shapes_run_on_iree(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    path = tmp_path / "odd.attn"
+    path.write_text(ODD)
+    code, out, _ = _verify([str(path)], capsys)
+    assert code == 0, out
+    assert out.count(" ok\n") == 5 and "batch 2 context 4 new_tokens 3" in out
+
+
+def test_a_wrong_lowering_is_caught(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    # RoPE with another base than the interpreter's: every variant's output moves far past float32 rounding.
+    monkeypatch.setattr("passes.convert_la_to_linalg.ROPE_BASE", 500.0)
+    code, out, _ = _verify([str(SMALL_ATTN), "--workload", "d"], capsys)
+    assert code == 1
+    assert out.count("FAILED (> 0.0001)") == 6 and out.splitlines()[-1] == "verify: FAILED for m x d, g x d"
+
+
+@pytest.mark.parametrize(
+    ("attribute", "value", "said"),
+    [
+        ("mlacc.iree_backend.FLAGS", ("--iree-llvmcpu-target-cpu=no-such-cpu",), "Unknown CPU"),
+        ("mlacc.iree_backend._text", lambda module: "func.func @f() { no.such_op }", "no.such_op"),
+    ],
+    ids=["bad flag", "bad IR"],
+)
+def test_an_iree_compile_error_is_one_line(
+    attribute: str, value: object, said: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    monkeypatch.setattr(attribute, value)
+    code, out, err = _verify([str(SMALL_ATTN)], capsys)
+    assert (code, out) == (1, "")
+    (line,) = err.splitlines()
+    assert line.startswith("error: iree-compile: ") and said in line and "<stdin>" not in line
+
+
+def test_a_missing_iree_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    monkeypatch.setitem(sys.modules, "iree.compiler", None)
+    code, out, err = _verify([str(SMALL_ATTN)], capsys)
+    assert (code, out) == (1, "")
+    assert err == "error: --backend iree needs IREE's compiler and runtime: pip install 'mlacc[iree]'\n"
+
+
+@pytest.mark.parametrize("scheme", ["recompute", "reuse", "expand", "cache-kv"])
+def test_emitted_mlir_is_iree_input_unchanged(scheme: str, capsys: pytest.CaptureFixture[str]):
+    # Full size, bf16, as a user would emit it: iree-compile --compile-to=input takes it as it is.
+    example = str(ROOT / "examples" / "deepseek_v3.attn")
+    assert cli.main(["compile", example, "--scheme", scheme, "--workload", "decode", "--emit", "mlir"]) == 0
+    text = capsys.readouterr().out
+    assert "la." not in text.replace("mlacc.", "")
+    compiled = iree_compiler.compile_str(text, target_backends=["llvm-cpu"], extra_args=["--compile-to=input"])
+    assert b"util.func public @deepseek_v3.decode" in compiled
+
+
+def test_emit_mlir_takes_no_sharding(capsys: pytest.CaptureFixture[str]):
+    assert cli.main(["compile", str(SMALL_ATTN), "--emit", "mlir", "--tp", "2"]) == 2
+    assert (
+        capsys.readouterr().err == "error: --emit mlir lowers one device's unsharded layer: it takes no --tp or --dp\n"
+    )
+
+
+_IMPORTS_IREE = """
+import sys
+from contextlib import redirect_stdout
+from io import StringIO
+from mlacc import cli
+with redirect_stdout(StringIO()):
+    try:
+        cli.main(sys.argv[1:])
+    except SystemExit:
+        pass
+print("iree" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["verify", "--help"], ["verify", str(SMALL_ATTN), "--workload", "d"]])
+def test_iree_is_imported_only_for_its_backend(argv: list[str]):
+    run = subprocess.run(
+        [sys.executable, "-c", _IMPORTS_IREE, *argv], capture_output=True, text=True, cwd=ROOT, check=True
+    )
+    assert run.stdout.strip() == "False"
