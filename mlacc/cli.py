@@ -724,7 +724,8 @@ def build_parser() -> argparse.ArgumentParser:
     hw_show.add_argument(
         "--format", choices=("text", "json", "toml"), default="text", help="toml: an editable file that loads back"
     )
-    hw_show.set_defaults(run=hw_show_command, output=None)
+    hw_show.add_argument("-o", "--output", metavar="OUT", help="write to OUT (whole or not at all) instead of stdout")
+    hw_show.set_defaults(run=hw_show_command)
     return parser
 
 
