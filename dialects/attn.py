@@ -28,6 +28,7 @@ from xdsl.dialects.builtin import (
     IntegerType,
     StringAttr,
     TensorType,
+    UnitAttr,
     bf16,
     f16,
     f32,
@@ -201,6 +202,8 @@ class AttentionLayerOp(IRDLOperation):
     """The rest of the model (MLP or experts, embeddings), where the file says it."""
     kv_dtype = opt_prop_def(Attribute)
     """The KV cache's element type where it differs from the layer's (`kv_dtype = fp8`)."""
+    qk_norm = opt_prop_def(UnitAttr)
+    """An RMSNorm on every query and key head before RoPE (Qwen3's q/k norms); not for MLA."""
     workload = prop_def(WorkloadAttr)
     d_model = prop_def(IntegerAttr[I64])
     heads = prop_def(IntegerAttr[I64])
@@ -213,6 +216,7 @@ class AttentionLayerOp(IRDLOperation):
         layers: int | None = None,
         model: ModelAttr | None = None,
         kv_dtype: Attribute | None = None,
+        qk_norm: bool = False,
         **dims: int,
     ):
         props: dict[str, Attribute] = {"layer": StringAttr(layer), "workload": workload}
@@ -222,6 +226,8 @@ class AttentionLayerOp(IRDLOperation):
             props["model"] = model
         if kv_dtype is not None:
             props["kv_dtype"] = kv_dtype
+        if qk_norm:
+            props["qk_norm"] = UnitAttr()
         props.update({k: IntegerAttr(v, i64) for k, v in dims.items()})
         super().__init__(operands=[input], result_types=[input.type], properties=props)
 
@@ -253,6 +259,8 @@ class AttentionLayerOp(IRDLOperation):
             check_model(self.model.fields, self.layer_count)
         if self.kv_dtype is not None and self.kv_dtype not in DTYPES.values():
             raise VerifyException(f"unsupported kv_dtype {self.kv_dtype}")
+        if self.qk_norm is not None and self.kind == "mla":
+            raise VerifyException("qk_norm is for mha, gqa and mqa layers (MLA normalises its latents)")
         if not isinstance(self.element_type, _SUPPORTED_ELEMENT_TYPES) or (
             isinstance(self.element_type, IntegerType) and self.element_type != i8
         ):
@@ -271,7 +279,7 @@ class AttentionLayerOp(IRDLOperation):
 
 _COMMON_FORMAT = (
     "$input `layer` $layer (`layers` `=` $layers^)? (`model` $model^)? (`kv_dtype` `=` $kv_dtype^)? "
-    "`workload` $workload `d_model` `=` $d_model `heads` `=` $heads"
+    "(`qk_norm` $qk_norm^)? `workload` $workload `d_model` `=` $d_model `heads` `=` $heads"
 )
 _TYPES_FORMAT = " attr-dict `:` type($input) `->` type($output)"
 

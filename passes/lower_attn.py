@@ -136,8 +136,12 @@ def _lower_standard(op: attn.MhaOp | attn.GqaOp | attn.MqaOp) -> _DataflowBuilde
     x = op.input
 
     q = b.einsum(f"bsd,d{q_idx}e->bs{q_idx}e", x, b.weight("W_Q", [d, *q_heads, e]), "query")
+    if op.qk_norm is not None:  # Qwen3: an RMSNorm over each head's query, and each key, before RoPE
+        q = b.rmsnorm(q, "q_norm", "query_normed")
     q = b.rope(q, "query_rot")
     k = b.einsum(f"bsd,d{kv_idx}e->bs{kv_idx}e", x, b.weight("W_K", [d, *kv_heads, e]), "key_new")
+    if op.qk_norm is not None:
+        k = b.rmsnorm(k, "k_norm", "key_normed")
     k = b.rope(k, "key_rot")
     v = b.einsum(f"bsd,d{kv_idx}e->bs{kv_idx}e", x, b.weight("W_V", [d, *kv_heads, e]), "value_new")
     keys = b.cache("key", k)

@@ -58,6 +58,8 @@ class CheckedLayer:
     """The rest of the model (dialects/attn_rules.py `MODEL_FIELDS`), None when the layer gives none of it."""
     kv_dtype: str | None = None
     """The KV cache's dtype where the layer gives one (`kv_dtype = fp8`)."""
+    qk_norm: bool = False
+    """An RMSNorm on every query and key head (`qk_norm = 1`, Qwen3's q/k norms)."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,11 @@ def _layer(block: Block) -> CheckedLayer:
     kind = block.kind.text
     if kind not in KIND_DIMS:
         raise error(block.kind.span, f"unknown layer kind '{kind}' (expected one of: {', '.join(KIND_DIMS)})")
-    values = _fields(block, (*KIND_DIMS[kind], "layers", "dtype", "kv_dtype", *MODEL_FIELDS), f"a {kind} layer")
+    own = ("qk_norm",) if kind != "mla" else ()
+    values = _fields(block, (*KIND_DIMS[kind], *own, "layers", "dtype", "kv_dtype", *MODEL_FIELDS), f"a {kind} layer")
+    qk_norm = _int(values, "qk_norm", block, 0)
+    if qk_norm not in (0, 1):
+        raise error(values["qk_norm"].span, f"qk_norm is 0 or 1, got {qk_norm}")
     dims = {key: _int(values, key, block) for key in KIND_DIMS[kind]}
     layers = _int(values, "layers", block) if "layers" in values else None
     dtype = _choice(values, "dtype", block, list(DTYPE_NAMES), "bf16")
@@ -163,7 +169,8 @@ def _layer(block: Block) -> CheckedLayer:
             check_model(model, layers)
     except ShapeError as e:
         raise shape_error(e, block) from None
-    return CheckedLayer(block, kind, dims, dtype, layers, model, kv_dtype if kv_dtype != dtype else None)
+    kv_dtype = kv_dtype if kv_dtype != dtype else None
+    return CheckedLayer(block, kind, dims, dtype, layers, model, kv_dtype, bool(qk_norm))
 
 
 def check_program(program: Program) -> CheckedProgram:

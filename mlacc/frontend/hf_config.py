@@ -11,9 +11,9 @@ missing, or json's own place for malformed JSON.
 
 The fields that shape attention make the layer; the vocabulary, MLP and
 experts make its `#attn.model` fields, so that capacity counts every weight.
-A field that changes cost but is not modelled (a sliding window in use,
-qwen3's q/k norms, MoE layers that are not every layer) is named in one
-warning line at its place in the JSON; a field that changes no cost (RoPE
+Qwen3's q/k norms become `qk_norm = 1`. A field that changes cost but is
+not modelled (a sliding window in use, MoE layers that are not every layer)
+is named in one warning line at its place in the JSON; a field that changes no cost (RoPE
 scaling, which moves RoPE's frequencies, not its work) is read silently.
 Imports json and xDSL's light lexer only: the IR classes are imported when
 `build` makes a module.
@@ -317,10 +317,6 @@ class _Writer:
             self.imported.warnings.append(
                 ("sliding_window", f"sliding_window {window} is not modelled: attention spans the whole context")
             )
-        if self.config.get("model_type") in ("qwen3", "qwen3_moe"):
-            self.imported.warnings.append(
-                ("model_type", "qwen3's q/k norms (an RMSNorm on every query and key head) are not modelled")
-            )
         return notes
 
     def optional_int(self, key: str, family: str) -> int:
@@ -329,7 +325,9 @@ class _Writer:
 
     def model_fields(self, family: str, layers: int) -> list[_Field]:
         """The rest of the model: vocabulary, the dense MLP's width, the experts (dialects/attn_rules.py
-        `MODEL_FIELDS`)."""
+        `MODEL_FIELDS`). A config without a vocabulary describes attention alone: then none."""
+        if self.config.get("vocab_size") is None:
+            return []
         vocab = self.int_field("vocab_size", family)
         fields = [_Field("vocab", vocab, "vocab_size", "vocab_size")]
         if self.config.get("tie_word_embeddings") is True:
@@ -421,4 +419,7 @@ class _Writer:
         ]
         if kind == "gqa":
             fields.append(_Field("kv_heads", kv_heads or 0, "num_key_value_heads", "num_key_value_heads"))
-        return kind, [*fields, head_dim]
+        fields.append(head_dim)
+        if family in ("qwen3", "qwen3_moe"):
+            fields.append(_Field("qk_norm", 1, "model_type", f"{family}: an RMSNorm on every query and key head"))
+        return kind, fields

@@ -34,6 +34,7 @@ def layer_function(
     layers: int | None = None,
     model: ModelAttr | None = None,
     kv_dtype: Attribute | None = None,
+    qk_norm: bool = False,
 ) -> func.FuncOp:
     """`@LAYER.WORKLOAD(x) -> out`, a function holding the one `attn` op of a (layer, workload); not verified."""
     hidden = TensorType(element_type, [workload.batch.data, workload.new_tokens.data, dims["d_model"]])
@@ -41,7 +42,7 @@ def layer_function(
     function.location = location
     with ImplicitBuilder(function.body) as (x,):
         x.name_hint = "x"
-        op = op_class(x, layer, workload, layers, model, kv_dtype, **dims)
+        op = op_class(x, layer, workload, layers, model, kv_dtype, qk_norm, **dims)
         op.location = location
         op.output.name_hint = "out"
         func.ReturnOp(op.output)
@@ -65,6 +66,7 @@ def emit_module(program: CheckedProgram) -> ModuleOp:
                 layer.layers,
                 ModelAttr(layer.model) if layer.model is not None else None,
                 DTYPES[layer.kv_dtype] if layer.kv_dtype is not None else None,
+                layer.qk_norm,
             )
             module.body.block.add_op(function)
             op = function.body.block.first_op
@@ -129,7 +131,16 @@ def override_workloads(
         workload = effective_workload(op.workload, phase, batch, context, new_tokens)
         dims = {d: op.dim(d) for d in op.DIMS}
         rebuilt = layer_function(
-            type(op), op.layer.data, workload, dims, op.element_type, op.location, op.layer_count, op.model, op.kv_dtype
+            type(op),
+            op.layer.data,
+            workload,
+            dims,
+            op.element_type,
+            op.location,
+            op.layer_count,
+            op.model,
+            op.kv_dtype,
+            op.qk_norm is not None,
         )
         module.body.block.insert_op_before(rebuilt, function)
         function.detach()

@@ -249,3 +249,53 @@ def test_ops_and_remarks_point_into_the_config(capsys: pytest.CaptureFixture[str
     assert capsys.readouterr().err.startswith(f"{config}:1:1: remark: absorb: @llama3_70b.decode is a gqa layer")
     assert cli.main(["compile", str(config), "--emit", "attn", "--workload", "decode"]) == 0
     assert "attn.gqa" in capsys.readouterr().out
+
+
+def _stderr_of_compile(tmp_path: Path, capsys: pytest.CaptureFixture[str], config: dict[str, object]) -> str:
+    path = _config(tmp_path, json.dumps(config, indent=2), "model.json")
+    assert cli.main(["compile", path, "--workload", "decode", "-q", "--format", "json"]) == 0
+    return capsys.readouterr().err
+
+
+def test_a_field_that_changes_cost_unmodelled_is_one_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """A sliding window in use is named once, at its place in the JSON; one not in use, and RoPE scaling (which
+    changes frequencies, not work), say nothing."""
+    err = _stderr_of_compile(tmp_path, capsys, _llama(model_type="mistral", sliding_window=4096))
+    text = (tmp_path / "model.json").read_text()
+    line = text[: text.index('"sliding_window"')].count("\n") + 1
+    message = "warning: sliding_window 4096 is not modelled: attention spans the whole context"
+    assert err == f"{tmp_path / 'model.json'}:{line}:21: {message}\n"
+    assert _stderr_of_compile(tmp_path, capsys, _llama(sliding_window=4096, use_sliding_window=False)) == ""
+    yarn = {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 8192}
+    assert _stderr_of_compile(tmp_path, capsys, _llama(rope_scaling=yarn)) == ""
+    qwen = FIXTURES / "qwen2_5_72b.json"  # sliding_window 131072 with use_sliding_window false, YaRN rope_scaling
+    assert cli.main(["compile", str(qwen), "--workload", "decode", "-q", "--format", "json"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+# Qwen3-32B's published config.json (attention, MLP and vocabulary fields).
+QWEN3 = {
+    "architectures": ["Qwen3ForCausalLM"],
+    "model_type": "qwen3",
+    "hidden_size": 5120,
+    "intermediate_size": 25600,
+    "num_attention_heads": 64,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "num_hidden_layers": 64,
+    "vocab_size": 151936,
+    "tie_word_embeddings": False,
+    "sliding_window": None,
+    "use_sliding_window": False,
+    "torch_dtype": "bfloat16",
+}
+
+
+def test_qwen3_imports_with_its_qk_norms(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    dsl = _dsl(tmp_path, QWEN3, "qwen3_32b.json")
+    assert "layer qwen3_32b : gqa {" in dsl and _fields(dsl)["qk_norm"] == "1"
+    assert _stderr_of_compile(tmp_path, capsys, QWEN3) == ""
+    path = _config(tmp_path, json.dumps(QWEN3), "qwen3_32b.json")
+    result = _json_report(capsys, path, "--workload", "decode")["results"][0]
+    assert {"query_normed", "key_normed"} <= {op["name"] for op in result["ops"]}  # two RMSNorms a layer, timed
+    assert result["model"]["params"] == pytest.approx(32.8e9, rel=0.015)  # Qwen3-32B's model card

@@ -40,3 +40,9 @@
 %x = "test.op"() : () -> tensor<1x1x64xf32>
 %out = attn.mha %x layer "h" kv_dtype = i32 workload <"d", decode, batch = 1, context = 4, new_tokens = 1> d_model = 64 heads = 4 head_dim = 16 : tensor<1x1x64xf32> -> tensor<1x1x64xf32>
 // CHECK: unsupported kv_dtype i32
+
+// -----
+
+%x = "test.op"() : () -> tensor<1x1x64xf32>
+%out = attn.mla %x layer "m" qk_norm workload <"d", decode, batch = 1, context = 6, new_tokens = 1> d_model = 64 heads = 2 q_rank = 32 kv_rank = 16 qk_nope_dim = 8 qk_rope_dim = 4 v_dim = 8 : tensor<1x1x64xf32> -> tensor<1x1x64xf32>
+// CHECK: qk_norm is for mha, gqa and mqa layers (MLA normalises its latents)
