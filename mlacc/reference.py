@@ -53,8 +53,11 @@ def standard(kind: str, weights: Mapping[str, Array], dims: Mapping[str, int], t
     kv_heads = {"mha": heads, "mqa": 1}.get(kind) or dims["kv_heads"]
     first = tokens.shape[1] - new_tokens  # the queries' first position
     q = np.einsum("bsd,dhe->bshe", tokens[:, first:], weights["W_Q"].reshape(d, heads, e))
+    k = np.einsum("btd,dge->btge", tokens, weights["W_K"].reshape(d, kv_heads, e))
+    if "q_norm" in weights:  # Qwen3's q/k norms: every head's query and key, before RoPE
+        q, k = rmsnorm(q, weights["q_norm"], 1e-6), rmsnorm(k, weights["k_norm"], 1e-6)
     q = rope(q, seq_dim=1, offset=first)
-    k = rope(np.einsum("btd,dge->btge", tokens, weights["W_K"].reshape(d, kv_heads, e)), seq_dim=1, offset=0)
+    k = rope(k, seq_dim=1, offset=0)
     v = np.einsum("btd,dge->btge", tokens, weights["W_V"].reshape(d, kv_heads, e))
     group = heads // kv_heads
     out = _attend(q, np.repeat(k, group, axis=2), np.repeat(v, group, axis=2), 1.0 / sqrt(e))

@@ -59,12 +59,14 @@ class LayerCase:
     element_type: Attribute
     location: LocationAttr
     shrink: int = 1
+    qk_norm: bool = False
+    """Whether the layer normalises every query and key head (`qk_norm`)."""
 
     @staticmethod
     def of(op: AttentionLayerOp) -> LayerCase:
-        return LayerCase(
-            op.kind, op.layer.data, {d: op.dim(d) for d in op.DIMS}, op.workload, op.element_type, op.location
-        )
+        dims = {d: op.dim(d) for d in op.DIMS}
+        qk_norm = op.qk_norm is not None
+        return LayerCase(op.kind, op.layer.data, dims, op.workload, op.element_type, op.location, qk_norm=qk_norm)
 
     @property
     def name(self) -> str:
@@ -94,7 +96,7 @@ class LayerCase:
 
     def describe(self) -> str:
         w = self.workload
-        dims = " ".join(f"{key} {value}" for key, value in self.dims.items())
+        dims = " ".join(f"{key} {value}" for key, value in self.dims.items()) + (" qk_norm" if self.qk_norm else "")
         tokens = f"batch {w.batch.data} context {w.context.data} new_tokens {w.new_tokens.data}"
         how = "full size" if self.shrink == 1 else f"shrunk {self.shrink}x"
         return f"{how}: {dims}; {tokens}"
@@ -102,7 +104,13 @@ class LayerCase:
     def lowered(self, workload: WorkloadAttr | None = None) -> ModuleOp:
         """The layer's `la` IR for `workload` (default: its own)."""
         function = layer_function(
-            LAYER_OPS[self.kind], self.layer, workload or self.workload, self.dims, self.element_type, self.location
+            LAYER_OPS[self.kind],
+            self.layer,
+            workload or self.workload,
+            self.dims,
+            self.element_type,
+            self.location,
+            qk_norm=self.qk_norm,
         )
         return compile_to(ModuleOp([function]), "la")
 

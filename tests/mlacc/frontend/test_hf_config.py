@@ -299,3 +299,6 @@ def test_qwen3_imports_with_its_qk_norms(tmp_path: Path, capsys: pytest.CaptureF
     result = _json_report(capsys, path, "--workload", "decode")["results"][0]
     assert {"query_normed", "key_normed"} <= {op["name"] for op in result["ops"]}  # two RMSNorms a layer, timed
     assert result["model"]["params"] == pytest.approx(32.8e9, rel=0.015)  # Qwen3-32B's model card
+    # The numpy interpreter runs the norms too: the IR agrees with the formulas that normalise each head.
+    assert cli.main(["verify", path, "--shrink", "32", "--workload", "decode"]) == 0
+    assert "qk_norm; batch" in capsys.readouterr().out
