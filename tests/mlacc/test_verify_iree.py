@@ -54,7 +54,7 @@ def test_odd_shapes_run_on_iree(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 def test_a_wrong_lowering_is_caught(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
     # RoPE with another base than the interpreter's: every variant's output moves far past float32 rounding.
-    monkeypatch.setattr("passes.convert_la_to_linalg.ROPE_BASE", 500.0)
+    monkeypatch.setattr("passes.linalg_patterns.ROPE_BASE", 500.0)
     code, out, _ = _verify([str(SMALL_ATTN), "--workload", "d"], capsys)
     assert code == 1
     assert out.count("FAILED (> 0.0001)") == 6 and out.splitlines()[-1] == "verify: FAILED for m x d, g x d"
