@@ -23,13 +23,15 @@ from dataclasses import dataclass
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
+    AnyFloat,
     ArrayAttr,
     DictionaryAttr,
     FunctionType,
     ModuleOp,
     StringAttr,
+    TensorType,
 )
-from xdsl.ir import Block, Operation, Region, SSAValue
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
@@ -38,7 +40,7 @@ from xdsl.pattern_rewriter import (
 from xdsl.utils.exceptions import PassFailedException
 
 from dialects import la
-from passes.linalg_patterns import COMPUTE_PATTERNS
+from passes.linalg_patterns import COMPUTE_PATTERNS, Ops, cast
 
 WEIGHT_KEY, CACHE_KEY, PRECOMPOSED_KEY = "mlacc.weight", "mlacc.cache", "mlacc.precomposed"
 """Argument and result attributes naming what each tensor of a lowered function is."""
@@ -64,12 +66,16 @@ def _interface(function: func.FuncOp) -> func.FuncOp | None:
     precomposed: list[Operation] = [op for op in block.ops if isinstance(op, la.PrecomposeOp)]
     precompose = _precompose_function(function.sym_name.data, precomposed)
 
+    def new_argument(value: SSAValue, ty: Attribute, tag: DictionaryAttr) -> SSAValue:
+        arg = block.insert_arg(ty, len(block.args))
+        arg.name_hint = value.name_hint
+        arg_attrs.append(tag)
+        return arg
+
     def as_argument(value: SSAValue, tag: DictionaryAttr) -> None:
         """The value becomes an argument for the step; products that only feed other products stay offline."""
         if any(not isinstance(use.operation, la.PrecomposeOp) for use in value.uses):
-            arg = block.insert_arg(value.type, len(block.args))
-            arg.name_hint = value.name_hint
-            arg_attrs.append(tag)
+            arg = new_argument(value, value.type, tag)
             for use in list(value.uses):
                 if not isinstance(use.operation, la.PrecomposeOp):
                     use.operation.operands[use.index] = arg
@@ -79,9 +85,24 @@ def _interface(function: func.FuncOp) -> func.FuncOp | None:
         if isinstance(op, la.WeightOp):
             as_argument(op.result, _tag(WEIGHT_KEY, op.weight.data))
         elif isinstance(op, la.KvLoadOp):
-            as_argument(op.result, _tag(CACHE_KEY, op.cache.data))
+            # a cache held in a dtype of its own (`stored`) comes in as that type and is widened as it is read
+            ty = la.tensor_type(op.result)
+            entries = new_argument(
+                op.result, TensorType(op.stored or ty.element_type, ty.get_shape()), _tag(CACHE_KEY, op.cache.data)
+            )
+            if op.stored is not None:
+                widened = Ops()
+                entries = cast(widened, entries, ty.element_type)
+                block.insert_ops_before(widened.ops, op)
+            op.result.replace_all_uses_with(entries)
         elif isinstance(op, la.KvStoreOp):
-            stored.append(op.value)
+            entries = op.value
+            if op.stored is not None:
+                narrowed = Ops()
+                entries = cast(narrowed, entries, op.stored)
+                entries.name_hint = f"{op.cache.data}_stored"
+                block.insert_ops_before(narrowed.ops, ret)
+            stored.append(entries)
             res_attrs.append(_tag(CACHE_KEY, op.cache.data))
         elif isinstance(op, la.PrecomposeOp):
             as_argument(op.result, _tag(PRECOMPOSED_KEY, _name(op.result, "precomposed")))
@@ -157,6 +178,14 @@ def _check_lowerable(function: func.FuncOp) -> None:
             raise PassFailedException(
                 f"convert-la-to-linalg: @{function.sym_name.data} holds '{op.name}', which has no upstream form here"
                 + (": lower the `la` IR before shard" if op.dialect_name() == "mesh" else "")
+            )
+        stored = op.stored if isinstance(op, la.KvLoadOp | la.KvStoreOp) else None
+        values = [*op.operands, *op.results]
+        types = [v.type.element_type for v in values if isinstance(v.type, TensorType)] + ([stored] if stored else [])
+        if not all(isinstance(t, AnyFloat) for t in types):
+            raise PassFailedException(
+                f"convert-la-to-linalg: @{function.sym_name.data} holds '{op.name}' on integer elements: only float "
+                "dtypes are lowered (an int8 tensor needs its quantisation scales, which the IR does not carry)"
             )
 
 

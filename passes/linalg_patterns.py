@@ -190,14 +190,23 @@ class LowerRmsNorm(RewritePattern):
         rewriter.replace(op, ops.ops, [value])
 
 
-def _to_element(b: Ops, value: SSAValue, element: Attribute) -> SSAValue:
-    """An f32 scalar in the tensor's element type."""
-    assert isinstance(element, AnyFloat)
-    if element == f32:
+def convert(b: Ops, value: SSAValue, element: Attribute) -> SSAValue:
+    """A float scalar in another float type: truncated if that is narrower, extended if wider."""
+    source = value.type
+    assert isinstance(source, AnyFloat) and isinstance(element, AnyFloat)
+    if source == element:
         return value
-    if element.bitwidth < 32:
+    if element.bitwidth < source.bitwidth:
         return b.add(arith.TruncFOp(value, element))
     return b.add(arith.ExtFOp(value, element))
+
+
+def cast(ops: Ops, value: SSAValue, element: Attribute) -> SSAValue:
+    """A float tensor in another element type, by an elementwise generic."""
+    ty = la.tensor_type(value)
+    rank = ty.get_num_dims()
+    init = ops.empty(TensorType(element, ty.get_shape()))
+    return ops.generic([(value, _same(rank))], (init, _same(rank)), rank, (), lambda b, s: [convert(b, s[0], element)])
 
 
 def _rope_cos_sin(b: Ops, op: la.RopeOp, element: Attribute) -> tuple[SSAValue, SSAValue]:
@@ -212,7 +221,7 @@ def _rope_cos_sin(b: Ops, op: la.RopeOp, element: Attribute) -> tuple[SSAValue, 
     # base^(-2i/dim) = exp(i * (-2 ln(base) / dim))
     exponent = b.add(arith.MulfOp(as_f32(b.add(IndexOp(rank - 1))), b.constant(-2 * math.log(ROPE_BASE) / dim, f32)))
     angle = b.add(arith.MulfOp(position, b.add(mathd.ExpOp(exponent))))
-    return _to_element(b, b.add(mathd.CosOp(angle)), element), _to_element(b, b.add(mathd.SinOp(angle)), element)
+    return convert(b, b.add(mathd.CosOp(angle)), element), convert(b, b.add(mathd.SinOp(angle)), element)
 
 
 class LowerRope(RewritePattern):

@@ -96,6 +96,14 @@ def test_emitted_mlir_is_iree_input_unchanged(scheme: str, capsys: pytest.Captur
     assert b"util.func public @deepseek_v3.decode" in compiled
 
 
+def test_an_fp8_cache_is_iree_input_unchanged(capsys: pytest.CaptureFixture[str]):
+    argv = ["compile", str(SMALL_ATTN), "--scheme", "reuse", "--kv-dtype", "fp8", "--emit", "mlir", "-q"]
+    assert cli.main(argv) == 0
+    text = capsys.readouterr().out
+    assert "%latent_cached: tensor<2x6x16xf8E4M3FN>" in text
+    iree_compiler.compile_str(text, target_backends=["llvm-cpu"], extra_args=["--compile-to=input"])
+
+
 def test_emit_mlir_takes_no_sharding(capsys: pytest.CaptureFixture[str]):
     assert cli.main(["compile", str(SMALL_ATTN), "--emit", "mlir", "--tp", "2"]) == 2
     assert (
