@@ -2,7 +2,8 @@
 this CPU and computes what the numpy interpreter computes; IREE's errors are one line.
 
 Each verify costs one iree-compile of the whole file (a few seconds on two cores), so the bundled examples run
-their decode workload shrunk 64x; the prefill's causal mask runs in the odd-shapes test.
+their decode workload shrunk 64x; the prefill's causal mask runs in the odd-shapes test, and hypothesis draws two
+random small MLA layers per run.
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mlacc import cli
+from mlacc.frontend import parse_dsl
+from mlacc.verify import layer_cases, scheme_passes, verify_cases
 from tests.conftest import EXAMPLES, ROOT, SMALL_ATTN
 
 iree_compiler = pytest.importorskip("iree.compiler", reason="the [iree] extra is not installed")
@@ -50,6 +55,35 @@ def test_odd_shapes_run_on_iree(tmp_path: Path, capsys: pytest.CaptureFixture[st
     code, out, _ = _verify([str(path)], capsys)
     assert code == 0, out
     assert out.count(" ok\n") == 5 and "batch 2 context 4 new_tokens 3" in out
+
+
+@st.composite
+def mla_files(draw: st.DrawFn) -> str:
+    """A random small MLA layer and a decode or a (chunked) prefill step: one file, one iree-compile."""
+    d_model = draw(st.integers(5, 40))
+    dims = {
+        "d_model": d_model,
+        "heads": draw(st.integers(1, 4)),
+        "q_rank": draw(st.sampled_from([0, draw(st.integers(1, 20))])),
+        "kv_rank": draw(st.integers(1, 16)),
+        "qk_nope_dim": draw(st.integers(1, 9)),
+        "qk_rope_dim": 2 * draw(st.integers(1, 4)),
+        "v_dim": draw(st.integers(1, 9)),
+    }
+    phase = draw(st.sampled_from(["decode", "prefill"]))
+    context = draw(st.integers(0 if phase == "prefill" else 1, 7))
+    tokens = "" if phase == "decode" else f"new_tokens = {draw(st.integers(1, 5))}"
+    return (
+        f"layer r : mla {{ {' '.join(f'{k} = {v}' for k, v in dims.items())} dtype = fp32 }}\n"
+        f"workload w {{ phase = {phase} batch = {draw(st.integers(1, 3))} context = {context} {tokens} }}\n"
+    )
+
+
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mla_files(), st.integers(0, 2**32 - 1))
+def test_random_small_mla_layers_run_on_iree(text: str, seed: int):
+    (result,) = verify_cases(layer_cases(parse_dsl(text, "r.attn"), 1), scheme_passes(), seed, 2**30, backend="iree")
+    assert len(result.differences) == 5 and result.ok, (text, result.differences)
 
 
 def test_a_wrong_lowering_is_caught(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
