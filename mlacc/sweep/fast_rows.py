@@ -121,12 +121,6 @@ def prepare(sweep: SweepInput, points: Sequence[DesignPoint]) -> None:
                 _tables(sweep.path, sweep.text, (*key[:4], 1, 1))
 
 
-def fast_rows(sweep: SweepInput, points: Sequence[DesignPoint]) -> list[list[Row] | None]:
-    """Rows of each point (None: leave it to the IR path)."""
-    per_layer = fast_layers(sweep, points)
-    return [None if layers is None else [r for _, rows in layers for r in rows] for layers in per_layer]
-
-
 def fast_layers(sweep: SweepInput, points: Sequence[DesignPoint]) -> list[list[tuple[int, list[Row]]] | None]:
     """Each point's rows layer by layer: (the index of the layer's function in the file, its rows), the layers in
     file order (None: leave the point to the IR path)."""

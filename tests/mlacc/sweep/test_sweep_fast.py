@@ -26,7 +26,7 @@ from dialects.attn import AttentionLayerOp
 from mlacc.diagnostics import InputError, UsageError
 from mlacc.hardware import load_hardware
 from mlacc.sweep.evaluate import _point_rows, evaluate
-from mlacc.sweep.fast_rows import fast_rows
+from mlacc.sweep.fast_rows import fast_layers
 from mlacc.sweep.optable import NotParametric, OpTable, _solve
 from mlacc.sweep.space import Chip, DesignPoint, SweepInput, chips, file_module
 from passes import SCHEMES
@@ -69,6 +69,12 @@ def _same_op(a: dict[str, Any], b: dict[str, Any], step: dict[str, float]) -> li
     flat = {k: v for k, v in a.items() if k != "bytes"} | {f"bytes.{k}": v for k, v in a["bytes"].items()}
     other = {k: v for k, v in b.items() if k != "bytes"} | {f"bytes.{k}": v for k, v in b["bytes"].items()}
     return _same(flat, other, step)
+
+
+def fast_rows(sweep: SweepInput, points: list[DesignPoint]) -> list[list[dict[str, Any]] | None]:
+    """The op-table path's rows of each point, its layers' in file order (None: left to the IR path)."""
+    per_point = fast_layers(sweep, points)
+    return [None if layers is None else [r for _, rows in layers for r in rows] for layers in per_point]
 
 
 def _ir_rows(sweep: SweepInput, point: DesignPoint) -> list[dict[str, Any]]:
