@@ -144,7 +144,8 @@ def design_points(
 def layout_refusals(sweep: SweepInput, point: DesignPoint) -> dict[int, str]:
     """Index of a layer's function in the file -> why the point's layout cannot run it: `shard`'s rules
     (passes/shard.py `layout_factors`, `node_problem`) on the layer's sizes, before anything is lowered, so a
-    sweep of many refused points costs next to nothing. A lone chip's collectives stay the IR path's error."""
+    sweep of many refused points costs next to nothing. A lone chip (no `[interconnect]`) runs no layout at all:
+    its points are left to the IR path, whose error says so."""
     if point.tp * point.dp == 1:
         return {}
     from xdsl.dialects import func
@@ -155,6 +156,8 @@ def layout_refusals(sweep: SweepInput, point: DesignPoint) -> dict[int, str]:
 
     target = chip_target(point.chip)
     devices = int(target.interconnect_fields().get("devices", 1))
+    if devices < 2:
+        return {}
     node = node_problem(point.tp, point.dp, devices, target.target_name.data)
     out: dict[int, str] = {}
     for i, function in enumerate(file_module(sweep.path, sweep.text).ops):
