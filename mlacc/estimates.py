@@ -463,7 +463,8 @@ def format_compare(per_hardware: dict[str, list[LayerResult]], baseline: str | N
                     line += f" {'-' if speedup is None else f'{speedup:.2f}x':>{len(versus)}}"
             out.append(line)
         if any(r.layers is not None for _, r in rows):
-            out.append(f"  whole model ({SCOPE}):")
+            scope = SCOPE if all(r.rest is None for _, r in rows) else f"{WHOLE_SCOPE} where the layer describes it"
+            out.append(f"  whole model ({scope}):")
             labels = [f"{label} x{r.model.layers}" for label, r in rows]
             model_width = max(len(label) for label in labels)
             head = f"  {'layer / scheme':<{model_width}} {'KV/seq':>9}"

@@ -184,3 +184,13 @@ def test_a_sweep_row_counts_every_weight_as_compile_does(tmp_path: Path, capsys:
     (row,) = [json.loads(line) for line in out.read_text().splitlines()]
     compiled = _report(tmp_path, capsys, LLAMA, *axes[:-1])
     assert row["max_batch"] == compiled["results"][0]["max_batch"] == 323
+
+
+def test_compare_says_what_its_whole_model_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    path = tmp_path / "llama.attn"
+    path.write_text(LLAMA)
+    assert cli.main(["compare", str(path), "--hw", "h100x8", "--tp", "8", "-q"]) == 0
+    text = capsys.readouterr().out
+    assert "capacity: every weight of the model where the layer describes it" in text
+    (row,) = [line for line in text.splitlines() if "llama3_70b (gqa) x80" in line]
+    assert row.split()[-1] == "323"
