@@ -178,8 +178,8 @@ PRODUCTION_LIMITS = {
     # H100, judged on the default `h100` preset, whose attention constants benchmarks/gpu/fit_production.py fit on
     # kernel grids these steps do not share. Largest median per (phase, scheme): at issue #26's 5% where the model
     # meets it, else pinned where it is against regressions (docs/validation.md says why each is off: expand's
-    # in-step SDPA decode runs 1.5x slower than timed alone; the latent prefill's EFFICIENT rate is the expanded
-    # form's).
+    # decode joins its keys by a copy that runs slower than the model's; the latent prefill's EFFICIENT rate is the
+    # expanded form's).
     "h100_production_2026-12-07.csv": {
         ("decode", "recompute"): 0.05, ("decode", "reuse"): 0.05, ("decode", "mha"): 0.05,
         ("decode", "cache-kv"): 0.05, ("decode", "expand"): 0.40, ("prefill", "mha"): 0.05,
