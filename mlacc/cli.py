@@ -533,8 +533,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare_parser = commands.add_parser(
         "compare",
         help="every scheme (and other layers of the file) side by side on several hardware targets",
-        description="For each workload, every layer of the file under every MLA scheme, on each hardware target: "
-        "latency, energy, KV-cache bytes and bound.",
+        description="For each workload, every layer of the files (under every MLA scheme) on each hardware target: "
+        "latency, energy, KV-cache bytes and bound; with --baseline, each row's speedup over one layer.",
         parents=[common],
     )
     compare_parser.add_argument(
