@@ -136,3 +136,65 @@ def test_layout_auto_needs_a_node_and_no_tp_or_dp(tmp_path: Path, capsys: pytest
     assert "needs a node of several GPUs" in capsys.readouterr().err
     assert cli.main(["compile", str(path), "--hw", "h200x8", "--layout", "auto", "--tp", "2"]) == 2
     assert capsys.readouterr().err == "error: --layout auto chooses tp and dp itself: give it no --tp or --dp\n"
+
+
+@pytest.mark.parametrize(
+    ("heads", "kv_heads", "batch", "tp", "dp", "expected"),
+    [
+        (64, 8, 4, 8, 2, {"b": 2, "g": 8}),  # tp = the KV heads: one each
+        (64, 8, 4, 16, 1, {"g": 8, "r": 2}),  # past them: one KV head each, copied on 2 GPUs
+        (64, None, 4, 16, 1, {"h": 16}),  # MHA, MQA, MLA: one head letter
+        (64, 8, 4, 6, 1, "layer 'L' has 64 heads, which tp 6 does not divide: tp must divide the heads"),
+        (
+            96,
+            8,
+            4,
+            12,
+            1,
+            "layer 'L' has 8 KV heads: tp 12 is more than them but not a multiple of them, so they cannot be copied "
+            "evenly to every GPU",
+        ),
+        (
+            96,
+            12,
+            4,
+            8,
+            1,
+            "layer 'L' has 12 KV heads, which tp 8 does not divide: tp must divide the KV heads, or be a multiple of "
+            "them",
+        ),
+        (64, 8, 3, 1, 2, "batch 3 of layer 'L' does not split over dp 2: dp must divide the batch"),
+    ],
+)
+def test_layout_factors_or_the_reason_in_the_users_words(
+    heads: int, kv_heads: int | None, batch: int, tp: int, dp: int, expected: dict[str, int] | str
+):
+    """The rules `shard` and the sweep's refusals share, on a layer's sizes alone: no mesh or IR words."""
+    from passes.shard import LayoutError, layout_factors
+
+    if isinstance(expected, dict):
+        assert layout_factors("L", heads, kv_heads, batch, tp, dp) == expected
+        return
+    with pytest.raises(LayoutError) as refusal:
+        layout_factors("L", heads, kv_heads, batch, tp, dp)
+    assert str(refusal.value) == expected
+
+
+def test_tp_past_the_kv_heads_copies_them_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """tp 16 over 8 KV heads once failed in mesh terms ('sharding splits over mesh axis more than once'). On a
+    16-GPU node each GPU now holds one KV head: KV bytes per GPU are tp 8's, the K/V weights are copied, the rest of
+    the weights halves, and the collective spans all 16 GPUs."""
+    llama = str(ROOT / "examples" / "llama3_70b_gqa.attn")
+    results = {}
+    for tp in (8, 16):
+        argv = ["compile", llama, "--hw", "h100x8", "--set", "interconnect.devices=16", "--tp", str(tp)]
+        assert cli.main([*argv, "--workload", "decode", "--format", "json", "-q"]) == 0
+        results[tp] = json.loads(capsys.readouterr().out)["results"][0]
+    tp8, tp16 = results[8], results[16]
+    assert "kv_head_replicas" not in tp8 and tp16["kv_head_replicas"] == 2
+    assert tp16["kv_cache_bytes"] == tp8["kv_cache_bytes"]
+    d, e = 8192, 128
+    kv_weights = 2 * d * e * 2  # W_K and W_V of one KV head, bf16
+    assert tp16["weight_bytes"] - kv_weights == (tp8["weight_bytes"] - kv_weights) // 2
+    (reduce,) = [op for op in tp16["ops"] if op["kind"] == "all_reduce"]
+    assert reduce["bytes"]["interconnect"] == pytest.approx(d * 2 * 2 * 15 / 16)  # a ring over 16 GPUs
