@@ -7,6 +7,8 @@ they become the function's interface, each tagged with what it is:
 - every `la.weight` a step reads is an argument `{mlacc.weight = "W_DQ"}`;
 - every `la.kv_load` is an argument `{mlacc.cache = "latent"}` (the cached context);
 - every `la.kv_store` is an extra result `{mlacc.cache = "latent"}` (the new entries), after the layer's output;
+- a cache held in a dtype of its own (`stored`, as `--kv-dtype fp8` makes) crosses the boundary in that dtype:
+  widened as it is read, narrowed on its way out;
 - `la.precompose` (composed once, offline) moves to a function of its own, `@LAYER.WORKLOAD.precompose`, from
   the weights it reads to the products the step reads, which the step takes as arguments
   `{mlacc.precomposed = "W_UK_W_O"}` (named after the product's SSA name).
