@@ -38,6 +38,8 @@ class FlashShape:
     """Query rows of one batch of it: heads x query tokens for the latent kernel, query tokens per head."""
     key_bytes: Num = 0
     """Bytes of one key, all score parts together (the latent kernel's 512 + 64 values)."""
+    key_read_bytes: Num = 0
+    """The same as its cache stores it (an fp8 cache: one byte a value), what a kernel reads of each cached key."""
     value_width: Num = 0
     """Values each query row's output holds (the weighted values' last axis)."""
     group_macs: Num = 0
@@ -47,8 +49,8 @@ class FlashShape:
     key_concat_bytes: Num = 0
     """The same for keys whose parts are batched apart (a RoPE key shared by all heads): broadcast and joined."""
 
-    NUMBERS = ("keys", "batch", "rows", "key_bytes", "value_width", "group_macs", "query_concat_bytes",
-               "key_concat_bytes")  # fmt: skip
+    NUMBERS = ("keys", "batch", "rows", "key_bytes", "key_read_bytes", "value_width", "group_macs",
+               "query_concat_bytes", "key_concat_bytes")  # fmt: skip
     """The fields that are counts of the workload (what an op table records per task)."""
 
     @staticmethod

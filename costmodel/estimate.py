@@ -135,7 +135,7 @@ def flashmla_share(
     mainloop, read, combine = kernel_cycles(
         machine,
         op.dtype,
-        op.element_bytes,
+        shape.key_read_bytes,
         shape.batch,
         shape.rows,
         shape.keys,

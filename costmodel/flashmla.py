@@ -78,18 +78,19 @@ def schedule(units: Num, batch: Num, rows: Num, keys: Num) -> tuple[np.ndarray, 
 
 
 def kernel_cycles(
-    machine: Machine, dtype: str, element_bytes: int, batch: Num, rows: Num, keys: Num, key_width: Num, value_width: Num
+    machine: Machine, dtype: str, key_bytes: Num, batch: Num, rows: Num, keys: Num, key_width: Num, value_width: Num
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mainloop, latent cache read, combine) cycles of one FlashMLA call at each point: `batch` requests of `rows`
-    query rows over `keys` keys of `key_width` values of `dtype` (`element_bytes` each; 576 in DeepSeek-V3: 512
-    latent + 64 RoPE), `value_width` output values per row (512). A block's MACs (its rows x keys x (key + value
-    width)) run at `attention_latent_compute` of one SM's peak, so another MAC rate or dtype moves the mainloop."""
+    query rows over `keys` keys of `key_width` values of `dtype` (576 in DeepSeek-V3: 512 latent + 64 RoPE), each
+    key `key_bytes` as the cache stores it (an fp8 cache reads half a bf16 one's), `value_width` output values per
+    row (512). A block's MACs (its rows x keys x (key + value width)) run at `attention_latent_compute` of one SM's
+    peak, so another MAC rate or dtype moves the mainloop."""
     _, payload, most, pieces = schedule(machine.units, batch, rows, keys)
     rate = machine.dram.read_bandwidth * np.asarray(machine.attention_latent_memory, dtype=float)
     block_macs = BLOCK_ROWS * BLOCK_KEYS * (np.asarray(key_width, dtype=float) + value_width)
     block = block_macs / (np.asarray(machine.peak_macs(dtype), dtype=float) * machine.attention_latent_compute)
     compute = payload * block
-    memory = np.asarray(batch, dtype=float) * keys * key_width * element_bytes / rate
+    memory = np.asarray(batch, dtype=float) * keys * key_bytes / rate
     split = pieces > np.asarray(batch)
     # The split kernel writes every piece's partial rows and the combine reads them back.
     partials = 2.0 * pieces * np.asarray(rows, dtype=float) * (np.asarray(value_width) + 1) * PARTIAL_BYTES_PER_ROW

@@ -117,6 +117,10 @@ def flash_shape(softmax: la.SoftmaxOp, group: list[Operation], decode: bool) -> 
         batch=int(first.extents["g"]) if first else 0,
         rows=int(first.extents["m"]) if first else 0,
         key_bytes=sum(int(g.extents["k"]) for g in gemms) * element,
+        key_read_bytes=sum(
+            int(g.extents["k"]) * la.read_bytes(p.operands[1]) // max(1, la.tensor_type(p.operands[1]).element_count())
+            for p, g in zip(einsums, gemms, strict=True)
+        ),
         value_width=int(values[0].extents["n"]) if values else 0,
         group_macs=sum(int(c.macs) for c in contractions.values()),
         query_concat_bytes=query_concat,

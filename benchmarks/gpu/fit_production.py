@@ -75,7 +75,7 @@ def flashmla_seconds(machine: Machine, rows: list[dict[str, str]], block: float,
         attention_latent_overlap=overlap,
     )
     compute, memory, combine = kernel_cycles(
-        trial, "bf16", 2, batch, heads * tokens, context + tokens, LATENT_KEY, LATENT_VALUE
+        trial, "bf16", 2 * LATENT_KEY, batch, heads * tokens, context + tokens, LATENT_KEY, LATENT_VALUE
     )
     return (soft_maximum(compute, memory, overlap) + combine) / hz
 

@@ -72,11 +72,11 @@ def test_regimes() -> None:
     """16 heads fill a quarter of a 64-row block: a large batch reads the cache at the measured rate; 128 heads x 2
     query tokens do four times the mainloop work per key and are bound by it."""
     h100 = Machine.of(load_hardware("h100"))
-    mainloop, read, _ = kernel_cycles(h100, "bf16", 2, 128, 16, 32769, 576, 512)
+    mainloop, read, _ = kernel_cycles(h100, "bf16", 1152, 128, 16, 32769, 576, 512)
     assert read > 1.5 * mainloop
     seconds = float(read) / h100.frequency
     assert 128 * 32769 * 1152 / seconds == pytest.approx(3.35e12 * float(h100.attention_latent_memory), rel=1e-6)
-    mainloop, read, _ = kernel_cycles(h100, "bf16", 2, 128, 256, 4098, 576, 512)
+    mainloop, read, _ = kernel_cycles(h100, "bf16", 1152, 128, 256, 4098, 576, 512)
     assert mainloop > 1.5 * read
 
 
@@ -92,8 +92,8 @@ def test_the_mainloop_follows_the_chip_s_mac_rate() -> None:
     sm.macs_per_cycle.bf16=1024`) takes twice as long in the compute-bound regime, and the cache read is unchanged."""
     h100 = Machine.of(load_hardware("h100"))
     half = replace(h100, macs_per_cycle={**h100.macs_per_cycle, "bf16": 1024})
-    full, read, _ = kernel_cycles(h100, "bf16", 2, 128, 256, 4098, 576, 512)
-    slow, same, _ = kernel_cycles(half, "bf16", 2, 128, 256, 4098, 576, 512)
+    full, read, _ = kernel_cycles(h100, "bf16", 1152, 128, 256, 4098, 576, 512)
+    slow, same, _ = kernel_cycles(half, "bf16", 1152, 128, 256, 4098, 576, 512)
     assert slow == pytest.approx(2 * full) and same == read
 
 
@@ -130,3 +130,32 @@ def test_presets_default_to_production_kernels() -> None:
     assert production.kernels["attention_decode_latent"] == "flashmla"
     assert triton.kernels["attention_decode_latent"] == "triton-flash"
     assert production.seconds < triton.seconds
+
+
+def test_an_fp8_cache_halves_flashmla_s_read() -> None:
+    """With `kv_dtype = fp8` the latent cache holds one byte a value: FlashMLA reads half the bytes per key (the
+    mainloop's MACs are the same), so a memory-bound decode (a 16-head shard at batch 64 x 32k: 740 us of cache read
+    against a 372 us mainloop) speeds up until its mainloop binds. Before, the kernel model read the layer's dtype
+    whatever the cache held."""
+
+    def recompute_decode(text: str):
+        module = parse_dsl(text, str(EXAMPLE))
+        attach_target(module, load_hardware("h100"))
+        return next(r for r in estimate(module, "recompute") if r.phase == "decode")
+
+    text = EXAMPLE.read_text().replace("heads       = 128", "heads       = 16", 1)
+    text = text.replace("batch   = 1\n  context = 4k", "batch   = 64\n  context = 32k", 1)
+    assert "heads       = 16" in text and "context = 32k" in text
+    fp8_text = text.replace("dtype       = bf16", "dtype       = bf16\n  kv_dtype    = fp8", 1)
+    assert fp8_text != text
+    module = parse_dsl(fp8_text, str(EXAMPLE))
+    attach_target(module, load_hardware("h100"))
+    softmax = next(
+        op for op in compile_to(module, "absorbed", scheme="recompute").walk() if isinstance(op, la.SoftmaxOp)
+    )
+    fp8_shape = flash_shape(softmax, flash_group(softmax), is_decode(softmax))
+    assert (fp8_shape.key_bytes, fp8_shape.key_read_bytes) == (576 * 2, 576)
+    bf16, fp8 = recompute_decode(text), recompute_decode(fp8_text)
+    flash = [op.name for op in bf16.ops if op.library == "flashmla"]
+    seconds = {r: sum(op.seconds for op in res.ops if op.name in flash) for r, res in (("bf16", bf16), ("fp8", fp8))}
+    assert 0.5 * seconds["bf16"] < seconds["fp8"] < 0.7 * seconds["bf16"]
