@@ -182,7 +182,7 @@ class ModelAttr(ParametrizedAttribute):
             raise VerifyException(f"#attn.model has {len(MODEL_FIELDS)} fields, got {len(self.values.data)}")
 
 
-class AttentionLayerOp(IRDLOperation):
+class LayerOp(IRDLOperation):
     """Common shape of every `attn` op: hidden states in, hidden states out.
 
     Subclasses list their dimensions in `DIMS`; each is an i64 property, so the
@@ -198,14 +198,62 @@ class AttentionLayerOp(IRDLOperation):
     output = result_def(TensorType)
     layer = prop_def(StringAttr)
     layers = opt_prop_def(IntegerAttr[I64])
+    workload = prop_def(WorkloadAttr)
+    d_model = prop_def(IntegerAttr[I64])
+
+    def dim(self, name: str) -> int:
+        """The value of one of the layer's dimensions by its DSL name."""
+        attr = self.properties[name]
+        assert isinstance(attr, IntegerAttr)
+        return attr.value.data
+
+    @property
+    def element_type(self) -> Attribute:
+        assert isinstance(self.input.type, TensorType)
+        return self.input.type.element_type
+
+    @property
+    def kind(self) -> str:
+        return self.name.removeprefix("attn.")
+
+    @property
+    def layer_count(self) -> int | None:
+        """How many such layers the model has, if the layer says (`layers = N`)."""
+        return self.layers.value.data if self.layers is not None else None
+
+    def verify_own(self) -> None:
+        """The rules of a kind's own properties, checked after the dimensions and before the hidden states."""
+
+    def verify_(self) -> None:
+        check_positive(self.kind, {d: self.dim(d) for d in self.DIMS})
+        if self.layer_count is not None:
+            check_layer_count(self.layer_count)
+        self.verify_own()
+        if not isinstance(self.element_type, _SUPPORTED_ELEMENT_TYPES) or (
+            isinstance(self.element_type, IntegerType) and self.element_type != i8
+        ):
+            raise VerifyException(f"unsupported element type {self.element_type}")
+        w = self.workload
+        expected = (w.batch.data, w.new_tokens.data, self.dim("d_model"))
+        for value in (self.input, self.output):
+            assert isinstance(value.type, TensorType)
+            if tuple(value.type.get_shape()) != expected or value.type.element_type != self.element_type:
+                raise VerifyException(
+                    f"hidden states must be tensor<{'x'.join(map(str, expected))}x{self.element_type}> "
+                    f"(batch x new_tokens x d_model), got {value.type}"
+                )
+        check_relations(self.kind, {d: self.dim(d) for d in self.DIMS})
+
+
+class AttentionLayerOp(LayerOp):
+    """An attention layer: heads, a KV cache, and what the rest of the model is where the layer says."""
+
     model = opt_prop_def(ModelAttr)
     """The rest of the model (MLP or experts, embeddings), where the file says it."""
     kv_dtype = opt_prop_def(Attribute)
     """The KV cache's element type where it differs from the layer's (`kv_dtype = fp8`)."""
     qk_norm = opt_prop_def(UnitAttr)
     """An RMSNorm on every query and key head before RoPE (Qwen3's q/k norms); not for MLA."""
-    workload = prop_def(WorkloadAttr)
-    d_model = prop_def(IntegerAttr[I64])
     heads = prop_def(IntegerAttr[I64])
 
     def __init__(
@@ -231,50 +279,37 @@ class AttentionLayerOp(IRDLOperation):
         props.update({k: IntegerAttr(v, i64) for k, v in dims.items()})
         super().__init__(operands=[input], result_types=[input.type], properties=props)
 
-    def dim(self, name: str) -> int:
-        """The value of one of the layer's dimensions by its DSL name."""
-        attr = self.properties[name]
-        assert isinstance(attr, IntegerAttr)
-        return attr.value.data
-
-    @property
-    def element_type(self) -> Attribute:
-        assert isinstance(self.input.type, TensorType)
-        return self.input.type.element_type
-
-    @property
-    def kind(self) -> str:
-        return self.name.removeprefix("attn.")
-
-    @property
-    def layer_count(self) -> int | None:
-        """How many such layers the model has, if the layer says (`layers = N`)."""
-        return self.layers.value.data if self.layers is not None else None
-
-    def verify_(self) -> None:
-        check_positive(self.kind, {d: self.dim(d) for d in self.DIMS})
-        if self.layer_count is not None:
-            check_layer_count(self.layer_count)
+    def verify_own(self) -> None:
         if self.model is not None:
             check_model(self.model.fields, self.layer_count)
         if self.kv_dtype is not None and self.kv_dtype not in DTYPES.values():
             raise VerifyException(f"unsupported kv_dtype {self.kv_dtype}")
         if self.qk_norm is not None and self.kind == "mla":
             raise VerifyException("qk_norm is for mha, gqa and mqa layers (MLA normalises its latents)")
-        if not isinstance(self.element_type, _SUPPORTED_ELEMENT_TYPES) or (
-            isinstance(self.element_type, IntegerType) and self.element_type != i8
-        ):
-            raise VerifyException(f"unsupported element type {self.element_type}")
-        w = self.workload
-        expected = (w.batch.data, w.new_tokens.data, self.dim("d_model"))
-        for value in (self.input, self.output):
-            assert isinstance(value.type, TensorType)
-            if tuple(value.type.get_shape()) != expected or value.type.element_type != self.element_type:
-                raise VerifyException(
-                    f"hidden states must be tensor<{'x'.join(map(str, expected))}x{self.element_type}> "
-                    f"(batch x new_tokens x d_model), got {value.type}"
-                )
-        check_relations(self.kind, {d: self.dim(d) for d in self.DIMS})
+
+
+class FfnLayerOp(LayerOp):
+    """A feed-forward layer between attention layers: a dense MLP or a mixture of experts, gated (SwiGLU: gate and
+    up projections, SiLU of the gate times the up) unless `gated` is absent (up, GELU, down)."""
+
+    gated = opt_prop_def(UnitAttr)
+
+    def __init__(
+        self,
+        input: SSAValue,
+        layer: str,
+        workload: WorkloadAttr,
+        layers: int | None = None,
+        gated: bool = True,
+        **dims: int,
+    ):
+        props: dict[str, Attribute] = {"layer": StringAttr(layer), "workload": workload}
+        if layers is not None:
+            props["layers"] = IntegerAttr(layers, i64)
+        if gated:
+            props["gated"] = UnitAttr()
+        props.update({k: IntegerAttr(v, i64) for k, v in dims.items()})
+        super().__init__(operands=[input], result_types=[input.type], properties=props)
 
 
 _COMMON_FORMAT = (
@@ -282,6 +317,7 @@ _COMMON_FORMAT = (
     "(`qk_norm` $qk_norm^)? `workload` $workload `d_model` `=` $d_model `heads` `=` $heads"
 )
 _TYPES_FORMAT = " attr-dict `:` type($input) `->` type($output)"
+_FFN_FORMAT = "$input `layer` $layer (`layers` `=` $layers^)? `workload` $workload `d_model` `=` $d_model"
 
 
 @irdl_op_definition
@@ -337,9 +373,36 @@ class MlaOp(AttentionLayerOp):
     )
 
 
-LAYER_OPS: dict[str, type[AttentionLayerOp]] = {
-    op.name.removeprefix("attn."): op for op in (MhaOp, GqaOp, MqaOp, MlaOp)
+@irdl_op_definition
+class MlpOp(FfnLayerOp):
+    """A dense MLP: `d_model -> width -> d_model`."""
+
+    name = "attn.mlp"
+    DIMS: ClassVar[tuple[str, ...]] = KIND_DIMS["mlp"]
+    width = prop_def(IntegerAttr[I64])
+    assembly_format = _FFN_FORMAT + " `width` `=` $width (`gated` $gated^)?" + _TYPES_FORMAT
+
+
+@irdl_op_definition
+class MoeOp(FfnLayerOp):
+    """A mixture of experts: a router, `experts` routed experts of `expert_width` of which each token goes through
+    `experts_per_token`, and `shared_experts` every token goes through (DeepSeek's, Qwen2-MoE's)."""
+
+    name = "attn.moe"
+    DIMS: ClassVar[tuple[str, ...]] = KIND_DIMS["moe"]
+    experts = prop_def(IntegerAttr[I64])
+    experts_per_token = prop_def(IntegerAttr[I64])
+    expert_width = prop_def(IntegerAttr[I64])
+    shared_experts = prop_def(IntegerAttr[I64])
+    assembly_format = (
+        _FFN_FORMAT + " `experts` `=` $experts `experts_per_token` `=` $experts_per_token"
+        " `expert_width` `=` $expert_width `shared_experts` `=` $shared_experts (`gated` $gated^)?" + _TYPES_FORMAT
+    )
+
+
+LAYER_OPS: dict[str, type[LayerOp]] = {
+    op.name.removeprefix("attn."): op for op in (MhaOp, GqaOp, MqaOp, MlaOp, MlpOp, MoeOp)
 }
 """Layer kinds by DSL name."""
 
-Attn = Dialect("attn", [MhaOp, GqaOp, MqaOp, MlaOp], [PhaseAttr, WorkloadAttr, ModelAttr])
+Attn = Dialect("attn", [MhaOp, GqaOp, MqaOp, MlaOp, MlpOp, MoeOp], [PhaseAttr, WorkloadAttr, ModelAttr])

@@ -33,10 +33,15 @@ KIND_DIMS: dict[str, tuple[str, ...]] = {
     "gqa": ("d_model", "heads", "kv_heads", "head_dim"),
     "mqa": ("d_model", "heads", "head_dim"),
     "mla": ("d_model", "heads", "q_rank", "kv_rank", "qk_nope_dim", "qk_rope_dim", "v_dim"),
+    "mlp": ("d_model", "width"),
+    "moe": ("d_model", "experts", "experts_per_token", "expert_width", "shared_experts"),
 }
 """Layer kinds by DSL name, each with its integer dimensions in the order the DSL documents them."""
 
-ZERO_ALLOWED: dict[str, tuple[str, ...]] = {"mla": ("q_rank",)}
+FFN_KINDS: tuple[str, ...] = ("mlp", "moe")
+"""The kinds that are not attention: a dense MLP and a mixture of experts (no heads, no KV cache)."""
+
+ZERO_ALLOWED: dict[str, tuple[str, ...]] = {"mla": ("q_rank",), "moe": ("shared_experts",)}
 """Dimensions for which 0 means "absent" rather than impossible (MLA without query compression)."""
 
 DTYPE_NAMES: tuple[str, ...] = ("fp32", "bf16", "fp16", "fp8", "int8")
@@ -109,6 +114,11 @@ def check_relations(kind: str, dims: Mapping[str, int]) -> None:
             raise ShapeError("kv_rank", f"kv_rank ({kv_rank}) must not exceed d_model ({d_model}): it compresses")
         if q_rank > d_model:
             raise ShapeError("q_rank", f"q_rank ({q_rank}) must not exceed d_model ({d_model}): it compresses")
+    if kind == "moe" and dims["experts_per_token"] > dims["experts"]:
+        raise ShapeError(
+            "experts_per_token",
+            f"experts_per_token ({dims['experts_per_token']}) must not exceed experts ({dims['experts']})",
+        )
 
 
 def check_model(fields: Mapping[str, int], layers: int | None) -> None:

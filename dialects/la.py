@@ -15,8 +15,11 @@ same signature whatever execution scheme is chosen.
 FLOP conventions (per output element unless stated): einsum 2 per MAC;
 softmax 5 (scale, subtract max, exp, sum, divide); rope 3 (two multiplies and
 an add per rotated element); rmsnorm 4 (square, sum, normalise, scale by
-gamma); add 1; weight, kv_load, kv_store, concat and broadcast move data
-only; precompose runs once, offline, and costs nothing per step.
+gamma); add 1; mul 1; silu 4 (exp, add, divide, multiply); gelu 8 (tanh
+form); dispatch 5 per router logit (the softmax that weighs the experts; top-k
+selection's compares not counted); combine 2 per expert-output element (weigh,
+sum); weight, kv_load, kv_store, concat and broadcast move data only;
+precompose runs once, offline, and costs nothing per step.
 """
 
 from __future__ import annotations
@@ -93,16 +96,33 @@ class LaOp(IRDLOperation):
 
 @irdl_op_definition
 class WeightOp(LaOp):
-    """A named parameter tensor of the layer (`W_DQ`, `W_UK`, `kv_norm`, ...)."""
+    """A named parameter tensor of the layer (`W_DQ`, `W_UK`, `kv_norm`, ...).
+
+    `of N`, where given, says the tensor is the step's slice of a parameter stacked N deep along its first axis
+    (the experts of a MoE layer that receive tokens): the step reads the slice, all N stay resident."""
 
     name = "la.weight"
     weight = prop_def(StringAttr)
+    of = opt_prop_def(IntegerAttr[I64])
     result = result_def(TensorType)
-    assembly_format = "$weight attr-dict `:` type($result)"
+    assembly_format = "$weight (`of` $of^)? attr-dict `:` type($result)"
     traits = traits_def(Pure())
 
-    def __init__(self, weight: str, ty: TensorType[Attribute]):
-        super().__init__(properties={"weight": StringAttr(weight)}, result_types=[ty])
+    def __init__(self, weight: str, ty: TensorType[Attribute], of: int | None = None):
+        props: dict[str, Attribute] = {"weight": StringAttr(weight)}
+        if of is not None:
+            props["of"] = IntegerAttr(of, i64)
+        super().__init__(properties=props, result_types=[ty])
+
+    def resident_bytes(self) -> int:
+        """The bytes the whole parameter keeps in memory (the slice's, scaled to all `of` entries)."""
+        if self.of is None:
+            return self.result_bytes()
+        return self.result_bytes() // tensor_type(self.result).get_shape()[0] * self.of.value.data
+
+    def verify_(self) -> None:
+        if self.of is not None and not 0 < tensor_type(self.result).get_shape()[0] <= self.of.value.data:
+            raise VerifyException(f"a slice of {self.of.value.data} entries has 1 to {self.of.value.data} of them")
 
 
 @irdl_op_definition
@@ -446,8 +466,138 @@ class AddOp(LaOp):
         return numel(self.result)
 
 
+@irdl_op_definition
+class MulOp(LaOp):
+    """Elementwise product of two tensors of one type (a gated MLP's SiLU(gate) x up)."""
+
+    name = "la.mul"
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    lhs = operand_def(T)
+    rhs = operand_def(T)
+    result = result_def(T)
+    assembly_format = "$lhs `,` $rhs attr-dict `:` type($result)"
+    traits = traits_def(Pure())
+
+    def __init__(self, lhs: SSAValue, rhs: SSAValue):
+        super().__init__(operands=[lhs, rhs], result_types=[lhs.type])
+
+    def flops(self) -> int:
+        return numel(self.result)
+
+
+class ActivationOp(LaOp):
+    """An elementwise activation; `FLOPS` per element."""
+
+    FLOPS: ClassVar[int]
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    input = operand_def(T)
+    result = result_def(T)
+    assembly_format = "$input attr-dict `:` type($input)"
+    traits = traits_def(Pure())
+
+    def __init__(self, input: SSAValue):
+        super().__init__(operands=[input], result_types=[input.type])
+
+    def flops(self) -> int:
+        return self.FLOPS * numel(self.input)
+
+
+@irdl_op_definition
+class SiluOp(ActivationOp):
+    """x * sigmoid(x): a gated MLP's activation (SwiGLU)."""
+
+    name = "la.silu"
+    FLOPS: ClassVar[int] = 4
+
+
+@irdl_op_definition
+class GeluOp(ActivationOp):
+    """GELU (tanh form): a plain MLP's activation."""
+
+    name = "la.gelu"
+    FLOPS: ClassVar[int] = 8
+
+
+@irdl_op_definition
+class DispatchOp(LaOp):
+    """Routes tokens to experts: the hidden states (b x s x d) and the router's logits (b x s x experts) give the
+    rows each expert that receives tokens computes on (`experts` x `tokens` x d, `tokens` the expected rows per
+    such expert under uniform routing): the experts are weighed by a softmax over the logits and the top ones
+    kept, and each token's row is copied to its experts' groups."""
+
+    name = "la.dispatch"
+    input = operand_def(TensorType)
+    logits = operand_def(TensorType)
+    result = result_def(TensorType)
+    assembly_format = "$input `,` $logits attr-dict `:` type($input) `,` type($logits) `->` type($result)"
+
+    def __init__(self, input: SSAValue, logits: SSAValue, experts: int, tokens: int):
+        x = tensor_type(input)
+        shape = [experts, tokens, x.get_shape()[-1]]
+        super().__init__(operands=[input, logits], result_types=[TensorType(x.element_type, shape)])
+
+    def flops(self) -> int:
+        return 5 * numel(self.logits)
+
+    def verify_(self) -> None:
+        x, logits, out = tensor_type(self.input), tensor_type(self.logits), tensor_type(self.result)
+        if x.get_num_dims() != 3 or list(logits.get_shape()[:2]) != list(x.get_shape()[:2]):
+            raise VerifyException(
+                f"dispatch needs hidden states b x s x d and logits b x s x experts, got {x}, {logits}"
+            )
+        if (
+            out.get_num_dims() != 3
+            or out.get_shape()[2] != x.get_shape()[2]
+            or out.get_shape()[0] > logits.get_shape()[2]
+        ):
+            raise VerifyException(f"dispatch yields at most {logits.get_shape()[2]} experts' rows of d, got {out}")
+
+
+@irdl_op_definition
+class CombineOp(LaOp):
+    """The inverse of `dispatch`: each token's outputs from its experts, weighed by the router and summed, back to
+    the hidden states' shape (b x s x d, from the logits' b x s)."""
+
+    name = "la.combine"
+    input = operand_def(TensorType)
+    logits = operand_def(TensorType)
+    result = result_def(TensorType)
+    assembly_format = "$input `,` $logits attr-dict `:` type($input) `,` type($logits) `->` type($result)"
+
+    def __init__(self, input: SSAValue, logits: SSAValue):
+        rows, logits_type = tensor_type(input), tensor_type(logits)
+        shape = [*logits_type.get_shape()[:2], rows.get_shape()[-1]]
+        super().__init__(operands=[input, logits], result_types=[TensorType(rows.element_type, shape)])
+
+    def flops(self) -> int:
+        return 2 * numel(self.input)
+
+    def verify_(self) -> None:
+        rows, logits, out = tensor_type(self.input), tensor_type(self.logits), tensor_type(self.result)
+        expected = [*logits.get_shape()[:2], rows.get_shape()[-1]]
+        if list(out.get_shape()) != expected:
+            raise VerifyException(f"combine yields {expected} (the logits' b x s, the rows' d), got {out}")
+
+
 La = Dialect(
     "la",
-    [WeightOp, KvLoadOp, KvStoreOp, ConcatOp, EinsumOp, PrecomposeOp, SoftmaxOp, RopeOp, RmsNormOp, BroadcastOp, AddOp],
+    [
+        WeightOp,
+        KvLoadOp,
+        KvStoreOp,
+        ConcatOp,
+        EinsumOp,
+        PrecomposeOp,
+        SoftmaxOp,
+        RopeOp,
+        RmsNormOp,
+        BroadcastOp,
+        AddOp,
+        MulOp,
+        SiluOp,
+        GeluOp,
+        DispatchOp,
+        CombineOp,
+    ],
     [],
 )

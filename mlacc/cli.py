@@ -44,12 +44,12 @@ def select_workload(module: ModuleOp, workload: str, path: str) -> None:
     """Keeps only the functions of `workload`; a name the file lacks is a usage error."""
     from xdsl.dialects import func
 
-    from dialects.attn import AttentionLayerOp
+    from dialects.attn import LayerOp
 
     names: list[str] = []
     for function in list(module.ops):
         assert isinstance(function, func.FuncOp)
-        layer_op = next(op for op in function.body.walk() if isinstance(op, AttentionLayerOp))
+        layer_op = next(op for op in function.body.walk() if isinstance(op, LayerOp))
         name = layer_op.workload.workload_name.data
         if name not in names:
             names.append(name)
@@ -374,13 +374,11 @@ def sweep_command(args: argparse.Namespace) -> tuple[str, int]:
         "tps": parse_axis(args.tp, "--tp", integer=True, minimum=1) if args.tp else None,
         "dps": parse_axis(args.dp, "--dp", integer=True, minimum=1) if args.dp else None,
     }
-    from mlacc.sweep.space import SweepInput, chips, design_points, parse_sets, workload_names
+    from mlacc.sweep.space import SweepInput, chips, design_points, file_module, parse_sets, workload_names
 
     sets = parse_sets(args.set)
     text = _read(args.file)
-    from mlacc.frontend import parse_source
-
-    names = workload_names(parse_source(text, args.file))
+    names = workload_names(file_module(args.file, text))
     workloads = names
     if args.workload is not None:
         workloads = [w.strip() for w in args.workload.split(",")]

@@ -15,6 +15,7 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import DictionaryAttr, FloatAttr, IntegerAttr, TensorType
 
 from costmodel import LINK
+from dialects.attn_rules import FFN_KINDS
 from dialects.hw import TargetAttr
 from dialects.sched import TaskOp
 from mlacc import __version__
@@ -274,7 +275,7 @@ def layer_result(function: func.FuncOp, target: TargetAttr, memory_utilization: 
         flops=totals.flops,
         dram_bytes=totals.dram_bytes,
         kv_cache_bytes=counts.kv_cache_bytes,
-        weight_bytes=counts.weight_bytes,
+        weight_bytes=counts.weight_bytes + counts.idle_weight_bytes,
         bound=terms[totals.bound],
         ops=ops,
         calibrated=target.is_calibrated,
@@ -331,7 +332,8 @@ def format_text(results: list[LayerResult], target: TargetAttr, defaulted: bool)
         if r.devices > 1:
             out.append(
                 f"  sharded over tp {r.tp} x dp {r.dp} = {r.devices} GPUs: every figure is one GPU's "
-                f"({r.batch // r.dp} sequences, its part of the heads; collectives on the interconnect)"
+                f"({r.batch // r.dp} sequences, its part of the {'width' if r.kind in FFN_KINDS else 'heads'}; "
+                "collectives on the interconnect)"
             )
         if r.kv_head_replicas > 1:
             out.append(
@@ -362,7 +364,7 @@ def format_text(results: list[LayerResult], target: TargetAttr, defaulted: bool)
                 f"  does not fit: needs {si(r.resident_bytes, 'B')}, {r.hardware} has {si(r.capacity_bytes, 'B')}"
             )
         if r.layers is not None:
-            out += _model_lines(r, rows)
+            out += _ffn_model_lines(r) if r.kind in FFN_KINDS else _model_lines(r, rows)
         clock = f" (SM clock {si(r.clock_hz, 'Hz')} under the power limit)" if r.clock_hz else ""
         out.append(f"  ops of {r.scheme}{clock}:")
         width = max(len(op.name) for op in r.ops)
@@ -380,6 +382,14 @@ def format_text(results: list[LayerResult], target: TargetAttr, defaulted: bool)
         "in the outermost memory; * = the scheme auto picks (ties: energy)."
     )
     return "\n".join(out) + "\n"
+
+
+def _ffn_model_lines(r: LayerResult) -> list[str]:
+    """An MLP or MoE layer's N layers: no KV cache, so their time, energy and weights."""
+    return [
+        f"  {r.layers} such layers, per step: {si(r.model.seconds, 's')}, {si(r.model.energy_pj * 1e-12, 'J')}; "
+        f"weights {si(r.weight_bytes * (r.layers or 1), 'B')}{' per GPU' if r.devices > 1 else ''}"
+    ]
 
 
 def _model_lines(r: LayerResult, rows: list[LayerResult]) -> list[str]:

@@ -30,7 +30,7 @@ from xdsl.passes import ModulePass
 from xdsl.transforms.dead_code_elimination import region_dce
 
 from dialects import la
-from dialects.attn import LAYER_OPS, AttentionLayerOp, Phase, WorkloadAttr
+from dialects.attn import LAYER_OPS, AttentionLayerOp, FfnLayerOp, Phase, WorkloadAttr
 from mlacc.diagnostics import PlacedError, verify_module
 from mlacc.frontend.irgen import layer_function
 from mlacc.interp import Array, run_function
@@ -300,6 +300,10 @@ def layer_cases(module: ModuleOp, shrink: int) -> list[LayerCase]:
     for function in module.ops:
         assert isinstance(function, func.FuncOp)
         op = function.body.block.first_op
+        if isinstance(op, FfnLayerOp):
+            raise PlacedError(
+                op.location, f"layer '{op.layer.data}' is a {op.kind} layer: verify checks attention layers' schemes"
+            )
         assert isinstance(op, AttentionLayerOp)
         case = LayerCase.of(op)
         cases.append(case.shrunk(shrink) if shrink > 1 else case)

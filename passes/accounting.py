@@ -6,6 +6,8 @@ Read from `la` IR alone (each op's own counts, dialects/la.py), so reports,
   FLOPs are `precompose_flops`, not part of the step);
 - `weight_bytes`: constant tensors a step reads: weights, and precomposed
   products in place of the weights they were composed from;
+- `idle_weight_bytes`: weights resident but not read this step (the experts
+  of a MoE layer that receive no token: `la.weight ... of N`);
 After `shard`, every count is one device's (its part of the weights, caches
 and batch: the IR's types are per-device shapes).
 - `kv_bytes_per_token`: what one token adds to the layer's KV caches;
@@ -67,10 +69,11 @@ class Accounting:
     activation_bytes: int
     layers: int | None = None
     """How many such layers the model has, where the layer says (`attn.layers`); every count above is one layer's."""
+    idle_weight_bytes: int = 0
 
     @property
     def resident_bytes(self) -> int:
-        return self.weight_bytes + self.kv_cache_bytes + self.activation_bytes
+        return self.weight_bytes + self.idle_weight_bytes + self.kv_cache_bytes + self.activation_bytes
 
     @property
     def min_bytes(self) -> int:
@@ -180,4 +183,5 @@ def account(function: func.FuncOp) -> Accounting:
         io_bytes=2 * la.tensor_bytes(hidden),
         activation_bytes=peak_activation_bytes(function, fused_values(function)),
         layers=layers.value.data if isinstance(layers := attrs.get("attn.layers"), IntegerAttr) else None,
+        idle_weight_bytes=sum(op.resident_bytes() - op.result_bytes() for op in ops if isinstance(op, la.WeightOp)),
     )

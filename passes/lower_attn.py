@@ -9,15 +9,28 @@ execution scheme is the job of `absorb`, which rewrites this form. A layer
 with a KV-cache dtype of its own (`kv_dtype`) stores and loads its caches as
 that type (`stored` on `la.kv_store` and `la.kv_load`).
 
+The feed-forward kinds lower here too. An MLP is its GEMMs and elementwise
+ops: gated (SwiGLU) `silu(x W_gate) * (x W_up)` then `W_down`, plain `gelu(x
+W_up)` then `W_down`. A mixture of experts is a router GEMM (logits per
+expert), `la.dispatch` of the tokens to the experts that receive them,
+grouped expert GEMMs (one batch entry per such expert: each reads only its
+own weights, `la.weight ... of EXPERTS`), `la.combine` back to the tokens,
+and the shared experts as one dense MLP of their summed width beside them.
+Routing is uniform: T routed tokens (batch x new tokens) send T k rows to E
+experts, of which E (1 - (1 - k/E)^T) receive any, each ceil(T k / that)
+rows (`moe_routing`).
+
 Index letters used in the einsum specs: b batch, s new tokens, t all tokens
 (cached + new), d d_model, h heads, g kv heads, r query heads per kv head,
-e head dim, q q_rank, c kv_rank, n qk_nope_dim, p qk_rope_dim, v v_dim.
+e head dim, q q_rank, c kv_rank, n qk_nope_dim, p qk_rope_dim, v v_dim;
+f an MLP's or expert's width, x every expert (the router's), a the experts
+that receive tokens, m the rows each of them computes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import sqrt
+from math import ceil, sqrt
 
 from xdsl.context import Context
 from xdsl.dialects import func
@@ -38,11 +51,12 @@ from dialects import attn, la
 class _DataflowBuilder:
     """Collects the `la` ops that replace one `attn` op, naming their results."""
 
-    def __init__(self, source: attn.AttentionLayerOp):
+    def __init__(self, source: attn.LayerOp):
         self.source = source
         self.ops: list[Operation] = []
         self.element_type = source.element_type
-        self.stored = source.kv_dtype  # the caches' element type, where it differs from the layer's
+        # the caches' element type, where it differs from the layer's
+        self.stored = source.kv_dtype if isinstance(source, attn.AttentionLayerOp) else None
         w = source.workload
         self.batch, self.context, self.new = w.batch.data, w.context.data, w.new_tokens.data
 
@@ -56,8 +70,8 @@ class _DataflowBuilder:
     def _type(self, shape: list[int]) -> TensorType[Attribute]:
         return TensorType(self.element_type, shape)
 
-    def weight(self, name: str, shape: list[int]) -> SSAValue:
-        return self._add(la.WeightOp(name, self._type(shape)), name)
+    def weight(self, name: str, shape: list[int], of: int | None = None) -> SSAValue:
+        return self._add(la.WeightOp(name, self._type(shape), of), name)
 
     def einsum(self, spec: str, lhs: SSAValue, rhs: SSAValue, name: str) -> SSAValue:
         return self._add(la.EinsumOp(spec, lhs, rhs), name)
@@ -122,6 +136,57 @@ def _lower_mla(op: attn.MlaOp) -> _DataflowBuilder:
     return b
 
 
+def moe_routing(tokens: int, experts: int, per_token: int) -> tuple[int, int]:
+    """(experts that receive tokens, rows each computes) for `tokens` tokens routed uniformly to `per_token` of
+    `experts` experts: E (1 - (1 - k/E)^T) expected experts, rounded (at least k, at most E), and the T k rows
+    shared among them, rounded up."""
+    expected = experts * (1 - (1 - per_token / experts) ** tokens)
+    active = max(per_token, min(experts, round(expected)))
+    return active, ceil(tokens * per_token / active)
+
+
+def _mlp(b: _DataflowBuilder, x: SSAValue, gated: bool, shape: list[int], spec: str, prefix: str) -> SSAValue:
+    """One MLP (or a group of experts, batched by a leading letter of `spec`'s terms) on `x`: `spec` is the up
+    projection's einsum, its weights of `shape` (d x f, or experts x d x f); the down projection mirrors it."""
+    inputs, out = spec.split("->")
+    x_term, w_term = inputs.split(",")
+    down_spec = f"{out},{w_term.replace('df', 'fd')}->{x_term}"
+    down_shape = [*shape[:-2], shape[-1], shape[-2]]
+    of = b.source.dim("experts") if len(shape) == 3 else None
+    up = b.einsum(spec, x, b.weight(f"W_up{prefix}", shape, of), f"up{prefix}")
+    if gated:
+        gate = b.einsum(spec, x, b.weight(f"W_gate{prefix}", shape, of), f"gate{prefix}")
+        act = b._add(la.SiluOp(gate), f"gate{prefix}_act")
+        hidden = b._add(la.MulOp(act, up), f"hidden{prefix}")
+    else:
+        hidden = b._add(la.GeluOp(up), f"hidden{prefix}")
+    return b.einsum(down_spec, hidden, b.weight(f"W_down{prefix}", down_shape, of), f"down{prefix}")
+
+
+def _lower_mlp(op: attn.MlpOp) -> _DataflowBuilder:
+    b = _DataflowBuilder(op)
+    d, f = op.dim("d_model"), op.dim("width")
+    _mlp(b, op.input, op.gated is not None, [d, f], "bsd,df->bsf", "")
+    return b
+
+
+def _lower_moe(op: attn.MoeOp) -> _DataflowBuilder:
+    b = _DataflowBuilder(op)
+    d, experts, k = op.dim("d_model"), op.dim("experts"), op.dim("experts_per_token")
+    width, shared, gated = op.dim("expert_width"), op.dim("shared_experts"), op.gated is not None
+    x = op.input
+    # every token's dense path: the shared experts as one MLP of their summed width
+    shared_out = _mlp(b, x, gated, [d, shared * width], "bsd,df->bsf", "_shared") if shared else None
+    logits = b.einsum("bsd,dx->bsx", x, b.weight("W_router", [d, experts]), "router_logits")
+    active, rows = moe_routing(b.batch * b.new, experts, k)
+    routed = b._add(la.DispatchOp(x, logits, active, rows), "routed")
+    expert_out = _mlp(b, routed, gated, [active, d, width], "amd,adf->amf", "_experts")
+    out = b._add(la.CombineOp(expert_out, logits), "experts_out")
+    if shared_out is not None:
+        b.add(out, shared_out, "output")
+    return b
+
+
 def _lower_standard(op: attn.MhaOp | attn.GqaOp | attn.MqaOp) -> _DataflowBuilder:
     """MHA, GQA and MQA: query heads `q_idx` share key/value heads `kv_idx`."""
     b = _DataflowBuilder(op)
@@ -156,9 +221,13 @@ def _lower_standard(op: attn.MhaOp | attn.GqaOp | attn.MqaOp) -> _DataflowBuilde
 @dataclass
 class LowerAttentionLayer(RewritePattern):
     @op_type_rewrite_pattern
-    def match_and_rewrite(self, op: attn.AttentionLayerOp, rewriter: PatternRewriter) -> None:
+    def match_and_rewrite(self, op: attn.LayerOp, rewriter: PatternRewriter) -> None:
         if isinstance(op, attn.MlaOp):
             built = _lower_mla(op)
+        elif isinstance(op, attn.MlpOp):
+            built = _lower_mlp(op)
+        elif isinstance(op, attn.MoeOp):
+            built = _lower_moe(op)
         else:
             assert isinstance(op, attn.MhaOp | attn.GqaOp | attn.MqaOp)
             built = _lower_standard(op)
@@ -170,7 +239,7 @@ class LowerAttentionLayer(RewritePattern):
             )
             if op.layers is not None:
                 function.attributes["attn.layers"] = op.layers
-            if op.model is not None:
+            if isinstance(op, attn.AttentionLayerOp) and op.model is not None:
                 # The model's parameters count the layer's as lowered here, whatever scheme `absorb` picks later.
                 weights = sum(la.numel(o.results[0]) for o in built.ops if isinstance(o, la.WeightOp))
                 function.attributes["attn.model"] = op.model

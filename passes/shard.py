@@ -24,10 +24,17 @@ on weight names, as absorb's rewrites are:
   A mesh splits a tensor over an axis once, so such a function's mesh,
   `@node_kvK(dp, tp_kv = K, tp_q = tp / K)`, has two axes for tp: `tp_kv`
   picks the KV head, `tp_q` the share of its query heads.
+- MLP and MoE layers (`f`, the MLP's and each expert's width): tp splits the
+  width (an error unless tp divides it), as vLLM does; the router, dispatch and
+  combine are replicated. dp splits an MLP's batch; a MoE layer under dp is
+  refused (its routing would change per device; expert parallelism is not built).
 - Partial sums: an einsum that sums over a split letter (the output projection,
-  `W_O` summing over heads) leaves each device a partial sum, so a
-  `mesh.all_reduce` over tp follows it (batch/dp x new tokens x d_model x dtype
-  bytes per device).
+  `W_O` summing over heads; an MLP's down projection, over its width) leaves
+  each device a partial sum, so a `mesh.all_reduce` over tp follows it
+  (batch/dp x new tokens x d_model x dtype bytes per device). Linear ops carry
+  a partial sum on (`la.combine` of experts' rows, `la.add` of two partial
+  sums): the reduce follows the last of them, so a MoE layer reduces its
+  output once, as vLLM does.
 - The data-parallel boundary (`gather`, default true): with dp > 1 the layer's
   output is `mesh.all_gather`ed over dp along the batch, as where data-parallel
   attention hands its tokens to an MLP/MoE that runs tensor- or expert-parallel
@@ -67,6 +74,7 @@ from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.utils.exceptions import PassFailedException
 
 from dialects import la
+from dialects.attn_rules import FFN_KINDS
 from dialects.mesh import (
     DP,
     SHARDING_KEY,
@@ -124,13 +132,13 @@ def index_letters(function: func.FuncOp) -> dict[SSAValue, str]:
         changed = False
         for op in ops:
             groups: list[list[SSAValue]] = []
-            if isinstance(op, la.SoftmaxOp | la.RopeOp):
+            if isinstance(op, la.SoftmaxOp | la.RopeOp | la.ActivationOp):
                 groups.append([op.input, op.result])
             elif isinstance(op, la.RmsNormOp):
                 groups.append([op.input, op.result])
                 if op.input in letters:
                     changed |= learn(op.gamma, letters[op.input][-1])
-            elif isinstance(op, la.AddOp | la.ConcatOp):
+            elif isinstance(op, la.AddOp | la.MulOp | la.ConcatOp):
                 groups.append([op.lhs, op.rhs, op.result])
             elif isinstance(op, la.BroadcastOp) and op.result in letters:
                 term = letters[op.result]
@@ -190,6 +198,25 @@ def layout_factors(
     return factors
 
 
+def ffn_layout_factors(layer: str, widths: list[int], batch: int | None, moe: bool, tp: int, dp: int) -> dict[str, int]:
+    """`layout_factors` of an MLP or MoE layer whose contractions are `widths` wide (`f`): tp splits the width."""
+    if moe and dp > 1:
+        raise LayoutError(
+            f"layer '{layer}' is a mixture of experts: dp {dp} would change its routing on each GPU, which is not "
+            f"modelled: use tp (expert parallelism is not built)"
+        )
+    factors = layout_factors(layer, None, None, batch, 1, dp)
+    if tp > 1:
+        for width in widths:
+            if width % tp:
+                raise LayoutError(
+                    f"layer '{layer}' is {width} wide, which tp {tp} does not divide: tp must divide an MLP's (and "
+                    f"each expert's) width"
+                )
+        factors["f"] = tp
+    return factors
+
+
 def kv_head_replicas(kv_heads: int | None, tp: int) -> int:
     """GPUs that hold a copy of each KV head (its cache and K/V weights): tp / kv_heads past the KV heads, else 1."""
     return tp // kv_heads if kv_heads is not None and kv_heads < tp else 1
@@ -212,6 +239,17 @@ def layer_name(function: func.FuncOp) -> str:
 
 def split_factors(function: func.FuncOp, tp: int, dp: int) -> dict[str, int]:
     """Index letter -> how many parts it is cut into (letters not named are whole on every device)."""
+    kind = function.attributes.get("attn.kind")
+    if isinstance(kind, StringAttr) and kind.data in FFN_KINDS:
+        widths = [
+            op.index_sizes()["f"]
+            for op in function.body.walk()
+            if isinstance(op, la.ContractionOp) and "f" in op.index_sizes()
+        ]
+        try:
+            return ffn_layout_factors(layer_name(function), widths, _extent(function, "b"), kind.data == "moe", tp, dp)
+        except LayoutError as refusal:
+            raise ShardError(function.location, str(refusal)) from None
     kv_heads = _extent(function, "g")
     heads = _extent(function, "h") if kv_heads is None else kv_heads * (_extent(function, "r") or 1)
     try:
@@ -226,7 +264,7 @@ def mesh_axes(factors: dict[str, int]) -> dict[str, str]:
     tensors are whole along `tp_q`: copied)."""
     if "r" in factors:
         return {"b": DP, "g": TP_KV, "r": TP_Q}
-    return {"b": DP, "h": TP, "g": TP}
+    return {"b": DP, "h": TP, "g": TP, "f": TP}
 
 
 def mesh_of(factors: dict[str, int], tp: int, dp: int) -> tuple[str, list[tuple[str, int]]]:
@@ -282,6 +320,7 @@ def shard_function(function: func.FuncOp, tp: int, dp: int, gather: bool) -> tup
             raise ShardError(
                 function.location, f"layer '{layer_name(function)}' under this scheme sums over heads tp splits"
             )
+    reduced = reduce_points(partial)
     for value, ty in retyped:
         Rewriter.replace_value_with_new_type(value, ty)
     for op, sharding in annotations.items():
@@ -289,14 +328,16 @@ def shard_function(function: func.FuncOp, tp: int, dp: int, gather: bool) -> tup
         if isinstance(op, la.BroadcastOp):
             op.properties["size"] = IntegerAttr(la.tensor_type(op.result).get_shape()[op.dim.value.data], i64)
     function.arg_attrs = ArrayAttr([DictionaryAttr({SHARDING_KEY: s}) for s in arg_shardings])
-    for op in partial:  # each device holds a partial sum over its heads: sum it over the axes of those heads
-        name = op.result.name_hint or "partial"
-        summed = {split_over[letter] for letter in "".join(la.parse_einsum_spec(op.spec.data)[0]) if letter in factors}
+    for op, origin in reduced:  # each device holds a partial sum over its heads: sum it over the axes of those heads
+        result = op.results[0]
+        name = result.name_hint or "partial"
+        spec = la.parse_einsum_spec(origin.spec.data)[0]
+        summed = {split_over[letter] for letter in "".join(spec) if letter in factors}
         group = [axis for axis, _ in axes if axis in summed and axis != DP]
-        reduce = AllReduceOp(op.result, mesh, group, op.result.type, tensor_bytes(op.result.type))
+        reduce = AllReduceOp(result, mesh, group, result.type, tensor_bytes(result.type))
         Rewriter.insert_op(reduce, InsertPoint.after(op))
-        op.result.replace_uses_with_if(reduce.result, lambda use, reduce=reduce: use.operation is not reduce)
-        op.result.name_hint = f"{name}_partial"
+        result.replace_uses_with_if(reduce.result, lambda use, reduce=reduce: use.operation is not reduce)
+        result.name_hint = f"{name}_partial"
         reduce.result.name_hint = name
         reduce.attributes[SHARDING_KEY] = annotations[op]
     if dp > 1 and gather:
@@ -315,6 +356,30 @@ def shard_function(function: func.FuncOp, tp: int, dp: int, gather: bool) -> tup
     if "r" in factors:
         function.attributes[KV_REPLICAS_KEY] = IntegerAttr(factors["r"], i64)
     return mesh, axes
+
+
+def reduce_points(partial: list[la.ContractionOp]) -> list[tuple[Operation, la.ContractionOp]]:
+    """(op whose result is reduced, the contraction whose partial sum it carries): a partial sum is reduced after
+    its contraction, or after the last linear op that carries it on: `la.combine` of experts' rows, or `la.add` of
+    two partial sums (a MoE layer's experts and shared experts, reduced once)."""
+    carried: dict[SSAValue, la.ContractionOp] = {op.result: op for op in partial}
+    changed = True
+    while changed:
+        changed = False
+        for value in list(carried):
+            users = [use.operation for use in value.uses]
+            if len(users) != 1:
+                continue
+            user = users[0]
+            combine = isinstance(user, la.CombineOp) and user.input == value
+            if combine or (isinstance(user, la.AddOp) and user.lhs in carried and user.rhs in carried):
+                origin = carried[value]
+                for operand in user.operands:
+                    carried.pop(operand, None)
+                carried[user.results[0]] = origin
+                changed = True
+                break
+    return [(value.owner, origin) for value, origin in carried.items() if isinstance(value.owner, Operation)]
 
 
 def check_node(module: ModuleOp, tp: int, dp: int) -> None:

@@ -20,6 +20,7 @@ from xdsl.utils.lexer import Span
 
 from dialects.attn_rules import (
     DTYPE_NAMES,
+    FFN_KINDS,
     KIND_DIMS,
     MODEL_DEFAULTS,
     MODEL_FIELDS,
@@ -60,6 +61,8 @@ class CheckedLayer:
     """The KV cache's dtype where the layer gives one (`kv_dtype = fp8`)."""
     qk_norm: bool = False
     """An RMSNorm on every query and key head (`qk_norm = 1`, Qwen3's q/k norms)."""
+    gated: bool = True
+    """A gated MLP or experts (SwiGLU), for the feed-forward kinds (`gated = 0`: up, GELU, down)."""
 
 
 @dataclass(frozen=True)
@@ -148,17 +151,22 @@ def _layer(block: Block) -> CheckedLayer:
     kind = block.kind.text
     if kind not in KIND_DIMS:
         raise error(block.kind.span, f"unknown layer kind '{kind}' (expected one of: {', '.join(KIND_DIMS)})")
-    own = ("qk_norm",) if kind != "mla" else ()
-    values = _fields(block, (*KIND_DIMS[kind], *own, "layers", "dtype", "kv_dtype", *MODEL_FIELDS), f"a {kind} layer")
-    qk_norm = _int(values, "qk_norm", block, 0)
-    if qk_norm not in (0, 1):
-        raise error(values["qk_norm"].span, f"qk_norm is 0 or 1, got {qk_norm}")
+    if kind in FFN_KINDS:  # no heads, no cache: nothing of attention's own, nor the rest of a model
+        allowed = (*KIND_DIMS[kind], "gated", "layers", "dtype")
+    else:
+        own = ("qk_norm",) if kind != "mla" else ()
+        allowed = (*KIND_DIMS[kind], *own, "layers", "dtype", "kv_dtype", *MODEL_FIELDS)
+    values = _fields(block, allowed, f"a {kind} layer")
+    qk_norm, gated = _int(values, "qk_norm", block, 0), _int(values, "gated", block, 1)
+    for key, flag in (("qk_norm", qk_norm), ("gated", gated)):
+        if flag not in (0, 1):
+            raise error(values[key].span, f"{key} is 0 or 1, got {flag}")
     dims = {key: _int(values, key, block) for key in KIND_DIMS[kind]}
     layers = _int(values, "layers", block) if "layers" in values else None
     dtype = _choice(values, "dtype", block, list(DTYPE_NAMES), "bf16")
     kv_dtype = _choice(values, "kv_dtype", block, list(DTYPE_NAMES), dtype) if "kv_dtype" in values else None
     model = None
-    if any(key in values for key in MODEL_FIELDS):
+    if kind not in FFN_KINDS and any(key in values for key in MODEL_FIELDS):
         model = {key: _int(values, key, block, MODEL_DEFAULTS.get(key, 0)) for key in MODEL_FIELDS}
     try:
         check_positive(kind, dims)
@@ -170,7 +178,7 @@ def _layer(block: Block) -> CheckedLayer:
     except ShapeError as e:
         raise shape_error(e, block) from None
     kv_dtype = kv_dtype if kv_dtype != dtype else None
-    return CheckedLayer(block, kind, dims, dtype, layers, model, kv_dtype, bool(qk_norm))
+    return CheckedLayer(block, kind, dims, dtype, layers, model, kv_dtype, bool(qk_norm), bool(gated))
 
 
 def check_program(program: Program) -> CheckedProgram:

@@ -15,7 +15,17 @@ from xdsl.ir import Attribute
 from xdsl.utils.exceptions import VerifyException
 from xdsl.utils.lexer import Span
 
-from dialects.attn import DTYPES, LAYER_OPS, AttentionLayerOp, ModelAttr, Phase, ShapeError, WorkloadAttr
+from dialects.attn import (
+    DTYPES,
+    LAYER_OPS,
+    AttentionLayerOp,
+    FfnLayerOp,
+    LayerOp,
+    ModelAttr,
+    Phase,
+    ShapeError,
+    WorkloadAttr,
+)
 from mlacc.frontend.check import CheckedProgram, error, shape_error
 
 
@@ -25,7 +35,7 @@ def _location(span: Span[str]) -> FileLineColLoc:
 
 
 def layer_function(
-    op_class: type[AttentionLayerOp],
+    op_class: type[LayerOp],
     layer: str,
     workload: WorkloadAttr,
     dims: dict[str, int],
@@ -35,14 +45,20 @@ def layer_function(
     model: ModelAttr | None = None,
     kv_dtype: Attribute | None = None,
     qk_norm: bool = False,
+    gated: bool = True,
 ) -> func.FuncOp:
-    """`@LAYER.WORKLOAD(x) -> out`, a function holding the one `attn` op of a (layer, workload); not verified."""
+    """`@LAYER.WORKLOAD(x) -> out`, a function holding the one `attn` op of a (layer, workload); not verified.
+    (`model`, `kv_dtype` and `qk_norm` are attention's; `gated` the feed-forward kinds'.)"""
     hidden = TensorType(element_type, [workload.batch.data, workload.new_tokens.data, dims["d_model"]])
     function = func.FuncOp(f"{layer}.{workload.workload_name.data}", ((hidden,), (hidden,)))
     function.location = location
     with ImplicitBuilder(function.body) as (x,):
         x.name_hint = "x"
-        op = op_class(x, layer, workload, layers, model, kv_dtype, qk_norm, **dims)
+        if issubclass(op_class, FfnLayerOp):
+            op = op_class(x, layer, workload, layers, gated, **dims)
+        else:
+            assert issubclass(op_class, AttentionLayerOp)
+            op = op_class(x, layer, workload, layers, model, kv_dtype, qk_norm, **dims)
         op.location = location
         op.output.name_hint = "out"
         func.ReturnOp(op.output)
@@ -67,10 +83,11 @@ def emit_module(program: CheckedProgram) -> ModuleOp:
                 ModelAttr(layer.model) if layer.model is not None else None,
                 DTYPES[layer.kv_dtype] if layer.kv_dtype is not None else None,
                 layer.qk_norm,
+                layer.gated,
             )
             module.body.block.add_op(function)
             op = function.body.block.first_op
-            assert isinstance(op, AttentionLayerOp)
+            assert isinstance(op, LayerOp)
             try:
                 op.verify()
             except ShapeError as e:
@@ -127,9 +144,10 @@ def override_workloads(
     for function in list(module.ops):
         assert isinstance(function, func.FuncOp)
         op = function.body.block.first_op
-        assert isinstance(op, AttentionLayerOp)
+        assert isinstance(op, LayerOp)
         workload = effective_workload(op.workload, phase, batch, context, new_tokens)
         dims = {d: op.dim(d) for d in op.DIMS}
+        attention = op if isinstance(op, AttentionLayerOp) else None
         rebuilt = layer_function(
             type(op),
             op.layer.data,
@@ -138,9 +156,10 @@ def override_workloads(
             op.element_type,
             op.location,
             op.layer_count,
-            op.model,
-            op.kv_dtype,
-            op.qk_norm is not None,
+            attention.model if attention else None,
+            attention.kv_dtype if attention else None,
+            attention is not None and attention.qk_norm is not None,
+            isinstance(op, FfnLayerOp) and op.gated is not None,
         )
         module.body.block.insert_op_before(rebuilt, function)
         function.detach()
@@ -148,10 +167,13 @@ def override_workloads(
 
 
 def override_kv_dtype(module: ModuleOp, kv_dtype: str) -> None:
-    """Sets every layer's KV-cache dtype (`--kv-dtype`); the layer's own dtype means no separate cache dtype."""
+    """Sets every attention layer's KV-cache dtype (`--kv-dtype`); the layer's own dtype means no separate cache
+    dtype. Feed-forward layers have no cache."""
     for function in module.ops:
         assert isinstance(function, func.FuncOp)
         op = function.body.block.first_op
+        if isinstance(op, FfnLayerOp):
+            continue
         assert isinstance(op, AttentionLayerOp)
         if DTYPES[kv_dtype] == op.element_type:
             op.properties.pop("kv_dtype", None)

@@ -104,10 +104,19 @@ def chip_target(chip: Chip) -> TargetAttr:
 
 @cache
 def file_module(path: str, text: str) -> ModuleOp:
-    """The sweep's file as an `attn` module (DSL or config.json), built once per process; callers clone it."""
+    """The sweep's file as an `attn` module (DSL or config.json), built once per process; callers clone it. Sweeps
+    take attention layers only: an MLP or MoE layer is refused in one line (compile times a whole step)."""
+    from dialects.attn import FfnLayerOp
+    from mlacc.diagnostics import PlacedError
     from mlacc.frontend import parse_source
 
-    return parse_source(text, path)
+    module = parse_source(text, path)
+    for op in module.walk():
+        if isinstance(op, FfnLayerOp):
+            raise PlacedError(
+                op.location, f"layer '{op.layer.data}' is a {op.kind} layer: sweeps take attention layers only"
+            )
+    return module
 
 
 def workload_names(module: ModuleOp) -> list[str]:

@@ -84,7 +84,32 @@ WRONG = MLA + "workload w { phase = decode context = 4 batch = 0 }"
             ("4kb",),
             "malformed number '4kb' (a number is digits with an optional k, K, m or M suffix)",
         ),
-        ("layer x : mlp { }\n" + DECODE, ("mlp",), "unknown layer kind 'mlp' (expected one of: mha, gqa, mqa, mla)"),
+        (
+            "layer x : rnn { }\n" + DECODE,
+            ("rnn",),
+            "unknown layer kind 'rnn' (expected one of: mha, gqa, mqa, mla, mlp, moe)",
+        ),
+        (
+            "layer x : mlp { d_model = 64 width = 128 heads = 2 }\n" + DECODE,
+            ("heads",),
+            "unknown field 'heads' for a mlp layer (expected one of: d_model, width, gated, layers, dtype)",
+        ),
+        (
+            "layer x : mlp { d_model = 64 width = 128 gated = 2 }\n" + DECODE,
+            ("2 }",),
+            "gated is 0 or 1, got 2",
+        ),
+        (
+            "layer x : moe { d_model = 64 experts = 4 experts_per_token = 8 expert_width = 16 shared_experts = 0 }\n"
+            + DECODE,
+            ("8",),
+            "experts_per_token (8) must not exceed experts (4)",
+        ),
+        (
+            "layer x : moe { d_model = 64 experts = 4 experts_per_token = 2 shared_experts = 0 }\n" + DECODE,
+            ("x :",),
+            "'x' is missing field 'expert_width'",
+        ),
         (
             MLA.replace("v_dim", "value_dim") + DECODE,
             ("value_dim",),
