@@ -1,6 +1,7 @@
 """The `attn` dialect: stage 1 of mlacc, one op per (layer, workload).
 
-An `attn` op states *what* an attention layer is (kind, dimensions, dtype) and
+An `attn` op states *what* a layer is (an attention kind, or the MLP or MoE
+layer between attention layers; dimensions, dtype) and
 *which* workload it runs (phase, batch, cached context, new tokens), with the
 hidden states it consumes and produces as SSA values. It says nothing about how
 the layer computes; `lower-attn` turns it into `la` dataflow.

@@ -23,6 +23,7 @@ from mlacc.aggregate import TaskFigures, layer_totals
 from mlacc.hardware.describe import provenance
 from mlacc.units import si
 from mlacc.whole_model import SCOPE, WHOLE_SCOPE, ModelTotals, RestOfModel, model_totals
+from mlacc.whole_step import whole_steps
 from passes.accounting import account
 from passes.shard import DP_KEY, KV_REPLICAS_KEY, TP_KEY
 
@@ -296,13 +297,17 @@ def layer_result(function: func.FuncOp, target: TargetAttr, memory_utilization: 
 
 
 def format_json(results: list[LayerResult], target: TargetAttr) -> str:
+    steps = whole_steps(results)
+    out = [r.json() for r in results]
+    for i, step in steps.items():
+        out[i]["step"] = step.json()
     return (
         json.dumps(
             {
                 "mlacc_version": __version__,
                 "hardware": target.target_name.data,
                 "calibrated": target.is_calibrated,
-                "results": [r.json() for r in results],
+                "results": out,
             },
             indent=2,
         )
@@ -317,7 +322,8 @@ def format_text(results: list[LayerResult], target: TargetAttr, defaulted: bool)
         libraries = ", ".join(f"{op_class} {library}" for op_class, library in target.kernel_libraries().items())
         out.append(f"  kernels: {libraries}")
     out.append("")
-    for r in results:
+    steps = whole_steps(results)
+    for i, r in enumerate(results):
         out.append(
             f"== {r.layer} ({r.kind}, {r.dtype}) x {r.workload}: {r.phase}, batch {r.batch}, context {r.context}, "
             f"new tokens {r.new_tokens}"
@@ -365,6 +371,8 @@ def format_text(results: list[LayerResult], target: TargetAttr, defaulted: bool)
             )
         if r.layers is not None:
             out += _ffn_model_lines(r) if r.kind in FFN_KINDS else _model_lines(r, rows)
+        if i in steps:
+            out += steps[i].lines()
         clock = f" (SM clock {si(r.clock_hz, 'Hz')} under the power limit)" if r.clock_hz else ""
         out.append(f"  ops of {r.scheme}{clock}:")
         width = max(len(op.name) for op in r.ops)

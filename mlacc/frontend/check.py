@@ -191,4 +191,32 @@ def check_program(program: Program) -> CheckedProgram:
     if not program.workloads:
         raise error(start, "no workload defined (add a 'workload NAME { phase = decode ... }' block)")
     workloads = tuple(_workload(w) for w in program.workloads)
-    return CheckedProgram(tuple(_layer(layer) for layer in program.layers), workloads)
+    layers = tuple(_layer(layer) for layer in program.layers)
+    _check_model_stack(layers)
+    return CheckedProgram(layers, workloads)
+
+
+def _check_model_stack(layers: tuple[CheckedLayer, ...]) -> None:
+    """A file whose MLP/MoE layers say `layers` is one model (mlacc/whole_step.py): each attention layer that says
+    `layers` has their width and as many layers as they add up to, one feed-forward layer after each of its own."""
+    ffn = [layer for layer in layers if layer.kind in FFN_KINDS and layer.layers is not None]
+    if not ffn:
+        return
+    stacked = sum(layer.layers or 0 for layer in ffn)
+    d_model = ffn[0].dims["d_model"]
+    parts = " + ".join(f"{layer.block.name.text} {layer.layers}" for layer in ffn)
+    for layer in layers:
+        if layer.layers is None:
+            continue
+        if layer.dims["d_model"] != d_model:
+            raise shape_error(
+                ShapeError("d_model", f"d_model ({layer.dims['d_model']}) differs from the model's ({d_model}, "
+                           f"layer '{ffn[0].block.name.text}'): a file with MLP/MoE layers is one model"),
+                layer.block,
+            )  # fmt: skip
+        if layer.kind not in FFN_KINDS and layer.layers != stacked:
+            raise shape_error(
+                ShapeError("layers", f"layers ({layer.layers}) must be what the MLP/MoE layers add up to "
+                           f"({parts} = {stacked}): each attention layer is followed by one of them"),
+                layer.block,
+            )  # fmt: skip

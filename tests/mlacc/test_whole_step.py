@@ -1,0 +1,92 @@
+"""MLP and MoE layers, and a model's whole step: its parts' figures summed, tokens/s and tokens/s per GPU."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mlacc import cli
+from passes.lower_attn import moe_routing
+from tests.conftest import ROOT
+
+STEP = ROOT / "examples" / "deepseek_v3_step.attn"
+FFN = ROOT / "tests" / "filecheck" / "transforms" / "shard" / "Inputs" / "ffn.attn"
+
+
+def _json(capsys: pytest.CaptureFixture[str], path: Path, *options: str) -> dict:
+    assert cli.main(["compile", str(path), "--format", "json", "-q", *options]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(
+    ("tokens", "active", "rows"),
+    [
+        (1, 8, 1),  # decode batch 1: each of the token's 8 experts, one row
+        (64, 222, 3),  # 256 (1 - (31/32)^64) = 222.4 experts receive the 512 rows
+        (4096, 256, 128),  # a 4k prefill: every expert, 32,768 rows over 256
+    ],
+)
+def test_uniform_routing_of_deepseek_v3(tokens: int, active: int, rows: int):
+    assert moe_routing(tokens, 256, 8) == (active, rows)
+
+
+def test_a_moe_layer_reads_its_active_experts_and_keeps_all_resident(capsys: pytest.CaptureFixture[str]):
+    up, moe = _json(capsys, FFN)["results"]
+    assert (up["layer"], moe["layer"]) == ("up", "e")
+    # Gated MLP, fp32: gate, up and down, 16 x 32 each.
+    assert up["weight_bytes"] == 3 * 16 * 32 * 4
+    assert up["kv_cache_bytes"] == 0 and "step" not in up
+    # Router 16 x 8, the shared expert's 3 matrices of 16 x 8, all 8 experts' 3 matrices of 16 x 8, resident; the
+    # step (2 tokens, 2 experts each) reads 4 experts' only.
+    assert moe["weight_bytes"] == (16 * 8 + 3 * 16 * 8 + 8 * 3 * 16 * 8) * 4
+    expert_gemms = [op for op in moe["ops"] if op["name"] in ("up_experts", "gate_experts", "down_experts")]
+    assert [op["flops"] for op in expert_gemms] == [2 * 4 * 1 * 16 * 8] * 3
+
+
+def test_the_whole_step_sums_its_parts(capsys: pytest.CaptureFixture[str]):
+    report = _json(capsys, STEP, "--hw", "h100x8", "--tp", "8", "--workload", "decode")
+    attention, dense, moe = report["results"]
+    assert [r["layer"] for r in (attention, dense, moe)] == ["deepseek_v3", "dense", "moe"]
+    assert "step" not in dense and "step" not in moe
+    step = attention["step"]
+    parts = {p["layer"]: p for p in step["parts"]}
+    for result in (attention, dense, moe):
+        part = parts[result["layer"]]
+        assert part["layers"] == result["layers"]
+        assert part["seconds"] == pytest.approx(result["seconds"] * result["layers"])
+        assert part["energy_pj_per_gpu"] == pytest.approx(result["energy_pj"] * result["layers"])
+    assert (attention["layers"], dense["layers"], moe["layers"]) == (61, 3, 58)
+    assert step["seconds"] == pytest.approx(sum(p["seconds"] for p in step["parts"]))
+    assert step["gpus"] == 8 and step["tokens"] == 64  # decode: batch 64 x one new token
+    assert step["energy_pj"] == pytest.approx(8 * step["energy_pj_per_gpu"])
+    assert step["tokens_per_second"] == pytest.approx(64 / step["seconds"])
+    assert step["tokens_per_second_per_gpu"] == pytest.approx(step["tokens_per_second"] / 8)
+
+
+def test_attention_alone_has_no_step(capsys: pytest.CaptureFixture[str]):
+    report = _json(capsys, ROOT / "examples" / "deepseek_v3_node.attn", "--hw", "h200x8", "--tp", "8")
+    assert all("step" not in r for r in report["results"])
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("layers = 61", "layers = 60"), "8:12: error: layers (60) must be what the MLP/MoE layers add up to "
+         "(dense 3 + moe 58 = 61): each attention layer is followed by one of them"),
+        (("width = 18432", "width = 18432   d_model = 4096"), None),
+        (("d_model = 7168   width", "d_model = 4096   width"), "5:13: error: d_model (7168) differs from the model's "
+         "(4096, layer 'dense'): a file with MLP/MoE layers is one model"),
+    ],
+)  # fmt: skip
+def test_a_model_that_does_not_stack_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], edit: tuple[str, str], message: str | None
+):
+    path = tmp_path / "step.attn"
+    path.write_text(STEP.read_text().replace(*edit, 1))
+    assert cli.main(["compile", str(path), "-q"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err
+    if message is not None:
+        assert err == f"{path}:{message}"
