@@ -142,7 +142,7 @@ def verify_command(args: argparse.Namespace) -> tuple[str, int]:
 def import_command(args: argparse.Namespace) -> tuple[str, int]:
     from mlacc.frontend.hf_config import import_config
 
-    imported = import_config(_read(args.config), args.config)
+    imported = import_config(_read(args.config), args.config, args.step)
     imported.build()  # what the DSL would be refused for is said now, at its place in the config
     return imported.dsl, 0
 
@@ -620,6 +620,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     import_parser.add_argument("config", metavar="CONFIG.json", help="a Hugging Face config.json")
     import_parser.add_argument("-o", "--output", metavar="MODEL.attn", help="write to MODEL.attn (whole or not at all)")
+    import_parser.add_argument(
+        "--step",
+        action="store_true",
+        help="also write the MLP and MoE layers as layers of their own, so that compile reports the whole step",
+    )
     import_parser.set_defaults(run=import_command)
     sweep_parser = commands.add_parser(
         "sweep",

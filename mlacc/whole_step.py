@@ -98,8 +98,9 @@ class WholeStep:
                 f"{si(p.energy_pj * p.layers * 1e-12, 'J'):>10}"
             )
         gpus = f"{self.gpus} GPU{'s' if self.gpus > 1 else ''}"
+        tokens = f"{self.tokens} token{'s' if self.tokens > 1 else ''}"
         out.append(
-            f"    step: {si(self.seconds, 's')}, {si(self.energy_pj * 1e-12, 'J')} on {gpus}; {self.tokens} tokens: "
+            f"    step: {si(self.seconds, 's')}, {si(self.energy_pj * 1e-12, 'J')} on {gpus}; {tokens}: "
             f"{self.tokens_per_second:,.0f} tokens/s, {self.tokens_per_second_per_gpu:,.0f} tokens/s per GPU"
         )
         return out

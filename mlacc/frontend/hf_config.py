@@ -138,8 +138,9 @@ class ImportedConfig:
         return module
 
 
-def import_config(text: str, path: str) -> ImportedConfig:
-    """Config JSON text -> DSL text; raises ParseError (placed in the JSON) on a config it cannot import."""
+def import_config(text: str, path: str, step: bool = False) -> ImportedConfig:
+    """Config JSON text -> DSL text; raises ParseError (placed in the JSON) on a config it cannot import. With
+    `step`, the MLP and MoE layers are written as layers of their own too (docs/dsl.md, "A whole step")."""
     imported = ImportedConfig(Input(text, path))
     try:
         config = json.loads(text)
@@ -152,7 +153,7 @@ def import_config(text: str, path: str) -> ImportedConfig:
     if not isinstance(config, dict):
         raise ParseError(Span(0, 1, imported.source), "a config.json holds one JSON object ({...})")
     imported.object_start, imported.places = _top_level_places(text)
-    _Writer(imported, config).write(_family(imported, config))
+    _Writer(imported, config, step).write(_family(imported, config))
     return imported
 
 
@@ -216,10 +217,11 @@ def _identifier(text: str) -> str:
 class _Writer:
     """Reads the attention fields of one config and writes its DSL, remembering which field each line came from."""
 
-    def __init__(self, imported: ImportedConfig, config: dict[str, Any]):
+    def __init__(self, imported: ImportedConfig, config: dict[str, Any], step: bool = False):
         self.imported = imported
         self.config = config
         self.lines: list[str] = []
+        self.step = step
 
     def int_field(self, key: str, family: str, minimum: int = 1) -> int:
         if key not in self.config:
@@ -264,6 +266,8 @@ class _Writer:
             uncomment = "uncomment to count the MTP modules' weights"
             self.line(f"  // {'mtp_layers':<{width - 3}} = {mtp:<6} // num_nextn_predict_layers: {uncomment}")
         self.line("}")
+        if self.step:
+            self.ffn_layers(name, fields, layers, dtype)
         self.line("")
         self.line("// One new token per sequence against a 4k-token cache.")
         self.line("workload decode {")
@@ -375,6 +379,34 @@ class _Writer:
         if self.config.get("mlp_only_layers"):
             self.imported.warnings.append(("mlp_only_layers", "mlp_only_layers is not modelled: every layer is MoE"))
         return fields
+
+    def ffn_layers(self, name: str, fields: list[_Field], layers: int, dtype: str) -> None:
+        """The model's MLP and MoE layers as layers of their own, one after each attention layer: the dense ones
+        first (all of them without experts), then the MoE ones, from the attention layer's model fields."""
+        given = {f.dsl_key: f for f in fields}
+        if "vocab" not in given:
+            return
+        d_model = given["d_model"]
+        dense = given["dense_layers"].value if "dense_layers" in given else 0 if "experts" in given else layers
+        blocks: list[tuple[str, str, int, str, list[_Field]]] = []
+        if dense:
+            origin = "first_k_dense_replace" if "experts" in given else "num_hidden_layers"
+            blocks.append((f"{name}_mlp", "mlp", dense, origin, [d_model, given["mlp"]._replace(dsl_key="width")]))
+        if "experts" in given:
+            shared = given.get("shared_experts") or _Field("shared_experts", 0, "", "no shared expert")
+            moe = [given[key] for key in ("experts", "experts_per_token", "expert_width")]
+            origin = "num_hidden_layers - first_k_dense_replace" if dense else "num_hidden_layers"
+            blocks.append((f"{name}_moe", "moe", layers - dense, origin, [d_model, *moe, shared]))
+        for layer, kind, count, origin, block in blocks:
+            self.line("")
+            self.line(f"// The {'MLP' if kind == 'mlp' else 'mixture of experts'} after attention in {count} layer{'s' if count > 1 else ''}.")
+            self.line(f"layer {layer} : {kind} {{")
+            width = max(len(f.dsl_key) for f in block)
+            for f in block:
+                self.line(f"  {f.dsl_key:<{width}} = {f.value:<6} // {f.comment}", f.origin or None)
+            self.line(f"  {'layers':<{width}} = {count:<6} // {origin}", "num_hidden_layers")
+            self.line(f"  {'dtype':<{width}} = {dtype}")
+            self.line("}")
 
     def mla_fields(self, family: str) -> list[_Field]:
         fields = []
