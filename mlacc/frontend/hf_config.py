@@ -399,7 +399,8 @@ class _Writer:
             blocks.append((f"{name}_moe", "moe", layers - dense, origin, [d_model, *moe, shared]))
         for layer, kind, count, origin, block in blocks:
             self.line("")
-            self.line(f"// The {'MLP' if kind == 'mlp' else 'mixture of experts'} after attention in {count} layer{'s' if count > 1 else ''}.")
+            what = "MLP" if kind == "mlp" else "mixture of experts"
+            self.line(f"// The {what} after attention in {count} layer{'s' if count > 1 else ''}.")
             self.line(f"layer {layer} : {kind} {{")
             width = max(len(f.dsl_key) for f in block)
             for f in block:
