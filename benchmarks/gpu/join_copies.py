@@ -1,0 +1,82 @@
+"""Times the copies that join a two-part score's keys or queries into the one tensor torch SDPA and FlashMLA take
+(issue #26): expand's keys, each head's 128 up-projected values beside the 64-wide RoPE key shared by all heads
+(`torch.cat((k_nope, k_pe.expand(...)), -1)`, as production.py's steps and vLLM's MLA prefill join them), and a
+query's two per-head parts. 128 heads x 87,382 keys and more join into 2^31 elements or more, which torch writes
+by one elementwise copy per part instead of its concatenation kernel. One row per (form, keys, heads): seconds
+(median of CUDA-event timed calls after warm-up), bytes read + written, and the kernels torch launched (their
+names from the profiler).
+
+    python3 benchmarks/gpu/join_copies.py --out benchmarks/results/h100_join_copies_2026-12-07.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+from pathlib import Path
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+CALLS = 10
+
+
+def timed(fn) -> float:
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(CALLS):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) / 1e3)
+    return statistics.median(times)
+
+
+def kernels(fn) -> str:
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    names = [e.name for e in prof.events() if e.device_type.name == "CUDA" and e.device_time > 0]
+    return f"{len(names)} kernels: " + " | ".join(sorted({n.split("<")[0][:60] for n in names}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    device = torch.cuda.get_device_name(0)
+    with open(args.out, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["device", "form", "keys", "heads", "seconds", "bytes", "tb_per_s", "kernels", "torch"])
+        for heads in (128, 16):
+            for keys in (1024, 4096, 16384, 32768, 65536, 87382, 131072, 196608, 262144):
+                if heads == 16 and keys in (87382, 196608, 262144):
+                    continue
+                for form in ("key-broadcast", "query-parts"):
+                    if form == "query-parts" and keys > 16384:
+                        continue
+                    a = torch.randn(keys, heads * 128, device="cuda", dtype=torch.bfloat16).view(keys, heads, 128)
+                    if form == "key-broadcast":
+                        b = torch.randn(keys, 1, 64, device="cuda", dtype=torch.bfloat16).expand(keys, heads, 64)
+                        moved = a.numel() * 2 + keys * 64 * 2 + keys * heads * 192 * 2
+                    else:
+                        b = torch.randn(keys, heads * 64, device="cuda", dtype=torch.bfloat16).view(keys, heads, 64)
+                        moved = (a.numel() + b.numel()) * 2 + keys * heads * 192 * 2
+                    fn = lambda a=a, b=b: torch.cat((a, b), -1)  # noqa: E731
+                    seconds = timed(fn)
+                    names = kernels(fn)
+                    out.writerow([device, form, keys, heads, f"{seconds:.6g}", moved, f"{moved / seconds / 1e12:.3f}",
+                                  names, torch.__version__])  # fmt: skip
+                    print(f"{form:>13} keys {keys:>6} h{heads:<3}: {seconds * 1e6:9.1f} us "
+                          f"{moved / seconds / 1e12:5.2f} TB/s  {names}", flush=True)  # fmt: skip
+                    del a, b
+                    torch.cuda.empty_cache()
+
+
+if __name__ == "__main__":
+    main()
