@@ -48,9 +48,11 @@ class FlashShape:
     """Bytes a library that takes one query tensor moves to concatenate the query's parts (read and written)."""
     key_concat_bytes: Num = 0
     """The same for keys whose parts are batched apart (a RoPE key shared by all heads): broadcast and joined."""
+    key_broadcast_bytes: Num = 0
+    """Bytes of that shared part as every head's joined keys hold it: what the kernel reads beyond the parts."""
 
     NUMBERS = ("keys", "batch", "rows", "key_bytes", "key_read_bytes", "value_width", "group_macs",
-               "query_concat_bytes", "key_concat_bytes")  # fmt: skip
+               "query_concat_bytes", "key_concat_bytes", "key_broadcast_bytes")  # fmt: skip
     """The fields that are counts of the workload (what an op table records per task)."""
 
     @staticmethod

@@ -92,12 +92,29 @@ def _estimates(
         cycles, compute, level_cycles, bound = flashmla_share(machine, op, len(level_cycles), len(compute))
         latency = np.asarray(latency) + machine.op_latency  # its combine is a second kernel
     if op.launch and op.attention is not None and machine.library(op.op_class) in JOINS_PARTS:
-        # The copies that join the group's query (and keys) parts into the one tensor each the library takes.
-        joined = column(op.attention.query_concat_bytes) + column(op.attention.key_concat_bytes)
+        # The copies that join the group's query (and keys) parts into the one tensor each the library takes: per
+        # head, two contiguous parts join at a copy's rate; a part broadcast over heads (expand's RoPE key) or read
+        # strided (the latent kernel's absorbed query) takes the generic concatenation, at `join_memory`. The
+        # kernel then reads the broadcast part as every head's keys hold it.
+        shape = op.attention
+        query, keys = column(shape.query_concat_bytes)[:, 0], column(shape.key_concat_bytes)[:, 0]
+        bandwidth = np.asarray(machine.dram.read_bandwidth, dtype=float)
+
+        def generic_join(moved: np.ndarray) -> np.ndarray:
+            """Cycles of the generic concatenation moving `moved` bytes (read and written, so half are joined)."""
+            split = moved / 2 / op.element_bytes >= JOIN_SPLIT_ELEMENTS
+            return moved / (bandwidth * np.where(split, machine.join_split_memory, machine.join_memory))
+
+        query_join = query / (bandwidth * machine.memory_efficiency) if shape.per_head else generic_join(query)
+        copy = query_join + generic_join(keys)
+        broadcast = column(shape.key_broadcast_bytes)
+        read = broadcast[:, 0] / (bandwidth * machine.attention_two_part_memory)
+        latency = np.asarray(latency) + copy + read + shape.concatenations * np.asarray(machine.op_latency)
         dram = machine.dram
-        copy = joined[:, 0] / (np.asarray(dram.read_bandwidth, dtype=float) * machine.memory_efficiency)
-        latency = np.asarray(latency) + copy + op.attention.concatenations * np.asarray(machine.op_latency)
-        energy = [*energy[:-1], energy[-1] + joined / 2 * (column(dram.read_energy) + column(dram.write_energy))]
+        joined = column(shape.query_concat_bytes) + column(shape.key_concat_bytes)
+        moved = joined / 2 * (column(dram.read_energy) + column(dram.write_energy))
+        moved = moved + broadcast * column(dram.read_energy)
+        energy = [*energy[:-1], energy[-1] + moved]
     return Estimates(
         cycles=cycles + (column(latency)[:, 0] if op.launch else 0.0),
         bound=bound,
@@ -109,6 +126,12 @@ def _estimates(
         utilisation=utilisation[:, 0],
         units=units[:, 0],
     )
+
+
+JOIN_SPLIT_ELEMENTS = 2**31
+"""Joined elements from which torch's concatenation, which indexes in 32 bits, writes each part by elementwise
+copies instead (at `join_split_memory`; profiled in expand's decode steps, benchmarks/results/
+h100_production_profile_2026-12-07.csv)."""
 
 
 def uses_flashmla(machine: Machine, op: OpSpec) -> bool:

@@ -101,15 +101,15 @@ def flash_shape(softmax: la.SoftmaxOp, group: list[Operation], decode: bool) -> 
     values = [g for o, g in contractions.items() if softmax.result in o.operands]
     first = gemms[0] if gemms else None
     element = la.element_bytes(la.tensor_type(softmax.input).element_type)
-    query_concat, key_concat = 0, 0
+    query_concat, key_concat, key_broadcast = 0, 0, 0
     if len(einsums) == 2:
         query_concat = 2 * sum(la.tensor_bytes(p.operands[0].type) for p in einsums)
         if gemms[0].extents["g"] != gemms[1].extents["g"]:
             per_head = max(range(2), key=lambda i: gemms[i].extents["g"])
+            per_head_keys, own = la.tensor_bytes(einsums[per_head].operands[1].type), int(gemms[per_head].extents["k"])
             width = sum(int(g.extents["k"]) for g in gemms)
-            key_concat = (
-                2 * la.tensor_bytes(einsums[per_head].operands[1].type) * width // int(gemms[per_head].extents["k"])
-            )
+            key_concat = 2 * per_head_keys * width // own
+            key_broadcast = per_head_keys * int(gemms[1 - per_head].extents["k"]) // own
     return FlashShape(
         keys=la.tensor_type(softmax.input).get_shape()[-1],
         kernel=flash_kernel(softmax),
@@ -125,6 +125,7 @@ def flash_shape(softmax: la.SoftmaxOp, group: list[Operation], decode: bool) -> 
         group_macs=sum(int(c.macs) for c in contractions.values()),
         query_concat_bytes=query_concat,
         key_concat_bytes=key_concat,
+        key_broadcast_bytes=key_broadcast,
     )
 
 

@@ -47,6 +47,8 @@ class Machine:
     epilogue_slices: Num
     memory_efficiency: Num
     memory_write_efficiency: Num
+    join_memory: Num
+    join_split_memory: Num
     op_latency: Num
     contraction_latency: Num
     split_k_latency: Num

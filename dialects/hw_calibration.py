@@ -39,6 +39,13 @@ CONSTANTS: tuple[Constant, ...] = (
              "off-chip read rate of a GEMM's operands / the datasheet bandwidth", 1.0, fraction=True),
     Constant("memory_write", "memory_write_efficiency", "fraction of peak",
              "off-chip rate of a GEMM's output stores / the datasheet bandwidth", "memory", fraction=True),
+    Constant("join_memory", "join_memory", "fraction of peak",
+             "off-chip rate of the generic concatenation that joins a part broadcast over heads or read strided "
+             "(torch.cat's CatArrayBatchedCopy: expand's RoPE key beside each head's keys) / the datasheet "
+             "bandwidth", "memory", fraction=True),
+    Constant("join_split_memory", "join_split_memory", "fraction of peak",
+             "the same for a join of 2^31 elements or more, which torch writes by elementwise copies of each part "
+             "(its concatenation kernel indexes in 32 bits)", "join_memory", fraction=True),
     Constant("op_latency_cycles", "op_latency", "cycles",
              "fixed time of a small kernel (a norm, a RoPE, a cache store) in a step: its run and the launch gap "
              "after it", 0.0),

@@ -19,6 +19,8 @@ on the calibration rows and on the validation rows (which no fit reads). Only gr
 - cuDNN per-head decode (`sdpa-decode-*`): seconds = the kernel's fixed time + bytes / (rate x datasheet x the
   share of programs in flight), the fixed time common to both forms, the rest per form.
 - the fused kernels' energy per MAC over a GEMM's, on the compute-bound prefill rows.
+- with --joins (a benchmarks/gpu/join_copies.py CSV): the generic concatenation's rates, `join_memory` and, from
+  2^31 joined elements, `join_split_memory`.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import numpy as np
 
 from costmodel import Machine
 from costmodel.attention import decode_programs, in_flight_share
+from costmodel.estimate import JOIN_SPLIT_ELEMENTS
 from costmodel.flashmla import BLOCK_KEYS, BLOCK_ROWS, kernel_cycles, soft_maximum
 from mlacc.hardware import load_hardware
 
@@ -240,10 +243,36 @@ def fit_energy_ratio(machine: Machine, rows: list[dict[str, str]]) -> None:
           f"prefill kernels, static power {static:.0f} W")  # fmt: skip
 
 
+JOIN_CALIBRATION = (4096, 16384, 65536, 131072, 262144)
+"""Key counts of join_copies.py's rows the join rates are fit on; the others (32k, 87k, 192k) judge them. The
+first shape of each heads loop (1024 keys) is left out of both: its time is the caching allocator's first growth,
+not the copy's."""
+
+
+def fit_join(machine: Machine, path: str) -> None:
+    """The generic concatenation (join_copies.py `key-broadcast` rows): seconds = a small op's fixed time + bytes
+    read and written / (rate x datasheet), relative least squares on JOIN_CALIBRATION's rows, one rate below 2^31
+    joined elements (`join_memory`) and one from there, where torch copies each part apart (`join_split_memory`)."""
+    hbm = float(machine.dram.read_bandwidth) * float(machine.frequency)
+    latency = float(machine.op_latency) / float(machine.frequency)
+    with open(path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["form"] == "key-broadcast" and int(r["keys"]) > 1024]
+    for key, split in (("join_memory", False), ("join_split_memory", True)):
+        mine = [r for r in rows if (int(r["keys"]) * int(r["heads"]) * 192 >= JOIN_SPLIT_ELEMENTS) == split]
+        seconds, moved = column(mine, "seconds"), column(mine, "bytes")
+        calibration = np.array([int(r["keys"]) in JOIN_CALIBRATION for r in mine])
+        x = moved / hbm / (seconds - latency)
+        rate = float(np.sum(x[calibration] ** 2) / np.sum(x[calibration]))
+        errors = (latency + moved / (rate * hbm)) / seconds - 1
+        print(f"{key} = {rate:.3f}   # torch.cat of a part broadcast over heads, read + written / datasheet")
+        print(report(f"key-broadcast join{' of 2^31 elements or more' if split else ''}", errors, calibration))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("csv", nargs="+")
     parser.add_argument("--preset", required=True, help="the preset whose clock, units and GEMM latency are read")
+    parser.add_argument("--joins", help="a join_copies.py CSV: fit the generic concatenation's rate from it")
     args = parser.parse_args()
     machine = Machine.of(load_hardware(args.preset))
     rows = rows_of(args.csv)
@@ -251,6 +280,8 @@ def main() -> None:
     fit_prefill(machine, rows)
     fit_decode(machine, rows)
     fit_energy_ratio(machine, rows)
+    if args.joins:
+        fit_join(machine, args.joins)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from costmodel import Machine
+from costmodel.estimate import JOIN_SPLIT_ELEMENTS
 from costmodel.flashmla import BLOCK_ROWS, FIXED_OVERHEAD_BLOCKS, kernel_cycles, schedule, soft_maximum
 from costmodel.la_ops import flash_group, flash_shape, is_decode
 from dialects import la
 from dialects.hw import attach_target
 from mlacc.frontend.dsl import parse_dsl
 from mlacc.hardware import load_hardware
+from mlacc.hardware.loader import read_hardware
+from mlacc.hardware.overrides import hypothetical_target
 from mlacc.pipeline import compile_to, estimate
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "deepseek_v3.attn"
@@ -111,7 +114,8 @@ def test_parts_a_one_tensor_library_joins() -> None:
     batch, keys = 1, 4096 + 1  # examples/deepseek_v3.attn's decode workload: batch 1 x context 4k + 1 new token
     assert expand["key_concat_bytes"] == 2 * batch * keys * 128 * 192 * 2
     assert expand["query_concat_bytes"] == 2 * batch * 128 * 192 * 2
-    assert recompute["key_concat_bytes"] == 0
+    assert expand["key_broadcast_bytes"] == batch * keys * 128 * 64 * 2  # what the kernel reads of the RoPE key
+    assert recompute["key_concat_bytes"] == recompute["key_broadcast_bytes"] == 0
     assert recompute["query_concat_bytes"] == 2 * batch * 128 * 576 * 2
     assert (recompute["batch"], recompute["rows"], recompute["key_bytes"], recompute["value_width"]) == (
         batch, 128, 576 * 2, 512
@@ -159,3 +163,23 @@ def test_an_fp8_cache_halves_flashmla_s_read() -> None:
     flash = [op.name for op in bf16.ops if op.library == "flashmla"]
     seconds = {r: sum(op.seconds for op in res.ops if op.name in flash) for r, res in (("bf16", bf16), ("fp8", fp8))}
     assert 0.5 * seconds["bf16"] < seconds["fp8"] < 0.7 * seconds["bf16"]
+
+
+def test_a_broadcast_join_runs_at_the_generic_concatenation_s_rate() -> None:
+    """expand's key join (each head's 128 keys beside the shared RoPE key) is torch's generic concatenation, timed
+    at 0.89 TB/s (`join_memory`), not a copy's 3 TB/s: halving that rate adds the join's bytes at the halved rate
+    once more to the step; from 2^31 joined elements torch copies each part apart, at `join_split_memory`. Before,
+    the model charged the join at a GEMM's read rate and expand's decode ran 37% fast (docs/validation.md)."""
+    h100 = Machine.of(load_hardware("h100"))
+    halved = hypothetical_target(read_hardware("h100"), (("efficiency.join_memory", float(h100.join_memory) / 2),))
+
+    def expand_decode(target) -> float:
+        module = parse_dsl(EXAMPLE.read_text(), str(EXAMPLE))
+        attach_target(module, target)
+        return next(r for r in estimate(module, "expand") if r.phase == "decode").seconds
+
+    moved = shapes("expand")["key_concat_bytes"]
+    assert isinstance(moved, int) and moved / 2 / 2 < JOIN_SPLIT_ELEMENTS  # batch 1 x 4k: the concatenation kernel
+    extra = expand_decode(halved) - expand_decode(load_hardware("h100"))
+    bandwidth = float(h100.dram.read_bandwidth) * float(h100.frequency)
+    assert extra == pytest.approx(moved / (bandwidth * float(h100.join_memory)), rel=0.05)
