@@ -337,11 +337,13 @@ def compare_command(args: argparse.Namespace) -> tuple[str, int]:
 
 
 def validate_command(args: argparse.Namespace) -> tuple[str, int]:
-    from mlacc.validate import check_limits, format_validation, plot_validation, validate
+    from pathlib import Path
+
+    from mlacc.validate import EXAMPLES, check_limits, format_validation, plot_validation, validate
 
     validations = []
     for path in args.csv:
-        found = validate(path, args.hw, args.grid)
+        found = validate(path, args.hw, args.grid, Path(args.layers) if args.layers else EXAMPLES)
         if not found:
             raise InputError(f"{path}: no measured steps in grid '{args.grid}'")
         validations += found
@@ -603,6 +605,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--grid", default="validation", help="which rows: validation (default), calibration or all"
     )
     validate_parser.add_argument("--plot", metavar="OUT.png|OUT.svg", help="write a log-log scatter of the steps")
+    validate_parser.add_argument(
+        "--layers", metavar="DIR", help="where the rows' layers are (DIR/MODEL.attn; default: the bundled examples)"
+    )
     for flag, what in (
         ("--max-median-error", "median |error| of step time of any (phase, scheme)"),
         ("--max-error", "largest |error| of step time"),

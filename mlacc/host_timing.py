@@ -121,7 +121,8 @@ class Module:
 
         binary = iree.compiler.compile_str(text, target_backends=["llvm-cpu"], extra_args=list(FLAGS))
         assert isinstance(binary, bytes)
-        device = iree.runtime.get_driver(DRIVER).create_default_device(allocators=ALLOCATORS)
+        allocators: Any = ALLOCATORS  # the binding's stub types the list as allocator objects; it takes their names
+        device = iree.runtime.get_driver(DRIVER).create_default_device(allocators=allocators)
         self.config: Any = iree.runtime.Config(device=device)
         context = iree.runtime.SystemContext(config=self.config)
         context.add_vm_module(iree.runtime.VmModule.copy_buffer(context.instance, binary))
@@ -187,7 +188,7 @@ class ResultFile:
 
     def __init__(self, path: str, device: str, command: str):
         self.file = open(path, "w", newline="", encoding="utf-8")
-        self.writer = csv.DictWriter(self.file, FIELDS)
+        self.writer: csv.DictWriter[str] = csv.DictWriter(self.file, FIELDS)
         self.writer.writeheader()
         self.device = device
         self.row(grid="run", kind="run", note=describe_run(command))

@@ -25,7 +25,8 @@ from mlacc.estimates import LayerResult
 from mlacc.units import si
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-"""Where the layers named in measurement rows are defined (examples/MODEL.attn)."""
+"""Where the layers named in measurement rows are defined (examples/MODEL.attn), unless `--layers` names another
+directory (benchmarks/cpu/layers: the examples shrunk, in fp32, as benchmarks/cpu/validate.py timed them)."""
 
 DEVICE_PRESETS = {"H100": "h100", "H200": "h200", "A100": "a100", "H20": "h20"}
 """Substrings of NVML's device name -> the preset that models that device."""
@@ -73,6 +74,8 @@ class Comparison:
     measured_joules: float
     estimated_joules: float
     fits: bool = True
+    spread: float = 0.0
+    """The measurement's own spread where the row gives one ((slowest - fastest) / median of its repeats)."""
 
     @property
     def time_error(self) -> float:
@@ -126,8 +129,15 @@ class Validation:
 
     def agrees(self, point: Point, estimated: list[str], tolerance: float) -> bool:
         """Whether every pair of schemes the estimate orders unlike the measurement measured within `tolerance`
-        of each other (a tie the measurement cannot break)."""
-        return self.misordered_gap(point, estimated) <= tolerance
+        of each other, or within the larger spread of the pair's repeats where the rows give it (a tie the
+        measurement cannot break)."""
+        rows = {r.scheme: r for r in self.rows if r.point == point}
+        return all(
+            rows[faster].measured_seconds / rows[slower].measured_seconds - 1
+            <= max(tolerance, rows[faster].spread, rows[slower].spread)
+            for i, faster in enumerate(estimated)
+            for slower in estimated[i + 1 :]
+        )
 
     def summary(self) -> dict[str, float]:
         time_errors = [abs(r.time_error) for r in self.rows]
@@ -228,7 +238,9 @@ def read_measurements(path: str, grid: str) -> dict[str, list[dict[str, str]]]:
     return dict(by_device)
 
 
-def estimate_points(points: Iterable[Point], hardware: str) -> dict[Point, dict[str, LayerResult]]:
+def estimate_points(
+    points: Iterable[Point], hardware: str, layers: Path = EXAMPLES
+) -> dict[Point, dict[str, LayerResult]]:
     """Every scheme's estimate of each point (one entry, keyed by the layer kind, for a non-MLA layer). The points
     of one layer are estimated together as `mlacc sweep` estimates its points (mlacc/sweep/evaluate.py
     `evaluate_results`): from op tables where they apply, else through the IR pipeline `mlacc compile` runs; the
@@ -242,7 +254,7 @@ def estimate_points(points: Iterable[Point], hardware: str) -> dict[Point, dict[
         by_model[(point.model, point.heads)].append(point)
     out: dict[Point, dict[str, LayerResult]] = {}
     for (model, heads), mine in by_model.items():
-        path = EXAMPLES / f"{model}.attn"
+        path = layers / f"{model}.attn"
         if not path.is_file():
             raise InputError(f"measurement names layer '{model}', but {path} does not exist")
         text = path.read_text(encoding="utf-8")
@@ -272,13 +284,15 @@ def estimate_point(point: Point, hardware: str) -> dict[str, LayerResult]:
     return estimate_points([point], hardware)[point]
 
 
-def validate(path: str, hardware: str | None = None, grid: str = "validation") -> list[Validation]:
+def validate(
+    path: str, hardware: str | None = None, grid: str = "validation", layers: Path = EXAMPLES
+) -> list[Validation]:
     out = []
     for device, rows in read_measurements(path, grid).items():
         preset = hardware or preset_for(device, rows)
         validation = Validation(device, preset, Path(path).name)
         points = [Point.of(row) for row in rows]
-        estimates = estimate_points(points, preset)
+        estimates = estimate_points(points, preset, layers)
         for row, point in zip(rows, points, strict=True):
             estimate = estimates[point].get(row["scheme"])
             if estimate is None:
@@ -293,6 +307,7 @@ def validate(path: str, hardware: str | None = None, grid: str = "validation") -
                     float(row["joules"]) if row.get("joules") else float("nan"),
                     estimate.energy_pj * 1e-12,
                     getattr(estimate, "fits", True),
+                    float(row["spread"]) if row.get("spread") else 0.0,
                 )
             )
         out.append(validation)
@@ -350,12 +365,13 @@ def format_validation(validations: list[Validation]) -> str:
             f"  all: time median {s['median_time_error']:.1%}, max {s['max_time_error']:.1%}; energy median "
             f"{s['median_energy_error']:.1%}, max {s['max_energy_error']:.1%}; scheme ranking agrees at "
             f"{s['rankings_agreeing']} of {s['rankings']} points ({s['rankings_agreeing_within_ties']} counting "
-            f"measured times within {RANK_TIE:.0%} as ties)"
+            f"measured times within {RANK_TIE:.0%}{' or their spread' if any(r.spread for r in v.rows) else ''} "
+            "as ties)"
         )
         for point, measured, estimated in v.rankings():
             if measured != estimated:
                 gap = v.misordered_gap(point, estimated)
-                verdict = "a tie" if gap <= RANK_TIE else "a miss"
+                verdict = "a tie" if v.agrees(point, estimated, RANK_TIE) else "a miss"
                 out.append(
                     f"  ranking differs at {point.label()}: measured {' < '.join(measured)}, "
                     f"estimated {' < '.join(estimated)} (the pair it swaps measured {gap:.1%} apart: {verdict})"
