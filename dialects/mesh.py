@@ -12,7 +12,7 @@ After upstream MLIR's mesh (now shard) dialect, cut to what per-device cost need
   per-device shapes, so the annotation says how they relate to the global tensor.
 - collectives over a group of mesh axes, each with its `bytes`: the buffer each
   device contributes to an all-reduce, receives from an all-gather, or hands to
-  a reduce-scatter (NCCL's "size"). Their verifiers check the bytes against the
+  a reduce-scatter or an all-to-all (NCCL's "size"). Their verifiers check the bytes against the
   types and the shapes against the group's size.
 
 Like every mlacc dialect this one imports only xDSL.
@@ -301,7 +301,25 @@ class ReduceScatterOp(_ConcatCollective):
     KIND: ClassVar[str] = "reduce_scatter"
 
 
-COLLECTIVES = (AllReduceOp, AllGatherOp, ReduceScatterOp)
+@irdl_op_definition
+class AllToAllOp(CollectiveOp):
+    """Every device of the group sends each other device the part of its input meant for it, and receives theirs
+    (a MoE layer's rows, to the devices that hold their experts and back): under uniform routing each device
+    receives as many as it sends, so the type is kept (bytes: the input)."""
+
+    name = "mesh.all_to_all"
+    KIND: ClassVar[str] = "all_to_all"
+    assembly_format = (
+        "$input `on` $mesh `axes` `=` $mesh_axes `bytes` `=` $bytes attr-dict `:` type($input) `->` type($result)"
+    )
+
+    def verify_(self) -> None:
+        super().verify_()
+        if self.input.type != self.result.type:
+            raise VerifyException(f"all_to_all keeps the type: {self.input.type} -> {self.result.type}")
 
 
-Mesh = Dialect("mesh", [MeshOp, AllReduceOp, AllGatherOp, ReduceScatterOp], [ShardingAttr])
+COLLECTIVES = (AllReduceOp, AllGatherOp, ReduceScatterOp, AllToAllOp)
+
+
+Mesh = Dialect("mesh", [MeshOp, AllReduceOp, AllGatherOp, ReduceScatterOp, AllToAllOp], [ShardingAttr])

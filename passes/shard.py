@@ -26,8 +26,12 @@ on weight names, as absorb's rewrites are:
   picks the KV head, `tp_q` the share of its query heads.
 - MLP and MoE layers (`f`, the MLP's and each expert's width): tp splits the
   width (an error unless tp divides it), as vLLM does; the router, dispatch and
-  combine are replicated. dp splits an MLP's batch; a MoE layer under dp is
-  refused (its routing would change per device; expert parallelism is not built).
+  combine are replicated. dp splits their batch. A MoE layer under dp is also
+  expert parallel over the dp axis (ep = dp, as DeepSeek's DP attention with EP
+  MoE): each device holds experts / dp of the experts (an error unless dp
+  divides them) and computes ceil(active / dp) of the experts that receive
+  tokens (`a`), the step's rows sent to them by a `mesh.all_to_all` after the
+  dispatch and brought back by another before the combine.
 - Partial sums: an einsum that sums over a split letter (the output projection,
   `W_O` summing over heads; an MLP's down projection, over its width) leaves
   each device a partial sum, so a `mesh.all_reduce` over tp follows it
@@ -41,7 +45,8 @@ on weight names, as absorb's rewrites are:
   over the whole node (DeepSeek's DP attention in SGLang): every device then
   holds every sequence's hidden state. The reduce-scatter back belongs to the
   MLP's step and is not counted here. `gather=false` models an MLP that is data
-  parallel too (no collective).
+  parallel too (no collective). MLP and MoE layers never gather: their tokens
+  stay on their dp rank.
 
 Refusals (`layout_factors`, `node_problem`) are read from the layer's sizes alone,
 in the user's words, so that a sweep can skip a point before lowering it.
@@ -83,6 +88,7 @@ from dialects.mesh import (
     TP_Q,
     AllGatherOp,
     AllReduceOp,
+    AllToAllOp,
     MeshOp,
     ShardingAttr,
     tensor_bytes,
@@ -198,14 +204,20 @@ def layout_factors(
     return factors
 
 
-def ffn_layout_factors(layer: str, widths: list[int], batch: int | None, moe: bool, tp: int, dp: int) -> dict[str, int]:
-    """`layout_factors` of an MLP or MoE layer whose contractions are `widths` wide (`f`): tp splits the width."""
-    if moe and dp > 1:
-        raise LayoutError(
-            f"layer '{layer}' is a mixture of experts: dp {dp} would change its routing on each GPU, which is not "
-            f"modelled: use tp (expert parallelism is not built)"
-        )
+def ffn_layout_factors(
+    layer: str, widths: list[int], batch: int | None, experts: int | None, tp: int, dp: int
+) -> dict[str, int]:
+    """`layout_factors` of an MLP or MoE layer (`experts`: None for an MLP) whose contractions are `widths` wide
+    (`f`): tp splits the width; dp the batch and a MoE layer's experts."""
+    moe = experts is not None
     factors = layout_factors(layer, None, None, batch, 1, dp)
+    if moe and dp > 1:
+        if experts is None or experts % dp:
+            raise LayoutError(
+                f"layer '{layer}' has {experts} experts, which dp {dp} does not divide: under dp a MoE layer's "
+                f"experts are spread over the dp GPUs (expert parallelism), so dp must divide them"
+            )
+        factors["a"] = dp
     if tp > 1:
         for width in widths:
             if width % tp:
@@ -247,7 +259,8 @@ def split_factors(function: func.FuncOp, tp: int, dp: int) -> dict[str, int]:
             if isinstance(op, la.ContractionOp) and "f" in op.index_sizes()
         ]
         try:
-            return ffn_layout_factors(layer_name(function), widths, _extent(function, "b"), kind.data == "moe", tp, dp)
+            experts = _extent(function, "x") if kind.data == "moe" else None
+            return ffn_layout_factors(layer_name(function), widths, _extent(function, "b"), experts, tp, dp)
         except LayoutError as refusal:
             raise ShardError(function.location, str(refusal)) from None
     kv_heads = _extent(function, "g")
@@ -264,7 +277,7 @@ def mesh_axes(factors: dict[str, int]) -> dict[str, str]:
     tensors are whole along `tp_q`: copied)."""
     if "r" in factors:
         return {"b": DP, "g": TP_KV, "r": TP_Q}
-    return {"b": DP, "h": TP, "g": TP, "f": TP}
+    return {"b": DP, "h": TP, "g": TP, "f": TP, "a": DP}
 
 
 def mesh_of(factors: dict[str, int], tp: int, dp: int) -> tuple[str, list[tuple[str, int]]]:
@@ -276,7 +289,8 @@ def mesh_of(factors: dict[str, int], tp: int, dp: int) -> tuple[str, list[tuple[
 
 
 def _per_device(ty: TensorType[Attribute], term: str, factors: dict[str, int]) -> TensorType[Attribute]:
-    shape = [size // factors.get(letter, 1) for size, letter in zip(ty.get_shape(), term, strict=True)]
+    # Rounded up: the experts that receive tokens (`a`) need not divide evenly; every other split letter does.
+    shape = [-(-size // factors.get(letter, 1)) for size, letter in zip(ty.get_shape(), term, strict=True)]
     return TensorType(ty.element_type, shape)
 
 
@@ -325,6 +339,8 @@ def shard_function(function: func.FuncOp, tp: int, dp: int, gather: bool) -> tup
         Rewriter.replace_value_with_new_type(value, ty)
     for op, sharding in annotations.items():
         op.attributes[SHARDING_KEY] = sharding
+        if isinstance(op, la.WeightOp) and op.of is not None and "a" in factors:  # this device's share of experts
+            op.properties["of"] = IntegerAttr(op.of.value.data // factors["a"], i64)
         if isinstance(op, la.BroadcastOp):
             op.properties["size"] = IntegerAttr(la.tensor_type(op.result).get_shape()[op.dim.value.data], i64)
     function.arg_attrs = ArrayAttr([DictionaryAttr({SHARDING_KEY: s}) for s in arg_shardings])
@@ -340,7 +356,10 @@ def shard_function(function: func.FuncOp, tp: int, dp: int, gather: bool) -> tup
         result.name_hint = f"{name}_partial"
         reduce.result.name_hint = name
         reduce.attributes[SHARDING_KEY] = annotations[op]
-    if dp > 1 and gather:
+    if "a" in factors:
+        _exchange_rows(function, mesh, annotations)
+    kind = function.attributes.get("attn.kind")
+    if dp > 1 and gather and not (isinstance(kind, StringAttr) and kind.data in FFN_KINDS):
         (ret,) = [o for o in function.body.block.ops if isinstance(o, func.ReturnOp)]
         for i, out in enumerate(ret.operands):
             term = letters.get(out) or "b"
@@ -356,6 +375,29 @@ def shard_function(function: func.FuncOp, tp: int, dp: int, gather: bool) -> tup
     if "r" in factors:
         function.attributes[KV_REPLICAS_KEY] = IntegerAttr(factors["r"], i64)
     return mesh, axes
+
+
+def _exchange_rows(function: func.FuncOp, mesh: str, annotations: dict[Operation, ShardingAttr]) -> None:
+    """Expert parallelism: each dispatch's rows go to the devices that hold their experts (a `mesh.all_to_all`
+    over dp after it), and the experts' outputs come back to their tokens' devices before each combine."""
+    for op in list(function.body.walk()):
+        if isinstance(op, la.DispatchOp):
+            value, after = op.result, op
+        elif isinstance(op, la.CombineOp):
+            value, after = op.input, None
+        else:
+            continue
+        exchange = AllToAllOp(value, mesh, [DP], value.type, tensor_bytes(value.type))
+        if isinstance(value.owner, Operation) and value.owner in annotations:
+            exchange.attributes[SHARDING_KEY] = annotations[value.owner]
+        if after is not None:
+            Rewriter.insert_op(exchange, InsertPoint.after(after))
+            value.replace_uses_with_if(exchange.result, lambda use, exchange=exchange: use.operation is not exchange)
+            exchange.result.name_hint = f"{value.name_hint}_exchanged"
+        else:
+            Rewriter.insert_op(exchange, InsertPoint.before(op))
+            op.operands = [exchange.result, *op.operands[1:]]
+            exchange.result.name_hint = f"{value.name_hint}_returned"
 
 
 def reduce_points(partial: list[la.ContractionOp]) -> list[tuple[Operation, la.ContractionOp]]:

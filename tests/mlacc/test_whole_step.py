@@ -65,6 +65,20 @@ def test_the_whole_step_sums_its_parts(capsys: pytest.CaptureFixture[str]):
     assert step["tokens_per_second_per_gpu"] == pytest.approx(step["tokens_per_second"] / 8)
 
 
+def test_a_moe_layer_under_dp_is_expert_parallel(capsys: pytest.CaptureFixture[str]):
+    report = _json(capsys, STEP, "--hw", "h100x8", "--dp", "8", "--workload", "decode")
+    moe = report["results"][2]
+    assert (moe["layer"], moe["dp"]) == ("moe", 8)
+    exchanges = [op for op in moe["ops"] if op["kind"] == "all_to_all"]
+    assert [op["name"] for op in exchanges] == ["routed_exchanged", "down_experts_returned"]
+    # 64 tokens x 8 experts reach 222 experts of 3 rows; each GPU computes ceil(222 / 8) = 28 of them, and sends
+    # 7/8 of their rows (28 x 3 x 7168 bf16) to the other GPUs.
+    rows = 28 * 3 * 7168 * 2
+    assert all(op["bytes"]["interconnect"] == pytest.approx(rows * 7 / 8) for op in exchanges)
+    # One GPU holds 256 / 8 experts (3 matrices of 7168 x 2048), the shared expert and the router, in bf16.
+    assert moe["weight_bytes"] == (32 * 3 * 7168 * 2048 + 3 * 7168 * 2048 + 7168 * 256) * 2
+
+
 def test_attention_alone_has_no_step(capsys: pytest.CaptureFixture[str]):
     report = _json(capsys, ROOT / "examples" / "deepseek_v3_node.attn", "--hw", "h200x8", "--tp", "8")
     assert all("step" not in r for r in report["results"])
