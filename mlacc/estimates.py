@@ -338,7 +338,7 @@ def format_text(results: list[LayerResult], target: TargetAttr, defaulted: bool)
         if r.devices > 1:
             out.append(
                 f"  sharded over tp {r.tp} x dp {r.dp} = {r.devices} GPUs: every figure is one GPU's "
-                f"({r.batch // r.dp} sequences, its part of the {'width' if r.kind in FFN_KINDS else 'heads'}; "
+                f"({r.batch // r.dp} sequences, its part of the {_split_over(r)}; "
                 "collectives on the interconnect)"
             )
         if r.kv_head_replicas > 1:
@@ -390,6 +390,13 @@ def format_text(results: list[LayerResult], target: TargetAttr, defaulted: bool)
         "in the outermost memory; * = the scheme auto picks (ties: energy)."
     )
     return "\n".join(out) + "\n"
+
+
+def _split_over(r: LayerResult) -> str:
+    """What tp (and, for a MoE layer, dp) splits of a sharded layer, in the report's words."""
+    if r.kind not in FFN_KINDS:
+        return "heads"
+    return "width and experts" if r.kind == "moe" and r.dp > 1 else "width"
 
 
 def _ffn_model_lines(r: LayerResult) -> list[str]:

@@ -392,7 +392,7 @@ class _Writer:
         if dense:
             origin = "first_k_dense_replace" if "experts" in given else "num_hidden_layers"
             blocks.append((f"{name}_mlp", "mlp", dense, origin, [d_model, given["mlp"]._replace(dsl_key="width")]))
-        if "experts" in given:
+        if "experts" in given and layers > dense:
             shared = given.get("shared_experts") or _Field("shared_experts", 0, "", "no shared expert")
             moe = [given[key] for key in ("experts", "experts_per_token", "expert_width")]
             origin = "num_hidden_layers - first_k_dense_replace" if dense else "num_hidden_layers"

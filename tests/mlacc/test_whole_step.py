@@ -104,3 +104,16 @@ def test_a_model_that_does_not_stack_is_one_line(
     assert "\n" not in err and "Traceback" not in err
     if message is not None:
         assert err == f"{path}:{message}"
+
+
+def test_import_step_of_a_model_whose_layers_are_all_dense(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    config = json.loads((ROOT / "tests" / "fixtures" / "hf" / "deepseek_v2_lite.json").read_text())
+    config |= {"num_hidden_layers": 1, "first_k_dense_replace": 1}  # one layer, dense: no MoE layer to write
+    path = tmp_path / "one_layer.json"
+    path.write_text(json.dumps(config))
+    written = tmp_path / "one_layer.attn"
+    assert cli.main(["import", str(path), "--step", "-o", str(written)]) == 0
+    text = written.read_text()
+    assert "layer deepseek_v2_lite_mlp : mlp {" in text and ": moe {" not in text
+    parts = _json(capsys, written, "--workload", "decode")["results"][0]["step"]["parts"]
+    assert [(p["kind"], p["layers"]) for p in parts] == [("mla", 1), ("mlp", 1)]
