@@ -41,6 +41,8 @@ KINDS: dict[str, tuple[str, ...]] = {
     "gqa": ("d_model", "heads", "kv_heads", "head_dim"),
     "mqa": ("d_model", "heads", "head_dim"),
     "mla": ("d_model", "heads", "q_rank", "kv_rank", "qk_nope_dim", "qk_rope_dim", "v_dim"),
+    "mlp": ("d_model", "width"),
+    "moe": ("d_model", "experts", "experts_per_token", "expert_width", "shared_experts"),
 }
 """The layer kinds and their fields as docs/dsl.md documents them (tests/test_fuzz.py checks them against
 dialects/attn.py, so a new kind or field fails loudly there rather than going unfuzzed)."""
@@ -120,7 +122,17 @@ def layer_dims(draw: st.DrawFn, kind: str) -> dict[str, int]:
     scale = draw(st.sampled_from([1, 1, 1, 2**4, 2**8, 2**12]))
     heads = draw(st.integers(1, 8)) * draw(st.sampled_from([1, 1, scale]))
     even = 2 * draw(st.integers(1, 8)) * draw(st.sampled_from([1, scale]))
-    dims = {"d_model": 8 * draw(st.integers(1, 16)) * draw(st.sampled_from([1, scale])), "heads": heads}
+    dims = {"d_model": 8 * draw(st.integers(1, 16)) * draw(st.sampled_from([1, scale]))}
+    if kind == "mlp":
+        dims["width"] = 8 * draw(st.integers(1, 16)) * draw(st.sampled_from([1, scale]))
+    if kind == "moe":
+        dims["experts"] = draw(st.integers(1, 16)) * draw(st.sampled_from([1, 1, 16]))
+        dims["experts_per_token"] = draw(st.integers(1, min(dims["experts"], 8)))
+        dims["expert_width"] = 8 * draw(st.integers(1, 16)) * draw(st.sampled_from([1, scale]))
+        dims["shared_experts"] = draw(st.integers(0, 2))
+    if kind in ("mlp", "moe"):
+        return dims
+    dims["heads"] = heads
     if kind in ("mha", "mqa", "gqa"):
         dims["head_dim"] = even
     if kind == "gqa":
