@@ -489,6 +489,8 @@ def format_compare(per_hardware: dict[str, list[LayerResult]], baseline: str | N
             out.append(line)
         if any(r.layers is not None for _, r in rows):
             scope = SCOPE if all(r.rest is None for _, r in rows) else f"{WHOLE_SCOPE} where the layer describes it"
+            if any(r.kind in FFN_KINDS for _, r in rows):
+                scope = "each row its own layers' step; MLP/MoE rows have no KV cache, the step's sum is compile's"
             out.append(f"  whole model ({scope}):")
             labels = [f"{label} x{r.model.layers}" for label, r in rows]
             model_width = max(len(label) for label in labels)
@@ -499,8 +501,10 @@ def format_compare(per_hardware: dict[str, list[LayerResult]], baseline: str | N
             for i, (label, first) in enumerate(zip(labels, (r for _, r in rows), strict=True)):
                 line = f"  {label:<{model_width}} {si(first.model.kv_cache_bytes_per_sequence, 'B'):>9}"
                 for hw in hardware:
-                    m = tables[hw][key][i][1].model
-                    line += f" | {si(m.seconds, 's'):>18} {m.max_batch:>9} {'' if m.fits else 'no fit':>7}"
+                    r = tables[hw][key][i][1]
+                    m = r.model
+                    batch = "-" if r.kind in FFN_KINDS else m.max_batch  # no cache: capacity is attention's
+                    line += f" | {si(m.seconds, 's'):>18} {batch:>9} {'' if m.fits else 'no fit':>7}"
                 out.append(line.rstrip())
         out.append("")
     out.append("* = the scheme absorb{scheme=auto} picks on the first hardware; bound = the term most cycles wait on.")
