@@ -30,7 +30,7 @@ that receive tokens, m the rows each of them computes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import ceil, sqrt
+from math import ceil, floor, sqrt
 
 from xdsl.context import Context
 from xdsl.dialects import func
@@ -138,10 +138,10 @@ def _lower_mla(op: attn.MlaOp) -> _DataflowBuilder:
 
 def moe_routing(tokens: int, experts: int, per_token: int) -> tuple[int, int]:
     """(experts that receive tokens, rows each computes) for `tokens` tokens routed uniformly to `per_token` of
-    `experts` experts: E (1 - (1 - k/E)^T) expected experts, rounded (at least k, at most E), and the T k rows
-    shared among them, rounded up."""
+    `experts` experts: E (1 - (1 - k/E)^T) expected experts, rounded half up (at least k, at most E), and the T k
+    rows shared among them, rounded up."""
     expected = experts * (1 - (1 - per_token / experts) ** tokens)
-    active = max(per_token, min(experts, round(expected)))
+    active = max(per_token, min(experts, floor(expected + 0.5)))
     return active, ceil(tokens * per_token / active)
 
 

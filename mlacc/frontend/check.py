@@ -196,6 +196,28 @@ def check_program(program: Program) -> CheckedProgram:
     return CheckedProgram(layers, workloads)
 
 
+def _check_described(part: CheckedLayer, attention: CheckedLayer) -> None:
+    """An MLP/MoE layer of a model whose attention layer also describes it (`#attn.model`) agrees with that
+    description, so that the step's time and the capacity count the same layers."""
+    model = attention.model
+    assert model is not None and part.layers is not None
+    dense = model["dense_layers"] if model["experts"] else attention.layers
+    said: dict[str, tuple[int, str]] = {"gated": (model["gated"], "gated"), "layers": (dense or 0, "dense_layers")}
+    if part.kind == "mlp":
+        said["width"] = (model["mlp"], "mlp")
+    else:
+        said |= {key: (model[key], key) for key in ("experts", "experts_per_token", "expert_width", "shared_experts")}
+        said["layers"] = ((attention.layers or 0) - model["dense_layers"], "layers - dense_layers")
+    given = {**part.dims, "gated": int(part.gated), "layers": part.layers}
+    for key, (value, source) in said.items():
+        if given[key] != value:
+            raise shape_error(
+                ShapeError(key, f"{key} ({given[key]}) differs from what layer '{attention.block.name.text}' says "
+                           f"of its model ({source} = {value})"),
+                part.block,
+            )  # fmt: skip
+
+
 def _check_model_stack(layers: tuple[CheckedLayer, ...]) -> None:
     """A file whose MLP/MoE layers say `layers` is one model (mlacc/whole_step.py): each attention layer that says
     `layers` has their width and as many layers as they add up to, one feed-forward layer after each of its own."""
@@ -220,3 +242,6 @@ def _check_model_stack(layers: tuple[CheckedLayer, ...]) -> None:
                            f"({parts} = {stacked}): each attention layer is followed by one of them"),
                 layer.block,
             )  # fmt: skip
+        if layer.model is not None:
+            for part in ffn:
+                _check_described(part, layer)

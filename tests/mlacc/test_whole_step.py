@@ -117,3 +117,27 @@ def test_import_step_of_a_model_whose_layers_are_all_dense(tmp_path: Path, capsy
     assert "layer deepseek_v2_lite_mlp : mlp {" in text and ": moe {" not in text
     parts = _json(capsys, written, "--workload", "decode")["results"][0]["step"]["parts"]
     assert [(p["kind"], p["layers"]) for p in parts] == [("mla", 1), ("mlp", 1)]
+
+
+@pytest.mark.parametrize(
+    ("layer", "old", "new", "message"),
+    [
+        ("deepseek_v3_moe", "expert_width      = 2048", "expert_width      = 1024",
+         "expert_width (1024) differs from what layer 'deepseek_v3' says of its model (expert_width = 2048)"),
+        ("deepseek_v3_mlp", "width   = 18432", "width   = 9216",
+         "width (9216) differs from what layer 'deepseek_v3' says of its model (mlp = 18432)"),
+    ],
+)  # fmt: skip
+def test_the_layers_of_a_described_model_agree_with_its_description(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], layer: str, old: str, new: str, message: str
+):
+    written = tmp_path / "v3.attn"
+    assert (
+        cli.main(["import", str(ROOT / "tests" / "fixtures" / "hf" / "deepseek_v3.json"), "--step", "-o", str(written)])
+        == 0
+    )
+    head, block = written.read_text().split(f"layer {layer} ", 1)
+    written.write_text(head + f"layer {layer} " + block.replace(old, new, 1))
+    assert cli.main(["compile", str(written), "-q"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f": error: {message}") and "\n" not in err
