@@ -252,7 +252,8 @@ def compute_efficiency(machine: Machine, g: Num, m: Num, shape: FlashShape, dens
         if shape.per_head
         else machine.attention_latent_prefill_compute
     )
-    prefill = causal_rate * average / (average + start_end)
+    causal_start_end = start_end if shape.per_head else np.asarray(machine.attention_latent_program_keys, dtype=float)
+    prefill = causal_rate * average / (average + causal_start_end)
     decode = (
         np.where(splits > 1, machine.attention_decode_compute, machine.attention_decode_unsplit_compute)
         * waves

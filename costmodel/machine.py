@@ -69,6 +69,7 @@ class Machine:
     attention_latent_memory: Num
     attention_latent_overlap: Num
     attention_latent_prefill_compute: Num
+    attention_latent_program_keys: Num
     attention_mac_energy_ratio: Num
     clock_top: Num
     gemm_clock: Num

@@ -25,9 +25,11 @@ class Constant:
     default: float | str
     """The value where the file leaves the key out: a number, or the key whose value it takes."""
     fraction: bool = False
-    """A fraction of a peak rate: in (0, 1]. Every other constant is positive."""
+    """A fraction of a peak rate: in (0, 1]."""
     group: str = ""
     """A model that needs every constant of its group or none (`GROUPS`)."""
+    zero: bool = False
+    """0 is a measured value too (a kernel with no unoverlapped start and end); every other constant is positive."""
 
 
 CONSTANTS: tuple[Constant, ...] = (
@@ -86,7 +88,7 @@ CONSTANTS: tuple[Constant, ...] = (
              "own split and combine where it runs them)", "contraction_latency_cycles"),
     Constant("attention_program_keys", "attention_program_keys", "keys",
              "a flash program's unoverlapped start and end (query rows in, output out), in keys of its mainloop",
-             0.0),
+             0.0, zero=True),
     Constant("attention_split_cycles", "attention_split_cycles", "cycles",
              "the combine of a split (flash-decoding) kernel, per split, beyond reading the partials", 0.0),
     Constant("attention_latent_compute", "attention_latent_compute", "fraction of peak",
@@ -102,6 +104,9 @@ CONSTANTS: tuple[Constant, ...] = (
     Constant("attention_latent_prefill_compute", "attention_latent_prefill_compute", "fraction of peak",
              "a causal prefill program's mainloop rate / peak where the attention runs over the latent (MLA "
              "recompute, reuse)", "attention_compute", fraction=True),
+    Constant("attention_latent_program_keys", "attention_latent_program_keys", "keys",
+             "the same start and end for such a causal program over the latent (its own compiled kernel)",
+             "attention_program_keys", zero=True),
     Constant("attention_mac_energy_ratio", "attention_mac_energy_ratio", "ratio",
              "pJ per MAC of a fused attention kernel over a GEMM's", 1.0),
     Constant("clock_top_hz", "clock_top", "Hz",
@@ -149,7 +154,9 @@ def problems(efficiency: Mapping[str, float]) -> list[str]:
         constant = BY_KEY.get(key)
         if constant is None:
             out.append(f"unknown efficiency constant '{key}' (expected: {', '.join(sorted(BY_KEY))})")
-        elif not number > 0:
+        elif constant.zero and not number >= 0:
+            out.append(f"'{key}' in [efficiency] must be zero or positive, got {number:g}")
+        elif not constant.zero and not number > 0:
             out.append(f"'{key}' in [efficiency] must be positive, got {number:g}")
         elif constant.fraction and number > 1:
             out.append(f"'{key}' in [efficiency] is a fraction of peak: at most 1, got {number:g}")

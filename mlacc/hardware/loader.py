@@ -157,6 +157,11 @@ _TOGETHER = tuple((group_keys(group), what, quantifier) for group, (what, quanti
 """Fields a model needs all of, or none: each group, what it models, and how the error counts them."""
 
 
+def _positive(table: str, key: str) -> bool:
+    """Whether a number of `table` must be above 0; an efficiency constant may be 0 where it says so."""
+    return table != "efficiency" or not BY_KEY[key].zero
+
+
 class _Reader:
     def __init__(self, source: _Source):
         self.source = source
@@ -316,7 +321,10 @@ class _Reader:
                     self.fail(f"'{key}' must be a table", key)
                 self.fields(table, allowed, allowed if key == "cores" else set(), f"[{key}]", key, None)
                 optional[key] = {
-                    k: float(self.number(table, k, f"[{key}]", key, None, integer=k == "count")) for k in table
+                    k: float(
+                        self.number(table, k, f"[{key}]", key, None, integer=k == "count", positive=_positive(key, k))
+                    )
+                    for k in table
                 }
                 if key == "efficiency" and any(v > 1 for k, v in optional[key].items() if k in _FRACTIONS):
                     self.fail("[efficiency] compute and memory are fractions of peak: at most 1", key)
@@ -339,7 +347,12 @@ class _Reader:
             self.kernels(profile.get("kernels", {}), f"{table}.kernels")
             overlay = profile.get("efficiency", {})
             self.fields(overlay, _EFFICIENCY, set(), f"[{table}.efficiency]", table, None)
-            numbers = {k: float(self.number(overlay, k, f"[{table}.efficiency]", table, None)) for k in overlay}
+            numbers = {
+                k: float(
+                    self.number(overlay, k, f"[{table}.efficiency]", table, None, positive=_positive("efficiency", k))
+                )
+                for k in overlay
+            }
             wrong = problems({**optional.get("efficiency", {}), **numbers})
             if wrong:
                 self.fail(f"profile '{name}': {wrong[0]}", table)

@@ -178,13 +178,12 @@ PRODUCTION_LIMITS = {
     # H100, judged on the default `h100` preset, whose attention constants benchmarks/gpu/fit_production.py fit on
     # kernel grids these steps do not share. Largest median per (phase, scheme): at issue #26's 5% where the model
     # meets it, else pinned where it is against regressions (docs/validation.md says why each is off: the short
-    # prompts' small GEMMs and cuDNN kernels run slower than the model gives them; the latent prefill's EFFICIENT
-    # kernel runs one rate at every prompt, where the causal program model charges short ones more).
+    # prompts' small GEMMs and cuDNN kernels run slower than the model gives them).
     "h100_production_2026-12-07.csv": {
         ("decode", "recompute"): 0.05, ("decode", "reuse"): 0.05, ("decode", "mha"): 0.05,
         ("decode", "cache-kv"): 0.05, ("decode", "expand"): 0.05, ("prefill", "mha"): 0.05,
-        ("prefill", "expand"): 0.05, ("prefill", "cache-kv"): 0.09, ("prefill", "recompute"): 0.09,
-        ("prefill", "reuse"): 0.06,
+        ("prefill", "expand"): 0.05, ("prefill", "cache-kv"): 0.09, ("prefill", "recompute"): 0.06,
+        ("prefill", "reuse"): 0.05,
     },
     # The same steps with 64 and 16 heads (tensor-parallel shards of both layers; `heads` column).
     "h100_production_tp_2026-12-07.csv": {

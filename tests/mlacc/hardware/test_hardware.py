@@ -173,13 +173,13 @@ BAD_FILES = [
     ),
     (
         ('elementwise = "triton"', 'elementwise = "triton"\nsoftmax = "x"'),
-        "103:1: error: unknown field 'softmax' in [kernels] (expected: attention_decode_heads, "
+        "104:1: error: unknown field 'softmax' in [kernels] (expected: attention_decode_heads, "
         "attention_decode_latent, attention_prefill, attention_prefill_latent, elementwise, gemm)",
     ),
-    (('gemm = "cublaslt"', "gemm = 3"), "97:1: error: 'gemm' in [kernels] must be a library name, got 3"),
+    (('gemm = "cublaslt"', "gemm = 3"), "98:1: error: 'gemm' in [kernels] must be a library name, got 3"),
     (
         ("attention_memory = 0.4", "attention_memroy = 0.4"),
-        "134:1: error: unknown field 'attention_memroy' in [profiles.slow.efficiency]",
+        "136:1: error: unknown field 'attention_memroy' in [profiles.slow.efficiency]",
     ),
 ]
 
@@ -287,3 +287,14 @@ def test_a_profile_s_constants_are_checked_as_the_file_s_own(tmp_path: Path, cap
     assert line.endswith(
         "error: profile 'triton': 'attention_compute' in [efficiency] is a fraction of peak: at most 1, got 1.5"
     )
+
+
+def test_a_start_and_end_of_zero_keys_is_a_measured_value(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """SDPA's EFFICIENT kernel shows no unoverlapped start and end (`attention_latent_program_keys = 0` in h100.toml),
+    so the loader takes 0 for the program keys, where it used to refuse it as not positive; below 0 is still an
+    error."""
+    assert Machine.of(load_hardware("h100")).attention_latent_program_keys == 0
+    path = tmp_path / "chip.toml"
+    path.write_text(PROFILED.replace("attention_program_keys = 160", "attention_program_keys = -1", 1))
+    assert cli.main(["hw", "show", str(path)]) == 1
+    assert "'attention_program_keys' in [efficiency] must be non-negative, got -1" in capsys.readouterr().err
