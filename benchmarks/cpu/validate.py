@@ -8,7 +8,8 @@ head and RoPE dimensions kept even, GQA's group kept) and built in fp32, as `mla
 it; the shrunk layers are written to `--layers` (benchmarks/cpu/layers/MODEL.attn), where `mlacc validate
 --layers` finds them. Every scheme's step (MLA: recompute, reuse, expand, cache-kv; MHA and GQA: their one form)
 at each point of the grid is lowered by convert-la-to-linalg, compiled by iree-compile for llvm-cpu (one module a
-model) and timed on one core with its inputs on the device (mlacc/host_timing.py): `--repeats` samples taken
+model) and timed on one core with its inputs on the device, each call's from DRAM (they rotate over copies larger
+than the L3 together, `rotating_timer` in mlacc/host_timing.py): `--repeats` samples taken
 round-robin over the point's schemes, the median as `seconds`, (slowest - fastest) / median as `spread`. A step is
 what a serving engine calls each step: reuse reads its precomposed products, never composes them; the caches hold
 random values (a step's time does not depend on them); appending its new entries is the caller's.
@@ -67,11 +68,15 @@ def steps(case: LayerCase, workload: WorkloadAttr, lowering: Lowering) -> dict[s
 
 
 def timer(module: Module, lowered: Lowered, rng: np.random.Generator) -> Callable[[], object]:
-    """A call of the step on random fp32 inputs of its argument types (hidden states, weights, caches, products)."""
+    """Calls of the step on random fp32 inputs of its argument types (hidden states, weights, caches, products),
+    rotated over copies beyond the L3 as a layer of a whole model reads them: from DRAM."""
     function = lowered.step.function
     shapes = [tuple(t.get_shape()) for t in function.function_type.inputs.data if isinstance(t, TensorType)]
-    arrays = [(rng.standard_normal(shape) / np.sqrt(shape[-1])).astype(np.float32) for shape in shapes]
-    return module.timer(function.sym_name.data, arrays)
+
+    def draw() -> list[np.ndarray]:
+        return [(rng.standard_normal(shape) / np.sqrt(shape[-1])).astype(np.float32) for shape in shapes]
+
+    return module.rotating_timer(function.sym_name.data, draw)
 
 
 def measure(out: str, layers: Path, shrink: int, repeats: int, models: list[str], command: str) -> None:
