@@ -91,3 +91,15 @@ def test_a_module_compiles_and_times_on_iree():
     x = np.ones(64, dtype=np.float32)
     (timing,) = time_interleaved({"double": module.timer("double", [x])}, 3).values()
     assert timing.repeats == 3 and timing.seconds > 0 and timing.spread >= 0
+
+
+def test_validate_judges_the_committed_host_run_on_its_shrunk_layers(capsys: pytest.CaptureFixture[str]):
+    from mlacc import cli
+
+    run = str(ROOT / "benchmarks" / "results" / "host_validation_2026-12-07.csv")
+    assert cli.main(["validate", run, "--hw", "host", "--layers", str(LAYERS)]) == 0
+    out = capsys.readouterr().out
+    assert "vs mlacc preset 'host': 80 measured steps" in out and "or their spread as ties" in out
+    assert cli.main(["validate", run, "--hw", "host"]) == 1  # the examples are bf16 and full size
+    err = capsys.readouterr().err
+    assert err.startswith("error: hardware ") and err.endswith(" has no bf16 MAC rate\n") and err.count("\n") == 1
