@@ -12,7 +12,8 @@ mulf/addf over a `linalg.fill`), compiled by iree-compile for this CPU and timed
   cycle over copies of their inputs larger than the L3 together (`rotating_timer`), so they read from DRAM;
 - `copy`: an elementwise x + 1 over 128 KiB-512 MiB (read and written once): each cache level's and DRAM's rate.
 Cores, SIMD width, caches and memory come from /proc/cpuinfo and /sys (mlacc/host_timing.py), never from a table.
-`--fit` reads a CSV back and prints the preset's measured constants with the rows they come from.
+`--fit` reads a CSV back and prints the preset's measured constants with the rows they come from; it reads the
+clock and the cache sizes from the machine it runs on, so run it where the CSV was measured.
 """
 
 from __future__ import annotations
@@ -189,17 +190,16 @@ def fit(path: str) -> str:
         if not mine:
             continue
         fixed = call + chain.slope
-        if any(float(r["seconds"]) < RESOLVED * fixed for r in mine):
-            sizes = "/".join(f"{int(r['bytes']) >> 11}" for r in mine)
-            bandwidths.append(f"l{cache.level if cache else '?'}: not resolved: copies of {sizes} KiB take under "
-                              f"{RESOLVED} x the {fixed * 1e6:.1f} us a call and its dispatch take")  # fmt: skip
-            continue
-        rates = [float(r["bytes"]) / (float(r["seconds"]) - call - chain.slope) for r in mine]
-        rate = statistics.median(rates)
+        level = f"l{cache.level}" if cache else "dram"
         sizes = "/".join(f"{int(r['bytes']) >> 11}" for r in mine)
+        if any(float(r["seconds"]) < RESOLVED * fixed for r in mine):
+            bandwidths.append(f"{level}: not resolved: copies of {sizes} KiB take under {RESOLVED} x the "
+                              f"{fixed * 1e6:.1f} us a call and its dispatch take")  # fmt: skip
+            continue
+        rate = statistics.median(float(r["bytes"]) / (float(r["seconds"]) - fixed) for r in mine)
         # a cache reads and writes through separate ports (the model takes the larger): a copy's time is its reads'
         # at rate / 2; off chip reads and writes share the bus, so the copy's time is all its bytes at the rate
-        level, per_port = (f"l{cache.level}", rate / 2) if cache else ("dram", rate)
+        per_port = rate / 2 if cache else rate
         bandwidths.append(
             f"{level}: read_bandwidth_bytes_per_cycle = {per_port / hz:.2f}   # measured: {per_port / 1e9:.2f} GB/s, "
             f"median of copies of {sizes} KiB in and out ({name}, kind=copy), less the call and dispatch times above"
@@ -229,7 +229,8 @@ def fit(path: str) -> str:
     lines.append(
         f"compute = {efficiency:.3f}   # measured: MAC rate / peak ({peak / 1e9:.1f} GMAC/s: {FMA_PIPES} FMA pipes x "
         f"{simd_lanes()} lanes x {hz / 1e9:.3f} GHz) of {len(compute)} fp32 GEMMs of 128-1024 rows ({name}, "
-        f"grid=compute), fit with the line below: median {statistics.median(fractions):.3f}, "
+        f"grid=compute), {'fit with the line below; median' if epilogue > 0 else 'their median'} "
+        f"{statistics.median(fractions):.3f}, "
         f"range {min(fractions):.3f}-{max(fractions):.3f}"
     )
     if epilogue > 0:
