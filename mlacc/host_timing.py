@@ -39,8 +39,10 @@ FIELDS = (
     "device grid kind model scheme phase batch context new_tokens m n k heads "
     "seconds spread repeats joules bytes flops load status note"
 ).split()
-"""benchmarks/gpu/measure.py's columns (those `mlacc validate` reads among them), with `spread` ((slowest -
-fastest) / median of the repeats), `repeats` and `load` (the 1-minute load average when the row was timed)."""
+"""benchmarks/gpu/measure.py's columns (those `mlacc validate` reads among them) less its board's (idle_watts, and
+rel_error: `mlacc verify --backend iree` checks the results), with `spread` ((slowest - fastest) / median of the
+repeats), `repeats` and `load` (the 1-minute load average when the row was timed); `joules` stays empty (the guest
+has no energy counters)."""
 
 SAMPLE_SECONDS = 0.05
 """Calls are timed in batches of at least this long, so the timer's resolution and Python's noise stay small."""
