@@ -10,16 +10,37 @@ workload's: batch x new tokens. Not timed: the embeddings, the LM head and the n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from dialects.attn_rules import FFN_KINDS
 from mlacc.units import si
 
-if TYPE_CHECKING:
-    from mlacc.estimates import LayerResult
-
 STEP_SCOPE = "attention and MLP/MoE layers timed; embeddings, LM head and norms not timed"
+
+
+class LayerFigures(Protocol):
+    """What the step reads of one layer's result (mlacc/estimates.py `LayerResult`, which imports this module)."""
+
+    @property
+    def layer(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def workload(self) -> str: ...
+    @property
+    def layers(self) -> int | None: ...
+    @property
+    def batch(self) -> int: ...
+    @property
+    def new_tokens(self) -> int: ...
+    @property
+    def seconds(self) -> float: ...
+    @property
+    def energy_pj(self) -> float: ...
+    @property
+    def devices(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -106,7 +127,7 @@ class WholeStep:
         return out
 
 
-def whole_steps(results: list[LayerResult]) -> dict[int, WholeStep]:
+def whole_steps(results: Sequence[LayerFigures]) -> dict[int, WholeStep]:
     """Index of an attention layer's result -> its model's whole step on that result's workload, for every attention
     layer with `layers = N` in a file that holds MLP/MoE layers with `layers` (none otherwise)."""
     ffn = [r for r in results if r.kind in FFN_KINDS and r.layers is not None]
