@@ -2,6 +2,8 @@
 
     python benchmarks/cpu/validate.py --out benchmarks/results/host_validation_2026-12-07.csv
     mlacc validate benchmarks/results/host_validation_2026-12-07.csv --hw host --layers benchmarks/cpu/layers
+    python benchmarks/cpu/validate.py --compare benchmarks/results/host_validation_2026-12-07.csv \
+        benchmarks/results/host_validation_rerun_2026-12-07.csv
 
 Each example's layer is shrunk `--shrink` times as `mlacc verify --shrink` shrinks it (every dimension divided,
 head and RoPE dimensions kept even, GQA's group kept) and built in fp32, as `mlacc verify --backend iree` builds
@@ -21,6 +23,7 @@ calibration (calibrate.py: single GEMMs, copies, dispatch chains) never timed.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -32,7 +35,7 @@ from xdsl.dialects.builtin import TensorType, f32
 from dialects.attn import WorkloadAttr
 from dialects.attn_rules import Phase
 from mlacc.frontend import parse_source
-from mlacc.host_timing import Module, ResultFile, device_name, layer_text, time_interleaved
+from mlacc.host_timing import Module, ResultFile, device_name, layer_text, read_rows, time_interleaved
 from mlacc.iree_backend import Lowered, Lowering
 from mlacc.verify import UNABSORBED, LayerCase, layer_cases, prepare_case, scheme_passes
 
@@ -103,14 +106,43 @@ def measure(out: str, layers: Path, shrink: int, repeats: int, models: list[str]
     result.close()
 
 
+def compare_runs(first: str, second: str) -> str:
+    """How far two runs of the grid put each step apart (|second / first - 1|: median and largest), and at how many
+    points with several schemes they order the schemes alike: what a rerun on this shared machine changes."""
+    runs = []
+    for path in (first, second):
+        rows = read_rows(path, ["step"])
+        runs.append({(r["model"], r["phase"], r["batch"], r["context"], r["new_tokens"], r["scheme"]): r for r in rows})
+    common = sorted(runs[0].keys() & runs[1].keys())
+    if not common:
+        raise SystemExit(f"error: {first} and {second} share no step")
+    change = [abs(float(runs[1][k]["seconds"]) / float(runs[0][k]["seconds"]) - 1) for k in common]
+    orders: dict[tuple[str, ...], list[list[str]]] = {}
+    for run in runs:
+        for point in {k[:-1] for k in common}:
+            mine = [k for k in common if k[:-1] == point]
+            orders.setdefault(point, []).append([k[-1] for k in sorted(mine, key=lambda k: float(run[k]["seconds"]))])
+    ranked = [o for o in orders.values() if len(o[0]) > 1]
+    return (
+        f"{len(common)} steps in both runs: |second / first - 1| median {statistics.median(change):.1%}, "
+        f"max {max(change):.1%}; the schemes order alike at {sum(a == b for a, b in ranked)} of {len(ranked)} points\n"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", metavar="CSV", required=True, help="where to write the step rows")
+    parser.add_argument("--out", metavar="CSV", help="where to write the step rows")
+    parser.add_argument("--compare", nargs=2, metavar="CSV", help="instead, how far two runs' steps are apart")
     parser.add_argument("--layers", metavar="DIR", default="benchmarks/cpu/layers", help="where the shrunk layers go")
     parser.add_argument("--shrink", type=int, default=4, help="divide every dimension by this (default 4)")
     parser.add_argument("--repeats", type=int, default=7, help="timed samples per step (default 7)")
     parser.add_argument("--models", default=",".join(MODELS), help=f"examples to time (default {','.join(MODELS)})")
     args = parser.parse_args(argv)
+    if bool(args.out) == bool(args.compare):
+        parser.error("give one of --out and --compare")
+    if args.compare:
+        sys.stdout.write(compare_runs(*args.compare))
+        return 0
     models = args.models.split(",")
     unknown = [m for m in models if m not in MODELS]
     if unknown:
