@@ -103,3 +103,15 @@ def test_validate_judges_the_committed_host_run_on_its_shrunk_layers(capsys: pyt
     assert cli.main(["validate", run, "--hw", "host"]) == 1  # the examples are bf16 and full size
     err = capsys.readouterr().err
     assert err.startswith("error: hardware ") and err.endswith(" has no bf16 MAC rate\n") and err.count("\n") == 1
+
+
+def test_a_swapped_pair_beyond_the_spread_is_a_miss():
+    from mlacc.validate import Comparison, Validation
+
+    point = Point("deepseek_v3", "decode", 1, 512, 1)
+    rows = [Comparison(point, "recompute", 1.0, 1.0, 0, 0, spread=0.01), Comparison(point, "reuse", 1.1, 0.5, 0, 0)]
+    validation = Validation("a CPU", "host", rows=rows)
+    assert validation.agrees(point, ["recompute", "reuse"], 0.02)
+    assert not validation.agrees(point, ["reuse", "recompute"], 0.02)  # 10% apart, each measured within 1%
+    rows[0].spread = 0.15  # one of the pair measured 15% apart over its repeats: the order is within its noise
+    assert validation.agrees(point, ["reuse", "recompute"], 0.02)
