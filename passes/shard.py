@@ -209,10 +209,9 @@ def ffn_layout_factors(
 ) -> dict[str, int]:
     """`layout_factors` of an MLP or MoE layer (`experts`: None for an MLP) whose contractions are `widths` wide
     (`f`): tp splits the width; dp the batch and a MoE layer's experts."""
-    moe = experts is not None
     factors = layout_factors(layer, None, None, batch, 1, dp)
-    if moe and dp > 1:
-        if experts is None or experts % dp:
+    if experts is not None and dp > 1:
+        if experts % dp:
             raise LayoutError(
                 f"layer '{layer}' has {experts} experts, which dp {dp} does not divide: under dp a MoE layer's "
                 f"experts are spread over the dp GPUs (expert parallelism), so dp must divide them"
