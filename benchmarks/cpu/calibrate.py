@@ -31,7 +31,7 @@ from mlacc.host_timing import Module, ResultFile, caches, cpuinfo, device_name, 
 
 FMA_PIPES = 2
 """Vector FMA pipes per core: AMD Zen 3 issues two 256-bit FMAs a cycle (FP pipes 0 and 1; Software Optimization
-Guide for AMD EPYC 7003 Processors, pub. 56665, section 2.11); this machine reports 'AMD EPYC', family 25
+Guide for AMD EPYC 7003 Processors, pub. 56665, the floating-point unit); this machine reports 'AMD EPYC', family 25
 model 1 (Zen 3, Milan)."""
 
 CHAIN = (1, 8, 16, 32, 64)
