@@ -67,7 +67,10 @@ def test_verbose_prints_pass_timings_on_stderr(capsys: pytest.CaptureFixture[str
         ("absorb{schem=reuse}", "error: pass 'absorb' has no option 'schem' (options: scheme); did you mean 'scheme'?"),
         ("lower-attn{scheme=reuse}", "error: pass 'lower-attn' has no option 'scheme' (options: none)"),
         ("lower-attn,absorb{scheme=1}", "error: pass 'absorb' option 'scheme' got '1' (expected one of: recompute,"),
-        ("absorbb", "error: unknown pass 'absorbb' (passes: absorb, canonicalize, convert-la-to-linalg, cse, dce, lower-attn,"),
+        (
+            "absorbb",
+            "error: unknown pass 'absorbb' (passes: absorb, canonicalize, convert-la-to-linalg, cse, dce, lower-attn,",
+        ),
     ],
 )
 def test_a_bad_pass_option_is_one_usage_line(capsys: pytest.CaptureFixture[str], spec: str, message: str):
