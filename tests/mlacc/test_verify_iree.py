@@ -64,8 +64,8 @@ def mla_files(draw: st.DrawFn) -> str:
     dims = {
         "d_model": d_model,
         "heads": draw(st.integers(1, 4)),
-        "q_rank": draw(st.sampled_from([0, draw(st.integers(1, 20))])),
-        "kv_rank": draw(st.integers(1, 16)),
+        "q_rank": draw(st.sampled_from([0, draw(st.integers(1, min(20, d_model)))])),  # a rank compresses d_model
+        "kv_rank": draw(st.integers(1, min(16, d_model))),
         "qk_nope_dim": draw(st.integers(1, 9)),
         "qk_rope_dim": 2 * draw(st.integers(1, 4)),
         "v_dim": draw(st.integers(1, 9)),
