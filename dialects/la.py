@@ -447,42 +447,35 @@ class BroadcastOp(LaOp):
             raise VerifyException(f"broadcast of {x} at dim {dim} to size {size} yields {expected}, result is {out}")
 
 
+class ElementwiseBinaryOp(LaOp):
+    """Two tensors of one type in, one out, one FLOP per element: what `la.add` and `la.mul` share."""
+
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    lhs = operand_def(T)
+    rhs = operand_def(T)
+    result = result_def(T)
+    assembly_format = "$lhs `,` $rhs attr-dict `:` type($result)"
+    traits = traits_def(Pure())
+
+    def __init__(self, lhs: SSAValue, rhs: SSAValue):
+        super().__init__(operands=[lhs, rhs], result_types=[lhs.type])
+
+    def flops(self) -> int:
+        return numel(self.result)
+
+
 @irdl_op_definition
-class AddOp(LaOp):
+class AddOp(ElementwiseBinaryOp):
     """Elementwise sum of two tensors of one type."""
 
     name = "la.add"
-    T: ClassVar = VarConstraint("T", base(TensorType))
-    lhs = operand_def(T)
-    rhs = operand_def(T)
-    result = result_def(T)
-    assembly_format = "$lhs `,` $rhs attr-dict `:` type($result)"
-    traits = traits_def(Pure())
-
-    def __init__(self, lhs: SSAValue, rhs: SSAValue):
-        super().__init__(operands=[lhs, rhs], result_types=[lhs.type])
-
-    def flops(self) -> int:
-        return numel(self.result)
 
 
 @irdl_op_definition
-class MulOp(LaOp):
+class MulOp(ElementwiseBinaryOp):
     """Elementwise product of two tensors of one type (a gated MLP's SiLU(gate) x up)."""
 
     name = "la.mul"
-    T: ClassVar = VarConstraint("T", base(TensorType))
-    lhs = operand_def(T)
-    rhs = operand_def(T)
-    result = result_def(T)
-    assembly_format = "$lhs `,` $rhs attr-dict `:` type($result)"
-    traits = traits_def(Pure())
-
-    def __init__(self, lhs: SSAValue, rhs: SSAValue):
-        super().__init__(operands=[lhs, rhs], result_types=[lhs.type])
-
-    def flops(self) -> int:
-        return numel(self.result)
 
 
 class ActivationOp(LaOp):

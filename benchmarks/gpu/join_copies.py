@@ -13,28 +13,20 @@ from __future__ import annotations
 
 import argparse
 import csv
-import statistics
 from pathlib import Path
 
 import torch
+from production import median_event_seconds
 from torch.profiler import ProfilerActivity, profile
 
 CALLS = 10
 
 
 def timed(fn) -> float:
+    """Median seconds of CALLS event-timed calls after three to warm up (production.py's timer)."""
     for _ in range(3):
         fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(CALLS):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end) / 1e3)
-    return statistics.median(times)
+    return median_event_seconds(fn, CALLS)
 
 
 def kernels(fn) -> str:
