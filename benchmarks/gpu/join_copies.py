@@ -4,18 +4,23 @@
 query's two per-head parts. 128 heads x 87,382 keys and more join into 2^31 elements or more, which torch writes
 by one elementwise copy per part instead of its concatenation kernel. One row per (form, keys, heads): seconds
 (median of CUDA-event timed calls after warm-up), bytes read + written, and the kernels torch launched (their
-names from the profiler).
+names from the profiler). With --window, also the board's joules per call (NVML's energy counter around that many
+seconds of CUDA-graph replays after --settle seconds, as production.py's steps are read) and the idle power before
+the first shape, so that the copy's power can be fit apart from the kernels beside it in a step.
 
     python3 benchmarks/gpu/join_copies.py --out benchmarks/results/h100_join_copies_2026-12-07.csv
+    python3 benchmarks/gpu/join_copies.py --out $OUT/h100_join_copies2_2026-12-08.csv --window 0.5 --settle 0.5
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import os
 from pathlib import Path
 
 import torch
+from measure import Runner
 from production import median_event_seconds
 from torch.profiler import ProfilerActivity, profile
 
@@ -40,11 +45,18 @@ def kernels(fn) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--window", type=float, help="seconds of replays per energy reading (none without it)")
+    parser.add_argument("--settle", type=float, default=0.5, help="seconds of replays before an energy reading")
     args = parser.parse_args()
     device = torch.cuda.get_device_name(0)
+    meter = Runner(Path(os.devnull), args.window, quick=False, settle=args.settle) if args.window else None
+    if meter is not None:
+        meter.measure_idle()
+        print(f"idle {meter.idle_watts:.1f} W ({meter.board.identity()})", flush=True)
     with open(args.out, "w", newline="") as f:
         out = csv.writer(f)
-        out.writerow(["device", "form", "keys", "heads", "seconds", "bytes", "tb_per_s", "kernels", "torch"])
+        out.writerow(["device", "form", "keys", "heads", "seconds", "bytes", "tb_per_s", "kernels", "torch",
+                      "joules", "idle_watts"])  # fmt: skip
         for heads in (128, 16):
             for keys in (1024, 4096, 16384, 32768, 65536, 87382, 131072, 196608, 262144):
                 if heads == 16 and keys in (87382, 196608, 262144):
@@ -62,10 +74,13 @@ def main() -> None:
                     fn = lambda a=a, b=b: torch.cat((a, b), -1)  # noqa: E731
                     seconds = timed(fn)
                     names = kernels(fn)
+                    joules = meter.time_and_energy(fn)[1] if meter is not None else None
                     out.writerow([device, form, keys, heads, f"{seconds:.6g}", moved, f"{moved / seconds / 1e12:.3f}",
-                                  names, torch.__version__])  # fmt: skip
+                                  names, torch.__version__, "" if joules is None else f"{joules:.6g}",
+                                  "" if meter is None else f"{meter.idle_watts:.2f}"])  # fmt: skip
+                    watts = "" if joules is None else f" {joules / seconds:5.0f} W"
                     print(f"{form:>13} keys {keys:>6} h{heads:<3}: {seconds * 1e6:9.1f} us "
-                          f"{moved / seconds / 1e12:5.2f} TB/s  {names}", flush=True)  # fmt: skip
+                          f"{moved / seconds / 1e12:5.2f} TB/s{watts}  {names}", flush=True)  # fmt: skip
                     del a, b
                     torch.cuda.empty_cache()
 

@@ -32,8 +32,8 @@ Inputs are random (never zeros), rotated over copies when a set is under measure
 checked against measure.py's float64 reference (first and last sequence, up to 16 heads) and timed by CUDA-graph
 replay (Runner.time_and_energy); where a graph cannot be captured, by events (the note says so).
 
-Steps (kind=step, grid=validation, measure.py's grid and scheme names): the layer's `la` ops one kernel each as
-in measure.py (GEMMs through cuBLASLt, Triton RMSNorm/RoPE, a copy per cache store), the attention through the
+Steps (kind=step, grid=validation or --step-grid's; measure.py's scheme names): the layer's `la` ops one kernel
+each as in measure.py (GEMMs through cuBLASLt, Triton RMSNorm/RoPE, a copy per cache store), the attention through the
 production kernels: recompute and reuse decode through FlashMLA (their query [q_lat | q_pe] concatenated into one
 576-wide tensor, as vLLM's FlashMLA path does; the latent cache paged); expand, cache-kv and the MHA twin through
 SDPA (fastest backend per step, picked by event timing before capture; the note names it): expand's keys
@@ -553,7 +553,7 @@ def production_step(run: Runner, model: str, scheme: str, phase: str, batch: int
                     fmla) -> None:  # fmt: skip
     new = 1 if phase == "decode" else context
     ctx = context if phase == "decode" else 0
-    fields = dict(grid="validation", kind="step", model=model, scheme=scheme, phase=phase, batch=batch, context=ctx,
+    fields = dict(grid=STEP_GRID, kind="step", model=model, scheme=scheme, phase=phase, batch=batch, context=ctx,
                   new_tokens=new, heads=heads)  # fmt: skip
     if over():
         run.row(**fields, status="skipped", note="time budget")
@@ -596,6 +596,10 @@ def production_step(run: Runner, model: str, scheme: str, phase: str, batch: int
 
 SCHEMES = ("mha", *MLA_SCHEMES)
 """The schemes `steps` runs (--schemes): mha is the MHA twin's."""
+
+STEP_GRID = "validation"
+"""The grid the step rows belong to (--step-grid): calibration for steps an energy fit may read, at shapes the
+validation grid does not hold."""
 
 
 def steps(run: Runner, decode, prefill, heads: int, fmla) -> None:
@@ -702,7 +706,7 @@ def run_part(part: str, run: ProductionRunner, tp: ProductionRunner | None, fmla
 
 
 def main() -> None:
-    global DEADLINE, SCHEMES
+    global DEADLINE, SCHEMES, STEP_GRID
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--tp-out", type=Path, help="CSV of the 64- and 16-head steps (none without it)")
@@ -718,6 +722,9 @@ def main() -> None:
     parser.add_argument("--decode", help="the steps' decode points instead of the validation grid's: BxC,...")
     parser.add_argument("--prefill", help="the steps' prefill points instead of the validation grid's: BxP,...")
     parser.add_argument("--schemes", default=",".join(SCHEMES), help="the steps' schemes (mha: the MHA twin)")
+    parser.add_argument("--step-grid", choices=("validation", "calibration"), default=STEP_GRID,
+                        help="the grid the step rows are labelled with (calibration: with --decode/--prefill shapes "
+                             "off the validation grid)")  # fmt: skip
     parser.add_argument("--profile", nargs="*", default=list(PROFILE), help="steps of --only profile")
     parser.add_argument("--profile-out", type=Path, default=Path("profile.csv"), help="CSV of --only profile")
     parser.add_argument("--budget", type=float, default=math.inf, help="seconds after which nothing new starts")
@@ -725,6 +732,7 @@ def main() -> None:
     start = time.monotonic()
     DEADLINE = start + args.budget
     SCHEMES = tuple(args.schemes.split(","))
+    STEP_GRID = args.step_grid
     warnings.filterwarnings("ignore")  # SDPA's warnings for every backend that refuses a shape
     torch.backends.cuda.preferred_blas_library("cublaslt")
     measure.BLAS = "cublaslt"
