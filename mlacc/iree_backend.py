@@ -5,6 +5,10 @@ A variant of a case (the unabsorbed IR or one scheme) is up to four lowered func
 (the prefill that fills the caches), each with the precomposition of the products it reads. Every function of a
 file goes into one module, once (so a file costs one iree-compile, the slow part). IREE is the optional `[iree]`
 extra, imported only here and only when asked for; what it reports reaches the user as one line.
+
+The interpreter holds weights as the DSL declares them; a lowered function takes each weight and product in the
+layout `convert-la-to-linalg` chose for it (its `mlacc.layout`), so a call transposes each into that layout, and
+a product returned by a precomposition back, as a serving engine lays out a checkpoint's weights once, offline.
 """
 
 from __future__ import annotations
@@ -17,14 +21,14 @@ from typing import Any
 
 import numpy as np
 from xdsl.dialects import func
-from xdsl.dialects.builtin import DictionaryAttr, ModuleOp, StringAttr
+from xdsl.dialects.builtin import DenseArrayBase, DictionaryAttr, ModuleOp, StringAttr
 from xdsl.ir import Operation
 from xdsl.printer import Printer
 
 from mlacc.diagnostics import InputError
 from mlacc.interp import Array
 from mlacc.pipeline import make_context
-from passes.convert_la_to_linalg import CACHE_KEY, PRECOMPOSED_KEY, WEIGHT_KEY, ConvertLaToLinalgPass
+from passes.convert_la_to_linalg import CACHE_KEY, LAYOUT_KEY, PRECOMPOSED_KEY, WEIGHT_KEY, ConvertLaToLinalgPass
 
 TOLERANCE = 1e-4
 """Largest relative difference accepted between IREE's float32 run and the float64 interpreter: float32 rounding
@@ -71,8 +75,9 @@ class Lowering:
     Variants often share functions (expand is the unabsorbed form; most schemes fill their caches alike), so a
     function whose text is already in the module is not added again."""
 
-    def __init__(self) -> None:
+    def __init__(self, weight_layout: str = ConvertLaToLinalgPass.weight_layout) -> None:
         self.module = ModuleOp([])
+        self._pass = ConvertLaToLinalgPass(weight_layout=weight_layout)
         self._ctx = make_context()
         self._by_text: dict[str, func.FuncOp] = {}
 
@@ -84,7 +89,7 @@ class Lowering:
 
     def _routine(self, module: ModuleOp) -> Routine:
         module = module.clone()
-        ConvertLaToLinalgPass().apply(self._ctx, module)
+        self._pass.apply(self._ctx, module)
         # the pass puts a precomposition right before the function it serves
         *precompose, function = [self._unique(f) for f in module.ops if isinstance(f, func.FuncOp)]
         return Routine(function, precompose[0] if precompose else None)
@@ -124,13 +129,14 @@ class Compiled:
 
     def call(self, function: func.FuncOp, x: Array | None, inputs: Mapping[str, Mapping[str, Array]]) -> list[Array]:
         """Runs `function` on its arguments: the untagged one is the hidden states `x`, a tagged one `{key = name}`
-        is `inputs[key][name]`; returns its results as float64 arrays."""
-        assert function.arg_attrs is not None
+        is `inputs[key][name]` (in the DSL's layout), transposed into its `mlacc.layout` if it has one; returns
+        its results as float64 arrays, in the DSL's layout."""
+        assert function.arg_attrs is not None and function.res_attrs is not None
         args: list[Array] = []
         for attrs in function.arg_attrs.data:
             if attrs.data:
-                key, name = _tag(attrs)
-                args.append(inputs[key][name])
+                key, name, layout = _tag(attrs)
+                args.append(np.transpose(inputs[key][name], layout) if layout else inputs[key][name])
             else:
                 assert x is not None
                 args.append(x)
@@ -139,13 +145,21 @@ class Compiled:
         except RuntimeError as e:
             raise IreeError(f"IREE runtime: {_first_error(str(e))}") from None
         results = results if isinstance(results, tuple | list) else (results,)
-        return [np.asarray(r.to_host(), dtype=np.float64) for r in results]
+        arrays = [np.asarray(r.to_host(), dtype=np.float64) for r in results]
+        layouts = [_tag(attrs)[2] if attrs.data else None for attrs in function.res_attrs.data]
+        return [np.transpose(a, np.argsort(layout)) if layout else a for a, layout in zip(arrays, layouts, strict=True)]
 
 
-def _tag(attrs: DictionaryAttr) -> tuple[str, str]:
-    ((key, value),) = attrs.data.items()
+def _tag(attrs: DictionaryAttr) -> tuple[str, str, tuple[int, ...] | None]:
+    """An argument's or result's (key, name) and its layout (a permutation of the DSL's dimensions), if any."""
+    fields = dict(attrs.data)
+    layout = fields.pop(LAYOUT_KEY, None)
+    ((key, value),) = fields.items()
     assert isinstance(value, StringAttr)
-    return key, value.data
+    if layout is None:
+        return key, value.data, None
+    assert isinstance(layout, DenseArrayBase)
+    return key, value.data, tuple(int(d) for d in layout.get_values())
 
 
 def _results_by_tag(function: func.FuncOp, results: list[Array]) -> dict[str, Array]:

@@ -13,6 +13,17 @@ they become the function's interface, each tagged with what it is:
   the weights it reads to the products the step reads, which the step takes as arguments
   `{mlacc.precomposed = "W_UK_W_O"}` (named after the product's SSA name).
 
+A weight is a constant laid out offline, so its layout is the compiler's to choose, as serving engines
+pre-transpose theirs. With `weight_layout=reduction-last` (the default) every weight and product a step reads
+comes in with the dimensions its contraction keeps first (in the order of the contraction's output) and the ones
+it sums last (in the order the other operand holds them): `W_DQ` of `bsd,dq->bsq`, declared [d, q], is an
+argument [q, d]. IREE's llvm-cpu code streams a weight laid out so at about twice the rate of the DSL's [K, N]
+(benchmarks/cpu/layout.py measures both). Such an argument says how it is laid out,
+`{mlacc.weight = "W_DQ", mlacc.layout = array<i64: 1, 0>}`: it is `numpy.transpose(w, layout)` of the weight as
+the DSL declares it, and the contractions that read it index it accordingly. An argument without `mlacc.layout`
+is in the DSL's layout, as are the weights `@...precompose` reads (they are composed offline, once); a product it
+returns carries the layout the step reads it in. `weight_layout=dsl` keeps every weight in the DSL's layout.
+
 Compute ops become linalg.generic and tensor ops (passes/linalg_patterns.py). mlacc's own attributes (`attn.*`,
 `hw.target`, `mem.*`) are dropped: upstream tools do not know those dialects. Anything but `la` in a layer function
 (the `mesh` collectives of `shard`) is refused: lower before sharding.
@@ -20,6 +31,7 @@ Compute ops become linalg.generic and tensor ops (passes/linalg_patterns.py). ml
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from xdsl.context import Context
@@ -27,11 +39,13 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import (
     AnyFloat,
     ArrayAttr,
+    DenseArrayBase,
     DictionaryAttr,
     FunctionType,
     ModuleOp,
     StringAttr,
     TensorType,
+    i64,
 )
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
@@ -46,19 +60,79 @@ from passes.linalg_patterns import COMPUTE_PATTERNS, Ops, cast
 
 WEIGHT_KEY, CACHE_KEY, PRECOMPOSED_KEY = "mlacc.weight", "mlacc.cache", "mlacc.precomposed"
 """Argument and result attributes naming what each tensor of a lowered function is."""
+LAYOUT_KEY = "mlacc.layout"
+"""The permutation of the DSL's dimensions a weight or product is laid out in, beside its name (module docstring)."""
+
+WEIGHT_LAYOUTS = ("reduction-last", "dsl")
+"""`weight_layout`: the summed dimensions of a weight's contraction innermost (the default), or the DSL's layout."""
+
+Layout = tuple[int, ...]
 
 
-def _tag(key: str, name: str) -> DictionaryAttr:
-    return DictionaryAttr({key: StringAttr(name)})
+def _tag(key: str, name: str, layout: Layout | None = None) -> DictionaryAttr:
+    attrs: dict[str, Attribute] = {key: StringAttr(name)}
+    if layout is not None and list(layout) != sorted(layout):
+        attrs[LAYOUT_KEY] = DenseArrayBase.from_list(i64, layout)
+    return DictionaryAttr(attrs)
+
+
+def _permuted(term: str, layout: Layout) -> str:
+    return "".join(term[d] for d in layout)
+
+
+def reduction_last(spec: str, operand: int) -> Layout:
+    """The layout of einsum `spec`'s operand `operand` (a weight) with the letters the contraction keeps first, in
+    the output's order, and the letters it sums last, in the order the other operand holds them (so that both
+    operands hold the summed dimensions alike): `bsd,dq->bsq`'s weight as [q, d], `bshn,chn->bshc`'s as [h, c, n]."""
+    terms, out = la.parse_einsum_spec(spec)
+    term, other = terms[operand], terms[1 - operand]
+    kept = [c for c in out if c in term]
+    summed = [c for c in other if c in term and c not in out]
+    summed += [c for c in term if c not in out and c not in summed]
+    return tuple(term.index(c) for c in kept + summed)
+
+
+def _step_readers(value: SSAValue) -> list[Operation]:
+    """The ops of the step that read `value` (a precomposition reads it offline), in block order."""
+    readers = {use.operation for use in value.uses if not isinstance(use.operation, la.PrecomposeOp)}
+    block = value.owner.parent_block() if isinstance(value.owner, Operation) else None
+    return [op for op in block.ops if op in readers] if block else list(readers)
+
+
+def _layouts(block: Block, weight_layout: str) -> dict[SSAValue, Layout]:
+    """The layout of every weight and product the step reads: what its first reader, an einsum, streams fastest
+    (`reduction_last`); the DSL's if that reader is no einsum (an RMSNorm's gamma) or with `weight_layout=dsl`."""
+    layouts: dict[SSAValue, Layout] = {}
+    for op in block.ops:
+        if not isinstance(op, la.WeightOp | la.PrecomposeOp):
+            continue
+        readers = _step_readers(op.result)
+        rank = la.tensor_type(op.result).get_num_dims()
+        layout = tuple(range(rank))
+        if weight_layout != "dsl" and readers and isinstance(readers[0], la.EinsumOp):
+            layout = reduction_last(readers[0].spec.data, list(readers[0].operands).index(op.result))
+        layouts[op.result] = layout
+    return layouts
+
+
+def _read_as(reader: Operation, index: int, arg: SSAValue, layout: Layout) -> None:
+    """`reader` reads `arg` (laid out `layout`) as its operand `index`: an einsum indexes it through its spec."""
+    if list(layout) != sorted(layout):
+        assert isinstance(reader, la.EinsumOp)
+        terms, out = la.parse_einsum_spec(reader.spec.data)
+        terms[index] = _permuted(terms[index], layout)
+        reader.spec = StringAttr(f"{','.join(terms)}->{out}")
+    reader.operands[index] = arg
 
 
 def _name(value: SSAValue, fallback: str) -> str:
     return value.name_hint or fallback
 
 
-def _interface(function: func.FuncOp) -> func.FuncOp | None:
-    """Turns `function`'s sources and sinks into its arguments and results (module docstring), and returns the
-    function that precomposes its weights, if it has any."""
+def _interface(function: func.FuncOp, weight_layout: str) -> func.FuncOp | None:
+    """Turns `function`'s sources and sinks into its arguments and results (module docstring), each weight and
+    product laid out as `weight_layout` says, and returns the function that precomposes its weights, if it has
+    any."""
     block = function.body.block
     arg_attrs: list[DictionaryAttr] = [DictionaryAttr({}) for _ in block.args]
     res_attrs: list[DictionaryAttr] = [DictionaryAttr({}) for _ in function.function_type.outputs]
@@ -66,7 +140,8 @@ def _interface(function: func.FuncOp) -> func.FuncOp | None:
     assert isinstance(ret, func.ReturnOp)
     stored: list[SSAValue] = []
     precomposed: list[Operation] = [op for op in block.ops if isinstance(op, la.PrecomposeOp)]
-    precompose = _precompose_function(function.sym_name.data, precomposed)
+    layouts = _layouts(block, weight_layout)
+    precompose = _precompose_function(function.sym_name.data, precomposed, layouts)
 
     def new_argument(value: SSAValue, ty: Attribute, tag: DictionaryAttr) -> SSAValue:
         arg = block.insert_arg(ty, len(block.args))
@@ -74,18 +149,22 @@ def _interface(function: func.FuncOp) -> func.FuncOp | None:
         arg_attrs.append(tag)
         return arg
 
-    def as_argument(value: SSAValue, tag: DictionaryAttr) -> None:
-        """The value becomes an argument for the step; products that only feed other products stay offline."""
-        if any(not isinstance(use.operation, la.PrecomposeOp) for use in value.uses):
-            arg = new_argument(value, value.type, tag)
+    def as_argument(value: SSAValue, key: str, name: str) -> None:
+        """The value becomes an argument for the step, in its layout; products that only feed other products stay
+        offline."""
+        if _step_readers(value):
+            layout = layouts[value]
+            ty = la.tensor_type(value)
+            shape = ty.get_shape()
+            arg = new_argument(value, TensorType(ty.element_type, [shape[d] for d in layout]), _tag(key, name, layout))
             for use in list(value.uses):
                 if not isinstance(use.operation, la.PrecomposeOp):
-                    use.operation.operands[use.index] = arg
+                    _read_as(use.operation, use.index, arg, layout)
 
     sources: list[Operation] = []
     for op in list(block.ops):
         if isinstance(op, la.WeightOp):
-            as_argument(op.result, _tag(WEIGHT_KEY, op.weight.data))
+            as_argument(op.result, WEIGHT_KEY, op.weight.data)
         elif isinstance(op, la.KvLoadOp):
             # a cache held in a dtype of its own (`stored`) comes in as that type and is widened as it is read
             ty = la.tensor_type(op.result)
@@ -107,7 +186,7 @@ def _interface(function: func.FuncOp) -> func.FuncOp | None:
             stored.append(entries)
             res_attrs.append(_tag(CACHE_KEY, op.cache.data))
         elif isinstance(op, la.PrecomposeOp):
-            as_argument(op.result, _tag(PRECOMPOSED_KEY, _name(op.result, "precomposed")))
+            as_argument(op.result, PRECOMPOSED_KEY, _name(op.result, "precomposed"))
         else:
             continue
         sources.append(op)
@@ -121,9 +200,12 @@ def _interface(function: func.FuncOp) -> func.FuncOp | None:
     return precompose
 
 
-def _precompose_function(step: str, precomposed: list[Operation]) -> func.FuncOp | None:
-    """`@STEP.precompose`: the weights the products read in, every product the step reads out, as einsums that the
-    patterns then lower. Built from the step's `la.precompose` ops before they are erased."""
+def _precompose_function(
+    step: str, precomposed: Sequence[Operation], layouts: dict[SSAValue, Layout]
+) -> func.FuncOp | None:
+    """`@STEP.precompose`: the weights the products read in (in the DSL's layout), every product the step reads out
+    (in the layout the step reads it in), as einsums that the patterns then lower. Built from the step's
+    `la.precompose` ops before they are erased."""
     if not precomposed:
         return None
     block = Block()
@@ -131,6 +213,7 @@ def _precompose_function(step: str, precomposed: list[Operation]) -> func.FuncOp
     arg_attrs: list[DictionaryAttr] = []
     outputs: list[SSAValue] = []
     res_attrs: list[DictionaryAttr] = []
+    written: dict[SSAValue, Layout] = {}
     for op in precomposed:
         assert isinstance(op, la.PrecomposeOp)
         for operand in op.operands:
@@ -141,13 +224,20 @@ def _precompose_function(step: str, precomposed: list[Operation]) -> func.FuncOp
                 arg.name_hint = operand.name_hint
                 arg_attrs.append(_tag(WEIGHT_KEY, source.weight.data))
                 values[operand] = arg
-        einsum = la.EinsumOp(op.spec.data, values[op.lhs], values[op.rhs])
+        # a product the step reads is written in the step's layout; one that only feeds others stays in the DSL's
+        terms, out = la.parse_einsum_spec(op.spec.data)
+        terms = [_permuted(t, written.get(v, tuple(range(len(t))))) for t, v in zip(terms, op.operands, strict=True)]
+        read = bool(_step_readers(op.result))
+        if read:
+            written[op.result] = layouts[op.result]
+            out = _permuted(out, layouts[op.result])
+        einsum = la.EinsumOp(f"{','.join(terms)}->{out}", values[op.lhs], values[op.rhs])
         einsum.result.name_hint = op.result.name_hint
         block.add_op(einsum)
         values[op.result] = einsum.result
-        if any(not isinstance(use.operation, la.PrecomposeOp) for use in op.result.uses):
+        if read:
             outputs.append(einsum.result)
-            res_attrs.append(_tag(PRECOMPOSED_KEY, _name(op.result, "precomposed")))
+            res_attrs.append(_tag(PRECOMPOSED_KEY, _name(op.result, "precomposed"), layouts[op.result]))
     block.add_op(func.ReturnOp(*outputs))
     return func.FuncOp(
         f"{step}.precompose",
@@ -195,7 +285,15 @@ def _check_lowerable(function: func.FuncOp) -> None:
 class ConvertLaToLinalgPass(ModulePass):
     name = "convert-la-to-linalg"
 
+    weight_layout: str = "reduction-last"
+    """How weights and precomposed products come in (module docstring): `reduction-last`, the summed dimensions
+    of the contraction that reads one innermost, or `dsl`, as the DSL declares them."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if self.weight_layout not in WEIGHT_LAYOUTS:
+            raise PassFailedException(
+                f"convert-la-to-linalg: weight_layout '{self.weight_layout}' is not one of {', '.join(WEIGHT_LAYOUTS)}"
+            )
         op.attributes.clear()
         functions = [f for f in op.ops if isinstance(f, func.FuncOp)]
         for function in functions:
@@ -203,7 +301,7 @@ class ConvertLaToLinalgPass(ModulePass):
         for function in functions:
             for key in [k for k in function.attributes if "." in k]:
                 del function.attributes[key]
-            precompose = _interface(function)
+            precompose = _interface(function, self.weight_layout)
             if precompose is not None:
                 op.body.block.insert_op_before(precompose, function)
         PatternRewriteWalker(

@@ -2,6 +2,8 @@
 // batch 2, 6 cached tokens) and a causal MHA prefill of 3 tokens (2 heads, head dim 8).
 // RUN: mlacc-opt %s -p convert-la-to-linalg | filecheck %s
 // RUN: mlacc-opt %s -p convert-la-to-linalg | mlacc-opt | filecheck %s
+// weight_layout=dsl keeps every weight as the DSL declares it, with no mlacc.layout:
+// RUN: mlacc-opt %s -p 'convert-la-to-linalg{weight_layout=dsl}' | filecheck %s --check-prefix=DSL
 
 builtin.module {
   func.func @g.d(%x: tensor<2x1x64xf32>) -> tensor<2x1x64xf32> attributes {attn.layer = "g", attn.kind = "gqa", attn.workload = #attn.workload<"d", decode, batch = 2, context = 6, new_tokens = 1>} {
@@ -46,8 +48,14 @@ builtin.module {
   }
 }
 
-// Caches in, new entries out, after the output:
-// CHECK:      func.func @g.d(%x: tensor<2x1x64xf32>, %W_Q: tensor<64x2x2x8xf32> {mlacc.weight = "W_Q"}, %W_K: tensor<64x2x8xf32> {mlacc.weight = "W_K"}, %W_V: tensor<64x2x8xf32> {mlacc.weight = "W_V"}, %key_cached: tensor<2x6x2x8xf32> {mlacc.cache = "key"}, %value_cached: tensor<2x6x2x8xf32> {mlacc.cache = "value"}, %W_O: tensor<2x2x8x64xf32> {mlacc.weight = "W_O"}) -> (tensor<2x1x64xf32>, tensor<2x1x2x8xf32> {mlacc.cache = "key"}, tensor<2x1x2x8xf32> {mlacc.cache = "value"}) {
+// Caches in, new entries out, after the output. Each projection's weight comes in with the dimensions it keeps
+// first and the one it sums (d_model, 64) innermost: W_Q "dgre" as [g, r, e, d] (the layout permutes the DSL's
+// dims 1, 2, 3, 0); W_O "gred" sums g, r, e, so it comes in as [d, g, r, e].
+// CHECK:      func.func @g.d(%x: tensor<2x1x64xf32>, %W_Q: tensor<2x2x8x64xf32> {mlacc.weight = "W_Q", mlacc.layout = array<i64: 1, 2, 3, 0>}, %W_K: tensor<2x8x64xf32> {mlacc.weight = "W_K", mlacc.layout = array<i64: 1, 2, 0>}, %W_V: tensor<2x8x64xf32> {mlacc.weight = "W_V", mlacc.layout = array<i64: 1, 2, 0>}, %key_cached: tensor<2x6x2x8xf32> {mlacc.cache = "key"}, %value_cached: tensor<2x6x2x8xf32> {mlacc.cache = "value"}, %W_O: tensor<64x2x2x8xf32> {mlacc.weight = "W_O", mlacc.layout = array<i64: 3, 0, 1, 2>}) -> (tensor<2x1x64xf32>, tensor<2x1x2x8xf32> {mlacc.cache = "key"}, tensor<2x1x2x8xf32> {mlacc.cache = "value"}) {
+// DSL:        func.func @g.d(%x: tensor<2x1x64xf32>, %W_Q: tensor<64x2x2x8xf32> {mlacc.weight = "W_Q"}, %W_K: tensor<64x2x8xf32> {mlacc.weight = "W_K"}, %W_V: tensor<64x2x8xf32> {mlacc.weight = "W_V"}, %key_cached: tensor<2x6x2x8xf32> {mlacc.cache = "key"}, %value_cached: tensor<2x6x2x8xf32> {mlacc.cache = "value"}, %W_O: tensor<2x2x8x64xf32> {mlacc.weight = "W_O"}) -> (tensor<2x1x64xf32>, tensor<2x1x2x8xf32> {mlacc.cache = "key"}, tensor<2x1x2x8xf32> {mlacc.cache = "value"}) {
+// The query projection reads W_Q [g, r, e, d] at (d2, d3, d4, d5), its summed d_model (d5) innermost:
+// CHECK:      %query_3 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d2, d3, d4, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3, d4)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%x, %W_Q : tensor<2x1x64xf32>, tensor<2x2x8x64xf32>)
+// DSL:        %query_3 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d5, d2, d3, d4)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3, d4)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%x, %W_Q : tensor<2x1x64xf32>, tensor<64x2x2x8xf32>)
 
 // RoPE: the even and odd elements of each pair are strided slices; each half is rotated by a generic that computes
 // its angle, (6 cached tokens + position) x exp(i x -2 ln(10000) / 8), from its indices; the halves go back in place.
@@ -86,10 +94,14 @@ builtin.module {
 // CHECK:      %value_all = tensor.concat dim(1) %value_cached, %value_new_3 : (tensor<2x6x2x8xf32>, tensor<2x1x2x8xf32>) -> tensor<2x7x2x8xf32>
 // "bsgre,btge->bgrst": each group's 2 query heads read its one key head.
 // CHECK:      %scores_3 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d3, d1, d2, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d4, d1, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3, d4)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%query_rot_8, %key_all : tensor<2x1x2x2x8xf32>, tensor<2x7x2x8xf32>)
+// The output projection sums (g, r, e) in the order the attention output holds them, innermost in W_O too:
+// CHECK:      %output_3 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d3, d4, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d2, d3, d4, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]} ins(%attn_out_3, %W_O : tensor<2x1x2x2x8xf32>, tensor<64x2x2x8xf32>)
 // CHECK:      func.return %output_3, %key_rot_8, %value_new_3 : tensor<2x1x64xf32>, tensor<2x1x2x8xf32>, tensor<2x1x2x8xf32>
 
 // A prefill has no cache to read: it only stores.
-// CHECK:      func.func @a.p(%x: tensor<1x3x32xf32>, %W_Q: tensor<32x2x8xf32> {mlacc.weight = "W_Q"}, %W_K: tensor<32x2x8xf32> {mlacc.weight = "W_K"}, %W_V: tensor<32x2x8xf32> {mlacc.weight = "W_V"}, %W_O: tensor<2x8x32xf32> {mlacc.weight = "W_O"}) -> (tensor<1x3x32xf32>, tensor<1x3x2x8xf32> {mlacc.cache = "key"}, tensor<1x3x2x8xf32> {mlacc.cache = "value"}) {
+// CHECK:      func.func @a.p(%x: tensor<1x3x32xf32>, %W_Q: tensor<2x8x32xf32> {mlacc.weight = "W_Q", mlacc.layout = array<i64: 1, 2, 0>}, %W_K: tensor<2x8x32xf32> {mlacc.weight = "W_K", mlacc.layout = array<i64: 1, 2, 0>}, %W_V: tensor<2x8x32xf32> {mlacc.weight = "W_V", mlacc.layout = array<i64: 1, 2, 0>}, %W_O: tensor<32x2x8xf32> {mlacc.weight = "W_O", mlacc.layout = array<i64: 2, 0, 1>}) -> (tensor<1x3x32xf32>, tensor<1x3x2x8xf32> {mlacc.cache = "key"}, tensor<1x3x2x8xf32> {mlacc.cache = "value"}) {
+// DSL:        func.func @a.p(%x: tensor<1x3x32xf32>, %W_Q: tensor<32x2x8xf32> {mlacc.weight = "W_Q"}, %W_K: tensor<32x2x8xf32> {mlacc.weight = "W_K"}, %W_V: tensor<32x2x8xf32> {mlacc.weight = "W_V"}, %W_O: tensor<2x8x32xf32> {mlacc.weight = "W_O"}) -> (tensor<1x3x32xf32>, tensor<1x3x2x8xf32> {mlacc.cache = "key"}, tensor<1x3x2x8xf32> {mlacc.cache = "value"}) {
+// DSL-NOT:    mlacc.layout
 // The causal softmax's first generic scales by 1 / sqrt(8) and masks key j of query i where j > i + (3 - 3).
 // CHECK:      %probs_1 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%scores_3 : tensor<1x2x3x3xf32>) outs(%probs : tensor<1x2x3x3xf32>) {
 // CHECK-NEXT: ^bb0(%[[S:.*]]: f32, %{{.*}}: f32):

@@ -1,7 +1,9 @@
 // convert-la-to-linalg on a small MLA decode step (2 heads, q_rank 32, kv_rank 16, nope 8, rope 4, v 8; batch 2,
 // 6 cached tokens) under each absorb scheme: the output is func/arith/math/tensor/linalg only. Weights and the
 // cached context become arguments, the new cache entries extra results, each tagged with its name; reuse's
-// precomposed products move to a function of their own, which the step takes as arguments.
+// precomposed products move to a function of their own, which the step takes as arguments. Every weight and
+// product the step reads comes in with its contraction's summed dimensions innermost ([N, K]), its `mlacc.layout`
+// the permutation of the DSL's dimensions it is in; a norm's gamma and the caches keep their layout.
 // RUN: mlacc-opt %s -p 'absorb{scheme=recompute},convert-la-to-linalg' | filecheck %s --check-prefixes=CHECK,RECOMPUTE
 // RUN: mlacc-opt %s -p 'absorb{scheme=reuse},convert-la-to-linalg' | filecheck %s --check-prefixes=CHECK,REUSE
 // RUN: mlacc-opt %s -p 'absorb{scheme=expand},convert-la-to-linalg' | filecheck %s --check-prefixes=CHECK,EXPAND
@@ -54,22 +56,29 @@ builtin.module {
 // No op or attribute of mlacc's dialects is left (upstream tools could not read it):
 // UPSTREAM-NOT: {{(^|[^.a-z])(la|attn|mem|hw|sched)\.}}
 
-// REUSE:      func.func @m.d.precompose(%W_UQ: tensor<32x2x8xf32> {mlacc.weight = "W_UQ"}, %W_UK: tensor<16x2x8xf32> {mlacc.weight = "W_UK"}, %W_UV: tensor<16x2x8xf32> {mlacc.weight = "W_UV"}, %W_O: tensor<2x8x64xf32> {mlacc.weight = "W_O"}) -> (tensor<32x2x16xf32> {mlacc.precomposed = "W_UQ_W_UK"}, tensor<16x2x64xf32> {mlacc.precomposed = "W_UV_W_O"}) {
-// "qhn,chn->qhc": q and h parallel, c parallel, n summed
-// REUSE:      %W_UQ_W_UK_3 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>, affine_map<(d0, d1, d2, d3) -> (d2, d1, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%W_UQ, %W_UK : tensor<32x2x8xf32>, tensor<16x2x8xf32>)
-// REUSE:      func.return %W_UQ_W_UK_3, %W_UV_W_O_3 : tensor<32x2x16xf32>, tensor<16x2x64xf32>
+// The precomposition reads the weights as the DSL declares them (offline, once) and writes each product in the
+// layout the step reads it in: W_UQ W_UK ("qhc", read by "bsq,qhc->bshc") as [h, c, q], W_UV W_O ("chd", read by
+// "bhsc,chd->bsd", which sums h and c in that order) as [d, h, c].
+// REUSE:      func.func @m.d.precompose(%W_UQ: tensor<32x2x8xf32> {mlacc.weight = "W_UQ"}, %W_UK: tensor<16x2x8xf32> {mlacc.weight = "W_UK"}, %W_UV: tensor<16x2x8xf32> {mlacc.weight = "W_UV"}, %W_O: tensor<2x8x64xf32> {mlacc.weight = "W_O"}) -> (tensor<2x16x32xf32> {mlacc.precomposed = "W_UQ_W_UK", mlacc.layout = array<i64: 1, 2, 0>}, tensor<64x2x16xf32> {mlacc.precomposed = "W_UV_W_O", mlacc.layout = array<i64: 2, 1, 0>}) {
+// "qhn,chn->hcq": h, c and q parallel, n summed
+// REUSE:      %W_UQ_W_UK_3 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d2, d0, d3)>, affine_map<(d0, d1, d2, d3) -> (d1, d0, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%W_UQ, %W_UK : tensor<32x2x8xf32>, tensor<16x2x8xf32>)
+// REUSE:      func.return %W_UQ_W_UK_3, %W_UV_W_O_3 : tensor<2x16x32xf32>, tensor<64x2x16xf32>
 
-// CHECK:      func.func @m.d(%x: tensor<2x1x64xf32>, %W_DQ: tensor<64x32xf32> {mlacc.weight = "W_DQ"}, %q_norm: tensor<32xf32> {mlacc.weight = "q_norm"},
-// RECOMPUTE-SAME: %latent_cached: tensor<2x6x16xf32> {mlacc.cache = "latent"}, %rope_key_cached: tensor<2x6x4xf32> {mlacc.cache = "rope_key"}, %W_UK: tensor<16x2x8xf32> {mlacc.weight = "W_UK"}, %W_UV: tensor<16x2x8xf32> {mlacc.weight = "W_UV"}, %W_O: tensor<2x8x64xf32> {mlacc.weight = "W_O"}) -> (tensor<2x1x64xf32>, tensor<2x1x16xf32> {mlacc.cache = "latent"}, tensor<2x1x4xf32> {mlacc.cache = "rope_key"}) {
-// REUSE-SAME: %latent_cached: tensor<2x6x16xf32> {mlacc.cache = "latent"}, %rope_key_cached: tensor<2x6x4xf32> {mlacc.cache = "rope_key"}, %W_UQ_W_UK: tensor<32x2x16xf32> {mlacc.precomposed = "W_UQ_W_UK"}, %W_UV_W_O: tensor<16x2x64xf32> {mlacc.precomposed = "W_UV_W_O"}) -> (tensor<2x1x64xf32>, tensor<2x1x16xf32> {mlacc.cache = "latent"}, tensor<2x1x4xf32> {mlacc.cache = "rope_key"}) {
-// EXPAND-SAME: %latent_cached: tensor<2x6x16xf32> {mlacc.cache = "latent"}, %rope_key_cached: tensor<2x6x4xf32> {mlacc.cache = "rope_key"}, %W_UK: tensor<16x2x8xf32> {mlacc.weight = "W_UK"}, %W_UV: tensor<16x2x8xf32> {mlacc.weight = "W_UV"}, %W_O: tensor<2x8x64xf32> {mlacc.weight = "W_O"}) -> (tensor<2x1x64xf32>, tensor<2x1x16xf32> {mlacc.cache = "latent"}, tensor<2x1x4xf32> {mlacc.cache = "rope_key"}) {
-// CACHEKV-SAME: %W_UK: tensor<16x2x8xf32> {mlacc.weight = "W_UK"}, %k_nope_cached: tensor<2x6x2x8xf32> {mlacc.cache = "k_nope"}, %W_UV: tensor<16x2x8xf32> {mlacc.weight = "W_UV"}, %value_cached: tensor<2x6x2x8xf32> {mlacc.cache = "value"}, %rope_key_per_head_cached: tensor<2x6x2x4xf32> {mlacc.cache = "rope_key_per_head"}, %W_O: tensor<2x8x64xf32> {mlacc.weight = "W_O"}) -> (tensor<2x1x64xf32>, tensor<2x1x2x8xf32> {mlacc.cache = "k_nope"}, tensor<2x1x2x8xf32> {mlacc.cache = "value"}, tensor<2x1x2x4xf32> {mlacc.cache = "rope_key_per_head"}) {
+// CHECK:      func.func @m.d(%x: tensor<2x1x64xf32>, %W_DQ: tensor<32x64xf32> {mlacc.weight = "W_DQ", mlacc.layout = array<i64: 1, 0>}, %q_norm: tensor<32xf32> {mlacc.weight = "q_norm"},
+// recompute: W_UK of "bshn,chn->bshc" as [h, c, n] (h is a batch dimension of the product), W_UV of
+// "bhsc,chv->bshv" as [h, v, c].
+// RECOMPUTE-SAME: %latent_cached: tensor<2x6x16xf32> {mlacc.cache = "latent"}, %rope_key_cached: tensor<2x6x4xf32> {mlacc.cache = "rope_key"}, %W_UK: tensor<2x16x8xf32> {mlacc.weight = "W_UK", mlacc.layout = array<i64: 1, 0, 2>}, %W_UV: tensor<2x8x16xf32> {mlacc.weight = "W_UV", mlacc.layout = array<i64: 1, 2, 0>}, %W_O: tensor<64x2x8xf32> {mlacc.weight = "W_O", mlacc.layout = array<i64: 2, 0, 1>}) -> (tensor<2x1x64xf32>, tensor<2x1x16xf32> {mlacc.cache = "latent"}, tensor<2x1x4xf32> {mlacc.cache = "rope_key"}) {
+// REUSE-SAME: %latent_cached: tensor<2x6x16xf32> {mlacc.cache = "latent"}, %rope_key_cached: tensor<2x6x4xf32> {mlacc.cache = "rope_key"}, %W_UQ_W_UK: tensor<2x16x32xf32> {mlacc.precomposed = "W_UQ_W_UK", mlacc.layout = array<i64: 1, 2, 0>}, %W_UV_W_O: tensor<64x2x16xf32> {mlacc.precomposed = "W_UV_W_O", mlacc.layout = array<i64: 2, 1, 0>}) -> (tensor<2x1x64xf32>, tensor<2x1x16xf32> {mlacc.cache = "latent"}, tensor<2x1x4xf32> {mlacc.cache = "rope_key"}) {
+// expand and cache-kv: W_UK and W_UV of "btc,chn->bthn" as [h, n, c].
+// EXPAND-SAME: %latent_cached: tensor<2x6x16xf32> {mlacc.cache = "latent"}, %rope_key_cached: tensor<2x6x4xf32> {mlacc.cache = "rope_key"}, %W_UK: tensor<2x8x16xf32> {mlacc.weight = "W_UK", mlacc.layout = array<i64: 1, 2, 0>}, %W_UV: tensor<2x8x16xf32> {mlacc.weight = "W_UV", mlacc.layout = array<i64: 1, 2, 0>}, %W_O: tensor<64x2x8xf32> {mlacc.weight = "W_O", mlacc.layout = array<i64: 2, 0, 1>}) -> (tensor<2x1x64xf32>, tensor<2x1x16xf32> {mlacc.cache = "latent"}, tensor<2x1x4xf32> {mlacc.cache = "rope_key"}) {
+// CACHEKV-SAME: %W_UK: tensor<2x8x16xf32> {mlacc.weight = "W_UK", mlacc.layout = array<i64: 1, 2, 0>}, %k_nope_cached: tensor<2x6x2x8xf32> {mlacc.cache = "k_nope"}, %W_UV: tensor<2x8x16xf32> {mlacc.weight = "W_UV", mlacc.layout = array<i64: 1, 2, 0>}, %value_cached: tensor<2x6x2x8xf32> {mlacc.cache = "value"}, %rope_key_per_head_cached: tensor<2x6x2x4xf32> {mlacc.cache = "rope_key_per_head"}, %W_O: tensor<64x2x8xf32> {mlacc.weight = "W_O", mlacc.layout = array<i64: 2, 0, 1>}) -> (tensor<2x1x64xf32>, tensor<2x1x2x8xf32> {mlacc.cache = "k_nope"}, tensor<2x1x2x8xf32> {mlacc.cache = "value"}, tensor<2x1x2x4xf32> {mlacc.cache = "rope_key_per_head"}) {
 
-// An einsum ("bsd,dq->bsq") is a generic over its output letters, then the summed ones, from a zero fill.
+// An einsum ("bsd,dq->bsq") is a generic over its output letters, then the summed ones, from a zero fill; it
+// reads W_DQ, laid out [q, d], at (q, d): (d2, d3).
 // CHECK:      %c_q = arith.constant 0.000000e+00 : f32
 // CHECK-NEXT: %c_q_1 = tensor.empty() : tensor<2x1x32xf32>
 // CHECK-NEXT: %c_q_2 = linalg.fill ins(%c_q : f32) outs(%c_q_1 : tensor<2x1x32xf32>) -> tensor<2x1x32xf32>
-// CHECK-NEXT: %c_q_3 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>, affine_map<(d0, d1, d2, d3) -> (d3, d2)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x, %W_DQ : tensor<2x1x64xf32>, tensor<64x32xf32>) outs(%c_q_2 : tensor<2x1x32xf32>) {
+// CHECK-NEXT: %c_q_3 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>, affine_map<(d0, d1, d2, d3) -> (d2, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel", "reduction"]} ins(%x, %W_DQ : tensor<2x1x64xf32>, tensor<32x64xf32>) outs(%c_q_2 : tensor<2x1x32xf32>) {
 // CHECK-NEXT: ^bb0(%[[X:.*]]: f32, %[[W:.*]]: f32, %[[ACC:.*]]: f32):
 // CHECK-NEXT:   %[[P:.*]] = arith.mulf %[[X]], %[[W]] : f32
 // CHECK-NEXT:   %[[S:.*]] = arith.addf %[[ACC]], %[[P]] : f32
@@ -86,13 +95,14 @@ builtin.module {
 // The cached context joins the new entries with tensor.concat.
 // RECOMPUTE:  %latent_all = tensor.concat dim(1) %latent_cached, %c_kv_normed_5 : (tensor<2x6x16xf32>, tensor<2x1x16xf32>) -> tensor<2x7x16xf32>
 // RECOMPUTE:  %rope_key_all = tensor.concat dim(1) %rope_key_cached, %k_pe_rot_8 : (tensor<2x6x4xf32>, tensor<2x1x4xf32>) -> tensor<2x7x4xf32>
-// recompute: the query absorbs W_UK ("bshn,chn->bshc") and attends over the latent ("bshc,btc->bhst").
-// RECOMPUTE:  %q_nope_absorbed_3 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d3, d2, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%q_nope_3, %W_UK
+// recompute: the query absorbs W_UK ("bshn,chn->bshc", W_UK read at (h, c, n): (d2, d3, d4)) and attends over
+// the latent ("bshc,btc->bhst").
+// RECOMPUTE:  %q_nope_absorbed_3 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d2, d3, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%q_nope_3, %W_UK
 // RECOMPUTE:  %scores_nope_3 = linalg.generic {{.*}} ins(%q_nope_absorbed_3, %latent_all : tensor<2x1x2x16xf32>, tensor<2x7x16xf32>)
-// REUSE:      %q_nope_absorbed_3 = linalg.generic {{.*}} ins(%c_q_normed_5, %W_UQ_W_UK : tensor<2x1x32xf32>, tensor<32x2x16xf32>)
+// REUSE:      %q_nope_absorbed_3 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d2, d3, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%c_q_normed_5, %W_UQ_W_UK : tensor<2x1x32xf32>, tensor<2x16x32xf32>)
 // expand: every step up-projects all 7 latents to keys and values.
-// EXPAND:     %k_nope_3 = linalg.generic {{.*}} ins(%latent_all, %W_UK : tensor<2x7x16xf32>, tensor<16x2x8xf32>)
-// EXPAND:     %value_3 = linalg.generic {{.*}} ins(%latent_all, %W_UV : tensor<2x7x16xf32>, tensor<16x2x8xf32>)
+// EXPAND:     %k_nope_3 = linalg.generic {{.*}} ins(%latent_all, %W_UK : tensor<2x7x16xf32>, tensor<2x8x16xf32>)
+// EXPAND:     %value_3 = linalg.generic {{.*}} ins(%latent_all, %W_UV : tensor<2x7x16xf32>, tensor<2x8x16xf32>)
 // cache-kv: the shared RoPE key is copied per head (la.broadcast) by a generic that reads it without the head axis.
 // CACHEKV:    %k_pe_rot_h_1 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%k_pe_rot_8 : tensor<2x1x4xf32>)
 // CACHEKV:    %rope_key_per_head_all = tensor.concat dim(1) %rope_key_per_head_cached, %k_pe_rot_h_1
@@ -114,8 +124,8 @@ builtin.module {
 // CHECK:      %probs_13 = linalg.generic
 // CHECK:        arith.divf
 
-// reuse: the output projection reads the precomposed W_UV W_O.
-// REUSE:      %output_3 = linalg.generic {{.*}} ins(%attn_out_latent_3, %W_UV_W_O : tensor<2x2x1x16xf32>, tensor<16x2x64xf32>)
+// reuse: the output projection reads the precomposed W_UV W_O, [d, h, c], at (d2, d3, d4): h and c summed innermost.
+// REUSE:      %output_3 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4) -> (d0, d3, d1, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d2, d3, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%attn_out_latent_3, %W_UV_W_O : tensor<2x2x1x16xf32>, tensor<64x2x16xf32>)
 
 // RECOMPUTE:  func.return %output_3, %c_kv_normed_5, %k_pe_rot_8 : tensor<2x1x64xf32>, tensor<2x1x16xf32>, tensor<2x1x4xf32>
 // REUSE:      func.return %output_3, %c_kv_normed_5, %k_pe_rot_8 : tensor<2x1x64xf32>, tensor<2x1x16xf32>, tensor<2x1x4xf32>
