@@ -2,10 +2,13 @@
 
 Each `step` row of a measurement CSV names a layer (a bundled example), a scheme and a
 workload; the estimate of the same point is the one `mlacc sweep` and `mlacc compile` give
-(`estimate_points`), so what is judged is the tool as users run it. Reported per row: measured and
-estimated seconds and joules and their relative error; per (phase, scheme): the median
-and largest absolute error; per point: whether the estimates rank the schemes as the
-measurements do.
+(`estimate_points`), so what is judged is the tool as users run it. A `layer` row
+(benchmarks/gpu/layer_step.py) names a whole step's file (examples/MODEL.attn: one attention layer and its
+MLP/MoE layers) and, in its `ffn` column, one of its feed-forward layers: it measured one whole layer, whose
+estimate is the attention layer's step under the row's scheme plus one step of that feed-forward layer
+(`estimate_layers`). Reported per row: measured and estimated seconds and joules and their relative error; per
+(phase, scheme), a layer row's scheme written `SCHEME + FFN`: the median and largest absolute error; per point:
+whether the estimates rank the schemes as the measurements do.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ import io
 import re
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 
 from mlacc.diagnostics import InputError
 from mlacc.estimates import LayerResult
@@ -41,16 +45,27 @@ class Point:
     new_tokens: int
     heads: int = 0
     """The heads the step ran (a tensor-parallel shard of the layer, all of d_model in and out); 0: the layer's own."""
+    ffn: str = ""
+    """A whole layer's feed-forward layer (its name in the model's file; a `layer` row's `ffn`); "" for a step."""
 
     def label(self) -> str:
         shard = f" heads {self.heads}" if self.heads else ""
-        return f"{self.model}{shard} {self.phase} b{self.batch} ctx {self.context} new {self.new_tokens}"
+        ffn = f" + {self.ffn}" if self.ffn else ""
+        return f"{self.model}{shard}{ffn} {self.phase} b{self.batch} ctx {self.context} new {self.new_tokens}"
 
     @staticmethod
     def of(row: dict[str, str]) -> Point:
-        """The point a measurement row names (its `heads` column, where it has one, as `heads`)."""
+        """The point a measurement row names (its `heads` column, where it has one, as `heads`; a `layer` row's
+        `ffn` as `ffn`)."""
         heads = int(row["heads"]) if row.get("heads") else 0
-        return Point(row["model"], row["phase"], int(row["batch"]), int(row["context"]), int(row["new_tokens"]), heads)
+        ffn = ""
+        if row.get("kind") == "layer":
+            ffn = row.get("ffn") or ""
+            if not ffn:
+                raise InputError(f"a layer row of '{row['model']}' names no feed-forward layer (its `ffn` column)")
+        return Point(
+            row["model"], row["phase"], int(row["batch"]), int(row["context"]), int(row["new_tokens"]), heads, ffn
+        )
 
 
 HEADS = re.compile(r"^(\s*heads\s*=\s*)(\d+)", re.MULTILINE)
@@ -78,6 +93,11 @@ class Comparison:
     """The measurement's own spread where the row gives one ((slowest - fastest) / median of its repeats)."""
 
     @property
+    def group(self) -> str:
+        """The scheme as the summary groups it: a whole layer's `SCHEME + FFN`."""
+        return f"{self.scheme} + {self.point.ffn}" if self.point.ffn else self.scheme
+
+    @property
     def time_error(self) -> float:
         return self.estimated_seconds / self.measured_seconds - 1
 
@@ -98,7 +118,7 @@ class Validation:
     def groups(self) -> dict[tuple[str, str], list[Comparison]]:
         out: dict[tuple[str, str], list[Comparison]] = defaultdict(list)
         for row in self.rows:
-            out[(row.point.phase, row.scheme)].append(row)
+            out[(row.point.phase, row.group)].append(row)
         return dict(sorted(out.items()))
 
     def rankings(self) -> list[tuple[Point, list[str], list[str]]]:
@@ -221,8 +241,12 @@ def read_profile(path: str | Path) -> list[ProfiledStep]:
     return steps
 
 
+MEASURED_KINDS = ("step", "layer")
+"""The rows `mlacc validate` estimates: attention steps (measure.py, production.py) and whole layers (layer_step.py)."""
+
+
 def read_measurements(path: str, grid: str) -> dict[str, list[dict[str, str]]]:
-    """The CSV's ok `step` rows of `grid` ('all' for every grid), by device."""
+    """The CSV's ok `step` and `layer` rows of `grid` ('all' for every grid), by device."""
     try:
         with open(path, newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
@@ -233,18 +257,104 @@ def read_measurements(path: str, grid: str) -> dict[str, list[dict[str, str]]]:
         raise InputError(f"{path}: not a measurement CSV (columns missing: {', '.join(sorted(need - set(rows[0])))})")
     by_device: dict[str, list[dict[str, str]]] = defaultdict(list)
     for row in rows:
-        if row["kind"] == "step" and row.get("status", "ok") == "ok" and grid in ("all", row["grid"]):
+        if row["kind"] in MEASURED_KINDS and row.get("status", "ok") == "ok" and grid in ("all", row["grid"]):
             by_device[row["device"]].append(row)
     return dict(by_device)
 
 
-def estimate_points(
-    points: Iterable[Point], hardware: str, layers: Path = EXAMPLES
-) -> dict[Point, dict[str, LayerResult]]:
-    """Every scheme's estimate of each point (one entry, keyed by the layer kind, for a non-MLA layer). The points
-    of one layer are estimated together as `mlacc sweep` estimates its points (mlacc/sweep/evaluate.py
+FFN_KINDS = ("mlp", "moe")
+"""The layer kinds that follow attention in a whole step's file."""
+
+
+class Estimate(Protocol):
+    """What a row is judged against: a `LayerResult` (a step) or a `LayerEstimate` (a whole layer)."""
+
+    @property
+    def seconds(self) -> float: ...
+
+    @property
+    def energy_pj(self) -> float: ...
+
+    @property
+    def fits(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class LayerEstimate:
+    """One whole layer's estimate: its attention layer's step under one scheme, then one step of its feed-forward
+    layer (each the figure `mlacc compile` gives that layer; the norms and residual adds between them are not
+    modelled)."""
+
+    attention: LayerResult
+    ffn: LayerResult
+
+    @property
+    def scheme(self) -> str:
+        return self.attention.scheme
+
+    @property
+    def seconds(self) -> float:
+        return self.attention.seconds + self.ffn.seconds
+
+    @property
+    def energy_pj(self) -> float:
+        return self.attention.energy_pj + self.ffn.energy_pj
+
+    @property
+    def fits(self) -> bool:
+        return self.attention.fits and self.ffn.fits
+
+
+def _by_scheme(result: LayerResult) -> dict[str, LayerResult]:
+    """A layer's result under every scheme (its alternatives), or keyed by its kind where no scheme applies."""
+    return {alt.scheme if result.alternatives else alt.kind: alt for alt in result.alternatives or [result]}
+
+
+def _has_ffn(path: str, text: str) -> bool:
+    """Whether the file holds an MLP or MoE layer."""
+    from dialects.attn import FfnLayerOp
+    from mlacc.frontend import parse_source
+
+    return any(isinstance(op, FfnLayerOp) for op in parse_source(text, path).walk())
+
+
+def _whole_step(path: str, text: str, hardware: str, points: list[Point]) -> list[list[LayerResult]]:
+    """Each point's results of a file with MLP/MoE layers (which sweeps refuse), through the IR pipeline as `mlacc
+    compile --workload W --phase --batch --context --new-tokens` estimates them: every layer of the file's first
+    workload with the point's fields."""
+    from xdsl.dialects import func
+
+    from dialects.attn import LayerOp
+    from dialects.hw import attach_target
+    from mlacc.frontend import parse_source
+    from mlacc.frontend.irgen import override_workloads
+    from mlacc.pipeline import estimate
+    from mlacc.sweep.space import Chip, chip_target, workload_names
+
+    parsed = parse_source(text, path)
+    workload = workload_names(parsed)[0]
+    out = []
+    for point in points:
+        module = parsed.clone()
+        for function in list(module.ops):
+            assert isinstance(function, func.FuncOp)
+            layer = function.body.block.first_op
+            assert isinstance(layer, LayerOp)
+            if layer.workload.workload_name.data != workload:
+                function.detach()
+                function.erase()
+        override_workloads(module, point.phase, point.batch, point.context, point.new_tokens)
+        attach_target(module, chip_target(Chip(hardware)))
+        out.append(estimate(module, None, 1, 1))
+    return out
+
+
+def _layer_results(points: Iterable[Point], hardware: str, layers: Path) -> dict[Point, list[LayerResult]]:
+    """Each point's results, one per layer of its file in file order (an MLA layer's every scheme an alternative).
+    The points of one file are estimated together as `mlacc sweep` estimates its points (mlacc/sweep/evaluate.py
     `evaluate_results`): from op tables where they apply, else through the IR pipeline `mlacc compile` runs; the
-    figures are the same either way (tests/costmodel/test_calibration.py)."""
+    figures are the same either way (tests/costmodel/test_calibration.py). A file with MLP/MoE layers, which
+    sweeps refuse, goes through the IR pipeline (`_whole_step`)."""
     from mlacc.sweep.evaluate import evaluate_results
     from mlacc.sweep.space import Chip, DesignPoint, SweepInput, file_module, workload_names
     from passes import SCHEMES
@@ -252,31 +362,65 @@ def estimate_points(
     by_model: dict[tuple[str, int], list[Point]] = defaultdict(list)
     for point in dict.fromkeys(points):
         by_model[(point.model, point.heads)].append(point)
-    out: dict[Point, dict[str, LayerResult]] = {}
+    out: dict[Point, list[LayerResult]] = {}
     for (model, heads), mine in by_model.items():
         path = layers / f"{model}.attn"
         if not path.is_file():
             raise InputError(f"measurement names layer '{model}', but {path} does not exist")
         text = path.read_text(encoding="utf-8")
         sweep = SweepInput(str(path), with_heads(text, heads, path) if heads else text, SCHEMES, ops=True)
-        known = {p: _ESTIMATES.get((sweep.path, sweep.text, hardware, p)) for p in mine}
-        todo = [p for p, found in known.items() if found is None]
-        workload = workload_names(file_module(sweep.path, sweep.text))[0]  # the point replaces all its fields
-        design = [DesignPoint(Chip(hardware), workload, p.phase, p.batch, p.context, p.new_tokens) for p in todo]
+        bare = {p: replace(p, ffn="") for p in mine}  # a point's estimates are every layer's: the ffn picks one
+        todo = list(dict.fromkeys(b for b in bare.values() if (sweep.path, sweep.text, hardware, b) not in _ESTIMATES))
         with contextlib.redirect_stderr(io.StringIO()):  # absorb's remarks on non-MLA layers say nothing here
-            results = evaluate_results(sweep, design) if design else []
-        for point, (result, *_) in zip(todo, results, strict=True):
-            schemes = result.alternatives or [result]
-            found = {alt.scheme if result.alternatives else alt.kind: alt for alt in schemes}
-            known[point] = _ESTIMATES[(sweep.path, sweep.text, hardware, point)] = found
-        out.update({p: found for p, found in known.items() if found is not None})
+            if not todo:
+                results = []
+            elif _has_ffn(sweep.path, sweep.text):
+                results = _whole_step(sweep.path, sweep.text, hardware, todo)
+            else:
+                workload = workload_names(file_module(sweep.path, sweep.text))[0]  # the point replaces its fields
+                design = [
+                    DesignPoint(Chip(hardware), workload, p.phase, p.batch, p.context, p.new_tokens) for p in todo
+                ]
+                results = evaluate_results(sweep, design)
+        for point, found in zip(todo, results, strict=True):
+            _ESTIMATES[(sweep.path, sweep.text, hardware, point)] = found
+        out.update({p: _ESTIMATES[(sweep.path, sweep.text, hardware, bare[p])] for p in mine})
     return out
 
 
-_ESTIMATES: dict[tuple[str, str, str, Point], dict[str, LayerResult]] = {}
-"""Estimates made in this process, by (layer file, its text, hardware, point): runs of one grid on several boards
-(`mlacc validate a.csv b.csv`) share their points, and the hardware's target is read once per process as the
-sweep's is (mlacc/sweep/space.py `chip_target`)."""
+def estimate_points(
+    points: Iterable[Point], hardware: str, layers: Path = EXAMPLES
+) -> dict[Point, dict[str, LayerResult]]:
+    """Every scheme's estimate of each point's layer (the first of its file; one entry, keyed by the layer kind, for
+    a non-MLA layer), as `mlacc sweep` and `mlacc compile` estimate it (`_layer_results`)."""
+    return {point: _by_scheme(found[0]) for point, found in _layer_results(points, hardware, layers).items()}
+
+
+def estimate_layers(
+    points: Iterable[Point], hardware: str, layers: Path = EXAMPLES
+) -> dict[Point, dict[str, LayerEstimate]]:
+    """Every scheme's estimate of each point's whole layer (`Point.ffn` names its feed-forward layer): the one
+    attention layer of the point's file under that scheme, plus one step of the feed-forward layer."""
+    out: dict[Point, dict[str, LayerEstimate]] = {}
+    for point, found in _layer_results(points, hardware, layers).items():
+        path = layers / f"{point.model}.attn"
+        attention = [r for r in found if r.kind not in FFN_KINDS]
+        if len(attention) != 1:
+            raise InputError(f"a whole layer needs one attention layer in {path}, not {len(attention)}")
+        ffn = [r for r in found if r.layer == point.ffn and r.kind in FFN_KINDS]
+        if not ffn:
+            raise InputError(
+                f"measurement names feed-forward layer '{point.ffn}', but {path} has no MLP or MoE layer so named"
+            )
+        out[point] = {scheme: LayerEstimate(alt, ffn[0]) for scheme, alt in _by_scheme(attention[0]).items()}
+    return out
+
+
+_ESTIMATES: dict[tuple[str, str, str, Point], list[LayerResult]] = {}
+"""Estimates made in this process, by (layer file, its text, hardware, point without its ffn): every layer's
+result. Runs of one grid on several boards (`mlacc validate a.csv b.csv`) share their points, as do the MoE and
+dense rows of one whole step, and the hardware's target is read once per process as the sweep's is
+(mlacc/sweep/space.py `chip_target`)."""
 
 
 def estimate_point(point: Point, hardware: str) -> dict[str, LayerResult]:
@@ -292,7 +436,9 @@ def validate(
         preset = hardware or preset_for(device, rows)
         validation = Validation(device, preset, Path(path).name)
         points = [Point.of(row) for row in rows]
-        estimates = estimate_points(points, preset, layers)
+        estimates: dict[Point, Mapping[str, Estimate]] = {}
+        estimates.update(estimate_points([p for p in points if not p.ffn], preset, layers))
+        estimates.update(estimate_layers([p for p in points if p.ffn], preset, layers))
         for row, point in zip(rows, points, strict=True):
             estimate = estimates[point].get(row["scheme"])
             if estimate is None:
@@ -306,7 +452,7 @@ def validate(
                     estimate.seconds,
                     float(row["joules"]) if row.get("joules") else float("nan"),
                     estimate.energy_pj * 1e-12,
-                    getattr(estimate, "fits", True),
+                    estimate.fits,
                     float(row["spread"]) if row.get("spread") else 0.0,
                 )
             )
@@ -339,24 +485,26 @@ def format_validation(validations: list[Validation]) -> str:
     for v in validations:
         run = f" ({v.source})" if v.source else ""
         out.append(f"== {v.device}{run} vs mlacc preset '{v.hardware}': {len(v.rows)} measured steps")
+        width = max([44, *(len(r.point.label()) for r in v.rows)])  # a whole layer's label is longer
         out.append(
-            f"  {'point':<44} {'scheme':<10} {'measured':>9} {'estimate':>9} {'error':>7}  "
+            f"  {'point':<{width}} {'scheme':<10} {'measured':>9} {'estimate':>9} {'error':>7}  "
             f"{'measured':>8} {'estimate':>8} {'error':>7}"
         )
         for r in sorted(v.rows, key=lambda r: (r.point.model, r.point.phase, r.point.batch, r.point.context)):
             out.append(
-                f"  {r.point.label():<44} {r.scheme:<10} {si(r.measured_seconds, 's'):>9} "
+                f"  {r.point.label():<{width}} {r.scheme:<10} {si(r.measured_seconds, 's'):>9} "
                 f"{si(r.estimated_seconds, 's'):>9} {r.time_error:>+7.1%}  {si(r.measured_joules, 'J'):>8} "
                 f"{si(r.estimated_joules, 'J'):>8} {r.energy_error:>+7.1%}"
             )
         out.append("")
-        out.append(f"  {'phase':<8} {'scheme':<10} {'points':>6}  {'time |error|':>22}  {'energy |error|':>22}")
-        out.append(f"  {'':<8} {'':<10} {'':>6}  {'median':>10} {'max':>11}  {'median':>10} {'max':>11}")
+        column = max([10, *(len(group) for _, group in v.groups())])  # a whole layer's group: `SCHEME + FFN`
+        out.append(f"  {'phase':<8} {'scheme':<{column}} {'points':>6}  {'time |error|':>22}  {'energy |error|':>22}")
+        out.append(f"  {'':<8} {'':<{column}} {'':>6}  {'median':>10} {'max':>11}  {'median':>10} {'max':>11}")
         for (phase, scheme), rows in v.groups().items():
             t = [abs(r.time_error) for r in rows]
             e = [abs(r.energy_error) for r in rows]
             out.append(
-                f"  {phase:<8} {scheme:<10} {len(rows):>6}  {statistics.median(t):>10.1%} {max(t):>11.1%}  "
+                f"  {phase:<8} {scheme:<{column}} {len(rows):>6}  {statistics.median(t):>10.1%} {max(t):>11.1%}  "
                 f"{statistics.median(e):>10.1%} {max(e):>11.1%}"
             )
         s = v.summary()
@@ -437,7 +585,8 @@ def markdown_table(validations: list[Validation], labels: list[str] | None = Non
     labels = labels or [v.hardware.upper() for v in validations]
     header = "| phase | scheme | " + " | ".join(f"{label}: time median | max | energy median" for label in labels)
     lines = [header + " |", "|---|---|" + "---:|---:|---:|" * len(validations)]
-    keys = sorted({k for v in validations for k in v.groups()}, key=lambda k: (k[0], SCHEME_ORDER.index(k[1])))
+    order = {scheme: i for i, scheme in enumerate(SCHEME_ORDER)}  # whole layers' groups after the schemes
+    keys = sorted({k for v in validations for k in v.groups()}, key=lambda k: (k[0], order.get(k[1], len(order)), k[1]))
     for key in keys:
         cells = []
         for v in validations:

@@ -115,8 +115,7 @@ def test_edge_npu_crossover_to_compute_bound_as_context_grows():
 
 
 def test_what_if_overrides_rebuild_every_workload():
-    v3 = str(EXAMPLES[1])
-    assert v3.endswith("deepseek_v3.attn")
+    v3 = str(next(p for p in EXAMPLES if p.name == "deepseek_v3.attn"))
     report = _json(["compile", v3, "--workload", "decode", "--context", "32k", "--batch", "4", "--format", "json"])
     (result,) = report["results"]
     assert (result["context"], result["batch"], result["new_tokens"]) == (32768, 4, 1)
