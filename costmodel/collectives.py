@@ -4,6 +4,10 @@ A group of n devices on a ring (NCCL's algorithm on one NVLink/NVSwitch node): a
 all-reduce sends each device's B-byte buffer as a reduce-scatter then an
 all-gather, 2 (n - 1) / n x B bytes out of every device; an all-gather (B = the
 gathered result) and a reduce-scatter (B = the whole input) send (n - 1) / n x B.
+An all-to-all (a MoE layer's dispatch and combine under expert parallelism) is no
+ring: every device sends each other device its share of its B-byte buffer
+directly (NCCL's point-to-point sends, through the NVSwitch), so it too sends
+(n - 1) / n x B and keeps the rest (under uniform routing it receives as much).
 time = collective latency + bytes sent / link bandwidth (per device, each way);
 energy = bytes sent x the link's pJ per byte. The IR after `shard` is one
 device's program, so these are one device's bytes, time and energy.
@@ -27,7 +31,8 @@ def is_collective(op: Operation) -> bool:
 
 
 def ring_factor(kind: str, devices: int) -> float:
-    """Bytes each device sends per byte of the collective's buffer, on a ring of `devices`."""
+    """Bytes each device sends per byte of the collective's buffer among `devices`: 2 (n - 1) / n for a ring
+    all-reduce, (n - 1) / n for an all-gather, a reduce-scatter or an all-to-all (what leaves the device)."""
     if devices <= 1:
         return 0.0
     share = (devices - 1) / devices

@@ -4,7 +4,10 @@ After upstream MLIR's mesh (now shard) dialect, cut to what per-device cost need
 - `mesh.mesh @node(dp = 2, tp = 4)`: a module-level symbol naming the mesh's axes
   and their sizes (devices = the product). mlacc's axes are `dp` (data parallel:
   the batch is split) and `tp` (tensor parallel: heads are split); tp past a
-  layer's KV heads is `tp_kv` x `tp_q` in a mesh of its own (passes/shard.py).
+  layer's KV heads is `tp_kv` x `tp_q` in a mesh of its own (passes/shard.py), and
+  a MoE layer whose experts spread over tp GPUs too has `@node_epE(dp, ep, tp)`:
+  `ep` the tp GPUs' share of expert parallelism (each holds other experts), `tp`
+  the rest (each holds part of every expert's width).
 - `#mesh.sharding<@node, [(dp), (), (tp), ()]>`: for each axis of a tensor, the
   mesh axes it is split over (`()`: that axis is whole on every device). The
   `shard` pass puts one on every op that defines a per-device tensor
@@ -54,6 +57,9 @@ SHARDING_KEY = "mesh.sharding"
 
 TP, DP = "tp", "dp"
 """mlacc's mesh axes: tensor parallel (heads split) and data parallel (batch split)."""
+EP = "ep"
+"""Expert parallel: in a MoE layer's mesh, the part of each dp group's tp GPUs over which the experts spread (the
+rest of tp splits each expert's width); with dp, the experts spread over dp x ep GPUs in all."""
 TP_KV, TP_Q = "tp_kv", "tp_q"
 """tp past a layer's KV heads, as two axes (a tensor may be split over an axis only once): `tp_kv` picks the KV
 head, `tp_q` the share of that head's query heads; tensors of the KV head are copied along `tp_q`."""

@@ -70,6 +70,11 @@ def _print_ir(module: ModuleOp) -> str:
     return out.getvalue() + "\n"
 
 
+def _check_ep(args: argparse.Namespace) -> None:
+    if args.ep is not None and args.tp * args.dp == 1 and getattr(args, "layout", None) is None:
+        raise UsageError("--ep spreads a MoE layer's experts over the GPUs of --tp and --dp: give them too")
+
+
 def compile_command(args: argparse.Namespace) -> tuple[str, int]:
     module = _load(args)
     scheme = args.scheme or DEFAULT_SCHEME
@@ -83,8 +88,8 @@ def compile_command(args: argparse.Namespace) -> tuple[str, int]:
 
         if args.emit is not None or args.hw is not None or args.set:
             raise UsageError("--counts prints hardware-independent counts: it takes no --emit, --hw or --set")
-        if args.tp * args.dp > 1:
-            raise UsageError("--counts prints one unsharded layer's counts: it takes no --tp or --dp")
+        if args.tp * args.dp > 1 or args.ep is not None:
+            raise UsageError("--counts prints one unsharded layer's counts: it takes no --tp, --dp or --ep")
         lowered = compile_to(module, "la")
         if args.scheme is not None:
             return format_ops(account_module(compile_to(lowered, "absorbed", args.scheme))), 0
@@ -99,10 +104,11 @@ def compile_command(args: argparse.Namespace) -> tuple[str, int]:
     target = _targets([args.hw or DEFAULT_HARDWARE], args.set, one=True)[0] if needs_hardware else None
     if target is not None:
         attach_target(module, target)
-    if args.emit == "mlir" and args.tp * args.dp > 1:
-        raise UsageError("--emit mlir lowers one device's unsharded layer: it takes no --tp or --dp")
+    if args.emit == "mlir" and (args.tp * args.dp > 1 or args.ep is not None):
+        raise UsageError("--emit mlir lowers one device's unsharded layer: it takes no --tp, --dp or --ep")
+    _check_ep(args)
     if args.emit is not None:
-        return _print_ir(compile_to(module, args.emit, scheme, tp=args.tp, dp=args.dp)), 0
+        return _print_ir(compile_to(module, args.emit, scheme, tp=args.tp, dp=args.dp, ep=args.ep)), 0
     assert target is not None
     from mlacc.estimates import format_json, format_text
     from mlacc.pipeline import estimate
@@ -117,9 +123,11 @@ def compile_command(args: argparse.Namespace) -> tuple[str, int]:
                 f"--layout auto needs a node of several GPUs ([interconnect] devices), such as h200x8; "
                 f"'{target.target_name.data}' has one"
             )
-        results = estimate(module, args.scheme, layout="auto", memory_utilization=args.memory_utilization)
+        results = estimate(module, args.scheme, layout="auto", memory_utilization=args.memory_utilization, ep=args.ep)
     else:
-        results = estimate(module, args.scheme, args.tp, args.dp, memory_utilization=args.memory_utilization)
+        results = estimate(
+            module, args.scheme, args.tp, args.dp, memory_utilization=args.memory_utilization, ep=args.ep
+        )
     if args.trace:
         from mlacc.trace import format_trace
 
@@ -205,6 +213,13 @@ def _add_parallelism(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--dp", type=_devices, default=1, metavar="M", help="data parallel over M GPUs: batch split (default 1)"
+    )
+    group.add_argument(
+        "--ep",
+        type=_devices,
+        metavar="E",
+        help="expert parallel: a MoE layer's experts spread over E of the tp x dp GPUs, dp times a divisor of tp "
+        "(default: dp)",
     )
     group.add_argument(
         "--layout",
@@ -322,6 +337,7 @@ def compare_command(args: argparse.Namespace) -> tuple[str, int]:
     from mlacc.estimates import format_compare, format_compare_json
     from mlacc.pipeline import estimate
 
+    _check_ep(args)
     per_hardware = {}
     for target in _targets(names, args.set, one=False):
         module = _load_files(args)
@@ -329,7 +345,7 @@ def compare_command(args: argparse.Namespace) -> tuple[str, int]:
             _check_baseline(module, args.baseline, args.file)
         attach_target(module, target)
         per_hardware[target.target_name.data] = estimate(
-            module, None, args.tp, args.dp, memory_utilization=args.memory_utilization
+            module, None, args.tp, args.dp, memory_utilization=args.memory_utilization, ep=args.ep
         )
     if args.format == "json":
         return format_compare_json(per_hardware, args.baseline), 0

@@ -25,7 +25,7 @@ from mlacc.units import si
 from mlacc.whole_model import SCOPE, WHOLE_SCOPE, ModelTotals, RestOfModel, model_totals
 from mlacc.whole_step import whole_steps
 from passes.accounting import account
-from passes.shard import DP_KEY, KV_REPLICAS_KEY, TP_KEY
+from passes.shard import DP_KEY, EP_KEY, KV_REPLICAS_KEY, TP_KEY
 
 DEFAULT_HARDWARE = "h100"
 
@@ -88,6 +88,8 @@ class LayerResult:
     dp: int = 1
     """The device mesh the layer was sharded over (`shard`): then every figure is one GPU's, and `batch` the
     workload's (batch / dp sequences per GPU)."""
+    ep: int | None = None
+    """GPUs a MoE layer's experts spread over, in a sharded file that holds experts (`mesh.ep`); None elsewhere."""
     kv_head_replicas: int = 1
     """GPUs holding a copy of each KV head, where tp passes the layer's KV heads (its KV bytes stop falling)."""
     layouts: list[LayerResult] = field(default_factory=lambda: [])
@@ -126,6 +128,8 @@ class LayerResult:
             rest=self.rest,
             tp=self.tp,
             memory_utilization=self.memory_utilization,
+            dp=self.dp,
+            ep=self.ep,
         )
 
     @property
@@ -168,6 +172,8 @@ class LayerResult:
             out["kernels"] = dict(self.kernels)
         if self.devices > 1:
             out["tp"], out["dp"] = self.tp, self.dp
+            if self.ep is not None:
+                out["ep"] = self.ep
             # max_batch is one GPU's; the node holds dp groups of sequences (tp ranks share theirs).
             out["max_batch_node"] = self.model.max_batch * self.dp
             if self.kv_head_replicas > 1:
@@ -257,7 +263,7 @@ def layer_result(function: func.FuncOp, target: TargetAttr, memory_utilization: 
     cycles = function.attributes["sched.cycles"]
     assert isinstance(cycles, FloatAttr)
     clock = function.attributes.get("sched.clock_hz")
-    tp, dp, replicas = (function.attributes.get(key) for key in (TP_KEY, DP_KEY, KV_REPLICAS_KEY))
+    tp, dp, ep, replicas = (function.attributes.get(key) for key in (TP_KEY, DP_KEY, EP_KEY, KV_REPLICAS_KEY))
     w = counts.workload
     return LayerResult(
         layer=counts.layer,
@@ -288,6 +294,7 @@ def layer_result(function: func.FuncOp, target: TargetAttr, memory_utilization: 
         tp=tp.value.data if isinstance(tp, IntegerAttr) else 1,
         kv_head_replicas=replicas.value.data if isinstance(replicas, IntegerAttr) else 1,
         dp=dp.value.data if isinstance(dp, IntegerAttr) else 1,
+        ep=ep.value.data if isinstance(ep, IntegerAttr) else None,
         schedule=function,
         clock_hz=clock.value.data if isinstance(clock, FloatAttr) else None,
         kernels=target.kernel_libraries(),
@@ -337,7 +344,7 @@ def format_text(results: list[LayerResult], target: TargetAttr, defaulted: bool)
             out.append(f"  layout chosen by --layout auto ({how}): {tried}")
         if r.devices > 1:
             out.append(
-                f"  sharded over tp {r.tp} x dp {r.dp} = {r.devices} GPUs: every figure is one GPU's "
+                f"  sharded over tp {r.tp} x dp {r.dp} = {r.devices} GPUs{_experts_over(r)}: every figure is one GPU's "
                 f"({r.batch // r.dp} sequences, its part of the {_split_over(r)}; "
                 "collectives on the interconnect)"
             )
@@ -396,7 +403,12 @@ def _split_over(r: LayerResult) -> str:
     """What tp (and, for a MoE layer, dp) splits of a sharded layer, in the report's words."""
     if r.kind not in FFN_KINDS:
         return "heads"
-    return "width and experts" if r.kind == "moe" and r.dp > 1 else "width"
+    return "width and experts" if r.kind == "moe" and (r.ep or r.dp) > 1 else "width"
+
+
+def _experts_over(r: LayerResult) -> str:
+    """In a file that holds experts: how many GPUs they spread over (expert parallelism, `--ep`)."""
+    return "" if r.ep is None else f", ep {r.ep}"
 
 
 def _ffn_model_lines(r: LayerResult) -> list[str]:

@@ -25,13 +25,14 @@ if TYPE_CHECKING:
 STAGES: tuple[tuple[str, str], ...] = (
     ("la", "lower-attn"),
     ("absorbed", "absorb{{scheme={scheme}}}"),
-    ("sharded", "shard{{tp={tp} dp={dp}}}"),
+    ("sharded", "shard{{tp={tp} dp={dp}{ep}}}"),
     ("tiled", "tile"),
     ("placed", "place"),
     ("sched", "schedule"),
 )
 """(stage name, pass that produces it, with its options), in pipeline order; the frontend produces stage `attn`.
-`shard` runs only when tp x dp > 1: on one device the pipeline (and every output) is what it was without it."""
+`shard` runs only when tp x dp > 1: on one device the pipeline (and every output) is what it was without it; its
+`ep` option is written only when given."""
 
 LOWERINGS: tuple[tuple[str, str, str], ...] = (("mlir", "absorbed", "convert-la-to-linalg"),)
 """(stage name, the stage it branches off after, pass that produces it): stages that leave mlacc's dialects for
@@ -45,18 +46,20 @@ HARDWARE_STAGES: tuple[str, ...] = ("tiled", "placed", "sched")
 DEFAULT_SCHEME = "auto"
 
 
-def pipeline_spec(until: str, scheme: str = DEFAULT_SCHEME, tp: int = 1, dp: int = 1, start: str = "attn") -> str:
+def pipeline_spec(
+    until: str, scheme: str = DEFAULT_SCHEME, tp: int = 1, dp: int = 1, start: str = "attn", ep: int | None = None
+) -> str:
     """The pass pipeline that turns stage `start` (`attn` or a later one) into stage `until`, with MLA run as
-    `scheme`, over tp x dp devices."""
+    `scheme`, over tp x dp devices (a MoE layer's experts over `ep` of them; None: over dp)."""
     for stage, after, lowering in LOWERINGS:
         if until == stage:
-            return ",".join(filter(None, (pipeline_spec(after, scheme, tp, dp, start), lowering)))
+            return ",".join(filter(None, (pipeline_spec(after, scheme, tp, dp, start, ep), lowering)))
     names = [stage for stage, _ in STAGES]
     if until not in names:
         return ""
     first = names.index(start) + 1 if start in names else 0
     return ",".join(
-        spec.format(scheme=scheme, tp=tp, dp=dp)
+        spec.format(scheme=scheme, tp=tp, dp=dp, ep=f" ep={ep}" if ep is not None else "")
         for stage, spec in STAGES[first : names.index(until) + 1]
         if stage != "sharded" or tp * dp > 1
     )
@@ -86,6 +89,7 @@ def compile_to(
     dp: int = 1,
     start: str = "attn",
     verify_each: bool = True,
+    ep: int | None = None,
 ) -> ModuleOp:
     """Runs the pipeline in place on `module`, which is at stage `start`, up to stage `until`, verifying after each
     pass (or, with `verify_each` off, once at the end: what `estimate` needs, at a fifth less time)."""
@@ -97,7 +101,7 @@ def compile_to(
     def check(_prev: ModulePass | None, m: ModuleOp, _next: ModulePass | None) -> None:
         verify_module(m)
 
-    spec = pipeline_spec(until, scheme, tp, dp, start)
+    spec = pipeline_spec(until, scheme, tp, dp, start, ep)
     if spec:
         pipeline = PassPipeline.parse_spec(get_all_passes(), spec, callback=check if verify_each else None)
         pipeline.apply(ctx or make_context(), module)
@@ -113,6 +117,7 @@ def estimate(
     dp: int = 1,
     layout: str = "fixed",
     memory_utilization: float | None = None,
+    ep: int | None = None,
 ) -> list[LayerResult]:
     """Estimates of every layer function of an `attn` module on its `hw.target`: the one function every command
     (compile, compare, validate, the sweep's IR path, the benchmarks) turns a module into estimates with.
@@ -126,7 +131,8 @@ def estimate(
     result in its `layouts`. Under dp each GPU runs batch / dp sequences, under tp all of them with its part of
     the heads, so one step's time is comparable across layouts: the node's tokens per step are the same.
     `memory_utilization` is the share of each GPU's memory the whole model's capacity figures count
-    (mlacc/whole_model.py; None: its default)."""
+    (mlacc/whole_model.py; None: its default). `ep` spreads MoE layers' experts over that many GPUs (None: over
+    the dp GPUs; passes/shard.py)."""
     from dialects.hw import module_target
 
     target = module_target(module)
@@ -134,7 +140,7 @@ def estimate(
     lowered = compile_to(module, "la")
     one_device: dict[str, list[func.FuncOp]] = {}
     if layout == "fixed":
-        return _estimate(lowered, target, scheme, tp, dp, one_device, memory_utilization)
+        return _estimate(lowered, target, scheme, tp, dp, one_device, memory_utilization, ep)
     from costmodel import Machine
     from passes.shard import ShardError
 
@@ -143,7 +149,7 @@ def estimate(
     refusals: list[ShardError] = []
     for tp in (d for d in range(1, devices + 1) if devices % d == 0):
         try:
-            per_layout.append(_estimate(lowered, target, scheme, tp, devices // tp, one_device, memory_utilization))
+            per_layout.append(_estimate(lowered, target, scheme, tp, devices // tp, one_device, memory_utilization, ep))
         except ShardError as refusal:
             refusals.append(refusal)
     if not per_layout:
@@ -164,6 +170,7 @@ def _estimate(
     dp: int,
     one_device: dict[str, list[func.FuncOp]],
     memory_utilization: float | None = None,
+    ep: int | None = None,
 ) -> list[LayerResult]:
     """`estimate` of the `la` module `lowered` on one layout; `one_device` keeps each scheme's one-device schedule
     that `auto` picks on, for the other layouts of the same module."""
@@ -179,7 +186,7 @@ def _estimate(
     choosing = scheme in (None, "auto") and mla
     # Without an MLA layer every scheme leaves the module as it is: one schedule says it all.
     schemes = SCHEMES if choosing else (scheme if scheme not in (None, "auto") else SCHEMES[0],)
-    scheduled = {s: _scheduled(lowered, s, tp, dp) for s in schemes}
+    scheduled = {s: _scheduled(lowered, s, tp, dp, ep) for s in schemes}
     if choosing and not one_device:
         one_device.update(scheduled if tp * dp == 1 else {s: _scheduled(lowered, s, 1, 1) for s in SCHEMES})
     machine = Machine.of(target)
@@ -200,10 +207,10 @@ def _estimate(
     return results
 
 
-def _scheduled(lowered: ModuleOp, scheme: str, tp: int, dp: int) -> list[func.FuncOp]:
+def _scheduled(lowered: ModuleOp, scheme: str, tp: int, dp: int, ep: int | None = None) -> list[func.FuncOp]:
     """The layer functions of a copy of the `la` module under one concrete scheme, sharded when tp x dp > 1, then
     tiled, placed and scheduled."""
     from xdsl.dialects import func
 
-    module = compile_to(lowered.clone(), "sched", scheme, tp=tp, dp=dp, start="la", verify_each=False)
+    module = compile_to(lowered.clone(), "sched", scheme, tp=tp, dp=dp, start="la", verify_each=False, ep=ep)
     return [f for f in module.ops if isinstance(f, func.FuncOp)]

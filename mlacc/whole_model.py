@@ -10,8 +10,9 @@ batch, which gives the largest batch that fits at the workload's context in
 closed form. Where the layer also says what the rest of the model is
 (`#attn.model`: vocabulary, MLP, experts), every weight counts: the model's
 parameters by part, its weights, one GPU's share of them under tensor
-parallelism (as vLLM shards them), and the memory a serving engine leaves
-for them (`memory_utilization`, vLLM's gpu_memory_utilization).
+parallelism (as vLLM shards them; the routed experts under expert
+parallelism, spread over the tp x dp GPUs), and the memory a serving engine
+leaves for them (`memory_utilization`, vLLM's gpu_memory_utilization).
 """
 
 from __future__ import annotations
@@ -52,13 +53,35 @@ class ModelParams:
     def total(self) -> int:
         return sum(asdict(self).values())
 
-    def per_gpu(self, tp: int, d_model: int, vocab: int) -> int:
+    def per_gpu(self, tp: int, d_model: int, vocab: int, routed: tuple[int, int] | None = None) -> int:
         """One GPU's parameters under tensor parallelism over `tp` GPUs, attention left out (its share is the
         sharded IR's): the MLPs and experts split their width, the vocabulary-parallel embeddings and LM head
-        their rows (as vLLM shards them), and the norms and router gates are replicated."""
-        split = -(-(self.mlp + self.routed_experts + self.shared_experts + self.mtp) // tp)
+        their rows (as vLLM shards them), and the norms and router gates are replicated. Under expert
+        parallelism `routed` is (every routed expert's parameters, the MoE layers' and the MTP modules', one
+        GPU's share of them: `routed_per_gpu`); the rest splits over tp."""
+        whole, mine = routed if routed is not None else (0, 0)
+        split = -(-(self.mlp + self.routed_experts + self.shared_experts + self.mtp - whole) // tp) + mine
         rows = -(-vocab // tp) * d_model
         return split + rows * ((self.embeddings > 0) + (self.lm_head > 0)) + self.norms + self.router
+
+
+def routed_per_gpu(
+    model: dict[str, int], layers: int, d_model: int, tp: int, dp: int, ep: int | None
+) -> tuple[int, int]:
+    """(every routed expert's parameters, in the MoE layers and the MTP modules; the most one GPU holds of them)
+    when a model's MoE layers run on tp x dp GPUs with their experts spread over `ep` of them (None: over the dp
+    GPUs, passes/shard.py): ceil(experts / ep) experts on each GPU, each split in tp x dp / ep parts of its width
+    (rounded up: a config read directly need not divide evenly)."""
+    experts = model["experts"]
+    if not experts:
+        return 0, 0
+    spread = ep or dp
+    matrices = 3 if model["gated"] else 2
+    modules = layers - model["dense_layers"] + model["mtp_layers"]
+    width = model["expert_width"]
+    whole = modules * experts * matrices * d_model * width
+    mine = modules * -(-experts // spread) * matrices * d_model * -(-width // (tp * dp // spread))
+    return whole, mine
 
 
 def model_params(model: dict[str, int], layers: int, d_model: int, attention_per_layer: int) -> ModelParams:
@@ -175,12 +198,16 @@ class RestOfModel:
     element_bytes: int
 
 
-def rest_bytes_per_gpu(rest: RestOfModel | None, layers: int, tp: int) -> int:
-    """The bytes one GPU holds of every weight but the attention layers' (0 where the layer says no more)."""
+def rest_bytes_per_gpu(rest: RestOfModel | None, layers: int, tp: int, dp: int = 1, ep: int | None = None) -> int:
+    """The bytes one GPU holds of every weight but the attention layers' (0 where the layer says no more), under
+    tp x dp with a MoE model's experts spread over `ep` GPUs (None: over dp; expert parallelism where that is
+    more than one GPU)."""
     if rest is None:
         return 0
     params = model_params(rest.fields, layers, rest.d_model, rest.attention_params)
-    return params.per_gpu(tp, rest.d_model, rest.fields["vocab"]) * rest.element_bytes
+    parallel = (ep or dp) > 1
+    routed = routed_per_gpu(rest.fields, layers, rest.d_model, tp, dp, ep) if parallel else None
+    return params.per_gpu(tp, rest.d_model, rest.fields["vocab"], routed) * rest.element_bytes
 
 
 def utilization_of(rest: RestOfModel | None, memory_utilization: float | None) -> float:
@@ -207,10 +234,13 @@ def model_totals(
     rest: RestOfModel | None = None,
     tp: int = 1,
     memory_utilization: float | None = None,
+    dp: int = 1,
+    ep: int | None = None,
 ) -> ModelTotals:
     """One layer's figures for one step -> the model's (`batch` sequences, caches after the step). With `rest`,
-    every weight of the model counts; `memory_utilization` (default: `DEFAULT_MEMORY_UTILIZATION` for a whole
-    model, 1 for attention alone) is the share of `capacity_bytes` that holds them."""
+    every weight of the model counts, one GPU's share under tp x dp (the experts spread over `ep` GPUs; None: dp);
+    `memory_utilization` (default: `DEFAULT_MEMORY_UTILIZATION` for a whole model, 1 for attention alone) is the
+    share of `capacity_bytes` that holds them."""
     kv_per_sequence = kv_cache_bytes // batch
     activations_per_sequence = -(-activation_bytes // batch)
     params, whole_weights = None, weight_bytes * layers
@@ -219,7 +249,7 @@ def model_totals(
         # the IR's) and its share of the rest.
         params = model_params(rest.fields, layers, rest.d_model, rest.attention_params)
         whole_weights = params.total * rest.element_bytes
-    other = rest_bytes_per_gpu(rest, layers, tp)
+    other = rest_bytes_per_gpu(rest, layers, tp, dp, ep)
     utilization = utilization_of(rest, memory_utilization)
     usable = int(capacity_bytes * utilization)
     return ModelTotals(

@@ -24,14 +24,25 @@ on weight names, as absorb's rewrites are:
   A mesh splits a tensor over an axis once, so such a function's mesh,
   `@node_kvK(dp, tp_kv = K, tp_q = tp / K)`, has two axes for tp: `tp_kv`
   picks the KV head, `tp_q` the share of its query heads.
-- MLP and MoE layers (`f`, the MLP's and each expert's width): tp splits the
-  width (an error unless tp divides it), as vLLM does; the router, dispatch and
-  combine are replicated. dp splits their batch. A MoE layer under dp is also
-  expert parallel over the dp axis (ep = dp, as DeepSeek's DP attention with EP
-  MoE): each device holds experts / dp of the experts (an error unless dp
-  divides them) and computes ceil(active / dp) of the experts that receive
-  tokens (`a`), the step's rows sent to them by a `mesh.all_to_all` after the
-  dispatch and brought back by another before the combine.
+- MLP and MoE layers (`f`, the MLP's and each expert's width) run on all tp x dp
+  devices: dp splits their batch, tp an MLP's width (an error unless tp divides
+  it), as vLLM does; the router, dispatch and combine are replicated.
+- Expert parallelism (`ep`, `shard{ep=E}`; default E = dp): a MoE layer spreads
+  its experts (`a`, the experts that receive tokens, and the `of` experts each
+  device holds: experts / E, an error unless E divides them) over E devices, as
+  vLLM's and SGLang's expert parallelism does: over the dp groups and over a
+  share E / dp of each group's tp devices, so E is dp times a divisor of tp. The
+  rest of tp, tp x dp / E, splits each expert's width; the shared experts, every
+  token's, split their width over all tp. With E = dp (DeepSeek's DP attention
+  with EP MoE) the mesh is `@node(dp, tp)`; past it the function's mesh is
+  `@node_epE(dp, ep = E / dp, tp = tp x dp / E)`, whose `ep` axis splits the
+  experts and whose `tp` axis splits each expert's width. Each device computes
+  ceil(active / E) of the experts that receive tokens. Over dp, tokens live on
+  their group: a `mesh.all_to_all` over dp sends the rows to the groups that
+  hold their experts after the dispatch and brings the outputs back before the
+  combine. Over `ep` every device holds its group's tokens already: each picks
+  its experts' rows locally, and the combine leaves a partial sum over `ep`
+  (the experts the device does not hold), reduced with the width's.
 - Partial sums: an einsum that sums over a split letter (the output projection,
   `W_O` summing over heads; an MLP's down projection, over its width) leaves
   each device a partial sum, so a `mesh.all_reduce` over tp follows it
@@ -46,20 +57,23 @@ on weight names, as absorb's rewrites are:
   holds every sequence's hidden state. The reduce-scatter back belongs to the
   MLP's step and is not counted here. `gather=false` models an MLP that is data
   parallel too (no collective). MLP and MoE layers never gather: their tokens
-  stay on their dp rank.
+  stay on their dp rank; and in a module with MLP/MoE layers (a whole model)
+  attention layers do not gather either, for the layers after them keep each dp
+  group's tokens.
 
-Refusals (`layout_factors`, `node_problem`) are read from the layer's sizes alone,
+Refusals (`layout_factors`, `ffn_split`, `node_problem`, `ep_problem`) are read from the layer's sizes alone,
 in the user's words, so that a sweep can skip a point before lowering it.
 
 The module gets `mesh.mesh @node(dp = M, tp = N)`; each function keeps `mesh.tp`
-and `mesh.dp`, and every op that defines or stores a tensor gets its
+and `mesh.dp` (and `mesh.ep` in a module that holds experts), and every op that defines or stores a tensor gets its
 `#mesh.sharding`. The sharded functions still compute their part of the same
 function (only types change; the interpreter could run one device's part).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from math import prod
 
 from xdsl.context import Context
 from xdsl.dialects import func
@@ -82,6 +96,7 @@ from dialects import la
 from dialects.attn_rules import FFN_KINDS
 from dialects.mesh import (
     DP,
+    EP,
     SHARDING_KEY,
     TP,
     TP_KV,
@@ -97,6 +112,8 @@ from dialects.mesh import (
 MESH_NAME = "node"
 TP_KEY, DP_KEY = "mesh.tp", "mesh.dp"
 """The function attributes that keep the layout a function was sharded for."""
+EP_KEY = "mesh.ep"
+"""On every function of a module that holds experts, sharded: the GPUs a MoE layer's experts spread over."""
 KV_REPLICAS_KEY = "mesh.kv_head_replicas"
 """On a function whose tp passes its KV heads: how many GPUs hold a copy of each KV head."""
 
@@ -204,30 +221,6 @@ def layout_factors(
     return factors
 
 
-def ffn_layout_factors(
-    layer: str, widths: list[int], batch: int | None, experts: int | None, tp: int, dp: int
-) -> dict[str, int]:
-    """`layout_factors` of an MLP or MoE layer (`experts`: None for an MLP) whose contractions are `widths` wide
-    (`f`): tp splits the width; dp the batch and a MoE layer's experts."""
-    factors = layout_factors(layer, None, None, batch, 1, dp)
-    if experts is not None and dp > 1:
-        if experts % dp:
-            raise LayoutError(
-                f"layer '{layer}' has {experts} experts, which dp {dp} does not divide: under dp a MoE layer's "
-                f"experts are spread over the dp GPUs (expert parallelism), so dp must divide them"
-            )
-        factors["a"] = dp
-    if tp > 1:
-        for width in widths:
-            if width % tp:
-                raise LayoutError(
-                    f"layer '{layer}' is {width} wide, which tp {tp} does not divide: tp must divide an MLP's (and "
-                    f"each expert's) width"
-                )
-        factors["f"] = tp
-    return factors
-
-
 def kv_head_replicas(kv_heads: int | None, tp: int) -> int:
     """GPUs that hold a copy of each KV head (its cache and K/V weights): tp / kv_heads past the KV heads, else 1."""
     return tp // kv_heads if kv_heads is not None and kv_heads < tp else 1
@@ -243,142 +236,276 @@ def node_problem(tp: int, dp: int, devices: int, node: str) -> str | None:
     return None
 
 
+def ep_choices(tp: int, dp: int) -> list[int]:
+    """The expert-parallel sizes a tp x dp layout takes: dp times each divisor of tp."""
+    return [dp * k for k in range(1, tp + 1) if tp % k == 0]
+
+
+def ep_problem(tp: int, dp: int, ep: int | None) -> str | None:
+    """Why `ep` cannot spread a MoE layer's experts over a tp x dp layout, or None. The MoE layers run on the GPUs
+    the attention runs on: the experts spread over every dp group alike and over a share of each group's tp GPUs,
+    so ep is dp times a divisor of tp (None: ep = dp, the default)."""
+    if ep is None or ep in ep_choices(tp, dp):
+        return None
+    choices = ", ".join(str(e) for e in ep_choices(tp, dp))
+    return (
+        f"ep {ep} does not fit tp {tp} x dp {dp}: the experts spread over the {tp * dp} GPUs that run the model, every "
+        f"dp group alike, so ep must be dp times a divisor of tp (here {choices})"
+    )
+
+
+@dataclass(frozen=True)
+class Split:
+    """How one function's index letters split over its mesh: `over`, letter -> the mesh axes it is split over (axes
+    of one device left out); `expert_over`, the letters split otherwise in a term of the experts that receive tokens
+    (`a`): under expert parallelism over tp GPUs, an expert's width (`f`) splits over the rest of tp only."""
+
+    mesh: str
+    axes: tuple[tuple[str, int], ...]
+    over: dict[str, tuple[str, ...]]
+    expert_over: dict[str, tuple[str, ...]] = field(default_factory=lambda: {})
+
+    def axes_of(self, letter: str, term: str) -> tuple[str, ...]:
+        if "a" in term and letter in self.expert_over:
+            return self.expert_over[letter]
+        return self.over.get(letter, ())
+
+    def parts(self, letter: str, term: str) -> int:
+        sizes = dict(self.axes)
+        return prod(sizes[axis] for axis in self.axes_of(letter, term))
+
+    def splits(self, term: str) -> bool:
+        """Whether a tensor whose axes are `term` is split at all."""
+        return any(self.axes_of(letter, term) for letter in term)
+
+
+def _only(axes: list[tuple[str, int]]) -> tuple[str, ...]:
+    return tuple(axis for axis, size in axes if size > 1)
+
+
+def attention_split(factors: dict[str, int], tp: int, dp: int) -> Split:
+    """The split of an attention layer whose letters `layout_factors` cut: `@node(dp, tp)`, or past the KV heads
+    `@node_kvK(dp, tp_kv = K, tp_q)` (a mesh splits a tensor over an axis only once: `tp_kv` picks the KV head,
+    `tp_q` the share of its query heads; the KV head's tensors are whole along `tp_q`, copied)."""
+    if "r" in factors:
+        kv = factors["g"]
+        axes = ((DP, dp), (TP_KV, kv), (TP_Q, factors["r"]))
+        name, over = f"{MESH_NAME}_kv{kv}", {"b": _only([(DP, dp)]), "g": _only([(TP_KV, kv)]), "r": (TP_Q,)}
+        return Split(name, axes, {k: v for k, v in over.items() if v})
+    axes = ((DP, dp), (TP, tp))
+    named = {"b": DP, "h": TP, "g": TP}
+    return Split(MESH_NAME, axes, {letter: (named[letter],) for letter in factors})
+
+
+def ffn_split(
+    layer: str,
+    batch: int | None,
+    widths: list[int],
+    expert_widths: list[int],
+    experts: int | None,
+    tp: int,
+    dp: int,
+    ep: int | None = None,
+) -> Split:
+    """The split of an MLP or MoE layer (`experts`: None for an MLP) whose dense contractions are `widths` wide and
+    whose experts `expert_widths` (`f`). The layer runs on all tp x dp GPUs: dp splits its batch, an MLP's width
+    splits over tp. A MoE layer spreads its experts over `ep` GPUs (None: ep = dp): over the dp groups and over a
+    share ep / dp of each group's tp GPUs (the mesh's `ep` axis), the rest of tp splitting each expert's width,
+    every shared expert's width split over all tp. Raises `LayoutError` for a layout the layer cannot take."""
+    layout_factors(layer, None, None, batch, 1, dp)  # dp must divide the batch
+    problem = ep_problem(tp, dp, ep) if experts is not None else None
+    if problem is not None:
+        raise LayoutError(problem)
+    spread = (ep or dp) if experts is not None else dp
+    share = spread // dp  # the tp GPUs' share of expert parallelism (the mesh's `ep`)
+    if experts is not None and spread > 1 and experts % spread:
+        if ep is None:
+            raise LayoutError(
+                f"layer '{layer}' has {experts} experts, which dp {dp} does not divide: under dp a MoE layer's "
+                f"experts are spread over the dp GPUs (expert parallelism), so dp must divide them"
+            )
+        raise LayoutError(
+            f"layer '{layer}' has {experts} experts, which ep {ep} does not divide: ep must divide the experts"
+        )
+    for width in [*widths, *(expert_widths if share == 1 else [])]:
+        if width % tp:
+            raise LayoutError(
+                f"layer '{layer}' is {width} wide, which tp {tp} does not divide: tp must divide an MLP's (and "
+                f"each expert's) width"
+            )
+    rest = tp // share
+    for width in expert_widths if share > 1 else []:
+        if width % rest:
+            raise LayoutError(
+                f"layer '{layer}' has experts {width} wide, which the {rest} GPUs splitting each expert (tp {tp} x "
+                f"dp {dp} / ep {ep}) do not divide"
+            )
+    if share == 1:
+        axes = ((DP, dp), (TP, tp))
+        over = {"b": _only([(DP, dp)]), "f": _only([(TP, tp)])}
+        if experts is not None:
+            over["a"] = _only([(DP, dp)])
+        return Split(MESH_NAME, axes, {k: v for k, v in over.items() if v})
+    axes = ((DP, dp), (EP, share), (TP, rest))
+    over = {
+        "b": _only([(DP, dp)]),
+        "a": _only([(DP, dp), (EP, share)]),
+        "f": _only([(EP, share), (TP, rest)]),
+    }
+    return Split(f"{MESH_NAME}_ep{spread}", axes, {k: v for k, v in over.items() if v}, {"f": _only([(TP, rest)])})
+
+
 def layer_name(function: func.FuncOp) -> str:
     layer = function.attributes.get("attn.layer")
     return layer.data if isinstance(layer, StringAttr) else function.sym_name.data
 
 
-def split_factors(function: func.FuncOp, tp: int, dp: int) -> dict[str, int]:
-    """Index letter -> how many parts it is cut into (letters not named are whole on every device)."""
+def function_split(function: func.FuncOp, tp: int, dp: int, ep: int | None = None) -> Split:
+    """How the function's letters split under tp x dp (and a MoE layer's experts over ep)."""
     kind = function.attributes.get("attn.kind")
-    if isinstance(kind, StringAttr) and kind.data in FFN_KINDS:
-        widths = [
-            op.index_sizes()["f"]
-            for op in function.body.walk()
-            if isinstance(op, la.ContractionOp) and "f" in op.index_sizes()
-        ]
-        try:
-            experts = _extent(function, "x") if kind.data == "moe" else None
-            return ffn_layout_factors(layer_name(function), widths, _extent(function, "b"), experts, tp, dp)
-        except LayoutError as refusal:
-            raise ShardError(function.location, str(refusal)) from None
-    kv_heads = _extent(function, "g")
-    heads = _extent(function, "h") if kv_heads is None else kv_heads * (_extent(function, "r") or 1)
     try:
-        return layout_factors(layer_name(function), heads, kv_heads, _extent(function, "b"), tp, dp)
+        if isinstance(kind, StringAttr) and kind.data in FFN_KINDS:
+            contractions = [op for op in function.body.walk() if isinstance(op, la.ContractionOp)]
+            widths = [op.index_sizes()["f"] for op in contractions if "f" in op.index_sizes()]
+            expert = [op.index_sizes()["f"] for op in contractions if {"f", "a"} <= set(op.index_sizes())]
+            dense = [w for op, w in zip((o for o in contractions if "f" in o.index_sizes()), widths, strict=True)
+                     if "a" not in op.index_sizes()]  # fmt: skip
+            experts = _extent(function, "x") if kind.data == "moe" else None
+            return ffn_split(layer_name(function), _extent(function, "b"), dense, expert, experts, tp, dp, ep)
+        kv_heads = _extent(function, "g")
+        heads = _extent(function, "h") if kv_heads is None else kv_heads * (_extent(function, "r") or 1)
+        factors = layout_factors(layer_name(function), heads, kv_heads, _extent(function, "b"), tp, dp)
+        return attention_split(factors, tp, dp)
     except LayoutError as refusal:
         raise ShardError(function.location, str(refusal)) from None
 
 
-def mesh_axes(factors: dict[str, int]) -> dict[str, str]:
-    """Index letter -> the mesh axis it is split over. Past the KV heads, tp is two axes, as a mesh can split a
-    tensor over an axis only once: `tp_kv` picks the KV head, `tp_q` the share of its query heads (the KV head's
-    tensors are whole along `tp_q`: copied)."""
-    if "r" in factors:
-        return {"b": DP, "g": TP_KV, "r": TP_Q}
-    return {"b": DP, "h": TP, "g": TP, "f": TP, "a": DP}
-
-
-def mesh_of(factors: dict[str, int], tp: int, dp: int) -> tuple[str, list[tuple[str, int]]]:
-    """The mesh a function's factors split over: `@node(dp, tp)`, or `@node_kvK(dp, tp_kv = K, tp_q)`."""
-    if "r" in factors:
-        kv = factors["g"]
-        return f"{MESH_NAME}_kv{kv}", [(DP, dp), (TP_KV, kv), (TP_Q, factors["r"])]
-    return MESH_NAME, [(DP, dp), (TP, tp)]
-
-
-def _per_device(ty: TensorType[Attribute], term: str, factors: dict[str, int]) -> TensorType[Attribute]:
+def _per_device(ty: TensorType[Attribute], term: str, split: Split) -> TensorType[Attribute]:
     # Rounded up: the experts that receive tokens (`a`) need not divide evenly; every other split letter does.
-    shape = [-(-size // factors.get(letter, 1)) for size, letter in zip(ty.get_shape(), term, strict=True)]
+    shape = [-(-size // split.parts(letter, term)) for size, letter in zip(ty.get_shape(), term, strict=True)]
     return TensorType(ty.element_type, shape)
 
 
-def _sharding(mesh: str, term: str | None, rank: int, factors: dict[str, int]) -> ShardingAttr:
+def _sharding(split: Split, term: str | None, rank: int) -> ShardingAttr:
     if term is None:
-        return ShardingAttr(mesh, [[] for _ in range(rank)])
-    axes = mesh_axes(factors)
-    return ShardingAttr(mesh, [[axes[letter]] if letter in factors else [] for letter in term])
+        return ShardingAttr(split.mesh, [[] for _ in range(rank)])
+    return ShardingAttr(split.mesh, [list(split.axes_of(letter, term)) for letter in term])
 
 
-def shard_function(function: func.FuncOp, tp: int, dp: int, gather: bool) -> tuple[str, list[tuple[str, int]]]:
+def _partial_axes(op: la.ContractionOp, split: Split) -> frozenset[str]:
+    """The mesh axes over which a contraction's result is a partial sum: those of the letters it sums over (the
+    output projection's heads, an MLP's width), batch never."""
+    inputs, out = la.parse_einsum_spec(op.spec.data)
+    return frozenset(
+        axis for term in inputs for letter in term if letter not in out for axis in split.axes_of(letter, term)
+    ) - {DP}
+
+
+def reduce_points(
+    function: func.FuncOp, split: Split, letters: dict[SSAValue, str]
+) -> list[tuple[Operation, list[str]]]:
+    """(op whose result is reduced, the mesh axes it is summed over), in program order. A partial sum is reduced
+    after the contraction that makes it, or after the last linear op that carries it on: `la.combine` of experts'
+    rows (which adds the experts a device does not hold, where they spread over tp GPUs, `ep`: the tokens there
+    are the same on every device), or `la.add` of two partial sums over the same axes (a MoE layer's experts and
+    shared experts, reduced once)."""
+    carried: dict[SSAValue, frozenset[str]] = {}
+
+    def take(value: SSAValue) -> frozenset[str]:
+        return carried.pop(value) if value in carried and value.has_one_use() else frozenset()
+
+    for op in function.body.walk():
+        if isinstance(op, la.ContractionOp):
+            axes = _partial_axes(op, split)
+            if axes and isinstance(op, la.PrecomposeOp):
+                raise ShardError(
+                    function.location, f"layer '{layer_name(function)}' under this scheme sums over heads tp splits"
+                )
+            if axes:
+                carried[op.result] = axes
+        elif isinstance(op, la.CombineOp):
+            term = letters.get(op.input, "")
+            axes = take(op.input) | (frozenset(split.axes_of("a", term)) - {DP})
+            if axes:
+                carried[op.result] = axes
+        elif isinstance(op, la.AddOp) and op.lhs in carried and carried.get(op.rhs) == carried[op.lhs]:
+            axes = carried[op.lhs]
+            if op.lhs.has_one_use() and op.rhs.has_one_use():
+                del carried[op.lhs], carried[op.rhs]
+                carried[op.result] = axes
+    order = [axis for axis, _ in split.axes]
+    return [
+        (value.owner, sorted(axes, key=order.index))
+        for value, axes in carried.items()
+        if isinstance(value.owner, Operation)
+    ]
+
+
+def shard_function(
+    function: func.FuncOp, tp: int, dp: int, gather: bool, ep: int | None = None
+) -> tuple[str, list[tuple[str, int]]]:
     """Shards one layer's function; returns the mesh (name, axes) its annotations and collectives name."""
-    factors = split_factors(function, tp, dp)
-    mesh, axes = mesh_of(factors, tp, dp)
-    split_over = mesh_axes(factors)
+    split = function_split(function, tp, dp, ep)
     letters = index_letters(function)
     ops = list(function.body.walk())
     # Per-device types, decided before any value is replaced (replacing makes new SSA values).
     retyped: list[tuple[SSAValue, TensorType[Attribute]]] = []
     for value in [*function.args, *(r for op in ops for r in op.results)]:
         term = letters.get(value)
-        if term is not None and any(letter in factors for letter in term):
-            retyped.append((value, _per_device(la.tensor_type(value), term, factors)))
+        if term is not None and split.splits(term):
+            retyped.append((value, _per_device(la.tensor_type(value), term, split)))
     annotations: dict[Operation, ShardingAttr] = {}
     for op in ops:
         if isinstance(op, la.LaOp):
             value = op.operands[0] if isinstance(op, la.KvStoreOp) else op.results[0]
-            annotations[op] = _sharding(mesh, letters.get(value), len(la.tensor_type(value).get_shape()), factors)
-    arg_shardings = [
-        _sharding(mesh, letters.get(a), len(la.tensor_type(a).get_shape()), factors) for a in function.args
-    ]
-    partial = [
-        op
-        for op in ops
-        if isinstance(op, la.ContractionOp)
-        and any(letter in factors and letter != "b" for letter in set("".join(la.parse_einsum_spec(op.spec.data)[0])))
-        and not any(letter in la.parse_einsum_spec(op.spec.data)[1] for letter in factors if letter != "b")
-    ]
-    for op in partial:
-        if isinstance(op, la.PrecomposeOp):
-            raise ShardError(
-                function.location, f"layer '{layer_name(function)}' under this scheme sums over heads tp splits"
-            )
-    reduced = reduce_points(partial)
+            annotations[op] = _sharding(split, letters.get(value), len(la.tensor_type(value).get_shape()))
+    arg_shardings = [_sharding(split, letters.get(a), len(la.tensor_type(a).get_shape())) for a in function.args]
+    reduced = reduce_points(function, split, letters)
     for value, ty in retyped:
         Rewriter.replace_value_with_new_type(value, ty)
+    experts = split.parts("a", "a")
     for op, sharding in annotations.items():
         op.attributes[SHARDING_KEY] = sharding
-        if isinstance(op, la.WeightOp) and op.of is not None and "a" in factors:  # this device's share of experts
-            op.properties["of"] = IntegerAttr(op.of.value.data // factors["a"], i64)
+        if isinstance(op, la.WeightOp) and op.of is not None and experts > 1:  # this device's share of experts
+            op.properties["of"] = IntegerAttr(op.of.value.data // experts, i64)
         if isinstance(op, la.BroadcastOp):
             op.properties["size"] = IntegerAttr(la.tensor_type(op.result).get_shape()[op.dim.value.data], i64)
     function.arg_attrs = ArrayAttr([DictionaryAttr({SHARDING_KEY: s}) for s in arg_shardings])
-    for op, origin in reduced:  # each device holds a partial sum over its heads: sum it over the axes of those heads
+    for op, group in reduced:  # each device holds a partial sum: sum it over the axes it is partial over
         result = op.results[0]
         name = result.name_hint or "partial"
-        spec = la.parse_einsum_spec(origin.spec.data)[0]
-        summed = {split_over[letter] for letter in "".join(spec) if letter in factors}
-        group = [axis for axis, _ in axes if axis in summed and axis != DP]
-        reduce = AllReduceOp(result, mesh, group, result.type, tensor_bytes(result.type))
+        reduce = AllReduceOp(result, split.mesh, group, result.type, tensor_bytes(result.type))
         Rewriter.insert_op(reduce, InsertPoint.after(op))
         result.replace_uses_with_if(reduce.result, lambda use, reduce=reduce: use.operation is not reduce)
         result.name_hint = f"{name}_partial"
         reduce.result.name_hint = name
         reduce.attributes[SHARDING_KEY] = annotations[op]
-    if "a" in factors:
-        _exchange_rows(function, mesh, annotations)
+    if DP in split.over.get("a", ()):
+        _exchange_rows(function, split.mesh, annotations)
     kind = function.attributes.get("attn.kind")
     if dp > 1 and gather and not (isinstance(kind, StringAttr) and kind.data in FFN_KINDS):
         (ret,) = [o for o in function.body.block.ops if isinstance(o, func.ReturnOp)]
         for i, out in enumerate(ret.operands):
             term = letters.get(out) or "b"
             dim = term.index("b") if "b" in term else 0
-            gathered = AllGatherOp(out, mesh, [DP], dim, dp)
-            gathered.attributes[SHARDING_KEY] = ShardingAttr(mesh, [[] for _ in la.tensor_type(out).get_shape()])
+            gathered = AllGatherOp(out, split.mesh, [DP], dim, dp)
+            gathered.attributes[SHARDING_KEY] = ShardingAttr(split.mesh, [[] for _ in la.tensor_type(out).get_shape()])
             Rewriter.insert_op(gathered, InsertPoint.before(ret))
             gathered.result.name_hint = f"{out.name_hint or 'output'}_gathered"
             ret.operands = [*ret.operands[:i], gathered.result, *ret.operands[i + 1 :]]
     function.update_function_type()
     function.attributes[TP_KEY] = IntegerAttr(tp, i64)
     function.attributes[DP_KEY] = IntegerAttr(dp, i64)
-    if "r" in factors:
-        function.attributes[KV_REPLICAS_KEY] = IntegerAttr(factors["r"], i64)
-    return mesh, axes
+    replicas = split.parts("r", "r")
+    if replicas > 1:
+        function.attributes[KV_REPLICAS_KEY] = IntegerAttr(replicas, i64)
+    return split.mesh, list(split.axes)
 
 
 def _exchange_rows(function: func.FuncOp, mesh: str, annotations: dict[Operation, ShardingAttr]) -> None:
-    """Expert parallelism: each dispatch's rows go to the devices that hold their experts (a `mesh.all_to_all`
-    over dp after it), and the experts' outputs come back to their tokens' devices before each combine."""
+    """Expert parallelism over dp: each dispatch's rows go to the dp groups that hold their experts (a
+    `mesh.all_to_all` over dp after it), and the experts' outputs come back to their tokens' groups before each
+    combine. (Within a dp group every device holds the group's tokens: no exchange over `ep`.)"""
     for op in list(function.body.walk()):
         if isinstance(op, la.DispatchOp):
             value, after = op.result, op
@@ -399,28 +526,13 @@ def _exchange_rows(function: func.FuncOp, mesh: str, annotations: dict[Operation
             exchange.result.name_hint = f"{value.name_hint}_returned"
 
 
-def reduce_points(partial: list[la.ContractionOp]) -> list[tuple[Operation, la.ContractionOp]]:
-    """(op whose result is reduced, the contraction whose partial sum it carries): a partial sum is reduced after
-    its contraction, or after the last linear op that carries it on: `la.combine` of experts' rows, or `la.add` of
-    two partial sums (a MoE layer's experts and shared experts, reduced once)."""
-    carried: dict[SSAValue, la.ContractionOp] = {op.result: op for op in partial}
-    changed = True
-    while changed:
-        changed = False
-        for value in list(carried):
-            users = [use.operation for use in value.uses]
-            if len(users) != 1:
-                continue
-            user = users[0]
-            combine = isinstance(user, la.CombineOp) and user.input == value
-            if combine or (isinstance(user, la.AddOp) and user.lhs in carried and user.rhs in carried):
-                origin = carried[value]
-                for operand in user.operands:
-                    carried.pop(operand, None)
-                carried[user.results[0]] = origin
-                changed = True
-                break
-    return [(value.owner, origin) for value, origin in carried.items() if isinstance(value.owner, Operation)]
+def has_experts(function: func.FuncOp) -> bool:
+    """Whether a layer function holds experts: a MoE layer, or an attention layer whose model has them."""
+    from dialects.attn import ModelAttr
+
+    model = function.attributes.get("attn.model")
+    kind = function.attributes.get("attn.kind")
+    return kind == StringAttr("moe") or (isinstance(model, ModelAttr) and model.fields.get("experts", 0) > 0)
 
 
 def check_node(module: ModuleOp, tp: int, dp: int) -> None:
@@ -438,17 +550,21 @@ def check_node(module: ModuleOp, tp: int, dp: int) -> None:
 
 @dataclass(frozen=True)
 class ShardPass(ModulePass):
-    """Partitions every layer function of the module over a dp x tp mesh (see the module docstring)."""
+    """Partitions every layer function of the module over a dp x tp mesh (see the module docstring); `ep` spreads
+    MoE layers' experts over that many of its GPUs (0: over the dp GPUs, ep = dp)."""
 
     name = "shard"
 
     tp: int = 1
     dp: int = 1
     gather: bool = True
+    ep: int = 0
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        if self.tp < 1 or self.dp < 1:
-            raise PassFailedException(f"shard: tp and dp must be positive, got tp={self.tp}, dp={self.dp}")
+        if self.tp < 1 or self.dp < 1 or self.ep < 0:
+            raise PassFailedException(
+                f"shard: tp and dp must be positive and ep not negative, got tp={self.tp}, dp={self.dp}, ep={self.ep}"
+            )
         if any(isinstance(o, MeshOp) for o in op.ops):
             raise PassFailedException("shard: the module is already sharded (it has a mesh.mesh)")
         functions = [f for f in op.ops if isinstance(f, func.FuncOp)]
@@ -456,10 +572,25 @@ class ShardPass(ModulePass):
             if not isinstance(function.attributes.get("attn.kind"), StringAttr):
                 raise PassFailedException(f"shard: @{function.sym_name.data} was not lowered from an attn op")
         check_node(op, self.tp, self.dp)
+        ep = self.ep or None
+        experts = any(has_experts(f) for f in functions)
+        if ep is not None:
+            if not experts:
+                raise ShardError(
+                    UnknownLoc(), f"ep {ep} spreads a MoE layer's experts over GPUs, but no layer here has experts"
+                )
+            problem = ep_problem(self.tp, self.dp, ep)
+            if problem is not None:
+                raise ShardError(UnknownLoc(), problem)
+        # A file with MLP/MoE layers is one model: its feed-forward layers keep each dp group's tokens (a MoE
+        # layer exchanges rows itself), so its attention layers hand them on without gathering.
+        ffn = any(f.attributes.get("attn.kind") in [StringAttr(k) for k in FFN_KINDS] for f in functions)
         meshes = {MESH_NAME: [(DP, self.dp), (TP, self.tp)]}
         for function in functions:
-            name, axes = shard_function(function, self.tp, self.dp, self.gather)
+            name, axes = shard_function(function, self.tp, self.dp, self.gather and not ffn, ep)
             meshes[name] = axes
+            if experts:
+                function.attributes[EP_KEY] = IntegerAttr(ep or self.dp, i64)
         first = op.body.block.first_op
         for name, axes in meshes.items():
             mesh = MeshOp(name, axes)

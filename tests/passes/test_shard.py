@@ -65,6 +65,7 @@ def test_all_reduce_cost_by_hand(tmp_path: Path, capsys: pytest.CaptureFixture[s
     # 8 ranks, 1 MB: each rank sends 2 x 7/8 x 1 MB = 1.75 MB; at 200 B/cycle that is 8750 cycles + 58560 latency.
     machine = Machine.of(load_hardware("h200x8"))
     assert ring_factor("all_reduce", 8) == 1.75 and ring_factor("all_gather", 8) == 0.875
+    assert ring_factor("all_to_all", 8) == 0.875  # what leaves each GPU: its rows for the other 7
     assert collective_cycles(machine, "all_reduce", 1e6, 8) == pytest.approx(58560 + 8750)
     assert collective_cycles(machine, "all_gather", 1e6, 8) == pytest.approx(58560 + 4375)
     assert collective_cycles(machine, "all_reduce", 1e6, 1) == 0.0
@@ -198,3 +199,89 @@ def test_tp_past_the_kv_heads_copies_them_and_says_so(tmp_path: Path, capsys: py
     assert tp16["weight_bytes"] - kv_weights == (tp8["weight_bytes"] - kv_weights) // 2
     (reduce,) = [op for op in tp16["ops"] if op["kind"] == "all_reduce"]
     assert reduce["bytes"]["interconnect"] == pytest.approx(d * 2 * 2 * 15 / 16)  # a ring over 16 GPUs
+
+
+MOE = (
+    "layer e : moe {{ d_model = 16  experts = {experts}  experts_per_token = 2  expert_width = {width}  "
+    "shared_experts = 0  dtype = fp32 }}\nworkload d {{ phase = decode  batch = 8  context = 4 }}\n"
+)
+STEP = ROOT / "examples" / "deepseek_v3_step.attn"
+
+
+@pytest.mark.parametrize(
+    ("text", "options", "code", "message"),
+    [
+        (None, ["--tp", "8", "--ep", "3"], 1, "error: ep 3 does not fit tp 8 x dp 1: the experts spread over the 8 "
+         "GPUs that run the model, every dp group alike, so ep must be dp times a divisor of tp (here 1, 2, 4, 8)"),
+        (None, ["--tp", "8", "--ep", "16"], 1, "error: ep 16 does not fit tp 8 x dp 1: the experts spread over the 8 "
+         "GPUs that run the model, every dp group alike, so ep must be dp times a divisor of tp (here 1, 2, 4, 8)"),
+        (None, ["--tp", "2", "--dp", "4", "--ep", "2"], 1, "error: ep 2 does not fit tp 2 x dp 4: the experts spread "
+         "over the 8 GPUs that run the model, every dp group alike, so ep must be dp times a divisor of tp (here 4, "
+         "8)"),
+        (MOE.format(experts=6, width=8), ["--tp", "4", "--ep", "4"], 1, "model.attn:1:7: error: layer 'e' has 6 "
+         "experts, which ep 4 does not divide: ep must divide the experts"),
+        (MOE.format(experts=8, width=6), ["--tp", "8", "--ep", "2"], 1, "model.attn:1:7: error: layer 'e' has experts "
+         "6 wide, which the 4 GPUs splitting each expert (tp 8 x dp 1 / ep 2) do not divide"),
+        (f"{MLA}\n{DECODE}", ["--tp", "8", "--ep", "8"], 1, "error: ep 8 spreads a MoE layer's experts over GPUs, but "
+         "no layer here has experts"),
+        (None, ["--ep", "8"], 2, "error: --ep spreads a MoE layer's experts over the GPUs of --tp and --dp: give them "
+         "too"),
+    ],
+)  # fmt: skip
+def test_an_expert_layout_that_cannot_be_built_is_one_line_in_the_users_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str | None, options: list[str], code: int, message: str
+):
+    path = STEP
+    if text is not None:
+        path = tmp_path / "model.attn"
+        path.write_text(text)
+    workload = ["--workload", "decode"] if text is None else []
+    assert cli.main(["compile", str(path), "--hw", "h100x8", "-q", *workload, *options]) == code
+    err = capsys.readouterr().err
+    assert err.replace(f"{tmp_path}/", "") == message + "\n"
+
+
+def _model(capsys: pytest.CaptureFixture[str], *options: str) -> dict:
+    config = str(ROOT / "tests" / "fixtures" / "hf" / "deepseek_v3.json")
+    assert cli.main(["compile", config, "--workload", "decode", "--batch", "8", "--scheme", "recompute", "--format",
+                     "json", "-q", *options]) == 0  # fmt: skip
+    return json.loads(capsys.readouterr().out)["results"][0]
+
+
+def test_expert_parallelism_shares_the_experts_out_in_capacity(capsys: pytest.CaptureFixture[str]):
+    """DeepSeek-V3's config read directly (attention with its model's fields): under dp its MoE layers are expert
+    parallel (ep = dp), so one GPU holds 1/8 of the 58 MoE layers' routed experts, not all of them; tp 8 x ep 8 (8
+    whole experts of 256 each) holds as much as tp 8 alone (every expert's width / 8), and so does tp 2 x dp 4
+    whatever its ep."""
+    routed = 58 * 256 * 3 * 7168 * 2048  # parameters: 58 MoE layers, 256 experts of gate, up, down
+    one = _model(capsys, "--hw", "h200")["model"]
+    dp8 = _model(capsys, "--hw", "h200x8", "--dp", "8")
+    assert dp8["ep"] == 8
+    # Under dp every GPU holds what one GPU held, but 7/8 of the routed experts (bf16).
+    assert one["weight_bytes_per_gpu"] - dp8["model"]["weight_bytes_per_gpu"] == routed * 7 // 8 * 2
+    per_gpu = {
+        layout: _model(capsys, "--hw", "h200x8", *layout.split())["model"]["weight_bytes_per_gpu"]
+        for layout in ("--tp 8", "--tp 8 --ep 8", "--tp 2 --dp 4", "--tp 2 --dp 4 --ep 8")
+    }
+    assert per_gpu["--tp 8"] == per_gpu["--tp 8 --ep 8"]
+    assert per_gpu["--tp 2 --dp 4"] == per_gpu["--tp 2 --dp 4 --ep 8"]
+
+
+def test_expert_parallelism_over_tp_trades_the_all_to_all_for_a_reduce(capsys: pytest.CaptureFixture[str]):
+    """DeepSeek-V3's MoE layer at decode batch 64 (222 experts of 3 rows receive tokens) on 8 GPUs: under ep 8 over
+    tp each GPU holds 32 whole experts and computes ceil(222 / 8) = 28 of them, with no all-to-all (every GPU holds
+    every token) and one all-reduce of the output over the 8 GPUs; under dp 8 (ep = dp) the rows cross by
+    all-to-all and nothing is reduced."""
+    results = {}
+    for layout in ("--tp 8 --ep 8", "--dp 8"):
+        argv = ["compile", str(STEP), "--hw", "h100x8", "--workload", "decode", "--format", "json", "-q"]
+        assert cli.main([*argv, *layout.split()]) == 0
+        results[layout] = json.loads(capsys.readouterr().out)["results"][2]
+    tp_ep, dp = results["--tp 8 --ep 8"], results["--dp 8"]
+    assert (tp_ep["layer"], tp_ep["ep"], dp["ep"]) == ("moe", 8, 8)
+    assert [op["kind"] for op in tp_ep["ops"] if op["kind"].startswith("all_")] == ["all_reduce"]
+    assert [op["kind"] for op in dp["ops"] if op["kind"].startswith("all_")] == ["all_to_all", "all_to_all"]
+    # 32 whole experts' 3 matrices of 7168 x 2048, the shared expert's width / 8 and the router, in bf16
+    assert tp_ep["weight_bytes"] == (32 * 3 * 7168 * 2048 + 3 * 7168 * 2048 // 8 + 7168 * 256) * 2
+    expert_gemms = [op for op in tp_ep["ops"] if op["name"] == "up_experts"]
+    assert expert_gemms[0]["flops"] == 2 * 28 * 3 * 7168 * 2048
