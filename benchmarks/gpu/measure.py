@@ -160,7 +160,8 @@ def replay_seconds(graph: torch.cuda.CUDAGraph, budget: float = 0.15, settle: fl
 
 
 class Runner:
-    def __init__(self, out: Path, window: float, quick: bool, settle: float = 0.0):
+    def __init__(self, out: Path, window: float, quick: bool, settle: float = 0.0, fields: tuple[str, ...] = FIELDS):
+        """fields: the CSV's columns (FIELDS, and columns of its own after them: layer_step.py's)."""
         self.board = Board()
         self.window = window
         self.settle = settle
@@ -169,7 +170,7 @@ class Runner:
         self.date = datetime.date.today().isoformat()
         self.idle_watts = math.nan
         self.file = out.open("w", newline="")
-        self.writer = csv.DictWriter(self.file, FIELDS)
+        self.writer = csv.DictWriter(self.file, fields)
         self.writer.writeheader()
 
     def row(self, **fields: object) -> None:

@@ -82,7 +82,9 @@ from measure import (
     DEV,
     HD,
     MLA_SCHEMES,
+    QR,
     C,
+    D,
     N,
     P,
     Runner,
@@ -458,13 +460,19 @@ class ProductionStep(Step):
     """measure.py's Step (the same weights, caches and `la` ops) with the attention through production kernels:
     FlashMLA for recompute/reuse decode, SDPA for the rest (see the module's docstring)."""
 
-    def __init__(self, model: str, scheme: str, batch: int, context: int, new_tokens: int, heads: int, fmla):
-        measure.H = heads  # Step reads measure's H when it makes its weights and caches
+    def __init__(self, model: str, scheme: str, batch: int, context: int, new_tokens: int, heads: int, fmla,
+                 d_model: int = D, q_rank: int = QR):  # fmt: skip
+        """d_model and q_rank: another MLA layer's (layer_step.py's DeepSeek-V2-Lite: 2048 and 0, its queries
+        projected from x itself, with no W_DQ and no q_norm); C, N, P and V stay DeepSeek-V3's."""
+        # Step reads measure's H, D and QR when it makes its weights and caches; q_rank 0: W_UQ and W_QR from d_model
+        measure.H, measure.D, measure.QR = heads, d_model, q_rank or d_model
         try:
             super().__init__(model, scheme, batch, context, new_tokens)
         finally:
-            measure.H = H
-        self.h, self.fmla, self.backend, self.note = heads, fmla, "", ""
+            measure.H, measure.D, measure.QR = H, D, QR
+        self.h, self.fmla, self.backend, self.note, self.q_rank = heads, fmla, "", "", q_rank
+        if model != "mha_baseline" and not q_rank:
+            del self.w_dq, self.q_norm
         b, t = batch, self.t
         self.latent_decode = model != "mha_baseline" and scheme in ("recompute", "reuse") and not self.causal
         if model != "mha_baseline" and scheme == "cache-kv":  # one 192-wide key cache, as a server keeps it
@@ -505,7 +513,7 @@ class ProductionStep(Step):
 
     def mla(self) -> torch.Tensor:
         b, s, ctx, t, h = self.b, self.s, self.ctx, self.t, self.h
-        c_q = rmsnorm(matmul(self.x, self.w_dq), self.q_norm)
+        c_q = rmsnorm(matmul(self.x, self.w_dq), self.q_norm) if self.q_rank else self.x
         q_pe = rope(matmul(c_q, self.w_qr).view(b * s * h, P), h, s, ctx).view(b, s, h, P)
         c_kv = rmsnorm(matmul(self.x, self.w_dkv), self.kv_norm)
         k_pe = rope(matmul(self.x, self.w_kr), 1, s, ctx)
