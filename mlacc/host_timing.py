@@ -3,7 +3,11 @@ it, an IREE module compiled for it and timed with its inputs already on the devi
 
 Timing runs on IREE's `local-sync` driver: every dispatch on the calling thread, one core. The machine has two
 cores shared with other work, so a two-thread run would time the other work as much as ours; the `host` preset
-models the one core a module runs on (mlacc/hardware/presets/host.toml).
+models the one core a module runs on (mlacc/hardware/presets/host.toml). For the same reason a sample is the
+calling thread's CPU time (`CLOCK`), not the wall clock's: with more runnable threads than cores (a load average
+of 4 on 2 cores) the scheduler takes the core away from a call for as long as it runs it, and a wall clock counts
+that time as the call's. The wall clock's median is kept beside it (`wall_seconds`). What the thread's CPU time
+still counts is what other work does to the caches and the memory bus it shares.
 """
 
 from __future__ import annotations
@@ -37,12 +41,17 @@ maps its outputs afresh and pays the kernel's page faults: a 128 MiB x + 1 took 
 
 FIELDS = (
     "device grid kind model scheme phase batch context new_tokens m n k heads "
-    "seconds spread repeats joules bytes flops load status note"
+    "seconds spread repeats wall_seconds joules bytes flops load status note"
 ).split()
 """benchmarks/gpu/measure.py's columns (those `mlacc validate` reads among them) less its board's (idle_watts, and
 rel_error: `mlacc verify --backend iree` checks the results), with `spread` ((slowest - fastest) / median of the
-repeats), `repeats` and `load` (the 1-minute load average when the row was timed); `joules` stays empty (the guest
+repeats), `repeats`, `wall_seconds` (the median of the same samples on the wall clock) and `load` (the 1-minute
+load average when the row was timed); `seconds` is the thread's CPU time (`CLOCK`); `joules` stays empty (the guest
 has no energy counters)."""
+
+CLOCK = time.thread_time
+"""What a sample is timed by: the calling thread's CPU time (CLOCK_THREAD_CPUTIME_ID), user and system, which
+counts a call while it runs on a core and not while the scheduler gives that core to other work."""
 
 SAMPLE_SECONDS = 0.05
 """Calls are timed in batches of at least this long, so the timer's resolution and Python's noise stay small."""
@@ -114,7 +123,8 @@ def describe_run(command: str) -> str:
     return (
         f"{device_name()}, {' '.join(simd)}; {levels}; {memory_bytes() / 1e9:.1f} GB; {platform.platform()}; "
         f"iree-base-compiler {version('iree-base-compiler')}, iree-base-runtime {version('iree-base-runtime')}, "
-        f"driver {DRIVER}, {'+'.join(ALLOCATORS)} allocator; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+        f"driver {DRIVER}, {'+'.join(ALLOCATORS)} allocator, seconds on the thread's CPU clock; "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
         f"load average at start {' '.join(f'{x:.2f}' for x in os.getloadavg())}; command: {command}"
     )
 
@@ -163,43 +173,46 @@ class Module:
 @dataclass(frozen=True)
 class Timing:
     seconds: float
-    """The median of the repeats."""
+    """The median of the repeats, on `CLOCK`."""
     spread: float
     """(slowest - fastest) / median of the repeats."""
     repeats: int
     load: float
+    wall: float | None = None
+    """The median of the same repeats on the wall clock."""
 
     @staticmethod
-    def of(samples: Sequence[float]) -> Timing:
+    def of(samples: Sequence[float], wall: Sequence[float] | None = None) -> Timing:
         median = statistics.median(samples)
-        return Timing(median, (max(samples) - min(samples)) / median, len(samples), load_average())
+        walls = statistics.median(wall) if wall else None
+        return Timing(median, (max(samples) - min(samples)) / median, len(samples), load_average(), walls)
 
 
 def calls_per_sample(call: Callable[[], object]) -> int:
     """How many back-to-back calls make a sample of at least `SAMPLE_SECONDS` (after one warm-up call)."""
     call()
-    start = time.perf_counter()
+    start = CLOCK()
     call()
-    return max(1, math.ceil(SAMPLE_SECONDS / (time.perf_counter() - start)))
+    return max(1, math.ceil(SAMPLE_SECONDS / max(CLOCK() - start, 1e-6)))
 
 
-def sample(call: Callable[[], object], calls: int) -> float:
-    """Seconds per call over `calls` back-to-back calls."""
-    start = time.perf_counter()
+def sample(call: Callable[[], object], calls: int) -> tuple[float, float]:
+    """Seconds per call over `calls` back-to-back calls: on `CLOCK`, and on the wall clock."""
+    start, wall = CLOCK(), time.perf_counter()
     for _ in range(calls):
         call()
-    return (time.perf_counter() - start) / calls
+    return (CLOCK() - start) / calls, (time.perf_counter() - wall) / calls
 
 
 def time_interleaved(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str, Timing]:
     """Each call's median and spread over `repeats` samples, taken round-robin so that a change in the machine's
     load reaches every call alike."""
     batch = {key: calls_per_sample(call) for key, call in calls.items()}
-    samples: dict[str, list[float]] = {key: [] for key in calls}
+    samples: dict[str, list[tuple[float, float]]] = {key: [] for key in calls}
     for _ in range(repeats):
         for key, call in calls.items():
             samples[key].append(sample(call, batch[key]))
-    return {key: Timing.of(values) for key, values in samples.items()}
+    return {key: Timing.of([c for c, _ in values], [w for _, w in values]) for key, values in samples.items()}
 
 
 class ResultFile:
@@ -218,7 +231,9 @@ class ResultFile:
         self.file.flush()
 
     def timing(self, timing: Timing, **fields: object) -> None:
-        self.row(seconds=timing.seconds, spread=timing.spread, repeats=timing.repeats, load=timing.load, **fields)
+        wall = {"wall_seconds": timing.wall} if timing.wall is not None else {}
+        self.row(seconds=timing.seconds, spread=timing.spread, repeats=timing.repeats, load=timing.load, **wall,
+                 **fields)  # fmt: skip
 
     def close(self) -> None:
         self.file.close()
