@@ -153,7 +153,7 @@ GroupedGemm = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 def grouped_mm(rows: torch.Tensor, w: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
     """rows (R, K) sorted by expert, w (E, K, N), ends (E,) int32 on the device: expert e computes rows
     [ends[e-1], ends[e]). One torch._grouped_mm (CUTLASS's grouped GEMM on sm90, no host sync)."""
-    return torch._grouped_mm(rows, w, offs=ends)
+    return torch._grouped_mm(rows, w, offs=ends)  # pyright: ignore[reportPrivateImportUsage]
 
 
 def looped_mm(rows: torch.Tensor, w: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
