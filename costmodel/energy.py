@@ -11,6 +11,13 @@ from __future__ import annotations
 import numpy as np
 
 from costmodel.machine import Machine, Num
+from costmodel.op import OpSpec
+
+
+def kernel_energy_scale(machine: Machine, op: OpSpec) -> Num:
+    """Board energy of the kernel that runs `op` over the energy its MACs and bytes are given: the measured draw of
+    its op class's library (`gemm_energy`, `attention_decode_latent_energy`, ...), 1 where none was fit."""
+    return getattr(machine, f"{op.op_class}_energy")
 
 
 def dynamic_energy_pj(

@@ -8,7 +8,7 @@ import numpy as np
 
 from costmodel.attention import JOINS_PARTS, combine_cycles, off_chip_efficiency
 from costmodel.attention import compute_efficiency as attention_efficiency
-from costmodel.energy import dynamic_energy_pj
+from costmodel.energy import dynamic_energy_pj, kernel_energy_scale
 from costmodel.flashmla import kernel_cycles, soft_maximum
 from costmodel.gemm_library import compute_efficiency as gemm_efficiency
 from costmodel.gemm_library import library_splits_k
@@ -86,7 +86,8 @@ def _estimates(
         latency = machine.attention_decode_latency
     if op.gemm is not None and not op.flash:
         latency = np.asarray(latency) + np.where(library_splits_k(machine.units, op.gemm), machine.split_k_latency, 0.0)
-    energy = dynamic_energy_pj(machine, column(op.macs), op.dtype, reads, writes, op.flash)
+    scale = column(kernel_energy_scale(machine, op))
+    energy = [part * scale for part in dynamic_energy_pj(machine, column(op.macs), op.dtype, reads, writes, op.flash)]
     cycles = np.take_along_axis(terms, bound[:, None], axis=1)[:, 0]
     if uses_flashmla(machine, op):
         cycles, compute, level_cycles, bound = flashmla_share(machine, op, len(level_cycles), len(compute))
@@ -113,7 +114,7 @@ def _estimates(
         dram = machine.dram
         joined = column(shape.query_concat_bytes) + column(shape.key_concat_bytes)
         moved = joined / 2 * (column(dram.read_energy) + column(dram.write_energy))
-        moved = moved + broadcast * column(dram.read_energy)
+        moved = moved * column(machine.join_energy) + broadcast * column(dram.read_energy) * scale
         energy = [*energy[:-1], energy[-1] + moved]
     return Estimates(
         cycles=cycles + (column(latency)[:, 0] if op.launch else 0.0),

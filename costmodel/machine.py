@@ -71,6 +71,14 @@ class Machine:
     attention_latent_prefill_compute: Num
     attention_latent_program_keys: Num
     attention_mac_energy_ratio: Num
+    busy_power: Num
+    gemm_energy: Num
+    attention_prefill_energy: Num
+    attention_prefill_latent_energy: Num
+    attention_decode_heads_energy: Num
+    attention_decode_latent_energy: Num
+    elementwise_energy: Num
+    join_energy: Num
     clock_top: Num
     gemm_clock: Num
     attention_clock: Num

@@ -179,9 +179,9 @@ def static_energy_pj(slot: Slot, machine: Machine) -> float:
 
 
 def static_pj(machine: Machine, cycles: Num, cores: int) -> Num:
-    """Static power x the time of `cycles`, for `cores` of the chip's cores (cycles: one number, or an array
-    over design points)."""
-    return machine.static_power * cycles / machine.frequency * 1e12 * cores / machine.cores
+    """Static power (with the busy floor a GPU preset's kernels add to it) x the time of `cycles`, for `cores` of
+    the chip's cores (cycles: one number, or an array over design points)."""
+    return (machine.static_power + machine.busy_power) * cycles / machine.frequency * 1e12 * cores / machine.cores
 
 
 def layer_cycles_and_energy(slots: dict[Operation, Slot], machine: Machine) -> tuple[float, float]:

@@ -109,6 +109,25 @@ CONSTANTS: tuple[Constant, ...] = (
              "attention_program_keys", zero=True),
     Constant("attention_mac_energy_ratio", "attention_mac_energy_ratio", "ratio",
              "pJ per MAC of a fused attention kernel over a GEMM's", 1.0),
+    Constant("busy_power_watts", "busy_power", "W",
+             "power the board draws beyond `static_power_watts` while a step's kernels run (its clocks and voltage "
+             "up: the busy floor over the idle reading), fit with the energy scales below on calibration steps", 0.0,
+             zero=True),
+    *(
+        Constant(f"{op_class}_energy", f"{op_class}_energy", "ratio",
+                 f"board energy of the {what} kernels a step runs over the energy the model gives their MACs and "
+                 f"bytes (a library's own draw: fit on a chip's calibration steps; 1: as the GEMM and copy fits "
+                 f"give it)", 1.0)
+        for op_class, what in (
+            ("gemm", "GEMM"),
+            ("attention_prefill", "prefill attention"),
+            ("attention_prefill_latent", "latent prefill attention"),
+            ("attention_decode_heads", "per-head decode attention"),
+            ("attention_decode_latent", "latent decode attention"),
+            ("elementwise", "small (norm, RoPE, cache store)"),
+            ("join", "concatenation (the copies that join a fused kernel's parts)"),
+        )
+    ),
     Constant("clock_top_hz", "clock_top", "Hz",
              "the highest SM clock a step may hold under the power limit (0: the clock is not modelled)", 0.0,
              group="clock"),
