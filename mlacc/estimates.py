@@ -104,6 +104,9 @@ class LayerResult:
     """The rest of the model, where the layer says it (`#attn.model`): then capacity counts every weight."""
     memory_utilization: float | None = None
     """The share of the GPU's memory a serving engine takes (`--memory-utilization`); None: the default."""
+    step_ends: list[LayerResult] = field(default_factory=lambda: [], repr=False, compare=False)
+    """On an attention layer that heads a whole step: the parts of the step around the layers (norms, embedding
+    lookup, LM head: mlacc/whole_step.py `model_ends`), each timed as a layer is."""
 
     @property
     def devices(self) -> int:

@@ -204,7 +204,36 @@ def _estimate(
         if scheme is None:
             chosen.alternatives = list(per_scheme.values())
         results.append(chosen)
+    _time_step_ends(lowered, target, results, tp, dp, memory_utilization)
     return results
+
+
+def _time_step_ends(
+    lowered: ModuleOp,
+    target: TargetAttr,
+    results: list[LayerResult],
+    tp: int,
+    dp: int,
+    memory_utilization: float | None,
+) -> None:
+    """Each result of an attention layer that heads a whole step gets the parts of the step around the layers
+    (norms, embedding lookup, LM head: mlacc/whole_step.py `model_ends`), sharded, tiled, placed and scheduled as
+    the layers are."""
+    from xdsl.dialects import func
+
+    from mlacc.estimates import layer_result
+    from mlacc.whole_step import ends_module
+
+    built = ends_module(lowered)
+    if built is None:
+        return
+    module, pairs = built
+    compile_to(module, "sched", tp=tp, dp=dp, start="absorbed", verify_each=False)
+    scheduled = iter([f for f in module.ops if isinstance(f, func.FuncOp)])
+    functions = [f for f in lowered.ops if isinstance(f, func.FuncOp)]
+    for head, ends in pairs:
+        parts = [layer_result(next(scheduled), target, memory_utilization) for _ in ends]
+        results[functions.index(head)].step_ends = parts
 
 
 def _scheduled(lowered: ModuleOp, scheme: str, tp: int, dp: int, ep: int | None = None) -> list[func.FuncOp]:

@@ -115,6 +115,11 @@ TP_KEY, DP_KEY = "mesh.tp", "mesh.dp"
 EP_KEY = "mesh.ep"
 """On every function of a module that holds experts, sharded: the GPUs a MoE layer's experts spread over."""
 KV_REPLICAS_KEY = "mesh.kv_head_replicas"
+MODEL_END_KINDS = ("rmsnorm", "embedding", "lm_head")
+"""The parts of a model's step around its layers (mlacc/whole_step.py builds them as `la` functions of these
+kinds): the two norms of each layer; the embedding lookup with the first layer's input norm; the LM head. Their
+batch splits over dp; tp splits the vocabulary (`w`, letter of the LM head's logits), as vLLM's vocabulary-parallel
+embedding (an all-reduce of the looked-up rows) and LM head (an all-gather of the logits) do."""
 """On a function whose tp passes its KV heads: how many GPUs hold a copy of each KV head."""
 
 
@@ -150,6 +155,8 @@ def index_letters(function: func.FuncOp) -> dict[SSAValue, str]:
             learn(op.lhs, inputs[0])
             learn(op.rhs, inputs[1])
             learn(op.result, out)
+    for arg in function.args:  # a layer's hidden states, where no contraction reads them (the norms between layers)
+        learn(arg, "bsd")
     changed = True
     while changed:
         changed = False
@@ -365,13 +372,16 @@ def function_split(function: func.FuncOp, tp: int, dp: int, ep: int | None = Non
     kind = function.attributes.get("attn.kind")
     try:
         if isinstance(kind, StringAttr) and kind.data in FFN_KINDS:
-            contractions = [op for op in function.body.walk() if isinstance(op, la.ContractionOp)]
-            widths = [op.index_sizes()["f"] for op in contractions if "f" in op.index_sizes()]
-            expert = [op.index_sizes()["f"] for op in contractions if {"f", "a"} <= set(op.index_sizes())]
-            dense = [w for op, w in zip((o for o in contractions if "f" in o.index_sizes()), widths, strict=True)
-                     if "a" not in op.index_sizes()]  # fmt: skip
+            sizes = [op.index_sizes() for op in function.body.walk() if isinstance(op, la.ContractionOp)]
+            expert = [s["f"] for s in sizes if "f" in s and "a" in s]
+            dense = [s["f"] for s in sizes if "f" in s and "a" not in s]
             experts = _extent(function, "x") if kind.data == "moe" else None
             return ffn_split(layer_name(function), _extent(function, "b"), dense, expert, experts, tp, dp, ep)
+        if isinstance(kind, StringAttr) and kind.data in MODEL_END_KINDS:
+            batch = _extent(function, "b") or la.tensor_type(function.args[0]).get_shape()[0]
+            layout_factors(layer_name(function), None, None, batch, 1, dp)  # dp must divide the batch
+            over = {"b": _only([(DP, dp)]), "w": _only([(TP, tp)])}
+            return Split(MESH_NAME, ((DP, dp), (TP, tp)), {k: v for k, v in over.items() if v})
         kv_heads = _extent(function, "g")
         heads = _extent(function, "h") if kv_heads is None else kv_heads * (_extent(function, "r") or 1)
         factors = layout_factors(layer_name(function), heads, kv_heads, _extent(function, "b"), tp, dp)
@@ -483,7 +493,9 @@ def shard_function(
     if DP in split.over.get("a", ()):
         _exchange_rows(function, split.mesh, annotations)
     kind = function.attributes.get("attn.kind")
-    if dp > 1 and gather and not (isinstance(kind, StringAttr) and kind.data in FFN_KINDS):
+    if TP in split.over.get("w", ()):
+        _vocabulary_parallel(function, split, tp, kind)
+    if dp > 1 and gather and not (isinstance(kind, StringAttr) and kind.data in (*FFN_KINDS, *MODEL_END_KINDS)):
         (ret,) = [o for o in function.body.block.ops if isinstance(o, func.ReturnOp)]
         for i, out in enumerate(ret.operands):
             term = letters.get(out) or "b"
@@ -500,6 +512,27 @@ def shard_function(
     if replicas > 1:
         function.attributes[KV_REPLICAS_KEY] = IntegerAttr(replicas, i64)
     return split.mesh, list(split.axes)
+
+
+def _vocabulary_parallel(function: func.FuncOp, split: Split, tp: int, kind: Attribute | None) -> None:
+    """Under tp each GPU holds 1/tp of the vocabulary: the embedding lookup finds the rows of its own tokens only,
+    so the looked-up rows (the function's argument) are all-reduced over tp before the first layer's norm reads
+    them; the LM head computes its share of every token's logits, all-gathered over tp along the vocabulary."""
+    if kind == StringAttr("embedding"):
+        (rows,) = function.args
+        reduce = AllReduceOp(rows, split.mesh, [TP], rows.type, tensor_bytes(rows.type))
+        reduce.attributes[SHARDING_KEY] = ShardingAttr(split.mesh, [list(split.axes_of("b", "b")), [], []])
+        function.body.block.insert_op_before(reduce, function.body.block.first_op)  # pyright: ignore[reportArgumentType]
+        rows.replace_uses_with_if(reduce.result, lambda use: use.operation is not reduce)
+        reduce.result.name_hint = "embedded_rows"
+        return
+    for op in list(function.body.walk()):
+        if isinstance(op, la.EinsumOp) and "w" in (out := la.parse_einsum_spec(op.spec.data)[1]):
+            gathered = AllGatherOp(op.result, split.mesh, [TP], out.index("w"), tp)
+            gathered.attributes[SHARDING_KEY] = ShardingAttr(split.mesh, [list(split.axes_of("b", "b")), [], []])
+            Rewriter.insert_op(gathered, InsertPoint.after(op))
+            op.result.replace_uses_with_if(gathered.result, lambda use, g=gathered: use.operation is not g)
+            gathered.result.name_hint = f"{op.result.name_hint or 'logits'}_gathered"
 
 
 def _exchange_rows(function: func.FuncOp, mesh: str, annotations: dict[Operation, ShardingAttr]) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from mlacc import cli
+from mlacc.estimates import LayerResult
+from mlacc.whole_step import NO_HEAD_SCOPE, STEP_SCOPE
 from passes.lower_attn import moe_routing
 from tests.conftest import ROOT
 
@@ -116,7 +118,13 @@ def test_import_step_of_a_model_whose_layers_are_all_dense(tmp_path: Path, capsy
     text = written.read_text()
     assert "layer deepseek_v2_lite_mlp : mlp {" in text and ": moe {" not in text
     parts = _json(capsys, written, "--workload", "decode")["results"][0]["step"]["parts"]
-    assert [(p["kind"], p["layers"]) for p in parts] == [("mla", 1), ("mlp", 1)]
+    assert [(p["kind"], p["layers"]) for p in parts] == [
+        ("mla", 1),
+        ("mlp", 1),
+        ("rmsnorm", 1),
+        ("embedding", 1),
+        ("lm_head", 1),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -141,3 +149,69 @@ def test_the_layers_of_a_described_model_agree_with_its_description(
     assert cli.main(["compile", str(written), "-q"]) == 1
     err = capsys.readouterr().err.strip()
     assert err.endswith(f": error: {message}") and "\n" not in err
+
+
+def _step_ends(path: Path, hardware: str, workload: str, tp: int = 1, dp: int = 1) -> dict[str, LayerResult]:
+    """The parts around the layers of the whole step `path`'s attention layer heads, by kind (their `LayerResult`s,
+    as `mlacc.pipeline.estimate` attaches them)."""
+    from dialects.hw import attach_target
+    from mlacc.frontend import parse_source
+    from mlacc.hardware import load_hardware
+    from mlacc.pipeline import estimate
+
+    module = parse_source(path.read_text(), str(path))
+    attach_target(module, load_hardware(hardware))
+    results = [r for r in estimate(module, "recompute", tp, dp) if r.workload == workload and r.step_ends]
+    (head,) = results
+    return {end.kind: end for end in head.step_ends}
+
+
+def test_the_step_times_the_norms_the_embedding_lookup_and_the_lm_head(tmp_path: Path):
+    """DeepSeek-V3 imported with its step (vocabulary 129,280) at decode batch 64 on 8 H200s, tp 8: the parts
+    around the layers run through the passes as layers do, each op as a serving engine shards it (vLLM)."""
+    written = tmp_path / "v3.attn"
+    config = str(ROOT / "tests" / "fixtures" / "hf" / "deepseek_v3.json")
+    assert cli.main(["import", config, "--step", "-o", str(written)]) == 0
+    written.write_text(written.read_text().replace("batch   = 1", "batch   = 64", 1))
+    ends = _step_ends(written, "h200x8", "decode", tp=8)
+    norms, embedding, head = ends["rmsnorm"], ends["embedding"], ends["lm_head"]
+    d, vocab, tokens = 7168, 129280, 64
+    # Two norms in each of the 61 layers, over every token, whole on every tp rank (4 FLOPs an element).
+    assert norms.layers == 61
+    assert [(op.kind, op.flops) for op in norms.ops] == [("rmsnorm", 4 * tokens * d)] * 2
+    # The lookup's rows, found on the GPU that holds their part of the vocabulary, all-reduced over tp (a ring:
+    # 2 x 7/8 of 64 x 7168 bf16 sent), then the first layer's input norm.
+    reduce, first = embedding.ops
+    assert (reduce.kind, first.kind) == ("all_reduce", "rmsnorm")
+    assert reduce.bytes["interconnect"] == pytest.approx(2 * 7 / 8 * tokens * d * 2)
+    # The LM head: each GPU's 1/8 of the vocabulary (7168 x 16,160 bf16, read whole), one logit row per sequence,
+    # all-gathered (7/8 of the 64 x 129,280 bf16 logits arrive from the other GPUs).
+    gemm, gather = head.ops
+    assert gemm.flops == 2 * tokens * d * vocab // 8
+    assert head.weight_bytes == d * vocab // 8 * 2
+    assert gather.kind == "all_gather" and gather.bytes["interconnect"] == pytest.approx(7 / 8 * tokens * vocab * 2)
+
+
+def test_prefill_samples_the_last_token_of_each_sequence(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """A 4k-token prompt's step computes the norms over all 4096 tokens, but logits for its last token only, as
+    serving engines do: its LM head costs what a decode step's does at the same batch."""
+    written = tmp_path / "v2.attn"
+    config = str(ROOT / "tests" / "fixtures" / "hf" / "deepseek_v2_lite.json")
+    assert cli.main(["import", config, "--step", "-o", str(written)]) == 0
+    decode, prefill = (_step_ends(written, "h100", w) for w in ("decode", "prefill"))
+    assert prefill["lm_head"].ops[0].flops == decode["lm_head"].ops[0].flops == 2 * 2048 * 102400
+    assert prefill["rmsnorm"].ops[0].flops == 4096 * decode["rmsnorm"].ops[0].flops
+    report = _json(capsys, written, "--workload", "prefill")
+    step = report["results"][0]["step"]
+    assert step["scope"] == STEP_SCOPE and step["tokens"] == 4096
+    assert [p["kind"] for p in step["parts"]][-3:] == ["rmsnorm", "embedding", "lm_head"]
+    assert step["seconds"] == pytest.approx(sum(p["seconds"] for p in step["parts"]))
+
+
+def test_without_a_vocabulary_the_lm_head_is_not_timed_and_the_step_says_so(capsys: pytest.CaptureFixture[str]):
+    step = _json(capsys, STEP, "--workload", "decode")["results"][0]["step"]
+    assert step["scope"] == NO_HEAD_SCOPE
+    assert [(p["layer"], p["kind"], p["layers"]) for p in step["parts"]][3:] == [
+        ("norms", "rmsnorm", 61),
+        ("embedding", "embedding", 1),
+    ]

@@ -1,6 +1,7 @@
 // mlacc import --step: the MLP and MoE layers of a config as layers of their own after the attention layer (dense
 // ones first, from first_k_dense_replace), so that compile reports the whole step; a dense model's MLP in every
-// layer. Without --step the import is what it was (import.mlir).
+// layer. The config gives its vocabulary, so the step times the LM head too. Without --step the import is what it
+// was (import.mlir).
 // RUN: mlacc import %S/../../fixtures/hf/deepseek_v2_lite.json --step -o %t.attn
 // RUN: filecheck %s --check-prefix=MOE < %t.attn
 // RUN: mlacc compile %t.attn --workload decode -q | filecheck %s --check-prefix=STEP
@@ -28,11 +29,14 @@
 // MOE-NEXT:   dtype             = bf16
 // MOE-NEXT: }
 
-// STEP:      whole step (attention and MLP/MoE layers timed; embeddings, LM head and norms not timed):
+// STEP:      whole step (attention, MLP/MoE layers, norms, embedding lookup and LM head timed):
 // STEP-NEXT:   part {{ +}}layers    latency energy/GPU
 // STEP-NEXT:   deepseek_v2_lite (mla) {{ +}}27
 // STEP-NEXT:   deepseek_v2_lite_mlp (mlp) {{ +}}1
 // STEP-NEXT:   deepseek_v2_lite_moe (moe) {{ +}}26
+// STEP-NEXT:   norms (rmsnorm) {{ +}}27
+// STEP-NEXT:   embedding (embedding) {{ +}}1
+// STEP-NEXT:   lm_head (lm_head) {{ +}}1
 // STEP-NEXT:   step: {{.*}} on 1 GPU; 1 token: {{.*}} tokens/s, {{.*}} tokens/s per GPU
 
 // DENSE:      layer llama3_70b_mlp : mlp {
