@@ -391,12 +391,15 @@ def sweep_command(args: argparse.Namespace) -> tuple[str, int]:
         "new_tokens": parse_axis(args.new_tokens, "--new-tokens", integer=True, minimum=1) if args.new_tokens else None,
         "tps": parse_axis(args.tp, "--tp", integer=True, minimum=1) if args.tp else None,
         "dps": parse_axis(args.dp, "--dp", integer=True, minimum=1) if args.dp else None,
+        "eps": parse_axis(args.ep, "--ep", integer=True, minimum=1) if args.ep else None,
     }
-    from mlacc.sweep.space import SweepInput, chips, design_points, file_module, parse_sets, workload_names
+    from mlacc.sweep.space import SweepInput, chips, design_points, file_module, has_experts, parse_sets, workload_names
 
     sets = parse_sets(args.set)
     text = _read(args.file)
     names = workload_names(file_module(args.file, text))
+    if axes["eps"] and not has_experts(args.file, text):
+        raise InputError(f"--ep spreads a MoE layer's experts over GPUs, but no layer of {args.file} has experts")
     workloads = names
     if args.workload is not None:
         workloads = [w.strip() for w in args.workload.split(",")]
@@ -681,6 +684,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--new-tokens", metavar="TOKENS", help="tokens computed by the step, e.g. 1,4k")
     group.add_argument("--tp", metavar="N,...", help="tensor-parallel GPUs (heads split), e.g. 1,2,8 (default 1)")
     group.add_argument("--dp", metavar="N,...", help="data-parallel GPUs (batch split), e.g. 1,8 (default 1)")
+    group.add_argument(
+        "--ep", metavar="N,...", help="expert-parallel GPUs (a MoE layer's experts spread), e.g. 1,8 (default: dp)"
+    )
     sweep_parser.add_argument(
         "-o",
         "--output",

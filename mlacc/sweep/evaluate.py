@@ -8,7 +8,11 @@ scheduled so that each row can say whether `auto` picks it). Both give the same 
 A row is one (point, layer, scheme): the scalar fields of `mlacc compile --format json`'s result, in
 its order, with `energy_breakdown_pj` flattened into `energy_<component>_pj` columns, and
 `auto_choice` (whether `absorb{scheme=auto}` picks this scheme; true for a layer MLA schemes do not
-apply to). With `ops`, the result's `ops` list rides along as the row's `ops` field.
+apply to). With `ops`, the result's `ops` list rides along as the row's `ops` field. A file with MLP or
+MoE layers is one model (mlacc/whole_step.py): its rows also say each layer's `kind`, and the rows of
+an attention layer that heads the whole step carry it as `step_*` columns (`step_scope`,
+`step_seconds`, ..., `step_tokens_per_second_per_gpu`, and `step_<part>_seconds` for each part), the
+step with that row's scheme. Such files, and points with an `ep`, take the IR path.
 
 `evaluate_results` gives the same estimates as `LayerResult`s (`row_result` reads a row back), for
 `mlacc validate`.
@@ -20,12 +24,13 @@ import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from mlacc.sweep.space import DesignPoint, SweepInput, chip_target, file_module, layout_refusals
+from mlacc.sweep.space import DesignPoint, SweepInput, chip_target, file_module, layout_refusals, whole_model
 
 if TYPE_CHECKING:
     from xdsl.dialects.builtin import ModuleOp
 
     from mlacc.estimates import LayerResult
+    from mlacc.whole_step import WholeStep
 
 Row = dict[str, Any]
 
@@ -35,7 +40,7 @@ def point_module(sweep: SweepInput, point: DesignPoint) -> ModuleOp:
     whose layout is refused (`layout_refusals`) is left out."""
     from xdsl.dialects import func
 
-    from dialects.attn import AttentionLayerOp
+    from dialects.attn import LayerOp
     from dialects.hw import attach_target
     from mlacc.frontend.irgen import override_workloads
 
@@ -44,7 +49,7 @@ def point_module(sweep: SweepInput, point: DesignPoint) -> ModuleOp:
     for i, function in enumerate(list(module.ops)):
         assert isinstance(function, func.FuncOp)
         layer = function.body.block.first_op
-        assert isinstance(layer, AttentionLayerOp)
+        assert isinstance(layer, LayerOp)
         if layer.workload.workload_name.data != point.workload or i in refused:
             function.detach()
             function.erase()
@@ -53,7 +58,11 @@ def point_module(sweep: SweepInput, point: DesignPoint) -> ModuleOp:
     return module
 
 
-def result_row(result: LayerResult, auto_choice: bool, ops: bool) -> Row:
+def result_row(
+    result: LayerResult, auto_choice: bool, ops: bool, kind: bool = False, step: WholeStep | None = None
+) -> Row:
+    """A result's row; with `kind`, the layer's kind after its name (a whole model's rows); with `step`, the whole
+    step the result's layer heads, as `step_*` columns."""
     row: Row = {}
     for key, value in result.json().items():
         if key == "energy_breakdown_pj":
@@ -62,27 +71,41 @@ def result_row(result: LayerResult, auto_choice: bool, ops: bool) -> Row:
             continue
         elif not isinstance(value, dict | list):
             row[key] = value
+        if key == "layer" and kind:
+            row["kind"] = result.kind
     row.setdefault("tp", result.tp)  # compile's JSON says tp and dp only when sharded; a sweep row always does
     row.setdefault("dp", result.dp)
+    if step is not None:
+        row |= step_columns(step)
     row["auto_choice"] = auto_choice
     if ops:
         row["ops"] = [op.json() for op in result.ops]
     return row
 
 
+def step_columns(step: WholeStep) -> Row:
+    """A whole step's scalar fields as `step_*` columns, and each part's seconds (its layers together)."""
+    columns: Row = {f"step_{key}": value for key, value in step.json().items() if not isinstance(value, list)}
+    for part in step.parts:
+        columns[f"step_{part.layer}_seconds"] = part.seconds * part.layers
+    return columns
+
+
 def skipped_row(sweep: SweepInput, point: DesignPoint, index: int, reason: str) -> Row:
     """The row of a layer the point's layout cannot run: its coordinates and why, in `skipped`."""
-    from dialects.attn import AttentionLayerOp
+    from dialects.attn import LayerOp
     from mlacc.frontend.irgen import workload_fields
 
     function = list(file_module(sweep.path, sweep.text).ops)[index]
     layer = function.body.block.first_op  # type: ignore[attr-defined]
-    assert isinstance(layer, AttentionLayerOp)
+    assert isinstance(layer, LayerOp)
     phase, batch, context, new_tokens = workload_fields(
         layer.workload, point.phase, point.batch, point.context, point.new_tokens
     )
-    return {
-        "layer": layer.layer.data,
+    row: Row = {"layer": layer.layer.data}
+    if whole_model(sweep.path, sweep.text):
+        row["kind"] = layer.kind
+    row |= {
         "workload": point.workload,
         "phase": phase.value,
         "batch": batch,
@@ -91,15 +114,18 @@ def skipped_row(sweep: SweepInput, point: DesignPoint, index: int, reason: str) 
         "hardware": chip_target(point.chip).target_name.data,
         "tp": point.tp,
         "dp": point.dp,
-        "skipped": reason,
     }
+    if point.ep is not None:
+        row["ep"] = point.ep
+    row["skipped"] = reason
+    return row
 
 
 def _point_rows(sweep: SweepInput, point: DesignPoint) -> list[tuple[int, list[Row]]]:
     """The IR path's rows of a point, layer by layer: (the index of the layer's function in the file, its rows)."""
     from xdsl.dialects import func
 
-    from dialects.attn import AttentionLayerOp
+    from dialects.attn import LayerOp
     from mlacc.pipeline import estimate
 
     module = point_module(sweep, point)
@@ -110,23 +136,38 @@ def _point_rows(sweep: SweepInput, point: DesignPoint) -> list[tuple[int, list[R
         i
         for i, f in enumerate(file_module(sweep.path, sweep.text).ops)
         if isinstance(f, func.FuncOp)
-        and isinstance(layer := f.body.block.first_op, AttentionLayerOp)
+        and isinstance(layer := f.body.block.first_op, LayerOp)
         and layer.workload.workload_name.data == point.workload
         and i not in refused
     ]
     auto_only = sweep.schemes == ("auto",)
+    whole = whole_model(sweep.path, sweep.text)
     out: list[tuple[int, list[Row]]] = []
-    results = estimate(module, "auto" if auto_only else None, point.tp, point.dp)
-    for index, result in zip(indices, results, strict=True):
+    results = estimate(module, "auto" if auto_only else None, point.tp, point.dp, ep=point.ep)
+    for i, (index, result) in enumerate(zip(indices, results, strict=True)):
         rows: list[Row] = []
         if auto_only or not result.alternatives:
-            rows.append(result_row(result, True, sweep.ops))
+            rows.append(result_row(result, True, sweep.ops, whole, _step_with(results, i, result)))
         else:
             for alternative in result.alternatives:
                 if alternative.scheme in sweep.schemes:
-                    rows.append(result_row(alternative, alternative.scheme == result.scheme, sweep.ops))
+                    step = _step_with(results, i, alternative)
+                    rows.append(result_row(alternative, alternative.scheme == result.scheme, sweep.ops, whole, step))
         out.append((index, rows))
     return out
+
+
+def _step_with(results: list[LayerResult], index: int, result: LayerResult) -> WholeStep | None:
+    """The whole step the layer at `index` heads (None where it heads none), with `result` (one of its schemes) in
+    its place."""
+    from dataclasses import replace
+
+    from mlacc.whole_step import whole_steps
+
+    if not results[index].step_ends:
+        return None
+    swapped = [replace(result, step_ends=r.step_ends) if i == index else r for i, r in enumerate(results)]
+    return whole_steps(swapped).get(index)
 
 
 def evaluate(sweep: SweepInput, points: Sequence[DesignPoint]) -> list[Row]:
@@ -197,7 +238,7 @@ def evaluate_results(sweep: SweepInput, points: Sequence[DesignPoint]) -> list[l
 
     from xdsl.dialects import func
 
-    from dialects.attn import AttentionLayerOp, dtype_name
+    from dialects.attn import LayerOp, dtype_name
     from mlacc.pipeline import estimate
     from mlacc.sweep.fast_rows import fast_layers
     from passes import SCHEMES
@@ -207,7 +248,7 @@ def evaluate_results(sweep: SweepInput, points: Sequence[DesignPoint]) -> list[l
     out: list[list[LayerResult]] = []
     for point, layers in zip(points, fast_layers(sweep, points), strict=True):
         if layers is None:
-            out.append(estimate(point_module(sweep, point), None, point.tp, point.dp))
+            out.append(estimate(point_module(sweep, point), None, point.tp, point.dp, ep=point.ep))
             continue
         target = chip_target(point.chip)
         dram, kernels = target.dram, target.kernel_libraries()
@@ -215,7 +256,7 @@ def evaluate_results(sweep: SweepInput, points: Sequence[DesignPoint]) -> list[l
         results = []
         for index, rows in layers:
             layer = layer_ops[index]
-            assert isinstance(layer, AttentionLayerOp)
+            assert isinstance(layer, LayerOp)
             each = [row_result(row, layer.kind, dtype_name(layer.element_type), capacity, kernels) for row in rows]
             if len(each) == 1:
                 results.append(each[0])

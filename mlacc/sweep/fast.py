@@ -233,6 +233,7 @@ def max_batch(
     capacity: np.ndarray,
     rest: RestOfModel | None = None,
     tp: int = 1,
+    dp: int = 1,
 ) -> np.ndarray:
     """mlacc/whole_model.py `max_batch` at every point: the most sequences whose caches (all layers) and
     activations (one layer) fit beside all the weights (with `rest`, a `RestOfModel`, every weight of the model,
@@ -243,5 +244,5 @@ def max_batch(
     kv_per_sequence = np.floor_divide(result.kv_cache_bytes, batch)
     activations_per_sequence = -np.floor_divide(-result.activation_bytes, batch)
     usable = np.floor(capacity * utilization_of(rest, None)).astype(np.int64) if rest is not None else capacity
-    other = rest_bytes_per_gpu(rest, layers, tp)
+    other = rest_bytes_per_gpu(rest, layers, tp, dp)
     return largest(layers, result.weight_bytes, kv_per_sequence, activations_per_sequence, usable, other)

@@ -5,7 +5,8 @@ tp x dp) and by the shape of their chip (`Machine.shape`: what decides the tilin
 row's columns); a group is evaluated at once, its batches, contexts and chips' rates as arrays. A point
 whose chip has several cores, whose batch dp does not divide, whose layer's IR is not parametric, or
 whose integers leave int64 (as the IR's attributes cannot hold them either), is left to the IR path
-(None), which also raises the errors such points deserve.
+(None), which also raises the errors such points deserve; so are a whole model's points (a file with
+MLP/MoE layers: its step sums every layer's) and points with an `ep`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mlacc.sweep.space import Chip, DesignPoint, SweepInput, chip_target, file_module, layout_refusals
+from mlacc.sweep.space import (
+    Chip,
+    DesignPoint,
+    SweepInput,
+    chip_target,
+    file_module,
+    has_experts,
+    layout_refusals,
+    whole_model,
+)
 
 if TYPE_CHECKING:
     from xdsl.dialects import func
@@ -114,6 +124,8 @@ def _layers(sweep: SweepInput, point: DesignPoint) -> Iterator[tuple[TableKey, i
 
 def prepare(sweep: SweepInput, points: Sequence[DesignPoint]) -> None:
     """Probes the op tables `points` need (cached in this process), e.g. before forking workers."""
+    if whole_model(sweep.path, sweep.text):
+        return
     for point in points:
         for key, _, _ in _layers(sweep, point):
             _tables(sweep.path, sweep.text, key)
@@ -129,7 +141,11 @@ def fast_layers(sweep: SweepInput, points: Sequence[DesignPoint]) -> list[list[t
 
     machines: dict[Chip, Machine] = {}
     per_point: list[list[tuple[tuple[Any, ...], int, int]] | None] = []
+    whole = whole_model(sweep.path, sweep.text)
     for point in points:
+        if whole or point.ep is not None:
+            per_point.append(None)
+            continue
         if point.chip not in machines:
             machines[point.chip] = Machine.of(chip_target(point.chip))
         machine = machines[point.chip]
@@ -271,7 +287,7 @@ def _columns(
     seconds = result.cycles / frequency
     totals = result.totals
     layers = table.layers or 1
-    biggest = max_batch(layers, result, batch // dp, capacity, table.rest, tp)
+    biggest = max_batch(layers, result, batch // dp, capacity, table.rest, tp, dp)
     fits = result.resident_bytes <= capacity
     lists = {
         "cycles": result.cycles.tolist(),
@@ -308,6 +324,8 @@ def _columns(
     }
     if tp * dp > 1:
         columns["tp"], columns["dp"] = same(tp), same(dp)
+        if has_experts(sweep.path, sweep.text):  # as compile's: the GPUs the experts spread over (ep = dp)
+            columns["ep"] = same(dp)
         columns["max_batch_node"] = (biggest * dp).tolist()
         layer = _functions(sweep)[key[0]].body.block.first_op
         replicas = kv_head_replicas(layer.dim("kv_heads") if "kv_heads" in layer.DIMS else None, tp)  # type: ignore[union-attr]

@@ -42,6 +42,8 @@ class DesignPoint:
     """GPUs the heads are split over (tensor parallel), as `mlacc compile --tp`."""
     dp: int = 1
     """GPUs the batch is split over (data parallel), as `mlacc compile --dp`."""
+    ep: int | None = None
+    """GPUs a MoE layer's experts spread over (expert parallel), as `mlacc compile --ep`; None: dp."""
 
 
 @dataclass(frozen=True)
@@ -104,27 +106,37 @@ def chip_target(chip: Chip) -> TargetAttr:
 
 @cache
 def file_module(path: str, text: str) -> ModuleOp:
-    """The sweep's file as an `attn` module (DSL or config.json), built once per process; callers clone it. Sweeps
-    take attention layers only: an MLP or MoE layer is refused in one line (compile times a whole step)."""
-    from dialects.attn import FfnLayerOp
-    from mlacc.diagnostics import PlacedError
+    """The sweep's file as an `attn` module (DSL or config.json), built once per process; callers clone it."""
     from mlacc.frontend import parse_source
 
-    module = parse_source(text, path)
-    for op in module.walk():
-        if isinstance(op, FfnLayerOp):
-            raise PlacedError(
-                op.location, f"layer '{op.layer.data}' is a {op.kind} layer: sweeps take attention layers only"
-            )
-    return module
+    return parse_source(text, path)
+
+
+def whole_model(path: str, text: str) -> bool:
+    """Whether the file has MLP or MoE layers: one model, whose rows say each layer's kind and whose attention rows
+    carry the whole step (`step_*` columns)."""
+    from dialects.attn import FfnLayerOp
+
+    return any(isinstance(op, FfnLayerOp) for op in file_module(path, text).walk())
+
+
+def has_experts(path: str, text: str) -> bool:
+    """Whether any layer of the file holds experts (a MoE layer, or an attention layer whose model has them)."""
+    from dialects.attn import AttentionLayerOp, MoeOp
+
+    def experts(op: object) -> bool:
+        model = op.model if isinstance(op, AttentionLayerOp) else None
+        return isinstance(op, MoeOp) or (model is not None and model.field("experts") > 0)
+
+    return any(experts(op) for op in file_module(path, text).walk())
 
 
 def workload_names(module: ModuleOp) -> list[str]:
-    from dialects.attn import AttentionLayerOp
+    from dialects.attn import LayerOp
 
     names: list[str] = []
     for op in module.walk():
-        if isinstance(op, AttentionLayerOp) and op.workload.workload_name.data not in names:
+        if isinstance(op, LayerOp) and op.workload.workload_name.data not in names:
             names.append(op.workload.workload_name.data)
     return names
 
@@ -138,10 +150,12 @@ def design_points(
     new_tokens: list[int] | None,
     tps: list[int] | None = None,
     dps: list[int] | None = None,
+    eps: list[int] | None = None,
 ) -> list[DesignPoint]:
     """The product of the axes, chips outermost (a worker's chunk then shares its targets); None: the file's
-    (for tp and dp: one GPU)."""
+    (for tp and dp: one GPU; for ep: dp)."""
     axes = [values or [None] for values in (phases, batches, contexts, new_tokens)] + [tps or [1], dps or [1]]
+    axes.append(eps or [None])
     return [
         DesignPoint(chip, workload, *fields)  # type: ignore[arg-type]
         for chip in chip_list
@@ -154,34 +168,45 @@ def layout_refusals(sweep: SweepInput, point: DesignPoint) -> dict[int, str]:
     """Index of a layer's function in the file -> why the point's layout cannot run it: `shard`'s rules
     (passes/shard.py `layout_factors`, `node_problem`) on the layer's sizes, before anything is lowered, so a
     sweep of many refused points costs next to nothing. A lone chip (no `[interconnect]`) runs no layout at all:
-    its points are left to the IR path, whose error says so."""
-    if point.tp * point.dp == 1:
+    its points are left to the IR path, whose error says so. An `ep` the layout cannot take refuses every layer
+    of the point (`ep_problem`), as `mlacc compile` refuses the file."""
+    if point.tp * point.dp == 1 and point.ep is None:
         return {}
     from xdsl.dialects import func
 
-    from dialects.attn import AttentionLayerOp
+    from dialects.attn import FfnLayerOp, LayerOp, MoeOp
     from mlacc.frontend.irgen import workload_fields
-    from passes.shard import LayoutError, layout_factors, node_problem
+    from passes.shard import LayoutError, ep_problem, ffn_split, layout_factors, node_problem
 
     target = chip_target(point.chip)
     devices = int(target.interconnect_fields().get("devices", 1))
     if devices < 2:
         return {}
-    node = node_problem(point.tp, point.dp, devices, target.target_name.data)
+    node = node_problem(point.tp, point.dp, devices, target.target_name.data) or ep_problem(
+        point.tp, point.dp, point.ep
+    )
     out: dict[int, str] = {}
     for i, function in enumerate(file_module(sweep.path, sweep.text).ops):
         assert isinstance(function, func.FuncOp)
         layer = function.body.block.first_op
-        assert isinstance(layer, AttentionLayerOp)
+        assert isinstance(layer, LayerOp)
         if layer.workload.workload_name.data != point.workload:
             continue
         if node is not None:
             out[i] = node
             continue
         _, batch, _, _ = workload_fields(layer.workload, point.phase, point.batch, point.context, point.new_tokens)
-        heads = layer.dim("heads") if "heads" in layer.DIMS else None
-        kv_heads = layer.dim("kv_heads") if "kv_heads" in layer.DIMS else None
         try:
+            if isinstance(layer, FfnLayerOp):
+                moe = isinstance(layer, MoeOp)
+                width = layer.dim("expert_width" if moe else "width")
+                shared = layer.dim("shared_experts") * width if moe else 0
+                dense = [w for w in ([shared] if moe else [width]) if w]
+                experts = layer.dim("experts") if moe else None
+                ffn_split(layer.layer.data, batch, dense, [width] if moe else [], experts, point.tp, point.dp, point.ep)
+                continue
+            heads = layer.dim("heads") if "heads" in layer.DIMS else None
+            kv_heads = layer.dim("kv_heads") if "kv_heads" in layer.DIMS else None
             layout_factors(layer.layer.data, heads, kv_heads, batch, point.tp, point.dp)
         except LayoutError as refusal:
             out[i] = str(refusal)

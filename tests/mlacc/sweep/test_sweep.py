@@ -329,3 +329,91 @@ def test_a_sweep_of_a_thousand_refused_layouts_costs_no_lowering(capsys: pytest.
     assert code == 0 and out.count("\n") == 1 + 2 * 1000
     assert err.startswith("sweep: 2000 of 2000 rows skipped")
     assert time.perf_counter() - start < 5
+
+
+# --- whole models and expert parallelism ------------------------------------------------------------------------
+
+SHARD_INPUTS = ROOT / "tests" / "filecheck" / "transforms" / "shard" / "Inputs"
+MODEL = SHARD_INPUTS / "step.attn"  # a GQA layer and an MLP, 2 layers, a vocabulary of 40: one model
+FFN = SHARD_INPUTS / "ffn.attn"  # an MLP and a MoE layer of 8 experts
+
+
+def _compile(capsys: pytest.CaptureFixture[str], path: Path, *argv: str) -> list[dict[str, Any]]:
+    assert cli.main(["compile", str(path), "--format", "json", "-q", *argv]) == 0
+    return json.loads(capsys.readouterr().out)["results"]
+
+
+def _equals_compile(row: dict[str, Any], result: dict[str, Any]) -> None:
+    for key, value in result.items():
+        if key == "energy_breakdown_pj":
+            assert {k: row[f"energy_{k}_pj"] for k in value} == pytest.approx(value, rel=1e-9)
+        elif not isinstance(value, dict | list):
+            assert row[key] == _close(value), (key, row, result)
+
+
+def test_a_whole_model_sweeps_each_layer_with_its_kind_and_the_step(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """Sweeps refused MLP/MoE layers. A file with them is one model: each layer is a row with its `kind`, every row
+    equals `mlacc compile`'s result for its point, and the attention layer's row carries the whole step (norms,
+    embedding lookup and LM head included) as `step_*` columns, equal to compile's `step`."""
+    out = tmp_path / "s.jsonl"
+    argv = (str(MODEL), "--hw", "h100x8", "--tp", "1,2", "--batch", "2,4", "-q", "-o", str(out))
+    assert sweep(capsys, *argv)[0] == 0
+    rows = {(r["layer"], r["workload"], r["batch"], r["tp"]): r for r in read_jsonl(out)}
+    assert len(rows) == 2 * 2 * 2 * 2  # layers x workloads x batches x layouts
+    for tp, batch in itertools.product((1, 2), (2, 4)):
+        for result in _compile(capsys, MODEL, "--hw", "h100x8", "--tp", str(tp), "--batch", str(batch)):
+            row = rows[(result["layer"], result["workload"], batch, tp)]
+            assert row["kind"] == {"a": "gqa", "up": "mlp"}[result["layer"]]
+            _equals_compile(row, result)
+            if result["layer"] == "up":
+                assert "step" not in result and row["step_seconds"] is None
+                continue
+            step = result["step"]
+            for key in ("scope", "seconds", "energy_pj", "tokens", "gpus", "tokens_per_second"):
+                assert row[f"step_{key}"] == _close(step[key]), key
+            assert {p["layer"]: row[f"step_{p['layer']}_seconds"] for p in step["parts"]} == pytest.approx(
+                {p["layer"]: p["seconds"] for p in step["parts"]}, rel=1e-9
+            )
+            assert [p["kind"] for p in step["parts"]] == ["gqa", "mlp", "rmsnorm", "embedding", "lm_head"]
+
+
+def test_ep_is_an_axis_whose_rows_equal_compile_and_whose_impossible_points_say_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    out = tmp_path / "s.jsonl"
+    argv = (str(FFN), "--hw", "h100x8", "--tp", "2", "--ep", "1,2,4", "-q", "-o", str(out))
+    code, _, err = sweep(capsys, *argv)
+    assert code == 0
+    rows = {(r["layer"], r["ep"]): r for r in read_jsonl(out)}
+    for ep in (1, 2):
+        for result in _compile(capsys, FFN, "--hw", "h100x8", "--tp", "2", "--ep", str(ep)):
+            assert result["ep"] == ep
+            _equals_compile(rows[(result["layer"], ep)], result)
+    reason = (
+        "ep 4 does not fit tp 2 x dp 1: the experts spread over the 2 GPUs that run the model, every dp group alike, "
+        "so ep must be dp times a divisor of tp (here 1, 2)"
+    )
+    assert rows[("e", 4)]["skipped"] == rows[("up", 4)]["skipped"] == reason
+    assert err == f"sweep: 2 of 6 rows skipped (column 'skipped'), e.g.: {reason}\n"
+
+
+def test_a_moe_layer_a_layout_cannot_spread_is_a_row_that_says_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    out = tmp_path / "s.jsonl"
+    argv = (str(FFN), "--hw", "h100x8", "--dp", "1,3", "--batch", "6", "--scheme", "auto", "-q", "-o", str(out))
+    assert sweep(capsys, *argv)[0] == 0
+    rows = {(r["layer"], r["dp"]): r for r in read_jsonl(out)}
+    assert rows[("up", 3)]["seconds"] > 0 and rows[("e", 1)]["seconds"] > 0
+    assert rows[("e", 3)]["skipped"] == (
+        "layer 'e' has 8 experts, which dp 3 does not divide: under dp a MoE layer's experts are spread over the dp "
+        "GPUs (expert parallelism), so dp must divide them"
+    )
+
+
+def test_an_attention_only_sweep_keeps_its_columns_and_ep_needs_experts(capsys: pytest.CaptureFixture[str]):
+    code, out, _ = sweep(capsys, str(SMALL), "--hw", "h200x8", "--tp", "1,2", "--scheme", "auto", "-q")
+    header = out.splitlines()[0].split(",")
+    assert code == 0 and not {"kind", "ep"} & set(header) and not any(c.startswith("step_") for c in header)
+    assert sweep(capsys, str(SMALL), "--hw", "h200x8", "--tp", "2", "--ep", "2", "-q")[::2] == (
+        1,
+        f"error: --ep spreads a MoE layer's experts over GPUs, but no layer of {SMALL} has experts\n",
+    )

@@ -274,6 +274,23 @@ def test_kv_heads_copied_past_tp_give_the_ir_paths_rows():
     assert tp16["weight_bytes"] > tp8["weight_bytes"] / 2  # the K/V weights are copied, the rest halves
 
 
+def test_a_moe_models_capacity_under_dp_gives_the_ir_paths_rows():
+    """DeepSeek-V2-Lite's config read directly (attention with its model's 64 experts): under dp its MoE layers
+    spread their experts over the dp GPUs (ep = dp), which the fast path's `max_batch` counts as the IR path's
+    does, and its rows say `ep` as compile's JSON does."""
+    path = ROOT / "tests" / "fixtures" / "hf" / "deepseek_v2_lite.json"
+    sweep = SweepInput(str(path), path.read_text(), SCHEMES, ops=True)
+    points = [DesignPoint(Chip("h200x8"), "decode", None, 8, 4096, None, tp, dp) for tp, dp in ((2, 1), (1, 4))]
+    fast = fast_rows(sweep, points)
+    for point, point_rows in zip(points, fast, strict=True):
+        assert point_rows is not None
+        slow = _ir_rows(sweep, point)
+        assert len(point_rows) == len(slow) == len(SCHEMES)
+        for a, b in zip(point_rows, slow, strict=True):
+            assert not _same(a, b), (point, _same(a, b)[:5])
+            assert a["ep"] == point.dp
+
+
 def test_sizes_beyond_64_bit_integers_leave_the_point_to_the_ir_path(capsys: pytest.CaptureFixture[str]):
     """An absurd workload (1e153 new tokens, found by tests/test_fuzz.py) once crashed the probes' fit
     converting its coefficients to floats; terms beyond int64 (which the IR's attributes cannot hold either)
