@@ -1,10 +1,13 @@
-"""Shared helpers: build IR from DSL text in-process, as the CLI does."""
+"""Shared helpers: build IR from DSL text in-process, as the CLI does; the hypothesis profiles every property runs
+under (docs/design.md, "Tests")."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 
@@ -17,6 +20,23 @@ SMALL_ATTN = ROOT / "tests" / "filecheck" / "cli" / "Inputs" / "small.attn"
 """A small DSL file (one MLA and one GQA layer, one decode workload) that the FileCheck suite runs too."""
 TINY_TOML = ROOT / "tests" / "filecheck" / "dialects" / "hw" / "Inputs" / "tiny.toml"
 """A hardware file small enough to work out by hand: 1 GHz, one 4x4 array, 1 KiB SRAM, 1 MiB DRAM."""
+
+# Hypothesis profiles. `ci`, the default, is what the README's test command runs: derandomized and without an
+# example database, so every run (a developer's, CI's) draws the same examples and a failure reproduces as it is;
+# no deadline (a compile's time depends on the machine's load; the fuzz harness has its own 10 s limit). Each
+# property states its own count through `examples()`, chosen for what one example costs. `thorough`
+# (HYPOTHESIS_PROFILE=thorough, or pytest's --hypothesis-profile thorough) draws ten times as many, at random: for
+# nightly runs and before a release; a failure prints the @reproduce_failure blob to pin it.
+_COMMON = {"deadline": None, "database": None, "suppress_health_check": [HealthCheck.too_slow], "print_blob": True}
+settings.register_profile("ci", max_examples=100, derandomize=True, **_COMMON)
+settings.register_profile("thorough", max_examples=1000, derandomize=False, **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def examples(ci: int) -> int:
+    """A property's example count: `ci` under the ci profile, scaled by the profile loaded (ten times as many under
+    `thorough`). Called where a test's @settings is written, after the profile is loaded."""
+    return max(1, ci * settings.default.max_examples // settings.get_profile("ci").max_examples)
 
 
 def lowered(text: str, name: str = "test.attn") -> ModuleOp:

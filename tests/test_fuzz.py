@@ -1,22 +1,27 @@
 """Fuzzing the input languages (DSL, Hugging Face config.json, hardware TOML): every input compiles or gets one
 `error:` line and exit 1 (never exit 70, never a traceback). tests/fuzz_strategies.py holds the strategies and the
-property; benchmarks/fuzz.py runs it at scale."""
+property; benchmarks/fuzz.py runs it at scale.
+
+Counts are the ci profile's (tests/conftest.py; HYPOTHESIS_PROFILE=thorough draws ten times as many): 200 examples
+where one costs a few hundredths of a second (a DSL file, a config.json, a hardware file's `hw show`), fewer where one
+costs a compile on a fuzzed chip (some 0.3 s: `--scheme auto` estimates every scheme)."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dialects.attn import LAYER_OPS
 from mlacc import cli
-from tests.conftest import SMALL_ATTN, TINY_TOML
+from tests.conftest import SMALL_ATTN, TINY_TOML, examples
 from tests.fuzz_strategies import (
     DSL_COMMANDS,
     KINDS,
     HardwareCase,
+    Outcome,
     check_config,
     check_dsl,
     check_hardware,
@@ -27,7 +32,7 @@ from tests.fuzz_strategies import (
     run_in_process,
 )
 
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
+FUZZ = settings(max_examples=examples(200))
 
 
 def test_the_strategies_know_every_layer_kind_and_field():
@@ -54,14 +59,37 @@ def test_every_config_imports_or_fails_in_one_line(text: str):
 @FUZZ
 @given(hardware_files())
 def test_every_hardware_file_loads_or_fails_in_one_line(case: HardwareCase):
+    """`hw show`, as text and as JSON, of every drawn file; what a file that loads compiles to is the next test's."""
     with tempfile.TemporaryDirectory() as folder, memory_limit():
-        outcomes = check_hardware(cli.main, Path(folder), case.text)
+        outcomes = check_hardware(cli.main, Path(folder), case.text, compile_small=False)
     for outcome in outcomes:
         assert outcome.problem() is None, (outcome.argv, outcome.problem(), case.text)
-    if case.valid:  # it loads; a compile may still refuse it in one line (a level rescaled too small for any tile)
-        assert [o.code for o in outcomes[:2]] == [0, 0], (outcomes[0].err, case.text)
+    if case.valid:
+        assert [o.code for o in outcomes] == [0, 0], (outcomes[0].err, case.text)
     if case.must_fail:
         assert outcomes[0].code == 1, case.text
+
+
+_CHECKED: dict[str, list[Outcome]] = {}
+"""check_hardware's outcomes by file text, in this process: hypothesis draws some files twice (a preset varied in
+no way, or in ways that cancel), and mlacc's run of the same file is the same (its time limit included, as the
+first run took it)."""
+
+
+@settings(max_examples=examples(40))
+@given(hardware_files().filter(lambda case: not case.must_fail))  # a must-fail file never loads: the test above
+def test_every_hardware_file_that_loads_compiles_or_fails_in_one_line(case: HardwareCase):
+    """`hw show` as above, then a small MLA layer compiled with `--scheme auto` on the file: rows, or one `error:`
+    line and exit 1 (a level rescaled too small for any tile)."""
+    if case.text not in _CHECKED:
+        with tempfile.TemporaryDirectory() as folder, memory_limit():
+            _CHECKED[case.text] = check_hardware(cli.main, Path(folder), case.text)
+    outcomes = _CHECKED[case.text]
+    for outcome in outcomes:
+        assert outcome.problem() is None, (outcome.argv, outcome.problem(), case.text)
+    if case.valid:  # it loads; a compile may still refuse it in one line
+        assert [o.code for o in outcomes[:2]] == [0, 0], (outcomes[0].err, case.text)
+        assert outcomes[2].argv[0] == "compile", case.text
 
 
 SWEEP_FIELDS = (
@@ -105,7 +133,7 @@ def sweep_argvs(draw: st.DrawFn) -> list[str]:
     return argv
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
+@settings(max_examples=examples(100))
 @given(sweep_argvs())
 def test_every_sweep_runs_or_fails_in_one_line(argv: list[str]):
     """Fuzzed axes and hypothetical chips: rows, or one `error:` line with exit 1 (bad input) or 2 (bad usage);

@@ -22,6 +22,7 @@ from mlacc.hardware import load_hardware
 from mlacc.hardware.loader import read_hardware
 from mlacc.hardware.overrides import hypothetical_target
 from mlacc.pipeline import compile_to, estimate
+from tests.conftest import examples
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "deepseek_v3.attn"
 
@@ -49,7 +50,7 @@ def replay(sms: int, batch: int, rows: int, keys: int) -> tuple[int, int, int, i
     return parts, payload, max(splits), sum(splits)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60))
 @given(
     st.lists(
         st.tuples(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, StringAttr
@@ -21,7 +21,7 @@ from mlacc.frontend import parse_dsl
 from mlacc.interp import InterpreterInputError, rope, run_function, softmax
 from mlacc.verify import LayerCase, layer_cases, scheme_passes, verify_cases
 from passes.absorb import AbsorbPass
-from tests.conftest import EXAMPLES, ROOT, SMALL_ATTN, lowered
+from tests.conftest import EXAMPLES, ROOT, SMALL_ATTN, examples, lowered
 
 SMALL = str(SMALL_ATTN)
 
@@ -139,7 +139,7 @@ def mla_layers(draw: st.DrawFn) -> str:
     )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(30))
 @given(mla_layers(), st.integers(0, 2**32 - 1))
 def test_every_scheme_preserves_random_small_mla_layers(text: str, seed: int):
     (result,) = verify_cases(layer_cases(parse_dsl(text, "r.attn"), 1), scheme_passes(), seed, 2**30)

@@ -30,7 +30,7 @@ from mlacc.sweep.fast_rows import fast_layers
 from mlacc.sweep.optable import NotParametric, OpTable, _solve
 from mlacc.sweep.space import Chip, DesignPoint, SweepInput, chips, file_module
 from passes import SCHEMES
-from tests.conftest import ROOT, SMALL_ATTN, TINY_TOML
+from tests.conftest import ROOT, SMALL_ATTN, TINY_TOML, examples
 
 EXAMPLES = ROOT / "examples"
 FILES = ["deepseek_v3.attn", "mha_baseline.attn", "llama3_70b_gqa.attn", "deepseek_v2_lite.attn"]
@@ -203,7 +203,7 @@ def _exhaustive(machine: Machine, op: OpSpec, homes: LevelIndices) -> tuple[floa
     return float(cycles[best]), float(np.asarray(energy)[0][best])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60))
 @given(
     hardware=st.sampled_from(["h100", "a100", "tpu_like", "edge_npu", "multicore"]),
     g=st.sampled_from([1, 4, 128]),
