@@ -12,9 +12,10 @@ whatever it runs is fit with them: the busy board's floor, which the preset carr
 
 The energy is linear in those constants, so each class's share of a step is read off the model itself (the
 estimate with that class's scale doubled, less the estimate with every scale at 1), and the constants are the
-relative least-squares solution over the grid=calibration steps (kind=step) of the CSVs given. Classes no
-calibration step runs keep 1. Prints the lines for the preset, and the |error| of every step on the calibration
-grid; `mlacc validate` then judges the validation steps, which no constant saw.
+relative least-squares solution over the grid=calibration steps (kind=step) of the CSVs given. Classes that hold
+less than 3% of every calibration step's energy keep 1, and so do those --keep names. Prints the lines for the
+preset, and the |error| of every step on the calibration grid; `mlacc validate` then judges the validation steps,
+which no constant saw.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ CLASSES = (
     "join",
 )
 """The op classes whose energy scales are fit (`{class}_energy` in [efficiency])."""
+
+MIN_SHARE = 0.03
+"""The least share of one calibration step's energy a class must hold to be fit; the others keep 1."""
 
 
 def calibration_steps(paths: list[str]) -> list[dict[str, str]]:
@@ -83,6 +87,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("csv", nargs="+", help="production.py CSVs holding grid=calibration steps")
     parser.add_argument("--preset", required=True, help="the preset whose other constants are read (h100, h200)")
+    parser.add_argument("--keep", default="elementwise", help="classes whose scale stays 1 (default: elementwise, "
+                        "whose pJ per byte come from copies and norms timed alone at every size, and whose kernels in "
+                        "a decode step are a few launches' worth: a scale fit there would multiply a prefill's large "
+                        "norms past the power limit)")  # fmt: skip
     args = parser.parse_args()
     rows = calibration_steps(args.csv)
     if not rows:
@@ -103,7 +111,10 @@ def main() -> None:
         doubled = {c: energies(preset_text, {**ones, c: 2.0}, points, schemes, where) for c in CLASSES}
     shares = {c: doubled[c][:, 0] - base[:, 0] for c in CLASSES}
     busy_seconds = base[:, 1] / static_watts  # the time the model charges static power over (no busy floor)
-    used = [c for c in CLASSES if np.any(shares[c] > 1e-6 * base[:, 0])]
+    # A class is fit where it holds 3% of some calibration step's energy: a smaller share leaves its scale to
+    # the noise, and a scale read off kernels that barely register would be applied to the same class's large
+    # kernels elsewhere (a prefill's norms over thousands of tokens).
+    used = [c for c in CLASSES if np.max(shares[c] / measured) >= MIN_SHARE and c not in args.keep.split(",")]
     rest = base[:, 0] - base[:, 1] - sum(shares[c] for c in used)
     a = np.column_stack([busy_seconds, *(shares[c] for c in used)])
     weight = 1 / measured
