@@ -75,9 +75,9 @@ class Lowering:
     Variants often share functions (expand is the unabsorbed form; most schemes fill their caches alike), so a
     function whose text is already in the module is not added again."""
 
-    def __init__(self, weight_layout: str = ConvertLaToLinalgPass.weight_layout) -> None:
+    def __init__(self, layout: str = ConvertLaToLinalgPass.layout) -> None:
         self.module = ModuleOp([])
-        self._pass = ConvertLaToLinalgPass(weight_layout=weight_layout)
+        self._pass = ConvertLaToLinalgPass(layout=layout)
         self._ctx = make_context()
         self._by_text: dict[str, func.FuncOp] = {}
 

@@ -14,15 +14,23 @@ they become the function's interface, each tagged with what it is:
   `{mlacc.precomposed = "W_UK_W_O"}` (named after the product's SSA name).
 
 A weight is a constant laid out offline, so its layout is the compiler's to choose, as serving engines
-pre-transpose theirs. With `weight_layout=reduction-last` (the default) every weight and product a step reads
-comes in with the dimensions its contraction keeps first (in the order of the contraction's output) and the ones
-it sums last (in the order the other operand holds them): `W_DQ` of `bsd,dq->bsq`, declared [d, q], is an
-argument [q, d]. IREE's llvm-cpu code streams a weight laid out so at about twice the rate of the DSL's [K, N]
-(benchmarks/cpu/layout.py measures both). Such an argument says how it is laid out,
+pre-transpose theirs. With `layout=reduction-last` (the default) every weight and product a step reads comes in
+with the dimensions its contraction keeps first (in the order of the contraction's output) and the ones it sums
+last (in the order the other operand holds them): `W_DQ` of `bsd,dq->bsq`, declared [d, q], is an argument
+[q, d]. IREE's llvm-cpu code streams a weight laid out so 2.6-3.5x as fast as the DSL's [K, N]
+(benchmarks/cpu/calibrate.py's grids `stream` and `stream-dsl`). Such an argument says how it is laid out,
 `{mlacc.weight = "W_DQ", mlacc.layout = array<i64: 1, 0>}`: it is `numpy.transpose(w, layout)` of the weight as
 the DSL declares it, and the contractions that read it index it accordingly. An argument without `mlacc.layout`
 is in the DSL's layout, as are the weights `@...precompose` reads (they are composed offline, once); a product it
-returns carries the layout the step reads it in. `weight_layout=dsl` keeps every weight in the DSL's layout.
+returns carries the layout the step reads it in.
+
+An intermediate that only contractions read keeps the layout the DSL gives it unless its reader sums several of
+its dimensions that are not adjacent there: IREE cannot read those as one summed dimension. The contraction that
+writes it then writes it in `reduction_last`'s layout: reuse's attention output over the latent, `bhst,btc->bhsc`,
+is written [b, s, h, c], so the output projection that sums h and c reads them innermost (a prefill of 128
+tokens took 334 ms over [b, h, s, c] and 49 ms over [b, s, h, c]). Laying out every intermediate so was measured
+slower: expand's values written [b, h, v, t] for the weighted sum made its decode step 33% slower. The caches,
+the output and what a step stores keep the DSL's layout. `layout=dsl` keeps every tensor in the DSL's layout.
 
 Compute ops become linalg.generic and tensor ops (passes/linalg_patterns.py). mlacc's own attributes (`attn.*`,
 `hw.target`, `mem.*`) are dropped: upstream tools do not know those dialects. Anything but `la` in a layer function
@@ -63,8 +71,9 @@ WEIGHT_KEY, CACHE_KEY, PRECOMPOSED_KEY = "mlacc.weight", "mlacc.cache", "mlacc.p
 LAYOUT_KEY = "mlacc.layout"
 """The permutation of the DSL's dimensions a weight or product is laid out in, beside its name (module docstring)."""
 
-WEIGHT_LAYOUTS = ("reduction-last", "dsl")
-"""`weight_layout`: the summed dimensions of a weight's contraction innermost (the default), or the DSL's layout."""
+LAYOUTS = ("reduction-last", "dsl")
+"""The pass's `layout`: the summed dimensions of the contraction that reads a weight or an intermediate innermost
+(the default), or the DSL's layout for every tensor."""
 
 Layout = tuple[int, ...]
 
@@ -99,9 +108,9 @@ def _step_readers(value: SSAValue) -> list[Operation]:
     return [op for op in block.ops if op in readers] if block else list(readers)
 
 
-def _layouts(block: Block, weight_layout: str) -> dict[SSAValue, Layout]:
+def _layouts(block: Block, policy: str) -> dict[SSAValue, Layout]:
     """The layout of every weight and product the step reads: what its first reader, an einsum, streams fastest
-    (`reduction_last`); the DSL's if that reader is no einsum (an RMSNorm's gamma) or with `weight_layout=dsl`."""
+    (`reduction_last`); the DSL's if that reader is no einsum (an RMSNorm's gamma) or with `layout=dsl`."""
     layouts: dict[SSAValue, Layout] = {}
     for op in block.ops:
         if not isinstance(op, la.WeightOp | la.PrecomposeOp):
@@ -109,7 +118,7 @@ def _layouts(block: Block, weight_layout: str) -> dict[SSAValue, Layout]:
         readers = _step_readers(op.result)
         rank = la.tensor_type(op.result).get_num_dims()
         layout = tuple(range(rank))
-        if weight_layout != "dsl" and readers and isinstance(readers[0], la.EinsumOp):
+        if policy != "dsl" and readers and isinstance(readers[0], la.EinsumOp):
             layout = reduction_last(readers[0].spec.data, list(readers[0].operands).index(op.result))
         layouts[op.result] = layout
     return layouts
@@ -129,10 +138,42 @@ def _name(value: SSAValue, fallback: str) -> str:
     return value.name_hint or fallback
 
 
-def _interface(function: func.FuncOp, weight_layout: str) -> func.FuncOp | None:
+def _apart(spec: str, operand: int) -> bool:
+    """Whether einsum `spec` sums several dimensions of its operand `operand` that are not adjacent in it."""
+    terms, out = la.parse_einsum_spec(spec)
+    summed = [i for i, c in enumerate(terms[operand]) if c not in out]
+    return len(summed) > 1 and summed[-1] - summed[0] + 1 != len(summed)
+
+
+def _lay_out_intermediates(block: Block) -> None:
+    """Each einsum whose result only einsums read, the first of which sums dimensions of it that lie apart
+    (`_apart`), writes it in the layout that reader reads fastest (`reduction_last`), after the weights have
+    taken theirs; the readers index it accordingly."""
+    for op in list(block.ops):
+        if not isinstance(op, la.EinsumOp):
+            continue
+        readers = _step_readers(op.result)
+        first = readers[0] if readers else None
+        if not isinstance(first, la.EinsumOp) or not all(isinstance(r, la.EinsumOp) for r in readers):
+            continue
+        index = list(first.operands).index(op.result)
+        if not _apart(first.spec.data, index):
+            continue
+        layout = reduction_last(first.spec.data, index)
+        terms, out = la.parse_einsum_spec(op.spec.data)
+        written = la.EinsumOp(f"{','.join(terms)}->{_permuted(out, layout)}", op.lhs, op.rhs)
+        written.result.name_hint = op.result.name_hint
+        block.insert_op_before(written, op)
+        for use in list(op.result.uses):
+            _read_as(use.operation, use.index, written.result, layout)
+        op.detach()
+        op.erase()
+
+
+def _interface(function: func.FuncOp, policy: str) -> func.FuncOp | None:
     """Turns `function`'s sources and sinks into its arguments and results (module docstring), each weight and
-    product laid out as `weight_layout` says, and returns the function that precomposes its weights, if it has
-    any."""
+    product laid out as `policy` (the pass's `layout`) says, and returns the function that precomposes its
+    weights, if it has any."""
     block = function.body.block
     arg_attrs: list[DictionaryAttr] = [DictionaryAttr({}) for _ in block.args]
     res_attrs: list[DictionaryAttr] = [DictionaryAttr({}) for _ in function.function_type.outputs]
@@ -140,7 +181,7 @@ def _interface(function: func.FuncOp, weight_layout: str) -> func.FuncOp | None:
     assert isinstance(ret, func.ReturnOp)
     stored: list[SSAValue] = []
     precomposed: list[Operation] = [op for op in block.ops if isinstance(op, la.PrecomposeOp)]
-    layouts = _layouts(block, weight_layout)
+    layouts = _layouts(block, policy)
     precompose = _precompose_function(function.sym_name.data, precomposed, layouts)
 
     def new_argument(value: SSAValue, ty: Attribute, tag: DictionaryAttr) -> SSAValue:
@@ -285,14 +326,15 @@ def _check_lowerable(function: func.FuncOp) -> None:
 class ConvertLaToLinalgPass(ModulePass):
     name = "convert-la-to-linalg"
 
-    weight_layout: str = "reduction-last"
-    """How weights and precomposed products come in (module docstring): `reduction-last`, the summed dimensions
-    of the contraction that reads one innermost, or `dsl`, as the DSL declares them."""
+    layout: str = "reduction-last"
+    """How weights, precomposed products and intermediates that only contractions read are laid out (module
+    docstring): `reduction-last`, the summed dimensions of the contraction that reads one innermost, or `dsl`, as
+    the DSL declares them."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        if self.weight_layout not in WEIGHT_LAYOUTS:
+        if self.layout not in LAYOUTS:
             raise PassFailedException(
-                f"convert-la-to-linalg: weight_layout '{self.weight_layout}' is not one of {', '.join(WEIGHT_LAYOUTS)}"
+                f"convert-la-to-linalg: layout '{self.layout}' is not one of {', '.join(LAYOUTS)}"
             )
         op.attributes.clear()
         functions = [f for f in op.ops if isinstance(f, func.FuncOp)]
@@ -301,9 +343,11 @@ class ConvertLaToLinalgPass(ModulePass):
         for function in functions:
             for key in [k for k in function.attributes if "." in k]:
                 del function.attributes[key]
-            precompose = _interface(function, self.weight_layout)
+            precompose = _interface(function, self.layout)
             if precompose is not None:
                 op.body.block.insert_op_before(precompose, function)
+            if self.layout != "dsl":
+                _lay_out_intermediates(function.body.block)
         PatternRewriteWalker(
             GreedyRewritePatternApplier([pattern() for pattern in COMPUTE_PATTERNS]),
             apply_recursively=False,

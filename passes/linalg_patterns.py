@@ -1,7 +1,12 @@
 """The rewrite patterns of `convert-la-to-linalg` (passes/convert_la_to_linalg.py): each `la` compute op as
 upstream linalg/tensor/arith/math ops, one pattern per op.
 
-An einsum iterates its output letters (parallel) then the summed ones (reduction); softmax is scale (and the causal
+An einsum iterates its output letters (parallel) then the summed ones (reduction). An einsum that reads a
+concatenation (a step's cached entries joined with its new ones) reads each part where it lies instead, as a
+serving engine attends over its cache in place: along a letter it sums, one generic per part accumulates into the
+next; along one it keeps, each part's result is written, and only those results (the scores, far smaller than the
+keys) are concatenated. A function argument cannot be produced in place, so joining the cache first copied all of
+it every step (IREE materialises a tensor.concat of an argument). Softmax is scale (and the causal
 mask: query i of S sees keys 0 .. T - S + i), max, exp, sum, divide; RMSNorm is a sum of squares, then
 x * rsqrt(mean + eps) * gamma; RoPE rotates interleaved pairs by position x 10000^(-2i/dim), its angles in f32;
 concat is tensor.concat. Arithmetic stays in the layer's dtype (einsums accumulate in it too), as the `la` IR
@@ -93,21 +98,92 @@ def _same(rank: int) -> list[int]:
     return list(range(rank))
 
 
+def _contraction(ops: Ops, spec: str, operands: Sequence[SSAValue], init: SSAValue) -> SSAValue:
+    """The einsum `spec` of `operands` as a generic that accumulates into `init` (of the output's type)."""
+    terms, out = la.parse_einsum_spec(spec)
+    letters = list(out) + [c for c in dict.fromkeys("".join(terms)) if c not in out]
+    return ops.generic(
+        [(operand, [letters.index(c) for c in term]) for operand, term in zip(operands, terms, strict=True)],
+        (init, _same(len(out))),
+        len(letters),
+        range(len(out), len(letters)),
+        lambda b, s: [b.add(arith.AddfOp(s[2], b.add(arith.MulfOp(s[0], s[1]))))],
+    )
+
+
+def _slice(ops: Ops, value: SSAValue, dim: int, offset: int, size: int) -> SSAValue:
+    """`value`'s entries offset .. offset + size along `dim`."""
+    shape = la.tensor_type(value).get_shape()
+    offsets = [offset if d == dim else 0 for d in range(len(shape))]
+    sizes = [size if d == dim else n for d, n in enumerate(shape)]
+    return ops.add(ExtractSliceOp.from_static_parameters(value, offsets, sizes))
+
+
+def _concatenated(value: SSAValue) -> tuple[list[SSAValue], int] | None:
+    """The parts and the dim of the concatenation that defines `value`, if one does."""
+    owner = value.owner
+    if isinstance(owner, ConcatOp):
+        return list(owner.inputs), owner.dim.value.data
+    if isinstance(owner, la.ConcatOp):
+        return [owner.lhs, owner.rhs], owner.dim.value.data
+    return None
+
+
+def _numel(value: SSAValue) -> int:
+    return math.prod(la.tensor_type(value).get_shape())
+
+
+def _split_over_concat(ops: Ops, op: la.EinsumOp) -> SSAValue | None:
+    """`op` over each part of a concatenated operand where it lies (module docstring), or None where no operand
+    is a concatenation worth splitting over: along a kept letter, only where the operand moves more than the
+    output (expand's up-projection of the joined latent writes more than it reads, and stays as it is)."""
+    terms, out = la.parse_einsum_spec(op.spec.data)
+    result = la.tensor_type(op.result)
+    for index, operand in enumerate(op.operands):
+        found = _concatenated(operand)
+        if found is None:
+            continue
+        parts, dim = found
+        letter, other = terms[index][dim], 1 - index
+        other_dim = terms[other].find(letter)
+        if letter in out and _numel(operand) <= _numel(op.result):
+            continue
+        offset, partials = 0, []
+        init = ops.filled(0.0, result) if letter not in out else None
+        for part in parts:
+            size = la.tensor_type(part).get_shape()[dim]
+            operands = [part, part]
+            operands[other] = op.operands[other]
+            if other_dim >= 0:
+                operands[other] = _slice(ops, op.operands[other], other_dim, offset, size)
+            if letter in out:
+                shape = [size if c == letter else n for c, n in zip(out, result.get_shape(), strict=True)]
+                partials.append(
+                    _contraction(ops, op.spec.data, operands, ops.filled(0.0, TensorType(result.element_type, shape)))
+                )
+            else:
+                assert init is not None
+                init = _contraction(ops, op.spec.data, operands, init)
+            offset += size
+        if init is not None:
+            return init
+        return ops.add(ConcatOp(partials, out.index(letter), result))
+    return None
+
+
 class LowerEinsum(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: la.EinsumOp, rewriter: PatternRewriter) -> None:
-        terms, out = la.parse_einsum_spec(op.spec.data)
-        letters = list(out) + [c for c in dict.fromkeys("".join(terms)) if c not in out]
-        result = la.tensor_type(op.result)
         ops = Ops()
-        value = ops.generic(
-            [(operand, [letters.index(c) for c in term]) for operand, term in zip(op.operands, terms, strict=True)],
-            (ops.filled(0.0, result), _same(len(out))),
-            len(letters),
-            range(len(out), len(letters)),
-            lambda b, s: [b.add(arith.AddfOp(s[2], b.add(arith.MulfOp(s[0], s[1]))))],
-        )
+        value = _split_over_concat(ops, op)
+        if value is None:
+            value = _contraction(ops, op.spec.data, op.operands, ops.filled(0.0, la.tensor_type(op.result)))
+        joined = [operand.owner for operand in op.operands if _concatenated(operand) is not None]
         rewriter.replace(op, ops.ops, [value])
+        for concat in joined:  # a concatenation every reader now reads in parts is not built
+            assert isinstance(concat, Operation)
+            if not any(result.uses for result in concat.results):
+                rewriter.erase(concat)
 
 
 class LowerSoftmax(RewritePattern):

@@ -86,8 +86,8 @@ def test_random_small_mla_layers_run_on_iree(text: str, seed: int):
     assert len(result.differences) == 5 and result.ok, (text, result.differences)
 
 
-@pytest.mark.parametrize("weight_layout", ["reduction-last", "dsl"])
-def test_weights_in_either_layout_compute_the_same_on_iree(weight_layout: str):
+@pytest.mark.parametrize("layout", ["reduction-last", "dsl"])
+def test_weights_in_either_layout_compute_the_same_on_iree(layout: str):
     # Every scheme of the small MLA layer, its weights and products in the layout the pass chose (transposed from
     # the interpreter's arrays by their mlacc.layout), agrees with the interpreter; only the default transposes.
     import numpy as np
@@ -97,7 +97,7 @@ def test_weights_in_either_layout_compute_the_same_on_iree(weight_layout: str):
 
     (case, _) = layer_cases(parse_dsl(SMALL_ATTN.read_text(), "small.attn"), 1)
     prepared = prepare_case(case, scheme_passes())
-    lowering = Lowering(weight_layout)
+    lowering = Lowering(layout)
     lowered = lowering.add(prepared.variants)
     compiled = Compiled(lowering.module)
     weights, past, new = random_inputs(prepared, np.random.default_rng(0))
@@ -106,7 +106,7 @@ def test_weights_in_either_layout_compute_the_same_on_iree(weight_layout: str):
         output = run_variant(compiled, functions, weights, past, new)
         assert np.max(np.abs(output - reference)) <= 1e-4 * np.max(np.abs(reference)), label
     text = str(lowering.module)
-    if weight_layout == "dsl":
+    if layout == "dsl":
         assert "mlacc.layout" not in text and '%W_DQ: tensor<64x32xf32> {mlacc.weight = "W_DQ"}' in text
     else:  # W_DQ [d_model 64, q_rank 32] sums d_model: it comes in as [32, 64]
         assert '%W_DQ: tensor<32x64xf32> {mlacc.weight = "W_DQ", mlacc.layout = array<i64: 1, 0>}' in text
@@ -175,7 +175,8 @@ def test_an_fp8_cache_is_iree_input_unchanged(capsys: pytest.CaptureFixture[str]
 def test_emit_mlir_takes_no_sharding(capsys: pytest.CaptureFixture[str]):
     assert cli.main(["compile", str(SMALL_ATTN), "--emit", "mlir", "--tp", "2"]) == 2
     assert (
-        capsys.readouterr().err == "error: --emit mlir lowers one device's unsharded layer: it takes no --tp or --dp\n"
+        capsys.readouterr().err
+        == "error: --emit mlir lowers one device's unsharded layer: it takes no --tp, --dp or --ep\n"
     )
 
 

@@ -34,7 +34,8 @@ builtin.module {
 // CHECK-NEXT: ^bb0(%[[E:.*]]: f8E4M3FN, %{{.*}}: f32):
 // CHECK-NEXT:   %[[W:.*]] = arith.extf %[[E]] : f8E4M3FN to f32
 // CHECK-NEXT:   linalg.yield %[[W]] : f32
-// CHECK:      %key_all = tensor.concat dim(1) %key_cached_1, %key_rot_8
+// The scores read the widened cache where it lies (the new key's scores apart, joined after):
+// CHECK:      %scores_3 = linalg.generic {{.*}} ins(%query_rot_8, %key_cached_1 : tensor<2x1x2x2x8xf32>, tensor<2x6x2x8xf32>)
 // CHECK:      %key_stored = linalg.generic {{.*}} ins(%key_rot_8 : tensor<2x1x2x8xf32>) outs(%{{.*}} : tensor<2x1x2x8xf8E4M3FN>) {
 // CHECK-NEXT: ^bb0(%[[N:.*]]: f32, %{{.*}}: f8E4M3FN):
 // CHECK-NEXT:   %[[T:.*]] = arith.truncf %[[N]] : f32 to f8E4M3FN

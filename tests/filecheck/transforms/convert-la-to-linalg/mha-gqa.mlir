@@ -2,8 +2,8 @@
 // batch 2, 6 cached tokens) and a causal MHA prefill of 3 tokens (2 heads, head dim 8).
 // RUN: mlacc-opt %s -p convert-la-to-linalg | filecheck %s
 // RUN: mlacc-opt %s -p convert-la-to-linalg | mlacc-opt | filecheck %s
-// weight_layout=dsl keeps every weight as the DSL declares it, with no mlacc.layout:
-// RUN: mlacc-opt %s -p 'convert-la-to-linalg{weight_layout=dsl}' | filecheck %s --check-prefix=DSL
+// layout=dsl keeps every weight as the DSL declares it, with no mlacc.layout:
+// RUN: mlacc-opt %s -p 'convert-la-to-linalg{layout=dsl}' | filecheck %s --check-prefix=DSL
 
 builtin.module {
   func.func @g.d(%x: tensor<2x1x64xf32>) -> tensor<2x1x64xf32> attributes {attn.layer = "g", attn.kind = "gqa", attn.workload = #attn.workload<"d", decode, batch = 2, context = 6, new_tokens = 1>} {
@@ -90,12 +90,22 @@ builtin.module {
 // CHECK:      %query_rot_7 = tensor.insert_slice %query_rot_3 into %query_rot_6[0, 0, 0, 0, 0] [2, 1, 2, 2, 4] [1, 1, 1, 1, 2] : tensor<2x1x2x2x4xf32> into tensor<2x1x2x2x8xf32>
 // CHECK-NEXT: %query_rot_8 = tensor.insert_slice %query_rot_5 into %query_rot_7[0, 0, 0, 0, 1] [2, 1, 2, 2, 4] [1, 1, 1, 1, 2] : tensor<2x1x2x2x4xf32> into tensor<2x1x2x2x8xf32>
 
-// CHECK:      %key_all = tensor.concat dim(1) %key_cached, %key_rot_8 : (tensor<2x6x2x8xf32>, tensor<2x1x2x8xf32>) -> tensor<2x7x2x8xf32>
-// CHECK:      %value_all = tensor.concat dim(1) %value_cached, %value_new_3 : (tensor<2x6x2x8xf32>, tensor<2x1x2x8xf32>) -> tensor<2x7x2x8xf32>
-// "bsgre,btge->bgrst": each group's 2 query heads read its one key head.
-// CHECK:      %scores_3 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d3, d1, d2, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d4, d1, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3, d4)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%query_rot_8, %key_all : tensor<2x1x2x2x8xf32>, tensor<2x7x2x8xf32>)
+// The step attends over the cached keys where they lie: no tensor.concat joins them with the new entry (it would
+// copy the whole cache every step). "bsgre,btge->bgrst" keeps t, so each part's scores are computed apart, the
+// cached 6 keys' and the new one's, and only the scores are joined (each group's 2 query heads read its one key
+// head); the weighted sum sums t, so the new value's share accumulates onto the cached values'.
+// CHECK-NOT:  %key_all = tensor.concat
+// CHECK:      %scores_3 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d3, d1, d2, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d4, d1, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2, d3, d4)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%query_rot_8, %key_cached : tensor<2x1x2x2x8xf32>, tensor<2x6x2x8xf32>)
+// CHECK:      %scores_7 = linalg.generic {{.*}} ins(%query_rot_8, %key_rot_8 : tensor<2x1x2x2x8xf32>, tensor<2x1x2x8xf32>)
+// CHECK:      %scores_8 = tensor.concat dim(4) %scores_3, %scores_7 : (tensor<2x2x2x1x6xf32>, tensor<2x2x2x1x1xf32>) -> tensor<2x2x2x1x7xf32>
+// CHECK:      %attn_out_2 = linalg.fill ins(%attn_out : f32) outs(%attn_out_1 : tensor<2x1x2x2x8xf32>)
+// CHECK-NEXT: %attn_out_3 = tensor.extract_slice %probs_13[0, 0, 0, 0, 0] [2, 2, 2, 1, 6] [1, 1, 1, 1, 1] : tensor<2x2x2x1x7xf32> to tensor<2x2x2x1x6xf32>
+// CHECK-NEXT: %attn_out_4 = linalg.generic {{.*}} ins(%attn_out_3, %value_cached : tensor<2x2x2x1x6xf32>, tensor<2x6x2x8xf32>) outs(%attn_out_2 : tensor<2x1x2x2x8xf32>)
+// CHECK:      %attn_out_5 = tensor.extract_slice %probs_13[0, 0, 0, 0, 6] [2, 2, 2, 1, 1] [1, 1, 1, 1, 1] : tensor<2x2x2x1x7xf32> to tensor<2x2x2x1x1xf32>
+// CHECK-NEXT: %attn_out_6 = linalg.generic {{.*}} ins(%attn_out_5, %value_new_3 : tensor<2x2x2x1x1xf32>, tensor<2x1x2x8xf32>) outs(%attn_out_4 : tensor<2x1x2x2x8xf32>)
+// CHECK-NOT:  tensor.concat
 // The output projection sums (g, r, e) in the order the attention output holds them, innermost in W_O too:
-// CHECK:      %output_3 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d3, d4, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d2, d3, d4, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]} ins(%attn_out_3, %W_O : tensor<2x1x2x2x8xf32>, tensor<64x2x2x8xf32>)
+// CHECK:      %output_3 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d3, d4, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d2, d3, d4, d5)>, affine_map<(d0, d1, d2, d3, d4, d5) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction", "reduction"]} ins(%attn_out_6, %W_O : tensor<2x1x2x2x8xf32>, tensor<64x2x2x8xf32>)
 // CHECK:      func.return %output_3, %key_rot_8, %value_new_3 : tensor<2x1x64xf32>, tensor<2x1x2x8xf32>, tensor<2x1x2x8xf32>
 
 // A prefill has no cache to read: it only stores.

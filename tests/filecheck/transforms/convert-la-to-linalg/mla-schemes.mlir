@@ -92,23 +92,30 @@ builtin.module {
 // CHECK:        arith.constant 1.000000e-06 : f32
 // CHECK:        math.rsqrt
 
-// The cached context joins the new entries with tensor.concat.
-// RECOMPUTE:  %latent_all = tensor.concat dim(1) %latent_cached, %c_kv_normed_5 : (tensor<2x6x16xf32>, tensor<2x1x16xf32>) -> tensor<2x7x16xf32>
-// RECOMPUTE:  %rope_key_all = tensor.concat dim(1) %rope_key_cached, %k_pe_rot_8 : (tensor<2x6x4xf32>, tensor<2x1x4xf32>) -> tensor<2x7x4xf32>
 // recompute: the query absorbs W_UK ("bshn,chn->bshc", W_UK read at (h, c, n): (d2, d3, d4)) and attends over
-// the latent ("bshc,btc->bhst").
+// the latent ("bshc,btc->bhst") where it lies: the 6 cached latents' scores and the new one's apart, then joined
+// (no tensor.concat copies the cache).
 // RECOMPUTE:  %q_nope_absorbed_3 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d2, d3, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%q_nope_3, %W_UK
-// RECOMPUTE:  %scores_nope_3 = linalg.generic {{.*}} ins(%q_nope_absorbed_3, %latent_all : tensor<2x1x2x16xf32>, tensor<2x7x16xf32>)
+// RECOMPUTE-NOT: %latent_all
+// RECOMPUTE:  %scores_nope_3 = linalg.generic {{.*}} ins(%q_nope_absorbed_3, %latent_cached : tensor<2x1x2x16xf32>, tensor<2x6x16xf32>)
+// RECOMPUTE:  %scores_nope_7 = linalg.generic {{.*}} ins(%q_nope_absorbed_3, %c_kv_normed_5 : tensor<2x1x2x16xf32>, tensor<2x1x16xf32>)
+// RECOMPUTE:  %scores_nope_8 = tensor.concat dim(3) %scores_nope_3, %scores_nope_7 : (tensor<2x2x1x6xf32>, tensor<2x2x1x1xf32>) -> tensor<2x2x1x7xf32>
 // REUSE:      %q_nope_absorbed_3 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d2, d3, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%c_q_normed_5, %W_UQ_W_UK : tensor<2x1x32xf32>, tensor<2x16x32xf32>)
-// expand: every step up-projects all 7 latents to keys and values.
+// expand: every step up-projects all 7 latents to keys and values; the up-projection writes more than it reads,
+// so the latents are joined first.
+// EXPAND:     %latent_all = tensor.concat dim(1) %latent_cached, %c_kv_normed_5 : (tensor<2x6x16xf32>, tensor<2x1x16xf32>) -> tensor<2x7x16xf32>
 // EXPAND:     %k_nope_3 = linalg.generic {{.*}} ins(%latent_all, %W_UK : tensor<2x7x16xf32>, tensor<2x8x16xf32>)
 // EXPAND:     %value_3 = linalg.generic {{.*}} ins(%latent_all, %W_UV : tensor<2x7x16xf32>, tensor<2x8x16xf32>)
 // cache-kv: the shared RoPE key is copied per head (la.broadcast) by a generic that reads it without the head axis.
 // CACHEKV:    %k_pe_rot_h_1 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>, affine_map<(d0, d1, d2, d3) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel"]} ins(%k_pe_rot_8 : tensor<2x1x4xf32>)
-// CACHEKV:    %rope_key_per_head_all = tensor.concat dim(1) %rope_key_per_head_cached, %k_pe_rot_h_1
+// CACHEKV-NOT: %rope_key_per_head_all
+// CACHEKV:    %scores_pe_3 = linalg.generic {{.*}} ins(%q_pe_rot_8, %rope_key_per_head_cached : tensor<2x1x2x4xf32>, tensor<2x6x2x4xf32>)
 
 // Two scores add elementwise; the softmax (1 / sqrt(8 + 4), no causal mask at one new token) scales, takes the row max, exp, sums, divides.
-// CHECK:      %scores_1 = linalg.generic {{.*}} ins(%scores_nope_3, %scores_pe_3 : tensor<2x2x1x7xf32>, tensor<2x2x1x7xf32>)
+// RECOMPUTE:  %scores_1 = linalg.generic {{.*}} ins(%scores_nope_8, %scores_pe_8 : tensor<2x2x1x7xf32>, tensor<2x2x1x7xf32>)
+// REUSE:      %scores_1 = linalg.generic {{.*}} ins(%scores_nope_8, %scores_pe_8 : tensor<2x2x1x7xf32>, tensor<2x2x1x7xf32>)
+// EXPAND:     %scores_1 = linalg.generic {{.*}} ins(%scores_nope_3, %scores_pe_8 : tensor<2x2x1x7xf32>, tensor<2x2x1x7xf32>)
+// CACHEKV:    %scores_1 = linalg.generic {{.*}} ins(%scores_nope_8, %scores_pe_8 : tensor<2x2x1x7xf32>, tensor<2x2x1x7xf32>)
 // CHECK:        arith.addf
 // CHECK:      %probs_1 = linalg.generic
 // CHECK:        arith.constant 0.288675129 : f32
@@ -124,8 +131,17 @@ builtin.module {
 // CHECK:      %probs_13 = linalg.generic
 // CHECK:        arith.divf
 
-// reuse: the output projection reads the precomposed W_UV W_O, [d, h, c], at (d2, d3, d4): h and c summed innermost.
-// REUSE:      %output_3 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4) -> (d0, d3, d1, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d2, d3, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%attn_out_latent_3, %W_UV_W_O : tensor<2x2x1x16xf32>, tensor<64x2x16xf32>)
+// The weighted sum sums the keys: the new entry's share accumulates onto the cached entries' (the generic of the
+// new latent takes the cached latents' result as its init). Its result, which the output projection sums over h
+// and c, is written [b, s, h, c] (the DSL's [b, h, s, c] holds h and c apart): "bhst,btc->bshc".
+// REUSE:      %attn_out_latent_2 = linalg.fill ins(%attn_out_latent : f32) outs(%attn_out_latent_1 : tensor<2x1x2x16xf32>)
+// REUSE:      %attn_out_latent_3 = tensor.extract_slice %probs_13[0, 0, 0, 0] [2, 2, 1, 6] [1, 1, 1, 1] : tensor<2x2x1x7xf32> to tensor<2x2x1x6xf32>
+// REUSE-NEXT: %attn_out_latent_4 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4) -> (d0, d2, d1, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d4, d3)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2, d3)>], iterator_types = ["parallel", "parallel", "parallel", "parallel", "reduction"]} ins(%attn_out_latent_3, %latent_cached : tensor<2x2x1x6xf32>, tensor<2x6x16xf32>) outs(%attn_out_latent_2 : tensor<2x1x2x16xf32>)
+// REUSE:      %attn_out_latent_5 = tensor.extract_slice %probs_13[0, 0, 0, 6] [2, 2, 1, 1] [1, 1, 1, 1] : tensor<2x2x1x7xf32> to tensor<2x2x1x1xf32>
+// REUSE-NEXT: %attn_out_latent_6 = linalg.generic {{.*}} ins(%attn_out_latent_5, %c_kv_normed_5 : tensor<2x2x1x1xf32>, tensor<2x1x16xf32>) outs(%attn_out_latent_4 : tensor<2x1x2x16xf32>)
+// reuse: the output projection reads the precomposed W_UV W_O, [d, h, c], at (d2, d3, d4): h and c summed innermost,
+// as the attention output holds them.
+// REUSE:      %output_3 = linalg.generic {indexing_maps = [affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d3, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d2, d3, d4)>, affine_map<(d0, d1, d2, d3, d4) -> (d0, d1, d2)>], iterator_types = ["parallel", "parallel", "parallel", "reduction", "reduction"]} ins(%attn_out_latent_6, %W_UV_W_O : tensor<2x1x2x16xf32>, tensor<64x2x16xf32>)
 
 // RECOMPUTE:  func.return %output_3, %c_kv_normed_5, %k_pe_rot_8 : tensor<2x1x64xf32>, tensor<2x1x16xf32>, tensor<2x1x4xf32>
 // REUSE:      func.return %output_3, %c_kv_normed_5, %k_pe_rot_8 : tensor<2x1x64xf32>, tensor<2x1x16xf32>, tensor<2x1x4xf32>
