@@ -8,9 +8,18 @@ mulf/addf over a `linalg.fill`), compiled by iree-compile for this CPU and timed
 - `dispatch`: chains of 1-64 tiny 8 x 8 x 8 GEMMs (each its own dispatch): the slope is the fixed time a
   dispatch adds, the intercept the fixed time of a call from Python;
 - `gemm` rows of grid `compute`: fp32 GEMMs of 128-1024 rows, the MAC rate the compiled code reaches and how it
-  falls with a shallow K; of grid `stream`: 1-4 rows over 4-16 MiB of weights, the weight-stream rate. GEMMs
-  cycle over copies of their inputs larger than the L3 together (`rotating_timer`), so they read from DRAM;
-- `copy`: an elementwise x + 1 over 128 KiB-512 MiB (read and written once): each cache level's and DRAM's rate.
+  falls with a shallow K; of grid `stream`: 1-4 rows over 4-16 MiB of weights, the weight-stream rate. The weight
+  is laid out [N, K], as convert-la-to-linalg lays weights out (its default `layout=reduction-last`); grid
+  `stream-dsl` times the stream shapes again over [K, N], the DSL's layout (`layout=dsl`), to show what
+  the layout is worth (no constant is fit on it). GEMMs cycle over copies of their inputs larger than the L3
+  together (`rotating_timer`), so they read from DRAM;
+- `copy`: an elementwise x + 1 over 128 KiB-512 MiB (read and written once): each cache level's and DRAM's rate;
+- `attention` rows: one decode step's attention (scores, softmax, weighted sum) over a cache of 2k-8k entries and
+  the step's new entry, written in `la` and lowered by convert-la-to-linalg as a step's is (over each part where it
+  lies), for each kind of kernel the model tells apart: `heads` (one key and one value a head, MHA/GQA), `heads-
+  two-part` (cache-kv: keys in two parts a head) and `latent` (every head over one shared latent cache and RoPE
+  key: recompute, reuse), at head counts and widths no validation layer has. IREE runs them as separate
+  dispatches, not as one fused kernel: their rates are the preset's attention constants.
 Cores, SIMD width, caches and memory come from /proc/cpuinfo and /sys (mlacc/host_timing.py), never from a table.
 `--fit` reads a CSV back and prints the preset's measured constants with the rows they come from; it reads the
 clock and the cache sizes from the machine it runs on, so run it where the CSV was measured.
@@ -22,6 +31,7 @@ import argparse
 import math
 import statistics
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,15 +67,21 @@ def clock_hz() -> float:
     return float(cpuinfo()["cpu MHz"]) * 1e6
 
 
-def gemm_text(m: int, n: int, k: int) -> str:
-    """C[m, n] = A[m, k] B[k, n] as convert-la-to-linalg lowers a contraction."""
-    a, b, c = f"tensor<{m}x{k}xf32>", f"tensor<{k}x{n}xf32>", f"tensor<{m}x{n}xf32>"
+def gemm_text(m: int, n: int, k: int, weight_nk: bool = True) -> str:
+    """C[m, n] = A[m, k] B[k, n] as convert-la-to-linalg lowers a contraction: the weight B held as [N, K] (its
+    default layout), or as [K, N] (`layout=dsl`, the function named `gemm_kn_...`)."""
+    a, b, c = (
+        f"tensor<{m}x{k}xf32>",
+        f"tensor<{n}x{k}xf32>" if weight_nk else f"tensor<{k}x{n}xf32>",
+        f"tensor<{m}x{n}xf32>",
+    )
+    name, read = (f"gemm_{m}_{n}_{k}", "(j, l)") if weight_nk else (f"gemm_kn_{m}_{n}_{k}", "(l, j)")
     return f"""
-func.func @gemm_{m}_{n}_{k}(%a: {a}, %b: {b}) -> {c} {{
+func.func @{name}(%a: {a}, %b: {b}) -> {c} {{
   %zero = arith.constant 0.0 : f32
   %empty = tensor.empty() : {c}
   %init = linalg.fill ins(%zero : f32) outs(%empty : {c}) -> {c}
-  %r = linalg.generic {{indexing_maps = [affine_map<(i, j, l) -> (i, l)>, affine_map<(i, j, l) -> (l, j)>,
+  %r = linalg.generic {{indexing_maps = [affine_map<(i, j, l) -> (i, l)>, affine_map<(i, j, l) -> {read}>,
       affine_map<(i, j, l) -> (i, j)>], iterator_types = ["parallel", "parallel", "reduction"]}}
       ins(%a, %b : {a}, {b}) outs(%init : {c}) {{
   ^bb0(%x: f32, %y: f32, %acc: f32):
@@ -107,10 +123,125 @@ func.func @copy_{kib}(%x: {t}) -> {t} {{
 }}"""
 
 
+@dataclass(frozen=True)
+class AttentionShape:
+    """A decode step's attention over `context` cached entries and the new one, for `batch` requests."""
+
+    kind: str
+    batch: int
+    heads: int
+    context: int
+    widths: tuple[int, ...]
+    """heads: (head dim,); heads-two-part: (key dim, RoPE dim, value dim); latent: (latent rank, RoPE dim)."""
+
+    @property
+    def name(self) -> str:
+        return f"attention_{self.kind.replace('-', '_')}_{self.batch}_{self.heads}_{self.context}"
+
+    @property
+    def cache_bytes(self) -> int:
+        """fp32 bytes of the caches a step reads (the cached entries and the new one)."""
+        per_token = sum(self.widths) if self.kind == "latent" else self.heads * sum(self.widths)
+        return 4 * self.batch * (self.context + 1) * per_token * (2 if self.kind == "heads" else 1)
+
+    @property
+    def macs(self) -> int:
+        """MACs of the scores and the weighted sum."""
+        keys = self.batch * self.heads * (self.context + 1)
+        if self.kind == "heads":
+            return keys * 2 * self.widths[0]
+        if self.kind == "heads-two-part":
+            return keys * sum(self.widths)
+        return keys * (2 * self.widths[0] + self.widths[1])
+
+
+ATTENTION = tuple(
+    AttentionShape(kind, batch, heads, context, widths)
+    for kind, heads, widths in (("heads", 8, (64,)), ("heads-two-part", 8, (64, 32, 64)), ("latent", 16, (256, 32)))
+    for batch, context in ((2, 2048), (2, 8192), (8, 2048))
+)
+"""Heads and widths unlike the validated layers' (32 heads of 32, a 128 + 16 latent), contexts beside theirs."""
+
+
+def attention_text(shape: AttentionShape) -> str:
+    """The attention of a decode step in `la`: the queries and the new entries are arguments, each cache an
+    `la.kv_load` joined with its new entry, as a lowered step reads it."""
+    b, h, t, widths = shape.batch, shape.heads, shape.context, shape.widths
+
+    def ty(*dims: int) -> str:
+        return f"tensor<{'x'.join(map(str, dims))}xf32>"
+
+    scores = ty(b, h, 1, t + 1)
+    lines: list[str] = []
+    args: list[str] = []
+
+    def cache(name: str, *dims: int) -> str:
+        """`name`'s cached entries joined with its new one; `dims` after batch and tokens."""
+        args.append(f"%{name}_new: {ty(b, 1, *dims)}")
+        lines.append(f'    %{name}_cached = la.kv_load "{name}" : {ty(b, t, *dims)}')
+        lines.append(f"    %{name} = la.concat %{name}_cached, %{name}_new dim = 1 : {ty(b, t, *dims)}, "
+                     f"{ty(b, 1, *dims)} -> {ty(b, t + 1, *dims)}")  # fmt: skip
+        return f"%{name}"
+
+    def einsum(result: str, spec: str, lhs: tuple[str, str], rhs: tuple[str, str], out: str) -> None:
+        lines.append(f'    %{result} = la.einsum "{spec}" {lhs[0]}, {rhs[0]} : {lhs[1]}, {rhs[1]} -> {out}')
+
+    if shape.kind == "latent":
+        c, p = widths
+        queries = [f"%q: {ty(b, 1, h, c)}", f"%q_pe: {ty(b, 1, h, p)}"]
+        latent, rope = cache("latent", c), cache("rope_key", p)
+        einsum("s_nope", "bshc,btc->bhst", ("%q", ty(b, 1, h, c)), (latent, ty(b, t + 1, c)), scores)
+        einsum("s_pe", "bshp,btp->bhst", ("%q_pe", ty(b, 1, h, p)), (rope, ty(b, t + 1, p)), scores)
+        values, value_type, out, spec = latent, ty(b, t + 1, c), ty(b, h, 1, c), "bhst,btc->bhsc"
+    elif shape.kind == "heads-two-part":
+        n, p, v = widths
+        queries = [f"%q: {ty(b, 1, h, n)}", f"%q_pe: {ty(b, 1, h, p)}"]
+        keys, rope, values = cache("k_nope", h, n), cache("rope_key", h, p), cache("value", h, v)
+        einsum("s_nope", "bshn,bthn->bhst", ("%q", ty(b, 1, h, n)), (keys, ty(b, t + 1, h, n)), scores)
+        einsum("s_pe", "bshp,bthp->bhst", ("%q_pe", ty(b, 1, h, p)), (rope, ty(b, t + 1, h, p)), scores)
+        value_type, out, spec = ty(b, t + 1, h, v), ty(b, 1, h, v), "bhst,bthv->bshv"
+    else:
+        (d,) = widths
+        queries = [f"%q: {ty(b, 1, h, d)}"]
+        keys, values = cache("key", h, d), cache("value", h, d)
+        einsum("s", "bshd,bthd->bhst", ("%q", ty(b, 1, h, d)), (keys, ty(b, t + 1, h, d)), scores)
+        value_type, out, spec = ty(b, t + 1, h, d), ty(b, 1, h, d), "bhst,bthd->bshd"
+    if shape.kind != "heads":
+        lines.append(f"    %s = la.add %s_nope, %s_pe : {scores}")
+    lines.append(f"    %probs = la.softmax %s scale = 1.250000e-01 : {scores}")
+    einsum("o", spec, ("%probs", scores), (values, value_type), out)
+    body = "\n".join([*lines, f"    func.return %o : {out}"])
+    return f"  func.func @{shape.name}({', '.join(queries + args)}) -> {out} {{\n{body}\n  }}"
+
+
+def lowered_attention() -> tuple[str, dict[str, list[tuple[int, ...]]]]:
+    """Every ATTENTION kernel lowered by convert-la-to-linalg: the text of their functions, and each one's
+    argument shapes (queries, new entries, then the caches)."""
+    from xdsl.dialects import func
+    from xdsl.dialects.builtin import TensorType
+    from xdsl.parser import Parser
+
+    from mlacc.pipeline import make_context
+    from passes.convert_la_to_linalg import ConvertLaToLinalgPass
+
+    ctx = make_context()
+    text = "\n".join(map(attention_text, ATTENTION))
+    module = Parser(ctx, f"builtin.module {{\n{text}\n}}").parse_module()
+    ConvertLaToLinalgPass().apply(ctx, module)
+    functions = [f for f in module.ops if isinstance(f, func.FuncOp)]
+    shapes = {
+        f.sym_name.data: [tuple(t.get_shape()) for t in f.function_type.inputs.data if isinstance(t, TensorType)]
+        for f in functions
+    }
+    return "\n".join(str(f) for f in functions), shapes
+
+
 def measure(out: str, repeats: int, command: str) -> None:
     rng = np.random.default_rng(0)
     shapes = [(m, n, k) for m, n, k in (*COMPUTE, *STREAM)]
-    text = "\n".join([*(chain_text(n) for n in CHAIN), *(gemm_text(*s) for s in shapes), *map(copy_text, COPY_KIB)])
+    gemms = [*(gemm_text(*s) for s in shapes), *(gemm_text(*s, weight_nk=False) for s in STREAM)]
+    attention, attention_shapes = lowered_attention()
+    text = "\n".join([*(chain_text(n) for n in CHAIN), *gemms, *map(copy_text, COPY_KIB), attention])
     module = Module(f"module {{\n{text}\n}}")
     result = ResultFile(out, device_name(), command)
     tiny = [rng.standard_normal((8, 8), dtype=np.float32) * 0.1 for _ in range(2)]
@@ -127,14 +258,32 @@ def measure(out: str, repeats: int, command: str) -> None:
         result.timing(timing, grid="memory", kind="copy", bytes=2 * kib * 1024, note=f"{kib} KiB in, {kib} KiB out")
     for grid, grid_shapes in (("compute", COMPUTE), ("stream", STREAM)):
         for m, n, k in grid_shapes:
+            # the stream grid times each shape in both layouts round-robin, so the machine's load reaches both alike
+            layouts = {"": True, "-dsl": False} if grid == "stream" else {"": True}
+            calls = {}
+            for suffix, nk in layouts.items():
 
-            def draw(m: int = m, n: int = n, k: int = k) -> list[np.ndarray]:
-                return [rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32)]
+                def draw(m: int = m, n: int = n, k: int = k, nk: bool = nk) -> list[np.ndarray]:
+                    weight = (n, k) if nk else (k, n)
+                    return [
+                        rng.standard_normal((m, k), dtype=np.float32),
+                        rng.standard_normal(weight, dtype=np.float32),
+                    ]
 
-            call = module.rotating_timer(f"gemm_{m}_{n}_{k}", draw)
-            (timing,) = time_interleaved({"": call}, repeats).values()
-            result.timing(timing, grid=grid, kind="gemm", m=m, n=n, k=k, flops=2 * m * n * k,
-                          bytes=4 * (m * k + k * n + m * n))  # fmt: skip
+                calls[suffix] = module.rotating_timer(f"gemm{'' if nk else '_kn'}_{m}_{n}_{k}", draw)
+            for suffix, timing in time_interleaved(calls, repeats).items():
+                layout = "weight [N, K]" if layouts[suffix] else "weight [K, N] (layout=dsl)"
+                result.timing(timing, grid=grid + suffix, kind="gemm", m=m, n=n, k=k, flops=2 * m * n * k,
+                              bytes=4 * (m * k + k * n + m * n), note=layout)  # fmt: skip
+    for shape in ATTENTION:
+
+        def inputs(shapes: list[tuple[int, ...]] = attention_shapes[shape.name]) -> list[np.ndarray]:
+            return [rng.standard_normal(dims, dtype=np.float32) for dims in shapes]
+
+        (timing,) = time_interleaved({"": module.rotating_timer(shape.name, inputs)}, repeats).values()
+        result.timing(timing, grid="attention", kind="attention", model=shape.kind, batch=shape.batch,
+                      context=shape.context, new_tokens=1, heads=shape.heads, bytes=shape.cache_bytes,
+                      flops=2 * shape.macs, note=f"widths {'+'.join(map(str, shape.widths))}")  # fmt: skip
     result.close()
 
 
@@ -156,7 +305,7 @@ class Line:
 
 def fit(path: str) -> str:
     """The host preset's measured constants, as TOML lines whose comments say which rows and fit gave them."""
-    rows = read_rows(path, ("dispatch", "gemm", "copy"))
+    rows = read_rows(path, ("dispatch", "gemm", "copy", "attention"))
     if not rows:
         raise SystemExit(f"error: {path} has no dispatch, gemm or copy rows")
     name = Path(path).name
@@ -206,15 +355,33 @@ def fit(path: str) -> str:
         )
         dram = per_port
 
-    stream = rows_of("gemm", "stream")
-    stream_rates = [4 * int(r["n"]) * int(r["k"]) / (float(r["seconds"]) - call - chain.slope) for r in stream]
-    stream_rate = statistics.median(stream_rates)
+    def stream_rates(grid: str) -> list[tuple[float, dict[str, str]]]:
+        return [
+            (4 * int(r["n"]) * int(r["k"]) / (float(r["seconds"]) - call - chain.slope), r)
+            for r in rows_of("gemm", grid)
+        ]
+
+    def shape(row: dict[str, str]) -> str:
+        return f"{row['m']} x {row['n']} x {row['k']}"
+
+    stream = stream_rates("stream")
+    stream_rate = statistics.median(rate for rate, _ in stream)
+    slowest, fastest = min(stream, key=lambda x: x[0]), max(stream, key=lambda x: x[0])
     lines.append(
         f"memory = {stream_rate / dram:.3f}   # measured: weight-stream rate {stream_rate / 1e9:.2f} GB/s / the DRAM "
-        f"rate above, median of {len(stream)} GEMMs of 1-4 rows over 4-16 MiB of fp32 weights from DRAM ({name}, "
-        f"grid=stream) less the call and dispatch times: range {min(stream_rates) / 1e9:.2f}-"
-        f"{max(stream_rates) / 1e9:.2f} GB/s (the slowest K = 4096)"
+        f"rate above, median of {len(stream)} GEMMs of 1-4 rows over 4-16 MiB of fp32 weights laid out [N, K] from "
+        f"DRAM ({name}, grid=stream) less the call and dispatch times: range {slowest[0] / 1e9:.2f} GB/s "
+        f"(M x N x K {shape(slowest[1])}) to {fastest[0] / 1e9:.2f} ({shape(fastest[1])})"
     )
+    dsl = stream_rates("stream-dsl")
+    if dsl:
+        dsl_rates = [rate for rate, _ in dsl]
+        dsl_rate = statistics.median(dsl_rates)
+        lines.append(
+            f"# not fit: the same GEMMs over [K, N] (layout=dsl, grid=stream-dsl) stream at "
+            f"{dsl_rate / 1e9:.2f} GB/s (median; {min(dsl_rates) / 1e9:.2f}-{max(dsl_rates) / 1e9:.2f}): [N, K]'s "
+            f"median is {stream_rate / dsl_rate:.2f}x theirs"
+        )
 
     compute = rows_of("gemm", "compute")
     peak = hz * FMA_PIPES * simd_lanes()
@@ -240,6 +407,28 @@ def fit(path: str) -> str:
         )
     else:
         lines.append("epilogue_slices: left at its default 0 (the line in 1 / K slices came out with a negative slope)")
+    attention = rows_of("attention")
+    fixed = call + chain.slope
+
+    def per_kind(kind: str, rate: Callable[[dict[str, str]], float]) -> tuple[float, str]:
+        values = [rate(r) for r in attention if r["model"] == kind]
+        return statistics.median(values), f"range {min(values):.3f}-{max(values):.3f} over {len(values)} rows"
+
+    for kind, key in (("heads", "attention_memory"), ("heads-two-part", "attention_two_part_memory")):
+        if any(r["model"] == kind for r in attention):
+            value, spread = per_kind(kind, lambda r: float(r["bytes"]) / (float(r["seconds"]) - fixed) / dram)
+            lines.append(
+                f"{key} = {value:.3f}   # measured: cache bytes / time / the DRAM rate of {kind} decode attention "
+                f"(scores, softmax, weighted sum as convert-la-to-linalg lowers them; {name}, kind=attention), "
+                f"median, {spread}"
+            )
+    if any(r["model"] == "latent" for r in attention):
+        value, spread = per_kind("latent", lambda r: float(r["flops"]) / 2 / (float(r["seconds"]) - fixed) / peak)
+        for key in ("attention_decode_compute", "attention_decode_unsplit_compute"):
+            lines.append(
+                f"{key} = {value:.3f}   # measured: MAC rate / peak of latent decode attention (every head over one "
+                f"latent cache; {name}, kind=attention), median, {spread}"
+            )
     header = [f"# {path}: {device_name()}; clock {hz / 1e9:.3f} GHz, {simd_lanes()} fp32 lanes, {FMA_PIPES} FMA pipes"]
     return "\n".join([*header, *bandwidths, *lines]) + "\n"
 
