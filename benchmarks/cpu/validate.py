@@ -9,10 +9,11 @@ Each example's layer is shrunk `--shrink` times as `mlacc verify --shrink` shrin
 head and RoPE dimensions kept even, GQA's group kept) and built in fp32, as `mlacc verify --backend iree` builds
 it; the shrunk layers are written to `--layers` (benchmarks/cpu/layers/MODEL.attn), where `mlacc validate
 --layers` finds them. Every scheme's step (MLA: recompute, reuse, expand, cache-kv; MHA and GQA: their one form)
-at each point of the grid is lowered by convert-la-to-linalg, compiled by iree-compile for llvm-cpu (one module a
-model) and timed on one core with its inputs on the device, each call's from DRAM (they rotate over copies larger
-than the L3 together, `rotating_timer` in mlacc/host_timing.py): `--repeats` samples taken
-round-robin over the point's schemes, the median as `seconds`, (slowest - fastest) / median as `spread`. A step is
+at each point of the grid is lowered by convert-la-to-linalg (its tensors laid out as `--layout` says: by default
+`reduction-last`, the pass's own, or `dsl` to time the DSL's layout), compiled by iree-compile for
+llvm-cpu (one module a model) and timed on one core with its inputs on the device, each call's from DRAM (they
+rotate over copies larger than the L3 together, `rotating_timer` in mlacc/host_timing.py): `--repeats` samples
+taken round-robin over the point's schemes, the median as `seconds`, (slowest - fastest) / median as `spread`. A step is
 what a serving engine calls each step: reuse reads its precomposed products, never composes them; the caches hold
 random values (a step's time does not depend on them); appending its new entries is the caller's.
 
@@ -38,6 +39,7 @@ from mlacc.frontend import parse_source
 from mlacc.host_timing import Module, ResultFile, device_name, layer_text, read_rows, time_interleaved
 from mlacc.iree_backend import Lowered, Lowering
 from mlacc.verify import UNABSORBED, LayerCase, layer_cases, prepare_case, scheme_passes
+from passes.convert_la_to_linalg import LAYOUTS
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ("deepseek_v3", "deepseek_v2_lite", "mha_baseline", "llama3_70b_gqa")
@@ -82,14 +84,14 @@ def timer(module: Module, lowered: Lowered, rng: np.random.Generator) -> Callabl
     return module.rotating_timer(function.sym_name.data, draw)
 
 
-def measure(out: str, layers: Path, shrink: int, repeats: int, models: list[str], command: str) -> None:
+def measure(out: str, layers: Path, shrink: int, repeats: int, models: list[str], command: str, layout: str) -> None:
     rng = np.random.default_rng(0)
     result = ResultFile(out, device_name(), command)
     layers.mkdir(parents=True, exist_ok=True)
     for model in models:
         case = shrunk_case(model, shrink)
         (layers / f"{model}.attn").write_text(layer_text(case, model), encoding="utf-8")
-        lowering = Lowering()
+        lowering = Lowering(layout)
         grid = [(w, steps(case, w, lowering)) for w in points()]
         print(f"{model}: compiling {sum(len(s) for _, s in grid)} steps ({case.describe()})", file=sys.stderr)
         module = Module(str(lowering.module))
@@ -99,7 +101,8 @@ def measure(out: str, layers: Path, shrink: int, repeats: int, models: list[str]
                 result.timing(timing, grid="validation", kind="step", model=model, scheme=scheme,
                               phase=workload.phase.data.value, batch=workload.batch.data,
                               context=workload.context.data, new_tokens=workload.new_tokens.data,
-                              note=f"shrunk {shrink}x, fp32 ({layers.name}/{model}.attn)")  # fmt: skip
+                              note=f"shrunk {shrink}x, fp32 ({layers.name}/{model}.attn), layout="
+                                   f"{layout}")  # fmt: skip
             print(f"  {workload.phase.data.value} b{workload.batch.data} ctx {workload.context.data} new "
                   f"{workload.new_tokens.data}: " + ", ".join(f"{s} {t.seconds * 1e3:.2f} ms +-{t.spread:.0%}"
                   for s, t in timings.items()), file=sys.stderr)  # fmt: skip
@@ -137,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shrink", type=int, default=4, help="divide every dimension by this (default 4)")
     parser.add_argument("--repeats", type=int, default=7, help="timed samples per step (default 7)")
     parser.add_argument("--models", default=",".join(MODELS), help=f"examples to time (default {','.join(MODELS)})")
+    parser.add_argument("--layout", choices=LAYOUTS, default=LAYOUTS[0],
+                        help="how convert-la-to-linalg lays tensors out (default %(default)s)")  # fmt: skip
     args = parser.parse_args(argv)
     if bool(args.out) == bool(args.compare):
         parser.error("give one of --out and --compare")
@@ -149,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown model {unknown[0]} (choose from {', '.join(MODELS)})")
     if args.shrink < 1 or args.repeats < 3:
         parser.error("--shrink must be at least 1 and --repeats at least 3")
-    measure(args.out, Path(args.layers), args.shrink, args.repeats, models, " ".join(["python", *sys.argv]))
+    command = " ".join(["python", *sys.argv])
+    measure(args.out, Path(args.layers), args.shrink, args.repeats, models, command, args.layout)
     return 0
 
 
