@@ -20,6 +20,8 @@ mulf/addf over a `linalg.fill`), compiled by iree-compile for this CPU and timed
   two-part` (cache-kv: keys in two parts a head) and `latent` (every head over one shared latent cache and RoPE
   key: recompute, reuse), at head counts and widths no validation layer has. IREE runs them as separate
   dispatches, not as one fused kernel: their rates are the preset's attention constants.
+The whole grid is timed `--passes` times over (3), a pass after another, and the fit takes each kernel's median
+over them: the machine's load moves a kernel's time by tens of percent from one minute to the next.
 Cores, SIMD width, caches and memory come from /proc/cpuinfo and /sys (mlacc/host_timing.py), never from a table.
 `--fit` reads a CSV back and prints the preset's measured constants with the rows they come from; it reads the
 clock and the cache sizes from the machine it runs on, so run it where the CSV was measured.
@@ -236,7 +238,7 @@ def lowered_attention() -> tuple[str, dict[str, list[tuple[int, ...]]]]:
     return "\n".join(str(f) for f in functions), shapes
 
 
-def measure(out: str, repeats: int, command: str) -> None:
+def measure(out: str, repeats: int, passes: int, command: str) -> None:
     rng = np.random.default_rng(0)
     shapes = [(m, n, k) for m, n, k in (*COMPUTE, *STREAM)]
     gemms = [*(gemm_text(*s) for s in shapes), *(gemm_text(*s, weight_nk=False) for s in STREAM)]
@@ -244,6 +246,19 @@ def measure(out: str, repeats: int, command: str) -> None:
     text = "\n".join([*(chain_text(n) for n in CHAIN), *gemms, *map(copy_text, COPY_KIB), attention])
     module = Module(f"module {{\n{text}\n}}")
     result = ResultFile(out, device_name(), command)
+    for _ in range(passes):
+        measure_pass(module, result, attention_shapes, repeats, rng)
+    result.close()
+
+
+def measure_pass(
+    module: Module,
+    result: ResultFile,
+    attention_shapes: dict[str, list[tuple[int, ...]]],
+    repeats: int,
+    rng: np.random.Generator,
+) -> None:
+    """One pass over every kernel, a row each."""
     tiny = [rng.standard_normal((8, 8), dtype=np.float32) * 0.1 for _ in range(2)]
     # three times the repeats: a chain's few microseconds are the noisiest rows
     chains = time_interleaved({str(n): module.timer(f"chain_{n}", tiny) for n in CHAIN}, 3 * repeats)
@@ -284,7 +299,6 @@ def measure(out: str, repeats: int, command: str) -> None:
         result.timing(timing, grid="attention", kind="attention", model=shape.kind, batch=shape.batch,
                       context=shape.context, new_tokens=1, heads=shape.heads, bytes=shape.cache_bytes,
                       flops=2 * shape.macs, note=f"widths {'+'.join(map(str, shape.widths))}")  # fmt: skip
-    result.close()
 
 
 @dataclass(frozen=True)
@@ -303,9 +317,29 @@ class Line:
         return Line(float(intercept), float(slope), worst)
 
 
+KEY = ("grid", "kind", "model", "batch", "context", "m", "n", "k", "heads", "bytes")
+"""The columns that name a kernel: rows alike in them are passes over one kernel."""
+
+
+def median_over_passes(rows: list[dict[str, str]]) -> tuple[list[dict[str, str]], int, float]:
+    """One row per kernel, its seconds the median over the passes that timed it; the number of passes, and the
+    median over kernels of how far the passes put each apart ((slowest - fastest) / median)."""
+    runs: dict[tuple[str, ...], list[dict[str, str]]] = {}
+    for row in rows:
+        runs.setdefault(tuple(row[k] for k in KEY), []).append(row)
+    merged, apart = [], []
+    for same in runs.values():
+        seconds = [float(r["seconds"]) for r in same]
+        median = statistics.median(seconds)
+        merged.append({**same[0], "seconds": str(median)})
+        apart.append((max(seconds) - min(seconds)) / median)
+    passes = max((len(same) for same in runs.values()), default=0)
+    return merged, passes, statistics.median(apart) if apart else 0.0
+
+
 def fit(path: str) -> str:
     """The host preset's measured constants, as TOML lines whose comments say which rows and fit gave them."""
-    rows = read_rows(path, ("dispatch", "gemm", "copy", "attention"))
+    rows, passes, apart = median_over_passes(read_rows(path, ("dispatch", "gemm", "copy", "attention")))
     if not rows:
         raise SystemExit(f"error: {path} has no dispatch, gemm or copy rows")
     name = Path(path).name
@@ -429,7 +463,10 @@ def fit(path: str) -> str:
                 f"{key} = {value:.3f}   # measured: MAC rate / peak of latent decode attention (every head over one "
                 f"latent cache; {name}, kind=attention), median, {spread}"
             )
-    header = [f"# {path}: {device_name()}; clock {hz / 1e9:.3f} GHz, {simd_lanes()} fp32 lanes, {FMA_PIPES} FMA pipes"]
+    header = [
+        f"# {path}: {device_name()}; clock {hz / 1e9:.3f} GHz, {simd_lanes()} fp32 lanes, {FMA_PIPES} FMA pipes",
+        f"# each kernel's median over {passes} passes (the passes put a kernel {apart:.1%} apart at the median)",
+    ]
     return "\n".join([*header, *bandwidths, *lines]) + "\n"
 
 
@@ -438,13 +475,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", metavar="CSV", help="measure, writing rows to CSV, then print the fit")
     parser.add_argument("--fit", metavar="CSV", help="print the fit of a CSV written before")
     parser.add_argument("--repeats", type=int, default=7, help="timed samples per kernel (default 7)")
+    parser.add_argument("--passes", type=int, default=3,
+                        help="time every kernel this many times over, a pass after another; the fit takes each "
+                        "kernel's median over them (default 3)")  # fmt: skip
     args = parser.parse_args(argv)
     if bool(args.out) == bool(args.fit):
         parser.error("give one of --out and --fit")
     if args.repeats < 3:
         parser.error("--repeats must be at least 3")
     if args.out:
-        measure(args.out, args.repeats, " ".join(["python", *sys.argv]))
+        measure(args.out, args.repeats, max(1, args.passes), " ".join(["python", *sys.argv]))
     sys.stdout.write(fit(args.out or args.fit))
     return 0
 
