@@ -32,7 +32,8 @@ tokens took 334 ms over [b, h, s, c] and 49 ms over [b, s, h, c]). Laying out ev
 slower: expand's values written [b, h, v, t] for the weighted sum made its decode step 33% slower. The caches,
 the output and what a step stores keep the DSL's layout. `layout=dsl` keeps every tensor in the DSL's layout.
 
-Compute ops become linalg.generic and tensor ops (passes/linalg_patterns.py). mlacc's own attributes (`attn.*`,
+Compute ops become linalg.generic and tensor ops (passes/linalg_patterns.py), an MLP layer's SiLU, GELU and
+products included; a MoE layer's routing (`la.dispatch`, `la.combine`) is refused. mlacc's own attributes (`attn.*`,
 `hw.target`, `mem.*`) are dropped: upstream tools do not know those dialects. Anything but `la` in a layer function
 (the `mesh` collectives of `shard`) is refused: lower before sharding.
 """
@@ -299,6 +300,9 @@ LOWERED_OPS = (
     la.RmsNormOp,
     la.RopeOp,
     la.AddOp,
+    la.MulOp,
+    la.SiluOp,
+    la.GeluOp,
     la.BroadcastOp,
     la.ConcatOp,
     func.ReturnOp,
@@ -307,6 +311,12 @@ LOWERED_OPS = (
 
 def _check_lowerable(function: func.FuncOp) -> None:
     for op in function.body.walk():
+        if isinstance(op, la.DispatchOp | la.CombineOp):
+            raise PassFailedException(
+                f"convert-la-to-linalg: @{function.sym_name.data} holds '{op.name}', a MoE layer's routing, which "
+                "has no upstream form here: the IR keeps the rows each expert gets under uniform routing, not which "
+                "tokens go where (that depends on the data)"
+            )
         if not isinstance(op, LOWERED_OPS):
             raise PassFailedException(
                 f"convert-la-to-linalg: @{function.sym_name.data} holds '{op.name}', which has no upstream form here"

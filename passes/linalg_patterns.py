@@ -6,11 +6,12 @@ concatenation (a step's cached entries joined with its new ones) reads each part
 serving engine attends over its cache in place: along a letter it sums, one generic per part accumulates into the
 next; along one it keeps, each part's result is written, and only those results (the scores, far smaller than the
 keys) are concatenated. A function argument cannot be produced in place, so joining the cache first copied all of
-it every step (IREE materialises a tensor.concat of an argument). Softmax is scale (and the causal
-mask: query i of S sees keys 0 .. T - S + i), max, exp, sum, divide; RMSNorm is a sum of squares, then
+it every step (IREE materialises a tensor.concat of an argument). Softmax is scale (and the causal mask: query i
+of S sees keys 0 .. T - S + i), max, exp, sum, divide; RMSNorm is a sum of squares, then
 x * rsqrt(mean + eps) * gamma; RoPE rotates interleaved pairs by position x 10000^(-2i/dim), its angles in f32;
-concat is tensor.concat. Arithmetic stays in the layer's dtype (einsums accumulate in it too), as the `la` IR
-states it.
+concat is tensor.concat; an MLP's SiLU is x / (1 + exp(-x)), its GELU the tanh form
+0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))), and `la.mul` an elementwise product. Arithmetic stays in the
+layer's dtype (einsums accumulate in it too), as the `la` IR states it.
 """
 
 from __future__ import annotations
@@ -340,20 +341,66 @@ class LowerRope(RewritePattern):
         rewriter.replace(op, ops.ops, [value])
 
 
+def _elementwise(
+    op: la.ElementwiseBinaryOp | la.ActivationOp,
+    rewriter: PatternRewriter,
+    body: Callable[[Ops, Sequence[SSAValue]], SSAValue],
+) -> None:
+    """`op` as one elementwise generic over its operands, `body` mapping their scalars to the result's."""
+    ty = la.tensor_type(op.result)
+    rank = ty.get_num_dims()
+    ops = Ops()
+    inputs = [(operand, _same(rank)) for operand in op.operands]
+    value = ops.generic(inputs, (ops.empty(ty), _same(rank)), rank, (), lambda b, s: [body(b, s)])
+    rewriter.replace(op, ops.ops, [value])
+
+
 class LowerAdd(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: la.AddOp, rewriter: PatternRewriter) -> None:
-        ty = la.tensor_type(op.result)
-        rank = ty.get_num_dims()
-        ops = Ops()
-        value = ops.generic(
-            [(op.lhs, _same(rank)), (op.rhs, _same(rank))],
-            (ops.empty(ty), _same(rank)),
-            rank,
-            (),
-            lambda b, s: [b.add(arith.AddfOp(s[0], s[1]))],
-        )
-        rewriter.replace(op, ops.ops, [value])
+        _elementwise(op, rewriter, lambda b, s: b.add(arith.AddfOp(s[0], s[1])))
+
+
+class LowerMul(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: la.MulOp, rewriter: PatternRewriter) -> None:
+        _elementwise(op, rewriter, lambda b, s: b.add(arith.MulfOp(s[0], s[1])))
+
+
+class LowerSilu(RewritePattern):
+    """x * sigmoid(x) = x / (1 + exp(-x))."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: la.SiluOp, rewriter: PatternRewriter) -> None:
+        element = la.tensor_type(op.result).element_type
+
+        def silu(b: Ops, s: Sequence[SSAValue]) -> SSAValue:
+            decay = b.add(mathd.ExpOp(b.add(arith.NegfOp(s[0]))))
+            return b.add(arith.DivfOp(s[0], b.add(arith.AddfOp(b.constant(1.0, element), decay))))
+
+        _elementwise(op, rewriter, silu)
+
+
+GELU_CUBIC = 0.044715
+"""The cubic term of GELU's tanh form (Hendrycks and Gimpel), as the interpreter's reference computes it."""
+
+
+class LowerGelu(RewritePattern):
+    """0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: la.GeluOp, rewriter: PatternRewriter) -> None:
+        element = la.tensor_type(op.result).element_type
+
+        def gelu(b: Ops, s: Sequence[SSAValue]) -> SSAValue:
+            x = s[0]
+            cube = b.add(arith.MulfOp(b.add(arith.MulfOp(x, x)), x))
+            inner = b.add(arith.AddfOp(x, b.add(arith.MulfOp(b.constant(GELU_CUBIC, element), cube))))
+            scaled = b.add(arith.MulfOp(b.constant(math.sqrt(2 / math.pi), element), inner))
+            one_plus = b.add(arith.AddfOp(b.constant(1.0, element), b.add(mathd.TanhOp(scaled))))
+            return b.add(arith.MulfOp(b.add(arith.MulfOp(b.constant(0.5, element), x)), one_plus))
+
+        _elementwise(op, rewriter, gelu)
 
 
 class LowerBroadcast(RewritePattern):
@@ -378,4 +425,15 @@ class LowerConcat(RewritePattern):
         rewriter.replace(op, ConcatOp([op.lhs, op.rhs], op.dim.value.data, la.tensor_type(op.result)))
 
 
-COMPUTE_PATTERNS = (LowerEinsum, LowerSoftmax, LowerRmsNorm, LowerRope, LowerAdd, LowerBroadcast, LowerConcat)
+COMPUTE_PATTERNS = (
+    LowerEinsum,
+    LowerSoftmax,
+    LowerRmsNorm,
+    LowerRope,
+    LowerAdd,
+    LowerMul,
+    LowerSilu,
+    LowerGelu,
+    LowerBroadcast,
+    LowerConcat,
+)
