@@ -13,13 +13,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlacc import cli
 from mlacc.frontend import parse_dsl
 from mlacc.verify import layer_cases, scheme_passes, verify_cases
-from tests.conftest import EXAMPLES, ROOT, SMALL_ATTN
+from tests.conftest import EXAMPLES, ROOT, SMALL_ATTN, examples
 
 iree_compiler = pytest.importorskip("iree.compiler", reason="the [iree] extra is not installed")
 pytest.importorskip("iree.runtime", reason="the [iree] extra is not installed")
@@ -79,7 +79,7 @@ def mla_files(draw: st.DrawFn) -> str:
     )
 
 
-@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(2))
 @given(mla_files(), st.integers(0, 2**32 - 1))
 def test_random_small_mla_layers_run_on_iree(text: str, seed: int):
     (result,) = verify_cases(layer_cases(parse_dsl(text, "r.attn"), 1), scheme_passes(), seed, 2**30, backend="iree")
