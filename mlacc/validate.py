@@ -319,9 +319,9 @@ def _has_ffn(path: str, text: str) -> bool:
 
 
 def _whole_step(path: str, text: str, hardware: str, points: list[Point]) -> list[list[LayerResult]]:
-    """Each point's results of a file with MLP/MoE layers (which sweeps refuse), through the IR pipeline as `mlacc
-    compile --workload W --phase --batch --context --new-tokens` estimates them: every layer of the file's first
-    workload with the point's fields."""
+    """Each point's results of a file with MLP/MoE layers (which the sweep's op tables do not take), through the IR
+    pipeline as `mlacc compile --workload W --phase --batch --context --new-tokens` estimates them: every layer of
+    the file's first workload with the point's fields."""
     from xdsl.dialects import func
 
     from dialects.attn import LayerOp
@@ -353,8 +353,8 @@ def _layer_results(points: Iterable[Point], hardware: str, layers: Path) -> dict
     """Each point's results, one per layer of its file in file order (an MLA layer's every scheme an alternative).
     The points of one file are estimated together as `mlacc sweep` estimates its points (mlacc/sweep/evaluate.py
     `evaluate_results`): from op tables where they apply, else through the IR pipeline `mlacc compile` runs; the
-    figures are the same either way (tests/costmodel/test_calibration.py). A file with MLP/MoE layers, which
-    sweeps refuse, goes through the IR pipeline (`_whole_step`)."""
+    figures are the same either way (tests/costmodel/test_calibration.py). A file with MLP/MoE layers goes through
+    the IR pipeline (`_whole_step`), as its sweep does."""
     from mlacc.sweep.evaluate import evaluate_results
     from mlacc.sweep.space import Chip, DesignPoint, SweepInput, file_module, workload_names
     from passes import SCHEMES
