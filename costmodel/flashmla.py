@@ -104,5 +104,6 @@ def soft_maximum(a: Num, b: Num, exponent: Num) -> np.ndarray:
     a, b, p = (np.asarray(x, dtype=float) for x in (a, b, exponent))
     big = np.maximum(np.maximum(a, b), 1e-300)
     safe = np.where(p > 0, p, 1.0)
-    soft = big * ((a / big) ** safe + (b / big) ** safe) ** (1 / safe)
+    with np.errstate(over="ignore"):  # an absurd exponent in a hardware file (1e-300): an infinite time, as reported
+        soft = big * ((a / big) ** safe + (b / big) ** safe) ** (1 / safe)
     return np.where(p > 0, soft, np.maximum(a, b))

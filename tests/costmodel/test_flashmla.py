@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -184,3 +185,11 @@ def test_a_broadcast_join_runs_at_the_generic_concatenation_s_rate() -> None:
     extra = expand_decode(halved) - expand_decode(load_hardware("h100"))
     bandwidth = float(h100.dram.read_bandwidth) * float(h100.frequency)
     assert extra == pytest.approx(moved / (bandwidth * float(h100.join_memory)), rel=0.05)
+
+
+def test_an_absurd_overlap_exponent_gives_an_infinite_time_without_a_warning() -> None:
+    # The hardware fuzzer's files reach exponents like 1e-300: (a^p + b^p)^(1/p) overflows to infinity, which the
+    # estimate reports, but numpy's overflow warning used to reach the user's terminal.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert soft_maximum(3.0, 4.0, 1e-300) == float("inf")
