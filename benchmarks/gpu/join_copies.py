@@ -1,8 +1,9 @@
 """Times the copies that join a two-part score's keys or queries into the one tensor torch SDPA and FlashMLA take
 (issue #26): expand's keys, each head's 128 up-projected values beside the 64-wide RoPE key shared by all heads
-(`torch.cat((k_nope, k_pe.expand(...)), -1)`, as production.py's steps and vLLM's MLA prefill join them), and a
-query's two per-head parts. 128 heads x 87,382 keys and more join into 2^31 elements or more, which torch writes
-by one elementwise copy per part instead of its concatenation kernel. One row per (form, keys, heads): seconds
+(`torch.cat((k_nope, k_pe.expand(...)), -1)`, as production.py's steps and vLLM's MLA prefill join them), a
+query's two per-head parts, and cache-kv's two stores into its 192-wide key cache (FORMS, up to 16k keys). 128
+heads x 87,382 keys and more join into 2^31 elements or more, which torch writes by one elementwise copy per part
+instead of its concatenation kernel. One row per (form, keys, heads): seconds
 (median of CUDA-event timed calls after warm-up), bytes read + written, and the kernels torch launched (their
 names from the profiler). With --window, also the board's joules per call (NVML's energy counter around that many
 seconds of CUDA-graph replays after --settle seconds, as production.py's steps are read) and the idle power before
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -42,6 +44,32 @@ def kernels(fn) -> str:
     return f"{len(names)} kernels: " + " | ".join(sorted({n.split("<")[0][:60] for n in names}))
 
 
+FORMS = ("key-broadcast", "query-parts", "store-part", "store-broadcast")
+"""The copies timed: the two joins, and the two stores into one 192-wide per-head key cache that cache-kv's steps
+make (production.py): each head's 128 up-projected values into the first 128 of its 192 columns (a strided
+write), and the RoPE key shared by all heads into the last 64 (a broadcast write)."""
+
+
+def copy_of(form: str, keys: int, heads: int) -> tuple[Callable[[], object], int]:
+    """The copy of `form` over `keys` tokens x `heads` heads, and the bytes it reads + writes."""
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, device="cuda", dtype=torch.bfloat16)
+
+    part = rand(keys, heads * 128).view(keys, heads, 128)
+    if form == "key-broadcast":
+        rope = rand(keys, 1, 64).expand(keys, heads, 64)
+        return (lambda: torch.cat((part, rope), -1)), part.numel() * 2 + keys * 64 * 2 + keys * heads * 192 * 2
+    if form == "query-parts":
+        other = rand(keys, heads * 64).view(keys, heads, 64)
+        return (lambda: torch.cat((part, other), -1)), (part.numel() + other.numel()) * 2 + keys * heads * 192 * 2
+    cache = torch.empty(keys, heads, 192, device="cuda", dtype=torch.bfloat16)
+    if form == "store-part":
+        return (lambda: cache[:, :, :128].copy_(part)), 2 * part.numel() * 2
+    rope = rand(keys, 1, 64).expand(keys, heads, 64)
+    return (lambda: cache[:, :, 128:].copy_(rope)), keys * 64 * 2 + keys * heads * 64 * 2
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
@@ -61,17 +89,10 @@ def main() -> None:
             for keys in (1024, 4096, 16384, 32768, 65536, 87382, 131072, 196608, 262144):
                 if heads == 16 and keys in (87382, 196608, 262144):
                     continue
-                for form in ("key-broadcast", "query-parts"):
-                    if form == "query-parts" and keys > 16384:
+                for form in FORMS:
+                    if form != "key-broadcast" and keys > 16384:
                         continue
-                    a = torch.randn(keys, heads * 128, device="cuda", dtype=torch.bfloat16).view(keys, heads, 128)
-                    if form == "key-broadcast":
-                        b = torch.randn(keys, 1, 64, device="cuda", dtype=torch.bfloat16).expand(keys, heads, 64)
-                        moved = a.numel() * 2 + keys * 64 * 2 + keys * heads * 192 * 2
-                    else:
-                        b = torch.randn(keys, heads * 64, device="cuda", dtype=torch.bfloat16).view(keys, heads, 64)
-                        moved = (a.numel() + b.numel()) * 2 + keys * heads * 192 * 2
-                    fn = lambda a=a, b=b: torch.cat((a, b), -1)  # noqa: E731
+                    fn, moved = copy_of(form, keys, heads)
                     seconds = timed(fn)
                     names = kernels(fn)
                     joules = meter.time_and_energy(fn)[1] if meter is not None else None
@@ -81,7 +102,7 @@ def main() -> None:
                     watts = "" if joules is None else f" {joules / seconds:5.0f} W"
                     print(f"{form:>13} keys {keys:>6} h{heads:<3}: {seconds * 1e6:9.1f} us "
                           f"{moved / seconds / 1e12:5.2f} TB/s{watts}  {names}", flush=True)  # fmt: skip
-                    del a, b
+                    del fn
                     torch.cuda.empty_cache()
 
 
