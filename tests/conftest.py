@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 
@@ -54,3 +55,36 @@ def function(module: ModuleOp, name: str) -> func.FuncOp:
 def deepseek_v3() -> ModuleOp:
     path = ROOT / "examples" / "deepseek_v3.attn"
     return lowered(path.read_text(), str(path))
+
+
+@st.composite
+def small_mla_files(
+    draw: st.DrawFn,
+    d_model: tuple[int, int] = (8, 40),
+    q_rank: int = 40,
+    kv_rank: int = 24,
+    width: int = 12,
+    new_tokens: int = 6,
+) -> str:
+    """A random small MLA layer (fp32) and one decode or (chunked) prefill workload: the file `mlacc verify`'s
+    properties check every scheme on. The bounds keep it small: `q_rank`/`kv_rank` at most d_model (a rank compresses
+    it), the head widths up to `width`, up to 7 cached tokens and `new_tokens` new ones."""
+    low, high = d_model
+    model = draw(st.integers(low, high))
+    dims = {
+        "d_model": model,
+        "heads": draw(st.integers(1, 4)),
+        "q_rank": draw(st.sampled_from([0, draw(st.integers(1, min(q_rank, model)))])),
+        "kv_rank": draw(st.integers(1, min(kv_rank, model))),
+        "qk_nope_dim": draw(st.integers(1, width)),
+        "qk_rope_dim": 2 * draw(st.integers(1, 4)),
+        "v_dim": draw(st.integers(1, width)),
+    }
+    phase = draw(st.sampled_from(["decode", "prefill"]))
+    context = draw(st.integers(0 if phase == "prefill" else 1, 7))
+    tokens = "" if phase == "decode" else f"new_tokens = {draw(st.integers(1, new_tokens))}"
+    fields = " ".join(f"{k} = {v}" for k, v in dims.items())
+    return (
+        f"layer r : mla {{ {fields} dtype = fp32 }}\n"
+        f"workload w {{ phase = {phase} batch = {draw(st.integers(1, 3))} context = {context} {tokens} }}\n"
+    )

@@ -21,7 +21,7 @@ from mlacc.frontend import parse_dsl
 from mlacc.interp import InterpreterInputError, rope, run_function, softmax
 from mlacc.verify import LayerCase, layer_cases, scheme_passes, verify_cases
 from passes.absorb import AbsorbPass
-from tests.conftest import EXAMPLES, ROOT, SMALL_ATTN, examples, lowered
+from tests.conftest import EXAMPLES, ROOT, SMALL_ATTN, examples, lowered, small_mla_files
 
 SMALL = str(SMALL_ATTN)
 
@@ -117,30 +117,8 @@ def test_a_transposed_w_uk_fails_verification(tmp_path: Path, monkeypatch: pytes
     assert out.splitlines()[-1] == "verify: FAILED for sq x d"
 
 
-@st.composite
-def mla_layers(draw: st.DrawFn) -> str:
-    d_model = draw(st.integers(8, 40))
-    dims = {
-        "d_model": d_model,
-        "heads": draw(st.integers(1, 4)),
-        "q_rank": draw(st.sampled_from([0, draw(st.integers(1, d_model))])),
-        "kv_rank": draw(st.integers(1, min(d_model, 24))),
-        "qk_nope_dim": draw(st.integers(1, 12)),
-        "qk_rope_dim": 2 * draw(st.integers(1, 4)),
-        "v_dim": draw(st.integers(1, 12)),
-    }
-    phase = draw(st.sampled_from(["decode", "prefill"]))
-    context = draw(st.integers(0 if phase == "prefill" else 1, 7))
-    tokens = "" if phase == "decode" else f"new_tokens = {draw(st.integers(1, 6))}"
-    fields = " ".join(f"{k} = {v}" for k, v in dims.items())
-    return (
-        f"layer r : mla {{ {fields} dtype = fp32 }}\n"
-        f"workload w {{ phase = {phase} batch = {draw(st.integers(1, 3))} context = {context} {tokens} }}\n"
-    )
-
-
 @settings(max_examples=examples(30))
-@given(mla_layers(), st.integers(0, 2**32 - 1))
+@given(small_mla_files(), st.integers(0, 2**32 - 1))
 def test_every_scheme_preserves_random_small_mla_layers(text: str, seed: int):
     (result,) = verify_cases(layer_cases(parse_dsl(text, "r.attn"), 1), scheme_passes(), seed, 2**30)
     assert result.ok, (text, result.differences)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from mlacc import cli
 from mlacc.frontend import parse_dsl
 from mlacc.verify import layer_cases, scheme_passes, verify_cases
-from tests.conftest import EXAMPLES, ROOT, SMALL_ATTN, examples
+from tests.conftest import EXAMPLES, ROOT, SMALL_ATTN, examples, small_mla_files
 
 iree_compiler = pytest.importorskip("iree.compiler", reason="the [iree] extra is not installed")
 pytest.importorskip("iree.runtime", reason="the [iree] extra is not installed")
@@ -57,30 +57,8 @@ def test_odd_shapes_run_on_iree(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert out.count(" ok\n") == 5 and "batch 2 context 4 new_tokens 3" in out
 
 
-@st.composite
-def mla_files(draw: st.DrawFn) -> str:
-    """A random small MLA layer and a decode or a (chunked) prefill step: one file, one iree-compile."""
-    d_model = draw(st.integers(5, 40))
-    dims = {
-        "d_model": d_model,
-        "heads": draw(st.integers(1, 4)),
-        "q_rank": draw(st.sampled_from([0, draw(st.integers(1, min(20, d_model)))])),  # a rank compresses d_model
-        "kv_rank": draw(st.integers(1, min(16, d_model))),
-        "qk_nope_dim": draw(st.integers(1, 9)),
-        "qk_rope_dim": 2 * draw(st.integers(1, 4)),
-        "v_dim": draw(st.integers(1, 9)),
-    }
-    phase = draw(st.sampled_from(["decode", "prefill"]))
-    context = draw(st.integers(0 if phase == "prefill" else 1, 7))
-    tokens = "" if phase == "decode" else f"new_tokens = {draw(st.integers(1, 5))}"
-    return (
-        f"layer r : mla {{ {' '.join(f'{k} = {v}' for k, v in dims.items())} dtype = fp32 }}\n"
-        f"workload w {{ phase = {phase} batch = {draw(st.integers(1, 3))} context = {context} {tokens} }}\n"
-    )
-
-
 @settings(max_examples=examples(2))
-@given(mla_files(), st.integers(0, 2**32 - 1))
+@given(small_mla_files(d_model=(5, 40), q_rank=20, kv_rank=16, width=9, new_tokens=5), st.integers(0, 2**32 - 1))
 def test_random_small_mla_layers_run_on_iree(text: str, seed: int):
     (result,) = verify_cases(layer_cases(parse_dsl(text, "r.attn"), 1), scheme_passes(), seed, 2**30, backend="iree")
     assert len(result.differences) == 5 and result.ok, (text, result.differences)
