@@ -70,12 +70,10 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime
-import gc
 import math
 import statistics
 import sys
 import time
-import traceback
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -368,21 +366,7 @@ def measure_layer(run: ProductionRunner, m: Model, ffn: str, scheme: str, phase:
     if over():
         run.row(**fields, status="skipped", note="time budget")
         return
-    try:
-        time_layer(run, m, fields, label, fmla, profile)
-    except torch.cuda.OutOfMemoryError:
-        run.row(**fields, status="skipped", note="out of memory")
-        print(f"{label}: out of memory", flush=True)
-    except NotImplementedError as e:
-        run.row(**fields, status="skipped", note=str(e))
-        print(f"{label}: skipped, {e}", flush=True)
-    except Exception as e:
-        run.row(**fields, status="failed", note=str(e).splitlines()[0][:200])
-        print(f"{label}: FAILED {str(e)[:300]}", flush=True)
-        traceback.print_exc()
-    gc.collect()  # a layer that ran out of memory stays referenced from a cycle through its traceback
-    if production.DEV == "cuda":
-        torch.cuda.empty_cache()
+    production.recorded(run, fields, label, lambda: time_layer(run, m, fields, label, fmla, profile))
 
 
 def time_layer(run: ProductionRunner, m: Model, fields: dict, label: str, fmla, profile: Any) -> None:

@@ -576,7 +576,8 @@ def production_step(run: Runner, model: str, scheme: str, phase: str, batch: int
     if need > 0.85 * free:
         run.row(**fields, status="skipped", note=f"needs ~{need / 1e9:.0f} GB, {free / 1e9:.0f} GB free")
         return
-    try:
+
+    def measure() -> None:
         step = ProductionStep(model, scheme, batch, ctx, new, heads, fmla)
         step()
         torch.cuda.synchronize()
@@ -589,17 +590,28 @@ def production_step(run: Runner, model: str, scheme: str, phase: str, batch: int
         print(f"step h{heads:<3} {model:>12} {scheme:>9} {phase:>7} b{batch:<4} ctx {ctx:>6} new {new:>5}: "
               f"{seconds * 1e6:10.1f} us {joules:8.4f} J err {error:.1e} [{step.backend or 'flashmla'}]",
               flush=True)  # fmt: skip
-        del step
+
+    recorded(run, fields, f"step h{heads} {model} {scheme} {phase} b{batch} ctx {ctx}", measure)
+
+
+def recorded(run: Runner, fields: dict, label: str, measure: Callable[[], None]) -> None:
+    """Runs `measure`, which writes its row; where it cannot, a skipped (out of memory, not supported) or failed
+    row says why. Then frees what it left, for the next point."""
+    try:
+        measure()
     except torch.cuda.OutOfMemoryError:
         run.row(**fields, status="skipped", note="out of memory")
+        print(f"{label}: out of memory", flush=True)
     except NotImplementedError as e:
         run.row(**fields, status="skipped", note=str(e))
-        print(f"step h{heads} {model} {scheme} {phase} b{batch} ctx {ctx}: skipped, {e}", flush=True)
+        print(f"{label}: skipped, {e}", flush=True)
     except Exception as e:
         run.row(**fields, status="failed", note=str(e).splitlines()[0][:200])
-        print(f"step h{heads} {model} {scheme} {phase} b{batch} ctx {ctx}: FAILED {str(e)[:300]}", flush=True)
-    gc.collect()  # a step that ran out of memory stays referenced from a cycle through its traceback
-    torch.cuda.empty_cache()
+        print(f"{label}: FAILED {str(e)[:300]}", flush=True)
+        traceback.print_exc()
+    gc.collect()  # what ran out of memory stays referenced from a cycle through its traceback
+    if DEV == "cuda":
+        torch.cuda.empty_cache()
 
 
 SCHEMES = ("mha", *MLA_SCHEMES)
