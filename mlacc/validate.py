@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
+from dialects.attn_rules import FFN_KINDS
 from mlacc.diagnostics import InputError
 from mlacc.estimates import LayerResult
 from mlacc.units import si
@@ -260,10 +261,6 @@ def read_measurements(path: str, grid: str) -> dict[str, list[dict[str, str]]]:
         if row["kind"] in MEASURED_KINDS and row.get("status", "ok") == "ok" and grid in ("all", row["grid"]):
             by_device[row["device"]].append(row)
     return dict(by_device)
-
-
-FFN_KINDS = ("mlp", "moe")
-"""The layer kinds that follow attention in a whole step's file."""
 
 
 class Estimate(Protocol):
