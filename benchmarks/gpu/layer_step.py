@@ -237,9 +237,14 @@ class Moe:
         self.shared = Mlp(d, m.shared * f) if m.shared else None
 
     def route(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(weights fp32, experts int64), each (tokens, per_token)."""
-        m, t = self.m, x.shape[0]
-        logits = matmul(x, self.w_router).float()
+        """(weights fp32, experts int64), each (tokens, per_token): the router GEMM, then `select`."""
+        return self.select(matmul(x, self.w_router))
+
+    def select(self, logits: torch.Tensor, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+        """The scores of the router's bf16 logits, in `dtype` (fp32 as engines; float64 for a reference), and their
+        top-k: (weights, experts int64), each (tokens, per_token)."""
+        m, t = self.m, logits.shape[0]
+        logits = logits.to(dtype)
         if m.scoring == "softmax":
             scores = logits.softmax(-1)
             weights, experts = scores.topk(m.per_token, dim=-1)
@@ -259,17 +264,27 @@ class Moe:
             weights = weights * m.scaling
         return weights, experts
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        m, (t, d) = self.m, x.shape
-        f, k = m.expert_width, m.per_token
-        weights, experts = self.route(x)
-        by_expert, order = experts.view(-1).sort(stable=True)  # the rows (token, slot) grouped by expert
+    def dispatch(self, x: torch.Tensor, experts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The rows (token, slot) grouped by expert: (rows (tokens x k, d) of x, order: where each came from,
+        token * k + slot; ends (experts,) int32: expert e's rows end at ends[e])."""
+        by_expert, order = experts.view(-1).sort(stable=True)
         ends = torch.searchsorted(by_expert, self.expert_ids, right=True, out_int32=True)
-        rows = x.index_select(0, order.div(k, rounding_mode="floor"))
+        rows = x.index_select(0, order.div(self.m.per_token, rounding_mode="floor"))
+        return rows, order, ends
+
+    def combine(self, y: torch.Tensor, order: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """The experts' rows y (in `dispatch`'s order) back in token order, summed with their routing weights."""
+        (t, k), d = weights.shape, y.shape[1]
+        back = torch.empty_like(y).index_copy_(0, order, y)  # row (token, slot) back at token * k + slot
+        return torch.bmm(weights.to(y.dtype).unsqueeze(1), back.view(t, k, d)).view(t, d)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.m.expert_width
+        weights, experts = self.route(x)
+        rows, order, ends = self.dispatch(x, experts)
         h = GEMM(rows, self.w13.transpose(-2, -1), ends)
         y = GEMM(F.silu(h[:, :f]) * h[:, f:], self.w2.transpose(-2, -1), ends)
-        back = torch.empty_like(y).index_copy_(0, order, y)  # row (token, slot) back at token * k + slot
-        out = torch.bmm(weights.to(x.dtype).unsqueeze(1), back.view(t, k, d)).view(t, d)
+        out = self.combine(y, order, weights)
         return out + self.shared(x) if self.shared is not None else out
 
     def routing(self, x: torch.Tensor) -> tuple[int, int]:
