@@ -383,14 +383,15 @@ def time_part(run: ProductionRunner, fields: dict, label: str, part: Part) -> No
     rates = f"{part.bytes / seconds / 1e12:.3g} TB/s" + (
         f", {part.flops / seconds / 1e12:.3g} TFLOP/s" if isinstance(part.flops, int) else ""
     )
-    notes = [rates, kernels, part.note, f"first call {first:.1f} s" if fields["impl"] == COMPILED else "",
-             f"{part.copies} input sets" if part.copies > 1 else "", "" if how == "graph replay" else how,
-             run.libraries]  # fmt: skip
+    compile_note = f"first call {first:.1f} s" if fields["impl"] == COMPILED else ""
+    notes = [rates, kernels, part.note, compile_note, f"{part.copies} input sets" if part.copies > 1 else "",
+             "" if how == "graph replay" else how, run.libraries]  # fmt: skip
     run.row(**fields, experts_hit=part.point.hit, max_rows=part.point.max_rows, m_rows=part.m_rows, n=part.n,
             k=part.k, bytes=part.bytes, flops=part.flops, seconds=seconds, joules=joules, sm_mhz=mhz,
             rel_error=error, status="ok" if error < OK_ERROR else "check-failed",
             note="; ".join(n for n in notes if n))  # fmt: skip
-    print(f"{label:<52}: {seconds * 1e6:10.1f} us err {error:.1e} x{part.copies} {rates}; {kernels[:60]}", flush=True)
+    print(f"{label:<52}: {seconds * 1e6:10.1f} us err {error:.1e} x{part.copies} {rates}; {kernels[:60]} "
+          f"{compile_note}", flush=True)  # fmt: skip
 
 
 def measure_part(run: ProductionRunner, fields: dict, build: Callable[[], Part]) -> None:
