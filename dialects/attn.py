@@ -55,12 +55,14 @@ from dialects.attn_rules import (
     DTYPE_NAMES,
     KIND_DIMS,
     MODEL_FIELDS,
+    ROUTING_GROUPS,
     Phase,
     ShapeError,
     check_layer_count,
     check_model,
     check_positive,
     check_relations,
+    check_routing_groups,
     check_workload,
 )
 
@@ -387,7 +389,9 @@ class MlpOp(FfnLayerOp):
 @irdl_op_definition
 class MoeOp(FfnLayerOp):
     """A mixture of experts: a router, `experts` routed experts of `expert_width` of which each token goes through
-    `experts_per_token`, and `shared_experts` every token goes through (DeepSeek's, Qwen2-MoE's)."""
+    `experts_per_token`, and `shared_experts` every token goes through (DeepSeek's, Qwen2-MoE's). Routing may be
+    group-limited (`expert_groups`, `groups_per_token`: dialects/attn_rules.py `ROUTING_GROUPS`), each absent
+    where it is 1."""
 
     name = "attn.moe"
     DIMS: ClassVar[tuple[str, ...]] = KIND_DIMS["moe"]
@@ -395,10 +399,42 @@ class MoeOp(FfnLayerOp):
     experts_per_token = prop_def(IntegerAttr[I64])
     expert_width = prop_def(IntegerAttr[I64])
     shared_experts = prop_def(IntegerAttr[I64])
+    expert_groups_attr = opt_prop_def(IntegerAttr[I64], prop_name="expert_groups")
+    groups_per_token_attr = opt_prop_def(IntegerAttr[I64], prop_name="groups_per_token")
     assembly_format = (
         _FFN_FORMAT + " `experts` `=` $experts `experts_per_token` `=` $experts_per_token"
-        " `expert_width` `=` $expert_width `shared_experts` `=` $shared_experts (`gated` $gated^)?" + _TYPES_FORMAT
+        " `expert_width` `=` $expert_width `shared_experts` `=` $shared_experts"
+        " (`expert_groups` `=` $expert_groups^)? (`groups_per_token` `=` $groups_per_token^)?"
+        " (`gated` $gated^)?" + _TYPES_FORMAT
     )
+
+    def __init__(
+        self,
+        input: SSAValue,
+        layer: str,
+        workload: WorkloadAttr,
+        layers: int | None = None,
+        gated: bool = True,
+        expert_groups: int = 1,
+        groups_per_token: int = 1,
+        **dims: int,
+    ):
+        super().__init__(input, layer, workload, layers, gated, **dims)
+        for key, value in zip(ROUTING_GROUPS, (expert_groups, groups_per_token), strict=True):
+            if value != 1:
+                self.properties[key] = IntegerAttr(value, i64)
+
+    def expert_groups(self) -> int:
+        """The groups the experts fall into (1: plain top-k routing)."""
+        return self.expert_groups_attr.value.data if self.expert_groups_attr is not None else 1
+
+    def groups_per_token(self) -> int:
+        """The groups each token picks its experts from (1 where absent)."""
+        return self.groups_per_token_attr.value.data if self.groups_per_token_attr is not None else 1
+
+    def verify_(self) -> None:
+        super().verify_()
+        check_routing_groups({d: self.dim(d) for d in self.DIMS}, self.expert_groups(), self.groups_per_token())
 
 
 LAYER_OPS: dict[str, type[LayerOp]] = {

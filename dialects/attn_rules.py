@@ -16,11 +16,13 @@ from xdsl.utils.str_enum import StrEnum
 
 
 class ShapeError(VerifyException):
-    """An impossible dimension; `field` names the DSL field that is at fault."""
+    """An impossible dimension; `field` names the DSL field that is at fault, `fallback` the one to blame where
+    `field` was left to its default."""
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, message: str, fallback: str | None = None):
         super().__init__(message)
         self.field = field
+        self.fallback = fallback
 
 
 class Phase(StrEnum):
@@ -40,6 +42,11 @@ KIND_DIMS: dict[str, tuple[str, ...]] = {
 
 FFN_KINDS: tuple[str, ...] = ("mlp", "moe")
 """The kinds that are not attention: a dense MLP and a mixture of experts (no heads, no KV cache)."""
+
+ROUTING_GROUPS: tuple[str, ...] = ("expert_groups", "groups_per_token")
+"""A `moe` layer's optional group-limited routing (DeepSeek-V2/V3's `n_group` and `topk_group`): its experts fall
+into `expert_groups` equal groups, each token picks the `groups_per_token` best groups and its top experts inside
+them. Both default to 1 (one group: plain top-k); group-limited routing runs more routing kernels."""
 
 ZERO_ALLOWED: dict[str, tuple[str, ...]] = {"mla": ("q_rank",), "moe": ("shared_experts",)}
 """Dimensions for which 0 means "absent" rather than impossible (MLA without query compression)."""
@@ -118,6 +125,29 @@ def check_relations(kind: str, dims: Mapping[str, int]) -> None:
         raise ShapeError(
             "experts_per_token",
             f"experts_per_token ({dims['experts_per_token']}) must not exceed experts ({dims['experts']})",
+        )
+
+
+def check_routing_groups(dims: Mapping[str, int], expert_groups: int, groups_per_token: int) -> None:
+    """Raises ShapeError for group-limited routing (`ROUTING_GROUPS`) that a `moe` layer's experts cannot take."""
+    experts, per_token = dims["experts"], dims["experts_per_token"]
+    for key, value in zip(ROUTING_GROUPS, (expert_groups, groups_per_token), strict=True):
+        if value < 1:
+            raise ShapeError(key, f"{key} must be positive, got {value}")
+    if experts % expert_groups:
+        equal = f"experts ({experts}) must be divisible by expert_groups ({expert_groups}): the groups are equal"
+        raise ShapeError("expert_groups", equal)
+    if groups_per_token > expert_groups:
+        alone = ": without expert_groups the experts are one group" if expert_groups == 1 else ""
+        too_many = f"groups_per_token ({groups_per_token}) must not exceed expert_groups ({expert_groups}){alone}"
+        raise ShapeError("groups_per_token", too_many)
+    reachable = groups_per_token * experts // expert_groups
+    if per_token > reachable:
+        raise ShapeError(
+            "groups_per_token",
+            f"groups_per_token ({groups_per_token}) of expert_groups ({expert_groups}) hold {reachable} of the "
+            f"{experts} experts, fewer than experts_per_token ({per_token})",
+            fallback="expert_groups",
         )
 
 

@@ -24,12 +24,14 @@ from dialects.attn_rules import (
     KIND_DIMS,
     MODEL_DEFAULTS,
     MODEL_FIELDS,
+    ROUTING_GROUPS,
     Phase,
     ShapeError,
     check_layer_count,
     check_model,
     check_positive,
     check_relations,
+    check_routing_groups,
     check_workload,
 )
 from mlacc.frontend.ast import Block, Number, Program, Word
@@ -63,6 +65,10 @@ class CheckedLayer:
     """An RMSNorm on every query and key head (`qk_norm = 1`, Qwen3's q/k norms)."""
     gated: bool = True
     """A gated MLP or experts (SwiGLU), for the feed-forward kinds (`gated = 0`: up, GELU, down)."""
+    expert_groups: int = 1
+    """The `moe` kind's groups of experts (dialects/attn_rules.py `ROUTING_GROUPS`); 1: plain top-k routing."""
+    groups_per_token: int = 1
+    """The groups of experts each token of a `moe` layer picks its experts from."""
 
 
 @dataclass(frozen=True)
@@ -116,10 +122,12 @@ def _choice(values: dict[str, Word | Number], key: str, block: Block, choices: l
 
 
 def shape_error(failure: ShapeError, block: Block) -> ParseError:
-    """Points a shape rule's complaint at the field it names, or at the block when the field was defaulted."""
-    for field in block.fields:
-        if field.key.text == failure.field:
-            return error(field.value.span, str(failure))
+    """Points a shape rule's complaint at the field it names, else at its fallback field, or at the block when both
+    were defaulted."""
+    for key in (failure.field, failure.fallback):
+        for field in block.fields:
+            if field.key.text == key:
+                return error(field.value.span, str(failure))
     return error(block.name.span, str(failure))
 
 
@@ -152,7 +160,8 @@ def _layer(block: Block) -> CheckedLayer:
     if kind not in KIND_DIMS:
         raise error(block.kind.span, f"unknown layer kind '{kind}' (expected one of: {', '.join(KIND_DIMS)})")
     if kind in FFN_KINDS:  # no heads, no cache: nothing of attention's own, nor the rest of a model
-        allowed = (*KIND_DIMS[kind], "gated", "layers", "dtype")
+        routing = ROUTING_GROUPS if kind == "moe" else ()
+        allowed = (*KIND_DIMS[kind], *routing, "gated", "layers", "dtype")
     else:
         own = ("qk_norm",) if kind != "mla" else ()
         allowed = (*KIND_DIMS[kind], *own, "layers", "dtype", "kv_dtype", *MODEL_FIELDS)
@@ -162,6 +171,7 @@ def _layer(block: Block) -> CheckedLayer:
         if flag not in (0, 1):
             raise error(values[key].span, f"{key} is 0 or 1, got {flag}")
     dims = {key: _int(values, key, block) for key in KIND_DIMS[kind]}
+    expert_groups, groups_per_token = (_int(values, key, block, 1) for key in ROUTING_GROUPS)
     layers = _int(values, "layers", block) if "layers" in values else None
     dtype = _choice(values, "dtype", block, list(DTYPE_NAMES), "bf16")
     kv_dtype = _choice(values, "kv_dtype", block, list(DTYPE_NAMES), dtype) if "kv_dtype" in values else None
@@ -173,12 +183,16 @@ def _layer(block: Block) -> CheckedLayer:
         if layers is not None:
             check_layer_count(layers)
         check_relations(kind, dims)
+        if kind == "moe":
+            check_routing_groups(dims, expert_groups, groups_per_token)
         if model is not None:
             check_model(model, layers)
     except ShapeError as e:
         raise shape_error(e, block) from None
     kv_dtype = kv_dtype if kv_dtype != dtype else None
-    return CheckedLayer(block, kind, dims, dtype, layers, model, kv_dtype, bool(qk_norm), bool(gated))
+    return CheckedLayer(
+        block, kind, dims, dtype, layers, model, kv_dtype, bool(qk_norm), bool(gated), expert_groups, groups_per_token
+    )
 
 
 def check_program(program: Program) -> CheckedProgram:

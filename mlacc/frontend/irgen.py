@@ -22,6 +22,7 @@ from dialects.attn import (
     FfnLayerOp,
     LayerOp,
     ModelAttr,
+    MoeOp,
     Phase,
     ShapeError,
     WorkloadAttr,
@@ -46,15 +47,20 @@ def layer_function(
     kv_dtype: Attribute | None = None,
     qk_norm: bool = False,
     gated: bool = True,
+    expert_groups: int = 1,
+    groups_per_token: int = 1,
 ) -> func.FuncOp:
     """`@LAYER.WORKLOAD(x) -> out`, a function holding the one `attn` op of a (layer, workload); not verified.
-    (`model`, `kv_dtype` and `qk_norm` are attention's; `gated` the feed-forward kinds'.)"""
+    (`model`, `kv_dtype` and `qk_norm` are attention's; `gated` the feed-forward kinds'; `expert_groups` and
+    `groups_per_token` a mixture of experts'.)"""
     hidden = TensorType(element_type, [workload.batch.data, workload.new_tokens.data, dims["d_model"]])
     function = func.FuncOp(f"{layer}.{workload.workload_name.data}", ((hidden,), (hidden,)))
     function.location = location
     with ImplicitBuilder(function.body) as (x,):
         x.name_hint = "x"
-        if issubclass(op_class, FfnLayerOp):
+        if issubclass(op_class, MoeOp):
+            op = op_class(x, layer, workload, layers, gated, expert_groups, groups_per_token, **dims)
+        elif issubclass(op_class, FfnLayerOp):
             op = op_class(x, layer, workload, layers, gated, **dims)
         else:
             assert issubclass(op_class, AttentionLayerOp)
@@ -84,6 +90,8 @@ def emit_module(program: CheckedProgram) -> ModuleOp:
                 DTYPES[layer.kv_dtype] if layer.kv_dtype is not None else None,
                 layer.qk_norm,
                 layer.gated,
+                layer.expert_groups,
+                layer.groups_per_token,
             )
             module.body.block.add_op(function)
             op = function.body.block.first_op
@@ -148,6 +156,7 @@ def override_workloads(
         workload = effective_workload(op.workload, phase, batch, context, new_tokens)
         dims = {d: op.dim(d) for d in op.DIMS}
         attention = op if isinstance(op, AttentionLayerOp) else None
+        moe = op if isinstance(op, MoeOp) else None
         rebuilt = layer_function(
             type(op),
             op.layer.data,
@@ -160,6 +169,8 @@ def override_workloads(
             attention.kv_dtype if attention else None,
             attention is not None and attention.qk_norm is not None,
             isinstance(op, FfnLayerOp) and op.gated is not None,
+            moe.expert_groups() if moe else 1,
+            moe.groups_per_token() if moe else 1,
         )
         module.body.block.insert_op_before(rebuilt, function)
         function.detach()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from xdsl.dialects import func
 from xdsl.utils.exceptions import ParseError
 
-from dialects.attn import GqaOp, MlaOp, Phase
+from dialects.attn import GqaOp, MlaOp, MoeOp, Phase
+from mlacc import cli
 from mlacc.diagnostics import error_line
 from mlacc.frontend import parse_dsl
 from mlacc.frontend.parser import parse_int
@@ -106,6 +109,13 @@ WRONG = MLA + "workload w { phase = decode context = 4 batch = 0 }"
             "experts_per_token (8) must not exceed experts (4)",
         ),
         (
+            "layer x : moe { d_model = 64 experts = 4 experts_per_token = 2 expert_width = 16 shared_experts = 0"
+            " heads = 2 }\n" + DECODE,
+            ("heads",),
+            "unknown field 'heads' for a moe layer (expected one of: d_model, experts, experts_per_token, expert_width,"
+            " shared_experts, expert_groups, groups_per_token, gated, layers, dtype)",
+        ),
+        (
             "layer x : moe { d_model = 64 experts = 4 experts_per_token = 2 shared_experts = 0 }\n" + DECODE,
             ("x :",),
             "'x' is missing field 'expert_width'",
@@ -183,3 +193,57 @@ def test_gqa_head_grouping_errors_point_at_kv_heads(fields: str, message: str):
 def test_valid_gqa_builds():
     module = parse_dsl("layer g : gqa { d_model = 64 heads = 8 kv_heads = 2 head_dim = 8 }\n" + DECODE, "f.attn")
     assert [op.dim("kv_heads") for op in module.walk() if isinstance(op, GqaOp)] == [2]
+
+
+MOE = (
+    "layer e : moe {{ d_model = 64 experts = 16 experts_per_token = 4 expert_width = 32 "
+    "shared_experts = 0 {groups} }}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("groups", "field", "message"),
+    [
+        ("expert_groups = 3", "expert_groups",
+         "experts (16) must be divisible by expert_groups (3): the groups are equal"),
+        ("expert_groups = 0", "expert_groups", "expert_groups must be positive, got 0"),
+        ("expert_groups = 4 groups_per_token = 0", "groups_per_token", "groups_per_token must be positive, got 0"),
+        ("expert_groups = 4 groups_per_token = 5", "groups_per_token",
+         "groups_per_token (5) must not exceed expert_groups (4)"),
+        ("groups_per_token = 2", "groups_per_token",
+         "groups_per_token (2) must not exceed expert_groups (1): without expert_groups the experts are one group"),
+        ("expert_groups = 8 groups_per_token = 1", "groups_per_token",
+         "groups_per_token (1) of expert_groups (8) hold 2 of the 16 experts, fewer than experts_per_token (4)"),
+        # groups_per_token left at its default: the error points at the field the user gave
+        ("expert_groups = 8", "expert_groups",
+         "groups_per_token (1) of expert_groups (8) hold 2 of the 16 experts, fewer than experts_per_token (4)"),
+    ],
+)  # fmt: skip
+def test_routing_group_errors_are_one_line_at_their_field_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], groups: str, field: str, message: str
+):
+    text = MOE.format(groups=groups) + DECODE
+    path = tmp_path / "bad.attn"
+    path.write_text(text)
+    assert cli.main(["compile", str(path)]) == 1
+    value = text.index(f"{field} = ") + len(f"{field} = ")
+    assert capsys.readouterr().err == f"{path}:1:{value + 1}: error: {message}\n"
+
+
+@pytest.mark.parametrize(
+    ("groups", "expected"),
+    [("expert_groups = 8 groups_per_token = 4", (8, 4)), ("", (1, 1)), ("expert_groups = 1", (1, 1))],
+)
+def test_routing_groups_reach_the_op_only_where_given(groups: str, expected: tuple[int, int]):
+    (op,) = [op for op in parse_dsl(MOE.format(groups=groups) + DECODE, "f.attn").walk() if isinstance(op, MoeOp)]
+    assert (op.expert_groups(), op.groups_per_token()) == expected
+    assert ("expert_groups" in op.properties) == (expected != (1, 1))
+
+
+def test_routing_groups_survive_workload_overrides(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    path = tmp_path / "moe.attn"
+    path.write_text(MOE.format(groups="expert_groups = 8 groups_per_token = 4") + DECODE)
+    assert cli.main(["compile", str(path), "--batch", "3", "--emit", "la", "-q"]) == 0
+    assert "la.dispatch %x, %router_logits expert_groups = 8 groups_per_token = 4 : tensor<3x1x64xbf16>" in (
+        capsys.readouterr().out
+    )
