@@ -516,18 +516,49 @@ class DispatchOp(LaOp):
     """Routes tokens to experts: the hidden states (b x s x d) and the router's logits (b x s x experts) give the
     rows each expert that receives tokens computes on (`experts` x `tokens` x d, `tokens` the expected rows per
     such expert under uniform routing): the experts are weighed by a softmax over the logits and the top ones
-    kept, and each token's row is copied to its experts' groups."""
+    kept, and each token's row is copied to its experts' groups.
+
+    Group-limited routing (DeepSeek-V2/V3) says so, `expert_groups = 8 groups_per_token = 4`: each token first
+    picks the best `groups_per_token` of `expert_groups` equal groups of experts, then its top experts inside
+    them, which takes more routing kernels than one top-k. Both are absent where routing is plain top-k."""
 
     name = "la.dispatch"
     input = operand_def(TensorType)
     logits = operand_def(TensorType)
     result = result_def(TensorType)
-    assembly_format = "$input `,` $logits attr-dict `:` type($input) `,` type($logits) `->` type($result)"
+    expert_groups_attr = opt_prop_def(IntegerAttr[I64], prop_name="expert_groups")
+    groups_per_token_attr = opt_prop_def(IntegerAttr[I64], prop_name="groups_per_token")
+    assembly_format = (
+        "$input `,` $logits (`expert_groups` `=` $expert_groups^ `groups_per_token` `=` $groups_per_token)?"
+        " attr-dict `:` type($input) `,` type($logits) `->` type($result)"
+    )
 
-    def __init__(self, input: SSAValue, logits: SSAValue, experts: int, tokens: int):
+    def __init__(
+        self,
+        input: SSAValue,
+        logits: SSAValue,
+        experts: int,
+        tokens: int,
+        expert_groups: int = 1,
+        groups_per_token: int = 1,
+    ):
         x = tensor_type(input)
         shape = [experts, tokens, x.get_shape()[-1]]
-        super().__init__(operands=[input, logits], result_types=[TensorType(x.element_type, shape)])
+        groups = {}
+        if expert_groups > 1:
+            groups = {
+                "expert_groups": IntegerAttr(expert_groups, i64),
+                "groups_per_token": IntegerAttr(groups_per_token, i64),
+            }
+        super().__init__(operands=[input, logits], result_types=[TensorType(x.element_type, shape)], properties=groups)
+
+    def expert_groups(self) -> int:
+        """The groups the experts fall into; 1 for plain top-k routing."""
+        return self.expert_groups_attr.value.data if self.expert_groups_attr is not None else 1
+
+    def groups_per_token(self) -> int:
+        """The groups each token picks its experts from; 1 for plain top-k routing."""
+        return self.groups_per_token_attr.value.data if self.groups_per_token_attr is not None else 1
 
     def flops(self) -> int:
         return 5 * numel(self.logits)
@@ -538,12 +569,22 @@ class DispatchOp(LaOp):
             raise VerifyException(
                 f"dispatch needs hidden states b x s x d and logits b x s x experts, got {x}, {logits}"
             )
-        if (
-            out.get_num_dims() != 3
-            or out.get_shape()[2] != x.get_shape()[2]
-            or out.get_shape()[0] > logits.get_shape()[2]
-        ):
-            raise VerifyException(f"dispatch yields at most {logits.get_shape()[2]} experts' rows of d, got {out}")
+        experts = logits.get_shape()[2]
+        if out.get_num_dims() != 3 or out.get_shape()[2] != x.get_shape()[2] or out.get_shape()[0] > experts:
+            raise VerifyException(f"dispatch yields at most {experts} experts' rows of d, got {out}")
+        self.verify_groups(experts)
+
+    def verify_groups(self, experts: int) -> None:
+        """Group-limited routing names both counts, more than one group, equal groups and at most all of them."""
+        if (self.expert_groups_attr is None) != (self.groups_per_token_attr is None):
+            raise VerifyException("group-limited dispatch needs both expert_groups and groups_per_token")
+        groups, picked = self.expert_groups(), self.groups_per_token()
+        if self.expert_groups_attr is not None and groups < 2:
+            raise VerifyException(f"group-limited dispatch needs more than one expert group, got {groups}")
+        if experts % groups:
+            raise VerifyException(f"expert_groups ({groups}) must divide the {experts} experts")
+        if not 1 <= picked <= groups:
+            raise VerifyException(f"groups_per_token ({picked}) must be between 1 and expert_groups ({groups})")
 
 
 @irdl_op_definition

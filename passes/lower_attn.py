@@ -18,7 +18,9 @@ own weights, `la.weight ... of EXPERTS`), `la.combine` back to the tokens,
 and the shared experts as one dense MLP of their summed width beside them.
 Routing is uniform: T routed tokens (batch x new tokens) send T k rows to E
 experts, of which E (1 - (1 - k/E)^T) receive any, each ceil(T k / that)
-rows (`moe_routing`).
+rows (`moe_routing`). Group-limited routing (`expert_groups` > 1) changes
+none of these counts, only the routing's kernels: `la.dispatch` carries its
+`expert_groups` and `groups_per_token`.
 
 Index letters used in the einsum specs: b batch, s new tokens, t all tokens
 (cached + new), d d_model, h heads, g kv heads, r query heads per kv head,
@@ -179,7 +181,7 @@ def _lower_moe(op: attn.MoeOp) -> _DataflowBuilder:
     shared_out = _mlp(b, x, gated, [d, shared * width], "bsd,df->bsf", "_shared") if shared else None
     logits = b.einsum("bsd,dx->bsx", x, b.weight("W_router", [d, experts]), "router_logits")
     active, rows = moe_routing(b.batch * b.new, experts, k)
-    routed = b._add(la.DispatchOp(x, logits, active, rows), "routed")
+    routed = b._add(la.DispatchOp(x, logits, active, rows, op.expert_groups(), op.groups_per_token()), "routed")
     expert_out = _mlp(b, routed, gated, [active, d, width], "amd,adf->amf", "_experts")
     out = b._add(la.CombineOp(expert_out, logits), "experts_out")
     if shared_out is not None:

@@ -136,3 +136,17 @@ def test_prefill_without_context_reads_no_cache_and_is_causal():
     (softmax,) = [op for op in f.body.walk() if isinstance(op, la.SoftmaxOp)]
     assert softmax.causal is not None
     assert count_function(f).kv_read_bytes == 0
+
+
+def test_group_limited_routing_changes_no_count_and_only_the_dispatch_says_so():
+    moe = "layer e : moe { d_model = 7168 experts = 256 experts_per_token = 8 expert_width = 2048 shared_experts = 1 "
+    workload = "workload d { phase = decode batch = 64 context = 4096 }\n"
+    plain = _by_name(lowered(moe + "}\n" + workload), "e.d")
+    grouped = _by_name(lowered(moe + "expert_groups = 8 groups_per_token = 4 }\n" + workload), "e.d")
+    counts = {name: (op.flops(), op.operand_bytes(), op.result_bytes()) for name, op in plain.items()}
+    assert {name: (op.flops(), op.operand_bytes(), op.result_bytes()) for name, op in grouped.items()} == counts
+    routed, plain_routed = grouped["routed"], plain["routed"]
+    assert isinstance(routed, la.DispatchOp) and isinstance(plain_routed, la.DispatchOp)
+    assert (routed.expert_groups(), routed.groups_per_token()) == (8, 4)
+    assert (plain_routed.expert_groups(), plain_routed.groups_per_token()) == (1, 1)
+    assert "expert_groups" not in plain_routed.properties
