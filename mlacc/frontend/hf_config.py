@@ -11,6 +11,8 @@ missing, or json's own place for malformed JSON.
 
 The fields that shape attention make the layer; the vocabulary, MLP and
 experts make its `#attn.model` fields, so that capacity counts every weight.
+With `--step` the MLP and MoE layers are written too, the MoE layer with
+DeepSeek's group-limited routing (`n_group`, `topk_group`) where it has one.
 Qwen3's q/k norms become `qk_norm = 1`. A field that changes cost but is
 not modelled (a sliding window in use, MoE layers that are not every layer)
 is named in one warning line at its place in the JSON; a field that changes no cost (RoPE
@@ -267,7 +269,7 @@ class _Writer:
             self.line(f"  // {'mtp_layers':<{width - 3}} = {mtp:<6} // num_nextn_predict_layers: {uncomment}")
         self.line("}")
         if self.step:
-            self.ffn_layers(name, fields, layers, dtype)
+            self.ffn_layers(name, fields, layers, dtype, family)
         self.line("")
         self.line("// One new token per sequence against a 4k-token cache.")
         self.line("workload decode {")
@@ -380,9 +382,10 @@ class _Writer:
             self.imported.warnings.append(("mlp_only_layers", "mlp_only_layers is not modelled: every layer is MoE"))
         return fields
 
-    def ffn_layers(self, name: str, fields: list[_Field], layers: int, dtype: str) -> None:
+    def ffn_layers(self, name: str, fields: list[_Field], layers: int, dtype: str, family: str) -> None:
         """The model's MLP and MoE layers as layers of their own, one after each attention layer: the dense ones
-        first (all of them without experts), then the MoE ones, from the attention layer's model fields."""
+        first (all of them without experts), then the MoE ones, from the attention layer's model fields and the
+        config's routing groups."""
         given = {f.dsl_key: f for f in fields}
         if "vocab" not in given:
             return
@@ -396,7 +399,8 @@ class _Writer:
             shared = given.get("shared_experts") or _Field("shared_experts", 0, "", "no shared expert")
             moe = [given[key] for key in ("experts", "experts_per_token", "expert_width")]
             origin = "num_hidden_layers - first_k_dense_replace" if dense else "num_hidden_layers"
-            blocks.append((f"{name}_moe", "moe", layers - dense, origin, [d_model, *moe, shared]))
+            groups = self.routing_groups(family)
+            blocks.append((f"{name}_moe", "moe", layers - dense, origin, [d_model, *moe, shared, *groups]))
         for layer, kind, count, origin, block in blocks:
             self.line("")
             what = "MLP" if kind == "mlp" else "mixture of experts"
@@ -408,6 +412,18 @@ class _Writer:
             self.line(f"  {'layers':<{width}} = {count:<6} // {origin}", "num_hidden_layers")
             self.line(f"  {'dtype':<{width}} = {dtype}")
             self.line("}")
+
+    def routing_groups(self, family: str) -> list[_Field]:
+        """DeepSeek's group-limited routing (`n_group`, `topk_group`) as the MoE layer's `expert_groups` and
+        `groups_per_token`; none where the experts are one group (V2-Lite, Kimi-K2) or the top-k is greedy, which
+        ignores the groups, so that a model routed by plain top-k imports as it did."""
+        groups = self.optional_int("n_group", family)
+        if groups <= 1 or self.config.get("topk_method") == "greedy":
+            return []
+        return [
+            _Field("expert_groups", groups, "n_group", "n_group"),
+            _Field("groups_per_token", self.int_field("topk_group", family), "topk_group", "topk_group"),
+        ]
 
     def mla_fields(self, family: str) -> list[_Field]:
         fields = []

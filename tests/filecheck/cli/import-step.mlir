@@ -1,11 +1,13 @@
 // mlacc import --step: the MLP and MoE layers of a config as layers of their own after the attention layer (dense
 // ones first, from first_k_dense_replace), so that compile reports the whole step; a dense model's MLP in every
 // layer. The config gives its vocabulary, so the step times the LM head too. Without --step the import is what it
-// was (import.mlir).
+// was (import.mlir). DeepSeek-V3's group-limited routing (n_group 8, topk_group 4) goes to its MoE layer; V2-Lite's
+// one group writes nothing.
 // RUN: mlacc import %S/../../fixtures/hf/deepseek_v2_lite.json --step -o %t.attn
 // RUN: filecheck %s --check-prefix=MOE < %t.attn
 // RUN: mlacc compile %t.attn --workload decode -q | filecheck %s --check-prefix=STEP
 // RUN: mlacc import %S/../../fixtures/hf/llama3_70b.json --step | filecheck %s --check-prefix=DENSE
+// RUN: mlacc import %S/../../fixtures/hf/deepseek_v3.json --step | filecheck %s --check-prefix=GROUPS
 
 // MOE:      layer deepseek_v2_lite : mla {
 // MOE:      }
@@ -44,3 +46,9 @@
 // DENSE-NEXT:   width   = 28672  // intermediate_size
 // DENSE-NEXT:   layers  = 80     // num_hidden_layers
 // DENSE-NOT:  layer llama3_70b_moe
+
+// GROUPS:      layer deepseek_v3_moe : moe {
+// GROUPS:        shared_experts    = 1      // n_shared_experts
+// GROUPS-NEXT:   expert_groups     = 8      // n_group
+// GROUPS-NEXT:   groups_per_token  = 4      // topk_group
+// GROUPS-NEXT:   layers            = 58     // num_hidden_layers - first_k_dense_replace

@@ -302,3 +302,55 @@ def test_qwen3_imports_with_its_qk_norms(tmp_path: Path, capsys: pytest.CaptureF
     # The numpy interpreter runs the norms too: the IR agrees with the formulas that normalise each head.
     assert cli.main(["verify", path, "--shrink", "32", "--workload", "decode"]) == 0
     assert "qk_norm; batch" in capsys.readouterr().out
+
+
+def _moe_block(dsl: str) -> dict[str, str]:
+    """`key = value` of the MoE layer that `--step` writes."""
+    return _fields(dsl[dsl.index("\n// The mixture of experts") :])
+
+
+@pytest.mark.parametrize(
+    ("config", "groups"),
+    [("deepseek_v3", {"expert_groups": "8", "groups_per_token": "4"}), ("deepseek_v2_lite", {}), ("kimi_k2", {})],
+)
+def test_import_step_carries_group_limited_routing_to_the_moe_layer_only(config: str, groups: dict[str, str]):
+    """n_group > 1 (DeepSeek-V3: 8 groups, topk_group 4) makes the MoE layer's expert_groups and groups_per_token;
+    one group (V2-Lite, Kimi-K2) writes neither, and the import without --step, which has no MoE layer, is as it
+    was."""
+    path = FIXTURES / f"{config}.json"
+    moe = _moe_block(import_config(path.read_text(), str(path), step=True).dsl)
+    assert {key: moe[key] for key in ("expert_groups", "groups_per_token") if key in moe} == groups
+    assert "groups" not in import_config(path.read_text(), str(path)).dsl
+
+
+def test_imported_routing_groups_reach_the_dispatch(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    written = tmp_path / "v3.attn"
+    assert cli.main(["import", str(FIXTURES / "deepseek_v3.json"), "--step", "-o", str(written)]) == 0
+    assert cli.main(["compile", str(written), "--emit", "la", "--workload", "decode", "-q"]) == 0
+    (dispatch,) = [line for line in capsys.readouterr().out.splitlines() if "la.dispatch" in line]
+    assert "la.dispatch %x, %router_logits expert_groups = 8 groups_per_token = 4 :" in dispatch
+
+
+def test_greedy_top_k_ignores_the_groups(tmp_path: Path):
+    config = json.loads((FIXTURES / "deepseek_v3.json").read_text()) | {"topk_method": "greedy"}
+    dsl = import_config(json.dumps(config), str(tmp_path / "greedy.json"), step=True).dsl
+    assert "expert_groups" not in _moe_block(dsl)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("n_group", 7, "field 'n_group': experts (256) must be divisible by expert_groups (7): the groups are equal"),
+        ("topk_group", 9, "field 'topk_group': groups_per_token (9) must not exceed expert_groups (8)"),
+        ("topk_group", 0, "field 'topk_group' must be a positive integer, got 0"),
+    ],
+)
+def test_impossible_routing_groups_are_placed_at_their_config_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str, value: int, message: str
+):
+    config = json.loads((FIXTURES / "deepseek_v3.json").read_text()) | {key: value}
+    text = json.dumps(config, indent=2)
+    path = _config(tmp_path, text, "bad.json")
+    assert cli.main(["import", path, "--step", "-o", str(tmp_path / "out.attn")]) == 1
+    assert capsys.readouterr().err == f"{path}:{_place(text, key)}: error: {message}\n"
+    assert not (tmp_path / "out.attn").exists()
