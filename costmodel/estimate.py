@@ -24,6 +24,8 @@ def compute_efficiency(machine: Machine, op: OpSpec) -> Num:
         if op.gemm is None:
             return machine.attention_compute_efficiency
         return attention_efficiency(machine, op.gemm.extents["g"], op.gemm.extents["m"], op.attention, op.density)
+    if op.grouped and op.gemm is not None:
+        return gemm_efficiency(machine, op.gemm.extents["k"], machine.moe_gemm_compute)
     return gemm_efficiency(machine, op.gemm.extents["k"] if op.gemm is not None else None)
 
 
@@ -45,7 +47,7 @@ def level_cycles(
     `memory_write`'s; a flash group's, the fused attention kernel's (`attention.off_chip_efficiency`)."""
     cycles = []
     last = len(machine.levels) - 1
-    off_chip = machine.memory_efficiency
+    off_chip = machine.moe_gemm_memory if op.grouped else machine.memory_efficiency
     if op.attention is not None:
         g, m = (op.gemm.extents["g"], op.gemm.extents["m"]) if op.gemm is not None else (None, None)
         off_chip = off_chip_efficiency(machine, g, m, op.attention, op.density)
@@ -84,11 +86,26 @@ def _estimates(
     latency = machine.contraction_latency if op.gemm is not None or op.flash else machine.op_latency
     if op.attention is not None and op.attention.op_class == "attention_decode_heads":
         latency = machine.attention_decode_latency
-    if op.gemm is not None and not op.flash:
+    if op.kind == "dispatch":
+        kernels = machine.moe_routing_kernels + (machine.moe_group_routing_kernels if op.group_limited else 0)
+        latency = np.asarray(kernels) * machine.op_latency + column(op.routing_scores)[:, 0] * np.asarray(
+            machine.moe_routing_score_cycles
+        )
+    elif op.kind == "combine":
+        latency = np.asarray(machine.moe_combine_kernels) * machine.op_latency
+    if op.grouped:
+        latency = machine.moe_gemm_latency  # a grouped GEMM library does not split K
+    elif op.gemm is not None and not op.flash:
         latency = np.asarray(latency) + np.where(library_splits_k(machine.units, op.gemm), machine.split_k_latency, 0.0)
     scale = column(kernel_energy_scale(machine, op))
     energy = [part * scale for part in dynamic_energy_pj(machine, column(op.macs), op.dtype, reads, writes, op.flash)]
     cycles = np.take_along_axis(terms, bound[:, None], axis=1)[:, 0]
+    if op.grouped:  # near the ridge the mainloop and the weight stream overlap only in part (`moe_gemm_overlap`)
+        cycles = np.maximum(cycles, soft_maximum(compute[:, 0], level_cycles[-1][:, 0], machine.moe_gemm_overlap))
+    if op.kind == "combine":  # a scatter of rows back to token order: its own rate, wherever the rows are
+        moved = sum(column(b)[:, 0] for b in op.operand_bytes) + column(op.result_bytes)[:, 0]
+        scatter = moved / (np.asarray(machine.dram.read_bandwidth, dtype=float) * machine.moe_combine_memory)
+        cycles = np.maximum(cycles, scatter)
     if uses_flashmla(machine, op):
         cycles, compute, level_cycles, bound = flashmla_share(machine, op, len(level_cycles), len(compute))
         latency = np.asarray(latency) + machine.op_latency  # its combine is a second kernel

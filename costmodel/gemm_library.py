@@ -42,13 +42,15 @@ def unit_tile(machine: Machine, element_bytes: int) -> tuple[int, int]:
     return tall, wide
 
 
-def compute_efficiency(machine: Machine, k: Num | None) -> Num:
+def compute_efficiency(machine: Machine, k: Num | None, mainloop: Num | None = None) -> Num:
     """The measured fraction of peak a GEMM reaches: its output tiles each stream K in slices and then spend
     `epilogue_slices` slices' time writing the tile out, so a shallow K (512, an MLA up-projection) reaches less
-    of its mainloop rate than a deep one. An op without a contraction (k None) runs at `compute` itself."""
+    of its mainloop rate (`mainloop`: `compute`, or a grouped expert GEMM's `moe_gemm_compute`) than a deep one.
+    An op without a contraction (k None) runs at `compute` itself."""
+    rate = machine.compute_efficiency if mainloop is None else mainloop
     if k is None:
-        return machine.compute_efficiency
+        return rate
     slices = np.ceil(np.asarray(k, dtype=float) / SLICE_DEPTH)
     epilogue = np.asarray(machine.epilogue_slices, dtype=float)
-    deep = machine.compute_efficiency * slices / (slices + epilogue)
-    return np.where(epilogue == 0, machine.compute_efficiency, deep)
+    deep = rate * slices / (slices + epilogue)
+    return np.where(epilogue == 0, rate, deep)

@@ -82,8 +82,32 @@ def op_spec(op: la.LaOp) -> OpSpec:
         gemm=gemm,
         attention=flash_shape(softmax, group, is_decode(op)) if softmax is not None else None,
         density=density,
-        launch=not group or op is softmax,
+        launch=(not group or op is softmax) and not second_of_fused_pair(op),
+        grouped=isinstance(op, la.EinsumOp) and is_expert_slice(op.operands[1]),
+        routing_scores=la.numel(op.logits) if isinstance(op, la.DispatchOp) else 0,
+        group_limited=isinstance(op, la.DispatchOp) and op.expert_groups() > 1,
     )
+
+
+def second_of_fused_pair(op: Operation) -> bool:
+    """Whether `op` is a grouped expert GEMM whose rows an earlier one of its block already multiplies: the gate
+    and up projections of a gated MoE, which engines store as one [gate | up] weight and run as one grouped GEMM,
+    so the second starts no kernel of its own."""
+    if not isinstance(op, la.EinsumOp) or not is_expert_slice(op.operands[1]):
+        return False
+    block = op.parent_block()
+    assert block is not None
+    for other in block.ops:
+        if other is op:
+            return False
+        if isinstance(other, la.EinsumOp) and is_expert_slice(other.operands[1]) and other.operands[0] == op.operands[0]:
+            return True
+    return False
+
+
+def is_expert_slice(value: SSAValue) -> bool:
+    """Whether `value` is the slice of a MoE layer's stacked experts that receive tokens (`la.weight ... of N`)."""
+    return isinstance(value.owner, la.WeightOp) and value.owner.of is not None
 
 
 def flash_shape(softmax: la.SoftmaxOp, group: list[Operation], decode: bool) -> FlashShape:

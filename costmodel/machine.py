@@ -52,6 +52,15 @@ class Machine:
     op_latency: Num
     contraction_latency: Num
     split_k_latency: Num
+    moe_gemm_compute: Num
+    moe_gemm_memory: Num
+    moe_gemm_latency: Num
+    moe_gemm_overlap: Num
+    moe_routing_kernels: Num
+    moe_group_routing_kernels: Num
+    moe_routing_score_cycles: Num
+    moe_combine_kernels: Num
+    moe_combine_memory: Num
     attention_compute_efficiency: Num
     attention_two_part_compute: Num
     attention_decode_compute: Num
@@ -79,6 +88,8 @@ class Machine:
     attention_decode_latent_energy: Num
     elementwise_energy: Num
     join_energy: Num
+    moe_gemm_energy: Num
+    moe_routing_energy: Num
     clock_top: Num
     gemm_clock: Num
     attention_clock: Num

@@ -76,6 +76,13 @@ class OpSpec:
     """The fraction of the op a causal mask leaves to compute: masked blocks are skipped, as flash kernels do."""
     launch: bool = True
     """Whether the op starts a kernel of its own (pays the fixed per-op latency): one per flash group."""
+    grouped: bool = False
+    """A grouped expert GEMM: its weight is the slice of a MoE layer's stacked experts that receive tokens, each
+    expert (the batch class) multiplying its own rows, in one kernel of the `moe_gemm` library."""
+    routing_scores: Num = 0
+    """For a MoE layer's routing (`la.dispatch`), the router scores its top-k reads: tokens x experts."""
+    group_limited: bool = False
+    """For a MoE layer's routing, whether it is group-limited (it picks the tokens' expert groups first)."""
 
     @property
     def macs(self) -> Num:
@@ -92,6 +99,10 @@ class OpSpec:
         preset names its library (`Machine.kernels`)."""
         if self.attention is not None:
             return self.attention.op_class
+        if self.grouped:
+            return "moe_gemm"
+        if self.kind in ("dispatch", "combine"):
+            return "moe_routing"
         return "gemm" if self.gemm is not None else "elementwise"
 
     @property
@@ -113,6 +124,7 @@ class OpSpec:
             result_bytes=at(self.result_bytes),
             gemm=gemm,
             density=at(self.density),
+            routing_scores=at(self.routing_scores),
             attention=self.attention.take(index) if self.attention else None,
         )
 

@@ -56,6 +56,32 @@ CONSTANTS: tuple[Constant, ...] = (
     Constant("split_k_latency_cycles", "split_k_latency", "cycles",
              "what a GEMM the library splits along K adds: the kernel that sums its partial results "
              "(costmodel/gemm_library.py `library_splits_k`)", 0.0),
+    Constant("moe_gemm_compute", "moe_gemm_compute", "fraction of peak",
+             "a grouped expert GEMM's mainloop rate / peak: every expert that receives tokens multiplies its own "
+             "rows, in one kernel (a MoE layer's `[kernels] moe_gemm` library)", "compute", fraction=True),
+    Constant("moe_gemm_memory", "moe_gemm_memory", "fraction of peak",
+             "off-chip rate of a grouped expert GEMM's operands (the experts' weights, streamed) / the datasheet "
+             "bandwidth", "memory", fraction=True),
+    Constant("moe_gemm_latency_cycles", "moe_gemm_latency", "cycles",
+             "fixed time of a grouped expert GEMM (its launch, and any set-up kernel the library runs before it)",
+             "contraction_latency_cycles"),
+    Constant("moe_gemm_overlap", "moe_gemm_overlap", "exponent",
+             "how a grouped expert GEMM's mainloop and weight stream overlap near the ridge (few rows per expert): "
+             "its time is (mainloop^p + stream^p)^(1/p) (0: their maximum)", 0.0, zero=True),
+    Constant("moe_routing_kernels", "moe_routing_kernels", "kernels",
+             "kernels a MoE layer's routing runs (`la.dispatch`: the router's scores, their top-k, the sort of the "
+             "rows by expert, the gather), each at `op_latency_cycles`", 1.0),
+    Constant("moe_group_routing_kernels", "moe_group_routing_kernels", "kernels",
+             "the kernels group-limited routing adds (DeepSeek's expert groups: the groups' scores and top groups, "
+             "masked, before the top-k)", 0.0, zero=True),
+    Constant("moe_routing_score_cycles", "moe_routing_score_cycles", "cycles",
+             "time the routing's top-k and sort add per router score (tokens x experts)", 0.0, zero=True),
+    Constant("moe_combine_kernels", "moe_combine_kernels", "kernels",
+             "kernels a MoE layer's combine runs (`la.combine`: the expert rows scattered back to token order, "
+             "weighed and summed), each at `op_latency_cycles`", 1.0),
+    Constant("moe_combine_memory", "moe_combine_memory", "fraction of peak",
+             "rate of the combine's scatter of expert rows back to token order, its bytes read and written "
+             "wherever they live (an indexed copy), / the datasheet off-chip bandwidth", 1.0, fraction=True),
     Constant("attention_compute", "attention_compute_efficiency", "fraction of peak",
              "a causal (prefill) flash program's mainloop rate / peak (the latent and MHA kernels)", "compute",
              fraction=True),
@@ -128,6 +154,12 @@ CONSTANTS: tuple[Constant, ...] = (
             ("join", "concatenation (the copies that join a fused kernel's parts)"),
         )
     ),
+    Constant("moe_gemm_energy", "moe_gemm_energy", "ratio",
+             "board energy of the grouped expert GEMMs over the energy the model gives their MACs and bytes (as "
+             "`gemm_energy`)", "gemm_energy"),
+    Constant("moe_routing_energy", "moe_routing_energy", "ratio",
+             "board energy of a MoE layer's routing and combine kernels over the energy the model gives their "
+             "bytes (as `elementwise_energy`)", "elementwise_energy"),
     Constant("clock_top_hz", "clock_top", "Hz",
              "the highest SM clock a step may hold under the power limit (0: the clock is not modelled)", 0.0,
              group="clock"),
@@ -199,5 +231,7 @@ OP_CLASSES: dict[str, str] = {
     "attention_decode_latent": "a fused decode attention kernel of every head over one shared latent cache (MLA "
     "recompute, reuse)",
     "elementwise": "a small kernel of its own: a norm, a RoPE, a cache store, an add",
+    "moe_gemm": "a grouped GEMM of a MoE layer: every expert that receives tokens multiplies its own rows",
+    "moe_routing": "a MoE layer's routing (`la.dispatch`: top-k, sort, gather) and combine (`la.combine`)",
 }
 """The op classes a GPU preset's `[kernels]` table names a library for: which kernel runs each op."""

@@ -174,7 +174,8 @@ BAD_FILES = [
     (
         ('elementwise = "triton"', 'elementwise = "triton"\nsoftmax = "x"'),
         "112:1: error: unknown field 'softmax' in [kernels] (expected: attention_decode_heads, "
-        "attention_decode_latent, attention_prefill, attention_prefill_latent, elementwise, gemm)",
+        "attention_decode_latent, attention_prefill, attention_prefill_latent, elementwise, gemm, "
+        "moe_gemm, moe_routing)",
     ),
     (('gemm = "cublaslt"', "gemm = 3"), "106:1: error: 'gemm' in [kernels] must be a library name, got 3"),
     (
