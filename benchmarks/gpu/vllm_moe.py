@@ -1,6 +1,7 @@
-"""Our harness around vLLM's Triton MoE GEMM, `fused_moe_kernel` (packed by vllm_moe_build.py into the ignored
-.vllm_moe/), so that expert GEMMs can be timed as vLLM and SGLang run them, beside torch._grouped_mm. No vLLM code
-here: the kernel is imported from the packed file, and align() and config() restate vLLM's rules in our own code.
+"""Our harness around vLLM's Triton MoE GEMM, `fused_moe_kernel` (vLLM's own source, held in the ignored
+.vllm_moe/ and never committed: benchmarks/gpu/layer_notes.md says from which commit), so that expert GEMMs can be
+timed as vLLM and SGLang run them, beside torch._grouped_mm. No vLLM code here: the kernel is imported from that
+file, and align() and config() restate vLLM's rules in our own code.
 
     TRITON_INTERPRET=1 python benchmarks/gpu/vllm_moe.py --self-check    # CPU: Triton's interpreter, float16
     python3 benchmarks/gpu/vllm_moe.py --self-check                       # GPU: bf16
@@ -54,7 +55,7 @@ def available(path: str | Path | None = None) -> tuple[bool, str]:
     """Whether the packed kernel imports here (it needs triton), and the reason where it does not."""
     p = kernel_path(path)
     if not p.is_file():
-        return False, f"{p} missing: build it with benchmarks/gpu/vllm_moe_build.py and carry .vllm_moe"
+        return False, f"{p} missing: vLLM's fused_moe_kernel is not in this repository (see layer_notes.md)"
     try:
         load(p).fused_moe_kernel  # noqa: B018
     except Exception as e:
