@@ -139,7 +139,9 @@ class ShardError(PassFailedException):
 
 def index_letters(function: func.FuncOp) -> dict[SSAValue, str]:
     """The einsum index letter of every axis of every tensor, propagated from the contractions' specs through
-    the ops that keep (softmax, rope, rmsnorm, add, concat, kv_store) or extend (broadcast) their input's axes."""
+    the ops that keep (softmax, rope, rmsnorm, add, concat, kv_store) or extend (broadcast) their input's axes,
+    and through `la.combine`, whose result takes the router logits' token letters and the expert rows' last
+    (`bsx`, `amd` -> `bsd`): a MoE layer with no shared experts has no `la.add` to give its output letters."""
     letters: dict[SSAValue, str] = {}
 
     def learn(value: SSAValue, term: str) -> bool:
@@ -170,6 +172,8 @@ def index_letters(function: func.FuncOp) -> dict[SSAValue, str]:
                     changed |= learn(op.gamma, letters[op.input][-1])
             elif isinstance(op, la.AddOp | la.MulOp | la.ConcatOp):
                 groups.append([op.lhs, op.rhs, op.result])
+            elif isinstance(op, la.CombineOp) and op.input in letters and op.logits in letters:
+                changed |= learn(op.result, letters[op.logits][:-1] + letters[op.input][-1])
             elif isinstance(op, la.BroadcastOp) and op.result in letters:
                 term = letters[op.result]
                 dim = op.dim.value.data

@@ -287,3 +287,17 @@ def test_expert_parallelism_over_tp_trades_the_all_to_all_for_a_reduce(capsys: p
     assert tp_ep["weight_bytes"] == (32 * 3 * 7168 * 2048 + 3 * 7168 * 2048 // 8 + 7168 * 256) * 2
     expert_gemms = [op for op in tp_ep["ops"] if op["name"] == "up_experts"]
     assert expert_gemms[0]["flops"] == 2 * 28 * 3 * 7168 * 2048
+
+
+@pytest.mark.parametrize("layout", ["--dp 2", "--tp 2 --dp 2", "--tp 4 --dp 2 --ep 4", "--tp 2 --dp 4 --ep 8"])
+def test_a_moe_layer_without_shared_experts_splits_its_output_over_dp(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], layout: str
+):
+    """Mixtral and Qwen-MoE have no shared expert, so no `la.add` gives the combine's output its letters: under dp
+    that output (the layer's) is still each GPU's batch / dp tokens, not the verifier's error it once was."""
+    (result,) = _json(tmp_path, capsys, MOE.format(experts=8, width=8), "--hw", "h100x8", *layout.split())
+    tp, dp = result["tp"], result["dp"]
+    reduces = [op for op in result["ops"] if op["kind"] == "all_reduce"]
+    assert [op["name"] for op in reduces] == (["experts_out"] if tp > 1 else [])
+    for reduce in reduces:  # the experts' partial sum over the layer's tp GPUs: batch / dp x d_model, fp32
+        assert reduce["bytes"]["interconnect"] == pytest.approx(ring_factor("all_reduce", tp) * 8 // dp * 16 * 4)
