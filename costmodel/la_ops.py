@@ -100,7 +100,8 @@ def second_of_fused_pair(op: Operation) -> bool:
     for other in block.ops:
         if other is op:
             return False
-        if isinstance(other, la.EinsumOp) and is_expert_slice(other.operands[1]) and other.operands[0] == op.operands[0]:
+        grouped = isinstance(other, la.EinsumOp) and is_expert_slice(other.operands[1])
+        if grouped and other.operands[0] == op.operands[0]:
             return True
     return False
 

@@ -173,14 +173,14 @@ BAD_FILES = [
     ),
     (
         ('elementwise = "triton"', 'elementwise = "triton"\nsoftmax = "x"'),
-        "112:1: error: unknown field 'softmax' in [kernels] (expected: attention_decode_heads, "
+        "122:1: error: unknown field 'softmax' in [kernels] (expected: attention_decode_heads, "
         "attention_decode_latent, attention_prefill, attention_prefill_latent, elementwise, gemm, "
         "moe_gemm, moe_routing)",
     ),
-    (('gemm = "cublaslt"', "gemm = 3"), "106:1: error: 'gemm' in [kernels] must be a library name, got 3"),
+    (('gemm = "cublaslt"', "gemm = 3"), "116:1: error: 'gemm' in [kernels] must be a library name, got 3"),
     (
         ("attention_memory = 0.4", "attention_memroy = 0.4"),
-        "152:1: error: unknown field 'attention_memroy' in [profiles.slow.efficiency]",
+        "164:1: error: unknown field 'attention_memroy' in [profiles.slow.efficiency]",
     ),
 ]
 
