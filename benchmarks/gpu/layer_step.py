@@ -41,6 +41,13 @@ A layer row (kind=layer, grid=validation) is one CUDA graph holding, back to bac
 Where torch._grouped_mm is missing or refuses (no sm90, not bf16), each expert that receives rows runs one
 torch.mm, which needs the rows per expert on the host: that layer is timed by CUDA events without a graph, and its
 note says so.
+--experts vllm-triton runs both expert GEMMs through vLLM's Triton fused_moe_kernel instead (vllm_moe.py; carry
+.vllm_moe): under the config vLLM picks for the point's tokens (vllm_moe.config), with ONE alignment of the rows to
+its blocks (vllm_moe.plan) shared by the two GEMMs, built inside the layer's call from the routing's device-side ends
+as vLLM aligns every step (in a few torch ops where vLLM runs one moe_align_block_size kernel). The rows are given
+as the static tokens x k, so the alignment never reads the ends on the host and the layer stays one CUDA graph. The
+note names the kernel, its versions and the config. The dry run runs it on Triton's interpreter in float16 (its bf16
+tl.dot is wrong; vllm_moe.py), under TRITON_INTERPRET=1 set before the script starts.
 
 Routing: random weights and inputs route near-uniformly, as mlacc assumes (E (1 - (1 - k/E)^T) experts receive
 tokens, passes/lower_attn.py `moe_routing`). Each row records the experts that received rows (`experts_hit`; the
@@ -71,12 +78,14 @@ import argparse
 import csv
 import datetime
 import math
+import os
 import statistics
 import sys
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +206,29 @@ GEMM: GroupedGemm = grouped_mm
 GEMM_NOTE = ""
 GRAPHABLE = True
 
+EXPERTS = ("torch-grouped-mm", "vllm-triton")
+"""--experts: the experts' grouped GEMMs through torch._grouped_mm (GEMM above) or vLLM's Triton fused_moe_kernel."""
+VLLM: Any = None
+"""vllm_moe, where --experts vllm-triton (None otherwise)."""
+VLLM_DEVICE = "cpu"
+"""The device name vllm_moe.config looks its tuned files up by."""
+
+
+@cache
+def vllm_config(m: Model, tokens: int) -> dict[str, int]:
+    """The config vLLM picks for this model's MoE over `tokens` tokens (both GEMMs run under it)."""
+    return VLLM.config(tokens, m.experts, m.expert_width, m.d_model, m.per_token, VLLM_DEVICE)
+
+
+def vllm_gemm(m: Model, tokens: int, ends: torch.Tensor, rows: int) -> GroupedGemm:
+    """Both of a MoE call's GEMMs through vLLM's kernel, under one plan made here from the device-side `ends`, as
+    vLLM aligns every step. `rows` (tokens x k, static) is given so that align reads nothing on the host (no sync:
+    a CUDA graph holds it). The dry run casts to float16 (Triton's interpreter's bf16 tl.dot is wrong)."""
+    plan = VLLM.plan(ends, vllm_config(m, tokens), rows=rows)
+    if production.DEV == "cpu":
+        return lambda a, w, _: VLLM.grouped_gemm(a.half(), w.half(), plan).to(a.dtype)
+    return lambda a, w, _: VLLM.grouped_gemm(a, w, plan)
+
 
 # ---- feed-forward layers ----------------------------------------------------------------------------------
 
@@ -282,8 +314,9 @@ class Moe:
         f = self.m.expert_width
         weights, experts = self.route(x)
         rows, order, ends = self.dispatch(x, experts)
-        h = GEMM(rows, self.w13.transpose(-2, -1), ends)
-        y = GEMM(F.silu(h[:, :f]) * h[:, f:], self.w2.transpose(-2, -1), ends)
+        gemm = GEMM if VLLM is None else vllm_gemm(self.m, x.shape[0], ends, rows.shape[0])
+        h = gemm(rows, self.w13.transpose(-2, -1), ends)
+        y = gemm(F.silu(h[:, :f]) * h[:, f:], self.w2.transpose(-2, -1), ends)
         out = self.combine(y, order, weights)
         return out + self.shared(x) if self.shared is not None else out
 
@@ -420,6 +453,13 @@ def time_layer(run: ProductionRunner, m: Model, fields: dict, label: str, fmla, 
             + (f" in {m.topk_groups} of {m.groups} groups" if m.groups > 1 else "")
             + f", {m.shared} shared",
         ]
+        if VLLM is not None:
+            config = vllm_config(m, batch * new)
+            notes.append(
+                "experts config " + " ".join(f"{k.removesuffix('_SIZE')}={v}" for k, v in config.items())
+                + ", one alignment per call (torch ops, inside the timing)"
+                + (", float16" if production.DEV == "cpu" else "")
+            )  # fmt: skip
     notes += [
         "[gate|up] one GEMM",
         "ffn input random (norms and residual adds not run)",
@@ -586,7 +626,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, str, str, int, int]]:
 
 
 def main() -> None:
-    global GEMM, GEMM_NOTE, GRAPHABLE
+    global GEMM, GEMM_NOTE, GRAPHABLE, VLLM, VLLM_DEVICE
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda", help="cpu: the dry run (tiny shapes)")
@@ -611,7 +651,17 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=0.5, help="seconds of replays per energy reading")
     parser.add_argument("--settle", type=float, default=0.5, help="seconds of replays before timing a layer")
     parser.add_argument("--budget", type=float, default=math.inf, help="seconds after which nothing new starts")
+    parser.add_argument("--experts", choices=EXPERTS, default=EXPERTS[0], help="the experts' grouped GEMMs' kernel")
     args = parser.parse_args()  # fmt: skip
+    if args.experts == "vllm-triton":
+        if args.device == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":  # set in here, triton ignores it
+            sys.exit("layer_step.py --experts vllm-triton --device cpu: run under TRITON_INTERPRET=1")
+        import vllm_moe  # pyright: ignore[reportMissingImports]
+
+        ok, why = vllm_moe.available()
+        if not ok:
+            sys.exit(f"layer_step.py --experts vllm-triton: {why}")
+        VLLM = vllm_moe
     start = time.monotonic()
     production.DEADLINE = start + args.budget
     warnings.filterwarnings("ignore")  # SDPA's warnings for every backend that refuses a shape
@@ -633,7 +683,11 @@ def main() -> None:
                                              args.flashmla_objects)  # fmt: skip
         print(f"flashmla: {how} ({time.monotonic() - start:.0f} s)", flush=True)
         run = ProductionRunner(args.out, args.window, quick=False, settle=args.settle, fields=LAYER_FIELDS)
-    GEMM, GEMM_NOTE, GRAPHABLE = pick_grouped_gemm()
+    if VLLM is None:
+        GEMM, GEMM_NOTE, GRAPHABLE = pick_grouped_gemm()
+    else:
+        VLLM_DEVICE = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
+        GEMM_NOTE = f"{VLLM.kernel_name()} ({VLLM.version()})"
     if args.device == "cpu":
         run.libraries = f"cpu dry run: torch {torch.__version__}, torch in FlashMLA's and Triton's place"
     else:
