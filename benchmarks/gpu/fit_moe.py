@@ -32,14 +32,15 @@ from __future__ import annotations
 import argparse
 import csv
 import itertools
-import re
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from fit_step_energy import with_constants
 
+from costmodel.machine import Machine
 from dialects import la
 from mlacc.estimates import OpResult
 from mlacc.hardware.loader import load_hardware, preset_path
@@ -110,23 +111,6 @@ def moe_parts(kernels: list[str]) -> dict[str, list[int]]:
         "down": [down, down + 1],
         "combine": combine,
     }
-
-
-def with_constants(text: str, constants: dict[str, float]) -> str:
-    """The preset's TOML with each constant set in its [efficiency] table (a profile's own table untouched)."""
-    efficiency = text.index("\n[efficiency]")
-    head, tail = text[:efficiency], text[efficiency:]
-    profile = tail.find("\n[profiles.")
-    body, rest = (tail, "") if profile < 0 else (tail[:profile], tail[profile:])
-    for key, value in constants.items():
-        line = f"{key} = {float(value)!r}\n"
-        pattern = re.compile(rf"^{key}\s*=.*\n", re.M)
-        if pattern.search(body):
-            body = pattern.sub(line, body, count=1)
-        else:
-            header_end = body.index("\n", 1) + 1
-            body = body[:header_end] + line + body[header_end:]
-    return head + body + rest
 
 
 class Model:
@@ -203,10 +187,10 @@ def main() -> None:
     layers = profiled_layers(args.profile)
     preset = Path(args.preset) if args.preset.endswith(".toml") else preset_path(args.preset)
     text = preset.read_text(encoding="utf-8")
-    target = load_hardware(str(preset))
-    hz = float(target.frequency)
-    bandwidth = float(target.memory.data[-1].read_bandwidth) * hz  # bytes/s off chip, the datasheet's
-    op_latency = float(re.search(r"^op_latency_cycles\s*=\s*([0-9.e+-]+)", text, re.M).group(1)) / hz  # type: ignore[union-attr]
+    machine = Machine.of(load_hardware(str(preset)))
+    hz = float(machine.frequency)
+    bandwidth = float(machine.dram.read_bandwidth) * hz  # bytes/s off chip, the datasheet's
+    op_latency = float(machine.op_latency) / hz
     points = [m.point for m in layers]
     decode = [i for i, m in enumerate(layers) if m.point.phase == "decode"]
     prefill = [i for i, m in enumerate(layers) if m.point.phase == "prefill"]

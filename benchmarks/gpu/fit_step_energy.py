@@ -52,29 +52,28 @@ def calibration_steps(paths: list[str]) -> list[dict[str, str]]:
     return [r for r in rows if r["kind"] == "step" and r["grid"] == "calibration" and r["status"] == "ok"]
 
 
-def variant(text: str, scales: dict[str, float]) -> str:
-    """The preset's TOML with each key of `scales` (`{class}` for `{class}_energy`) set in its [efficiency]."""
-    for name, value in scales.items():
-        key = name if name.endswith("_watts") else f"{name}_energy"
-        line = f"{key} = {value!r}\n"
+def with_constants(text: str, constants: dict[str, float]) -> str:
+    """The preset's TOML with each constant set in its [efficiency] table (a profile's own table keeps its values)."""
+    efficiency = text.index("\n[efficiency]")
+    head, tail = text[:efficiency], text[efficiency:]
+    profile = tail.find("\n[profiles.")
+    body, rest = (tail, "") if profile < 0 else (tail[:profile], tail[profile:])
+    for key, value in constants.items():
+        line = f"{key} = {float(value)!r}\n"
         pattern = re.compile(rf"^{key}\s*=.*\n", re.M)
-        efficiency = text.index("\n[efficiency]")
-        head, tail = text[:efficiency], text[efficiency:]
-        profile = tail.find("\n[profiles.")  # a profile's own [efficiency] keeps its values
-        body, rest = (tail, "") if profile < 0 else (tail[:profile], tail[profile:])
         if pattern.search(body):
             body = pattern.sub(line, body, count=1)
         else:
             header_end = body.index("\n", 1) + 1
             body = body[:header_end] + line + body[header_end:]
-        text = head + body + rest
-    return text
+    return head + body + rest
 
 
 def energies(preset_text: str, scales: dict[str, float], points: list[Point], schemes: list[str], where: Path):
     """Joules and the static part of each (point, scheme) under the preset with `scales`."""
     path = where / f"variant{len(list(where.iterdir()))}.toml"
-    path.write_text(variant(preset_text, scales))
+    keys = {name if name.endswith("_watts") else f"{name}_energy": value for name, value in scales.items()}
+    path.write_text(with_constants(preset_text, keys))
     estimates = estimate_points(points, str(path))
     out = []
     for point, scheme in zip(points, schemes, strict=True):
