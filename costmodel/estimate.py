@@ -83,20 +83,7 @@ def _estimates(
     from per-point columns of its terms."""
     terms = np.concatenate([compute, *level_cycles], axis=1)
     bound = np.argmax(terms, axis=1)  # the first of equal terms, as `max` over (compute, levels) picks it
-    latency = machine.contraction_latency if op.gemm is not None or op.flash else machine.op_latency
-    if op.attention is not None and op.attention.op_class == "attention_decode_heads":
-        latency = machine.attention_decode_latency
-    if op.kind == "dispatch":
-        kernels = machine.moe_routing_kernels + (machine.moe_group_routing_kernels if op.group_limited else 0)
-        latency = np.asarray(kernels) * machine.op_latency + column(op.routing_scores)[:, 0] * np.asarray(
-            machine.moe_routing_score_cycles
-        )
-    elif op.kind == "combine":
-        latency = np.asarray(machine.moe_combine_kernels) * machine.op_latency
-    if op.grouped:
-        latency = machine.moe_gemm_latency  # a grouped GEMM library does not split K
-    elif op.gemm is not None and not op.flash:
-        latency = np.asarray(latency) + np.where(library_splits_k(machine.units, op.gemm), machine.split_k_latency, 0.0)
+    latency = fixed_cycles(machine, op)
     scale = column(kernel_energy_scale(machine, op))
     energy = [part * scale for part in dynamic_energy_pj(machine, column(op.macs), op.dtype, reads, writes, op.flash)]
     cycles = np.take_along_axis(terms, bound[:, None], axis=1)[:, 0]
@@ -144,6 +131,26 @@ def _estimates(
         utilisation=utilisation[:, 0],
         units=units[:, 0],
     )
+
+
+def fixed_cycles(machine: Machine, op: OpSpec) -> Num:
+    """The fixed time of the kernel(s) that run the op, beside its compute and traffic: a small op's, a GEMM's (and
+    the kernel that sums a split GEMM's parts), a per-head decode kernel's, a grouped expert GEMM's, or a MoE
+    routing's and combine's several small kernels (the routing's top-k and sorts also growing with its scores)."""
+    if op.grouped:
+        return machine.moe_gemm_latency  # a grouped GEMM library does not split K
+    if op.kind == "dispatch":
+        kernels = machine.moe_routing_kernels + (machine.moe_group_routing_kernels if op.group_limited else 0)
+        scores = column(op.routing_scores)[:, 0] * np.asarray(machine.moe_routing_score_cycles)
+        return np.asarray(kernels) * machine.op_latency + scores
+    if op.kind == "combine":
+        return np.asarray(machine.moe_combine_kernels) * machine.op_latency
+    if op.attention is not None and op.attention.op_class == "attention_decode_heads":
+        return machine.attention_decode_latency
+    if op.gemm is not None and not op.flash:
+        split = np.where(library_splits_k(machine.units, op.gemm), machine.split_k_latency, 0.0)
+        return np.asarray(machine.contraction_latency) + split
+    return machine.contraction_latency if op.flash else machine.op_latency
 
 
 JOIN_SPLIT_ELEMENTS = 2**31
